@@ -1,0 +1,123 @@
+"""How far glmbench's load client is from the truth, and how many chunks/s it keeps up with.
+
+Starts the simulator as its own process pinned to the last core, with a truth
+log of the moment each chunk left; runs glmbench's client pinned to the first
+core; joins the two on response ids.
+
+    python benchmarks/client_accuracy.py                      # the default sweep
+    python benchmarks/client_accuracy.py --concurrency 512 --requests 1024
+
+Prints, per concurrency: measured vs true TTFT, ITL and E2EL (mean and p99) and
+the per-chunk delivery delay (client timestamp minus server write time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from glmbench.backends.process import ServerProcess, free_port
+from glmbench.datasets.base import Sample
+from glmbench.load.client import StreamClient, Target
+from glmbench.load.records import RecordWriter, read_records
+from glmbench.load.runner import run_workload
+from glmbench.load.workload import RequestSpec, Workload
+from glmbench.metrics.client import client_health
+from glmbench.sim.truth import compare_with_truth, read_truth
+from glmbench.util.loop import run_async
+
+
+def start_sim(tmp: Path, ttft_ms: float, itl_ms: float, cpu: int | None) -> tuple[ServerProcess, int, Path]:
+    port = free_port()
+    truth = tmp / f"truth-{port}.jsonl"
+    cmd = [sys.executable, "-m", "glmbench", "sim", "--port", str(port), "--ttft-ms", str(ttft_ms),
+           "--itl-ms", str(itl_ms), "--truth-log", str(truth)]
+    if cpu is not None:
+        cmd += ["--cpu", str(cpu)]
+    proc = ServerProcess(cmd, tmp / f"sim-{port}.log")
+    proc.wait_ready(f"http://127.0.0.1:{port}/health", 30)
+    return proc, port, truth
+
+
+def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rate: float | None,
+            requests: int, tokens: int) -> dict:
+    samples = [Sample("benchmark prompt " * 16, 48, tokens)] * requests
+    spec = RequestSpec()
+    records_path = tmp / f"records-{time.monotonic_ns()}.jsonl"
+    workload = Workload(title="bench", max_concurrency=concurrency, request_rate=rate)
+
+    async def main():
+        async with StreamClient(Target(f"http://127.0.0.1:{port}/v1", "sim"), spec) as client:
+            # Open the connections first: a storm of new connections is the
+            # server's accept queue at work, not what this benchmark measures.
+            warm = [Sample("warm up", 2, 2)] * (concurrency or 64)
+            with RecordWriter(tmp / "warmup.jsonl") as writer:
+                await run_workload(client, "warmup", Workload(title="warmup"), warm, 0, writer)
+            with RecordWriter(records_path) as writer:
+                return await run_workload(client, "bench", workload, samples, 0, writer)
+
+    cpu0 = time.process_time()
+    run = run_async(main())
+    cpu = time.process_time() - cpu0
+    time.sleep(0.5)  # let the simulator flush its truth log
+    records = list(read_records(records_path))
+    result = compare_with_truth(records, read_truth(truth_path))
+    duration = (run.end_ns - run.t0_ns) / 1e9
+    chunks = sum(len(r.chunk_ns) for r in records)
+    result.update(client_health(run.loop_lag_ns, cpu, duration))
+    result["chunks_per_s"] = chunks / duration
+    result["failed"] = sum(1 for r in records if not r.ok)
+    if rate:
+        result["achieved_rate"] = (requests - 1) / ((max(r.send_ns for r in records) - min(r.send_ns for r in records)) / 1e9)
+    lags = [(r.send_ns - r.due_ns) / 1e6 for r in records]
+    result["dispatch_lag_mean"] = sum(lags) / len(lags)
+    truth_path.write_bytes(b"")
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--concurrency", type=int, nargs="*", default=[8, 64, 256, 512])
+    ap.add_argument("--rates", type=float, nargs="*", default=[5, 10, 50])
+    ap.add_argument("--requests", type=int, default=0, help="requests per point (default 2 x concurrency, 30 s of arrivals)")
+    ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--ttft-ms", type=float, default=100)
+    ap.add_argument("--itl-ms", type=float, default=20)
+    args = ap.parse_args()
+
+    cores = sorted(os.sched_getaffinity(0))
+    sim_cpu = cores[-1] if len(cores) > 1 else None
+    if len(cores) > 1:
+        os.sched_setaffinity(0, set(cores[:-1]))
+    print(f"client on cores {sorted(os.sched_getaffinity(0))}, simulator on core {sim_cpu}; "
+          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, one token per chunk\n")
+    head = ("load", "chunks/s", "TTFT meas", "TTFT true", "err", "p99 meas", "p99 true", "ITL meas", "ITL true",
+            "err", "deliver", "deliv p99", "loop p99", "CPU%", "failed")
+    print(" | ".join(head))
+    with tempfile.TemporaryDirectory() as tmpname:
+        tmp = Path(tmpname)
+        proc, port, truth = start_sim(tmp, args.ttft_ms, args.itl_ms, sim_cpu)
+        try:
+            points = [(f"{c} streams", c, None, args.requests or 2 * c) for c in args.concurrency]
+            points += [(f"{r:g} req/s", None, r, args.requests or int(30 * r)) for r in args.rates]
+            for label, conc, rate, n in points:
+                res = measure(port, truth, tmp, conc, rate, n, args.tokens)
+                row = (label, f"{res['chunks_per_s']:.0f}",
+                       f"{res['ttft_mean']:.2f}", f"{res['ttft_true_mean']:.2f}", f"{res['ttft_mean'] - res['ttft_true_mean']:+.2f}",
+                       f"{res['ttft_p99']:.2f}", f"{res['ttft_true_p99']:.2f}",
+                       f"{res['itl_mean']:.3f}", f"{res['itl_true_mean']:.3f}", f"{res['itl_mean'] - res['itl_true_mean']:+.3f}",
+                       f"{res['delivery_mean']:.2f}", f"{res['delivery_p99']:.2f}",
+                       f"{res['loop_lag_ms_p99']:.2f}", f"{res['client_cpu_pct']:.0f}", str(res["failed"]))
+                extra = f"  (achieved {res['achieved_rate']:.2f} req/s, dispatch lag {res['dispatch_lag_mean']:.3f} ms)" if rate else ""
+                print(" | ".join(row) + extra, flush=True)
+        finally:
+            proc.stop()
+
+
+if __name__ == "__main__":
+    main()

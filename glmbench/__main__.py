@@ -1,0 +1,3 @@
+from glmbench.cli.app import main
+
+main()

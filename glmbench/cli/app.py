@@ -1,0 +1,39 @@
+"""The ``glmbench`` command and its one error boundary."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from glmbench.errors import GlmbenchError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="glmbench",
+    help="Benchmark and evaluation harness for GLM-4.7-Flash across serving backends.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from glmbench.cli import report, run, sim
+
+    run.register(app)
+    sim.register(app)
+    report.register(app)
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line and an exit code, never a traceback."""
+    _register()
+    try:
+        app()
+    except GlmbenchError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"next: {exc.hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,47 @@
+"""``glmbench report``: tables from a stored result folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from glmbench.errors import GlmbenchError
+
+__all__ = ["register"]
+
+_FORMATS = ("table", "json", "md", "csv")
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by 'glmbench run'.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json, md or csv.")] = "table",
+) -> None:
+    """Print a run's results: the published-shape table plus detail, or rows as JSON/markdown/CSV."""
+    from rich.console import Console
+
+    from glmbench.report.speed import json_rows, notes, rich_tables, to_csv, to_markdown
+    from glmbench.results.store import load_summary
+
+    if format not in _FORMATS:
+        raise GlmbenchError(f"unknown report format {format!r}", f"use one of {', '.join(_FORMATS)}")
+    if not run_dir.is_dir():
+        raise GlmbenchError(f"no result folder at {run_dir}", "pass a folder under results/ written by 'glmbench run'")
+    rows = load_summary(run_dir).rows
+    if format == "json":
+        typer.echo(json_rows(rows))
+    elif format == "md":
+        typer.echo(to_markdown(rows), nl=False)
+    elif format == "csv":
+        typer.echo(to_csv(rows), nl=False)
+    else:
+        console = Console()
+        for table in rich_tables(rows, title=run_dir.name):
+            console.print(table)
+        for note in notes(rows):
+            console.print(f"* {note}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

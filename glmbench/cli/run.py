@@ -1,0 +1,255 @@
+"""``glmbench run`` (start a backend, then load it) and ``glmbench bench`` (load a server that already runs)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from glmbench import __version__
+from glmbench.errors import GlmbenchError
+
+__all__ = ["register"]
+
+_WORKLOAD = typer.Option("--workload", "-w", help="Workload of the suite, a comma list, or 'all'.")
+
+
+def _suite_with_overrides(suite_name: str, workload: str, num_prompts, seed, request_rate, max_concurrency,
+                          burstiness, dataset, dataset_path, dataset_source, tokenizer, api, input_len, output_len,
+                          extra_body, timeout_s):
+    from pydantic import ValidationError
+
+    from glmbench.load.workload import Suite, format_validation_error, load_suite
+
+    suite = load_suite(suite_name)
+    data = suite.model_dump()
+    ds, req = data["dataset"], data["request"]
+    for key, value in (("num_prompts", num_prompts), ("seed", seed), ("name", dataset), ("path", dataset_path),
+                       ("source", dataset_source), ("tokenizer", tokenizer), ("random_input_len", input_len),
+                       ("random_output_len", output_len)):
+        if value is not None:
+            ds[key] = value
+    if dataset_path:
+        ds["name"] = dataset or "sharegpt"
+    for key, value in (("api", api), ("timeout_s", timeout_s)):
+        if value is not None:
+            req[key] = value
+    if extra_body:
+        import json
+
+        try:
+            req["extra_body"] = {**req["extra_body"], **json.loads(extra_body)}
+        except (json.JSONDecodeError, TypeError):
+            raise GlmbenchError("--extra-body is not a JSON object", 'write it as JSON, e.g. \'{"chat_template_kwargs": {"enable_thinking": false}}\'') from None
+    for wl in data["workloads"].values():
+        if num_prompts is not None:
+            wl["num_prompts"] = None
+        for key, value in (("request_rate", request_rate), ("max_concurrency", max_concurrency),
+                           ("burstiness", burstiness)):
+            if value is not None:
+                wl[key] = value
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        raise GlmbenchError(format_validation_error(exc, "run settings"), "fix the option named above") from None
+    return suite, suite.select(workload)
+
+
+def _gpus() -> list[str]:
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+        return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+
+
+class _BarProgress:
+    """A rich progress bar per workload, on stderr."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(),
+                            console=self.console, transient=False)
+        self.task = None
+
+    def workload_started(self, name: str, title: str, total: int) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(title, total=total, failed=0)
+
+    def request_done(self, record) -> None:
+        task = self.bar.tasks[-1]
+        self.bar.update(self.task, advance=1, failed=task.fields["failed"] + (0 if record.ok else 1))
+
+    def workload_done(self, row: dict) -> None:
+        self.bar.stop()
+
+
+def _execute(backend_name: str, endpoint: Optional[str], model: Optional[str], api_key: Optional[str],
+             suite_args: dict[str, Any], workload: str, goodput: list[str], results_dir: Path,
+             sim_config: Optional[Path]) -> None:
+    from rich.console import Console
+
+    from glmbench.backends.base import Server
+    from glmbench.load.bench import Plan, prepare_samples, run_plan
+    from glmbench.load.client import Target, served_model
+    from glmbench.metrics.goodput import parse_slos
+    from glmbench.report.speed import notes, rich_tables
+    from glmbench.results.schema import BackendInfo, Manifest
+    from glmbench.results.store import RunStore, clock_pair, git_sha, host_facts, new_run_id, now_iso
+    from glmbench.util.loop import run_async
+
+    suite, workloads = _suite_with_overrides(workload=workload, **suite_args)
+    slos = parse_slos(goodput)
+    api_key = api_key or os.environ.get("OPENAI_API_KEY")
+    count = max((wl.num_prompts or suite.dataset.num_prompts) for _, wl in workloads)
+    samples, dataset_info = prepare_samples(suite.dataset, count, model)
+
+    store = RunStore(results_dir, new_run_id(backend_name, workload))
+    err = Console(stderr=True)
+    server: Server | None = None
+    if endpoint:
+        base = endpoint.rstrip("/")
+        name = model or run_async(served_model(Target(base, "", api_key)))
+        server = Server(backend_name, base, name)
+    else:
+        backend = _make_backend(backend_name, sim_config)
+        err.print(f"starting {backend_name} (log: {store.server_log}) ...")
+        server = backend.start(store.server_log, model)
+        if backend_name == "sim" and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+            os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:-1]))
+    store.write_config({"suite": suite.model_dump(mode="json"), "workloads": [n for n, _ in workloads],
+                        "goodput_slos": slos, "backend": backend_name})
+    manifest = Manifest(
+        run_id=store.run_id, glmbench_version=__version__, git_sha=git_sha(),
+        backend=BackendInfo(name=server.name, version=server.version, command=server.command, url=server.base_url,
+                            model=server.model),
+        host=host_facts(), gpu=_gpus(), suite=suite.name, workloads=[n for n, _ in workloads],
+        dataset=asdict(dataset_info),
+        seed=suite.dataset.seed, started_at=now_iso(), clock=clock_pair(),
+    )
+    store.write_manifest(manifest)
+    plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset_info, slos=slos)
+    target = Target(server.base_url, server.model, api_key)
+    status = "failed"
+    err.print(f"running {', '.join(n for n, _ in workloads)} against {server.base_url} ({server.model}) -> {store.path}")
+    try:
+        summary = run_async(run_plan(plan, target, store, _BarProgress()))
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        summary = None
+    finally:
+        server.stop()
+        store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+    out = Console()
+    if summary is None:
+        from glmbench.results.store import load_summary
+
+        try:
+            summary = load_summary(store.path)
+        except GlmbenchError:
+            err.print(f"interrupted before any workload finished; records kept in {store.records_path}")
+            sys.exit(130)
+    for table in rich_tables(summary.rows, title=f"{suite.name} on {server.name} ({server.model})"):
+        out.print(table)
+    for note in notes(summary.rows):
+        out.print(f"* {note}")
+    out.print(f"results: {store.path}")
+    if status == "interrupted":
+        err.print(f"interrupted; the requests that ended are kept in {store.records_path}")
+        sys.exit(130)
+
+
+def _make_backend(name: str, sim_config: Optional[Path]):
+    if name == "sim":
+        from glmbench.backends.sim import SimBackend
+        from glmbench.cli.sim import load_sim_config
+        from glmbench.util.paths import shipped_file
+
+        path = sim_config or shipped_file("configs", "sim")
+        return SimBackend(load_sim_config(path, {}))
+    raise GlmbenchError(f"unknown backend {name!r}", "use --backend sim, or --endpoint URL for a server you run yourself")
+
+
+def run(
+    backend: Annotated[str, typer.Option(help="Backend to start: sim (simulated server).")] = "sim",
+    workload: Annotated[str, _WORKLOAD] = "burst",
+    suite: Annotated[str, typer.Option(help="Suite name or YAML path.")] = "sharegpt",
+    endpoint: Annotated[Optional[str], typer.Option(help="Use a running server instead of starting one (URL ending in /v1).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name or local path (its tokenizer is used when present).")] = None,
+    num_prompts: Annotated[Optional[int], typer.Option(help="Prompts per workload.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the dataset shuffle and arrival times.")] = None,
+    request_rate: Annotated[Optional[float], typer.Option(help="Override the arrival rate (req/s) of every workload.")] = None,
+    max_concurrency: Annotated[Optional[int], typer.Option(help="Override the in-flight cap of every workload.")] = None,
+    burstiness: Annotated[Optional[float], typer.Option(help="Gamma shape of arrivals: 1 Poisson, <1 burstier.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="sharegpt or random.")] = None,
+    dataset_path: Annotated[Optional[str], typer.Option(help="ShareGPT JSON file to read.")] = None,
+    dataset_source: Annotated[Optional[str], typer.Option(help="Where ShareGPT comes from without a path: auto, hub, package.")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Folder or tokenizer.json for exact token counts.")] = None,
+    input_len: Annotated[Optional[int], typer.Option(help="Random dataset: prompt tokens.")] = None,
+    output_len: Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")] = None,
+    api: Annotated[Optional[str], typer.Option(help="chat (default) or completions.")] = None,
+    extra_body: Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
+    goodput: Annotated[list[str], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")] = [],  # noqa: B006
+    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)] = None,
+    results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
+    sim_config: Annotated[Optional[Path], typer.Option(help="Sim settings YAML (default configs/sim.yaml).")] = None,
+) -> None:
+    """Start a backend, run the suite's workloads against it, print the tables, write results/<run-id>/."""
+    suite_args = dict(suite_name=suite, num_prompts=num_prompts, seed=seed, request_rate=request_rate,
+                      max_concurrency=max_concurrency, burstiness=burstiness, dataset=dataset,
+                      dataset_path=dataset_path, dataset_source=dataset_source, tokenizer=tokenizer, api=api,
+                      input_len=input_len, output_len=output_len, extra_body=extra_body, timeout_s=timeout)
+    _execute("external" if endpoint else backend, endpoint, model, api_key, suite_args, workload, goodput,
+             results_dir, sim_config)
+
+
+def bench(
+    endpoint: Annotated[str, typer.Option(help="Server to load (URL ending in /v1).")],
+    workload: Annotated[str, _WORKLOAD] = "burst",
+    suite: Annotated[str, typer.Option(help="Suite name or YAML path.")] = "sharegpt",
+    model: Annotated[Optional[str], typer.Option(help="Model name; default the first one at /v1/models.")] = None,
+    num_prompts: Annotated[Optional[int], typer.Option(help="Prompts per workload.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the dataset shuffle and arrival times.")] = None,
+    request_rate: Annotated[Optional[float], typer.Option(help="Override the arrival rate (req/s) of every workload.")] = None,
+    max_concurrency: Annotated[Optional[int], typer.Option(help="Override the in-flight cap of every workload.")] = None,
+    burstiness: Annotated[Optional[float], typer.Option(help="Gamma shape of arrivals: 1 Poisson, <1 burstier.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="sharegpt or random.")] = None,
+    dataset_path: Annotated[Optional[str], typer.Option(help="ShareGPT JSON file to read.")] = None,
+    dataset_source: Annotated[Optional[str], typer.Option(help="Where ShareGPT comes from without a path: auto, hub, package.")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Folder or tokenizer.json for exact token counts.")] = None,
+    input_len: Annotated[Optional[int], typer.Option(help="Random dataset: prompt tokens.")] = None,
+    output_len: Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")] = None,
+    api: Annotated[Optional[str], typer.Option(help="chat (default) or completions.")] = None,
+    extra_body: Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
+    goodput: Annotated[list[str], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")] = [],  # noqa: B006
+    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)] = None,
+    results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
+) -> None:
+    """Run the suite's workloads against a server that is already running."""
+    suite_args = dict(suite_name=suite, num_prompts=num_prompts, seed=seed, request_rate=request_rate,
+                      max_concurrency=max_concurrency, burstiness=burstiness, dataset=dataset,
+                      dataset_path=dataset_path, dataset_source=dataset_source, tokenizer=tokenizer, api=api,
+                      input_len=input_len, output_len=output_len, extra_body=extra_body, timeout_s=timeout)
+    _execute("external", endpoint, model, api_key, suite_args, workload, goodput, results_dir, None)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("bench")(bench)

@@ -1,0 +1,1 @@
+"""Datasets that turn into benchmark requests: ShareGPT and random synthetic prompts."""

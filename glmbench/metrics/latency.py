@@ -1,0 +1,97 @@
+"""Per-request latency metrics: the field's definitions (vLLM ``benchmarks/serve.py``) and glmbench's additions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from glmbench.load.records import RequestRecord
+from glmbench.metrics.base import DistributionMetric
+
+__all__ = ["TTFT", "TTFTReasoning", "TTFTAnswer", "E2EL", "TPOT", "TTFTFromDue", "E2ELFromDue", "DispatchLag", "SendOverhead"]
+
+
+def _ok(records: Sequence[RequestRecord]) -> list[RequestRecord]:
+    return [r for r in records if r.ok and r.chunk_ns]
+
+
+class TTFT(DistributionMetric):
+    tag = "ttft"
+    title = "TTFT"
+    description = "first token-bearing chunk (content or reasoning) minus the request going on the wire"
+
+    def values(self, records):
+        return [r.chunk_ns[0] - r.start_ns for r in _ok(records)]
+
+
+class TTFTReasoning(DistributionMetric):
+    tag = "ttft_reasoning"
+    title = "TTFT reasoning"
+    description = "first reasoning token minus send (requests that streamed reasoning)"
+
+    def values(self, records):
+        return [r.first_reasoning_ns - r.start_ns for r in _ok(records) if r.first_reasoning_ns is not None]
+
+
+class TTFTAnswer(DistributionMetric):
+    tag = "ttft_answer"
+    title = "TTFT answer"
+    description = "first answer (non-reasoning) token minus send: what a user waits for after thinking"
+
+    def values(self, records):
+        return [r.first_content_ns - r.start_ns for r in _ok(records) if r.first_content_ns is not None]
+
+
+class E2EL(DistributionMetric):
+    tag = "e2e"
+    title = "E2E latency"
+    description = "last token-bearing chunk minus send"
+
+    def values(self, records):
+        return [r.chunk_ns[-1] - r.start_ns for r in _ok(records)]
+
+
+class TPOT(DistributionMetric):
+    tag = "tpot"
+    title = "TPOT"
+    description = "(E2E latency - TTFT) / (output tokens - 1), per request with more than one token"
+
+    def values(self, records):
+        return [(r.chunk_ns[-1] - r.chunk_ns[0]) / (r.output_tokens - 1)
+                for r in _ok(records) if (r.output_tokens or 0) > 1]
+
+
+class TTFTFromDue(DistributionMetric):
+    tag = "ttft_due"
+    title = "TTFT from schedule"
+    description = "first token minus the time the schedule wanted the request sent (open loop: a late client cannot hide it)"
+
+    def values(self, records):
+        return [r.chunk_ns[0] - r.due_ns for r in _ok(records)]
+
+
+class E2ELFromDue(DistributionMetric):
+    tag = "e2e_due"
+    title = "E2E from schedule"
+    description = "last token minus the scheduled send time"
+
+    def values(self, records):
+        return [r.chunk_ns[-1] - r.due_ns for r in _ok(records)]
+
+
+class DispatchLag(DistributionMetric):
+    tag = "dispatch_lag"
+    title = "Dispatch lag"
+    description = "request on the wire minus its scheduled time, all requests: the client's own lateness"
+
+    def values(self, records):
+        return [r.start_ns - r.due_ns for r in records if r.start_ns]
+
+
+class SendOverhead(DistributionMetric):
+    tag = "send_overhead"
+    title = "Send overhead"
+    description = ("request on the wire minus HTTP call issued: connecting and the client's own queueing, "
+                   "which vLLM's client counts into TTFT and glmbench does not")
+
+    def values(self, records):
+        return [r.wire_ns - r.send_ns for r in records if r.wire_ns and r.send_ns]

@@ -1,0 +1,1 @@
+"""Tables and other renderings of stored results (never of live runs)."""

@@ -1,0 +1,1 @@
+"""Result folders: a versioned manifest, records, summary, server log and scraped metrics."""

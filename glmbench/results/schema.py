@@ -1,0 +1,57 @@
+"""The typed, versioned files of a result folder."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SCHEMA_VERSION", "BackendInfo", "Manifest", "LoadSummary"]
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendInfo(_Model):
+    """What served the run, and exactly how it was started (None for an external endpoint)."""
+
+    name: str
+    version: str | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str
+    model: str
+
+
+class Manifest(_Model):
+    """Who, what, where and when of one run."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    kind: Literal["load"] = "load"
+    status: Literal["running", "complete", "interrupted", "failed"] = "running"
+    glmbench_version: str
+    git_sha: str | None = None
+    backend: BackendInfo
+    host: dict[str, Any]
+    gpu: list[str] = Field(default_factory=list)
+    suite: str
+    workloads: list[str]
+    dataset: dict[str, Any]
+    seed: int
+    started_at: str
+    finished_at: str | None = None
+    clock: dict[str, int] = Field(default_factory=dict, description="perf_counter_ns and wall-clock ns read together")
+
+
+class LoadSummary(_Model):
+    """The per-workload summary rows of a load run."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    kind: Literal["load"] = "load"
+    approximate_tokens: bool = False
+    rows: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,0 +1,126 @@
+"""Writing and reading ``results/<run-id>/``.
+
+Files: ``config.yaml`` (the resolved suite and backend settings), ``manifest.json``,
+``records.jsonl`` (one line per request, appended as requests end),
+``summary.json`` (rewritten after each workload), ``server.log`` and
+``server_metrics.jsonl`` when there is a server to read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import ValidationError
+
+from glmbench.errors import GlmbenchError
+from glmbench.results.schema import SCHEMA_VERSION, LoadSummary, Manifest
+
+__all__ = ["RunStore", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso", "clock_pair"]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id(backend: str, workload: str) -> str:
+    """``20261122-153000-sim-burst``; a numeric suffix is added if the folder exists."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{backend}-{workload}")
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{safe}"
+
+
+def host_facts() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "platform": platform.platform(),
+            "python": platform.python_version(), "cpu_count": os.cpu_count()}
+
+
+def git_sha() -> str | None:
+    """The glmbench checkout's commit, if it is one."""
+    here = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+class RunStore:
+    """One result folder being written."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        path = root / run_id
+        n = 1
+        while path.exists():
+            n += 1
+            path = root / f"{run_id}-{n}"
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise GlmbenchError(f"cannot create result folder {path}: {exc.strerror}", "check --results-dir") from None
+        self.path = path
+        self.run_id = path.name
+        self.records_path = path / "records.jsonl"
+        self.server_log = path / "server.log"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        (self.path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        self._write_json("manifest.json", manifest.model_dump(mode="json"))
+
+    def write_summary(self, summary: LoadSummary) -> None:
+        self._write_json("summary.json", summary.model_dump(mode="json"))
+
+    def append_server_metrics(self, entry: dict[str, Any]) -> None:
+        with (self.path / "server_metrics.jsonl").open("ab") as f:
+            f.write(orjson.dumps(entry) + b"\n")
+
+    def _write_json(self, name: str, data: Any) -> None:
+        tmp = self.path / f".{name}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
+        tmp.replace(self.path / name)
+
+
+def clock_pair() -> dict[str, int]:
+    """Monotonic and wall clock read together, to place records on the calendar later."""
+    return {"perf_counter_ns": time.perf_counter_ns(), "time_ns": time.time_ns()}
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise GlmbenchError(f"no {path.name} in {path.parent}", f"pass a folder written by 'glmbench run' ({what})")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GlmbenchError(f"{path} is not valid JSON: {exc}", "the run may have been cut off; run it again") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise GlmbenchError(f"{path} has schema version {version}, this glmbench reads {SCHEMA_VERSION}",
+                            "use the glmbench version that wrote it")
+    return data
+
+
+def load_summary(run_dir: Path) -> LoadSummary:
+    """The summary of a result folder, validated."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        return LoadSummary.model_validate(_read_json(path, "summary"))
+    except ValidationError as exc:
+        raise GlmbenchError(f"{path} does not match the summary schema: {exc.errors()[0]['msg']}", "regenerate it") from None
+
+
+def load_manifest(run_dir: Path) -> Manifest:
+    path = Path(run_dir) / "manifest.json"
+    try:
+        return Manifest.model_validate(_read_json(path, "manifest"))
+    except ValidationError as exc:
+        raise GlmbenchError(f"{path} does not match the manifest schema: {exc.errors()[0]['msg']}", "regenerate it") from None

@@ -1,0 +1,66 @@
+"""Settings of the simulated server: latency model, speculative decoding, reasoning, faults."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Distribution", "SimConfig", "FAULTS"]
+
+Distribution = Literal["fixed", "normal", "lognormal", "exponential"]
+FAULTS = ("http500", "cut", "badjson", "stall")
+
+
+def draw(rng: random.Random, mean: float, dist: Distribution, cv: float) -> float:
+    """One draw with the given mean and coefficient of variation (never negative)."""
+    if mean <= 0 or dist == "fixed" or (cv <= 0 and dist != "exponential"):
+        return max(0.0, mean)
+    if dist == "normal":
+        return max(0.0, rng.gauss(mean, cv * mean))
+    if dist == "lognormal":
+        sigma2 = math.log1p(cv * cv)
+        return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+    return rng.expovariate(1.0 / mean)
+
+
+class SimConfig(BaseModel):
+    """How the simulated server behaves. Times in milliseconds, as on the command line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "glm-4.7-flash-sim"
+    ttft_ms: float = Field(100.0, ge=0)
+    ttft_dist: Distribution = "fixed"
+    ttft_cv: float = Field(0.0, ge=0)
+    prefill_ms_per_1k: float = Field(0.0, ge=0, description="extra TTFT per 1000 prompt tokens")
+    itl_ms: float = Field(20.0, ge=0)
+    itl_dist: Distribution = "fixed"
+    itl_cv: float = Field(0.0, ge=0)
+    batch_slowdown: float = Field(0.0, ge=0, description="ITL grows by this fraction per other running request")
+    max_running: int = Field(0, ge=0, description="requests decoded at once; more wait in a queue (0: no limit)")
+    spec_tokens: int = Field(0, ge=0, description="draft tokens per step (MTP/EAGLE); 0 turns it off")
+    spec_accept: float = Field(0.0, ge=0, le=1, description="chance that each draft token is accepted")
+    reasoning_tokens: int = Field(0, ge=0, description="tokens streamed as reasoning before the answer")
+    reasoning_field: Literal["reasoning", "reasoning_content"] = "reasoning"
+    default_max_tokens: int = Field(256, ge=1)
+    seed: int = 0
+    faults: dict[Literal["http500", "cut", "badjson", "stall"], float] = Field(default_factory=dict)
+
+    def step_tokens(self, rng: random.Random) -> int:
+        """Tokens one decode step emits: 1, plus the accepted prefix of the drafts."""
+        accepted = 0
+        while accepted < self.spec_tokens and rng.random() < self.spec_accept:
+            accepted += 1
+        return 1 + accepted
+
+    def pick_fault(self, rng: random.Random) -> str | None:
+        """The fault this request suffers, if any (faults' chances add up)."""
+        roll, edge = rng.random(), 0.0
+        for name in FAULTS:
+            edge += self.faults.get(name, 0.0)
+            if roll < edge:
+                return name
+        return None
