@@ -19,9 +19,8 @@ def report(
     format: Annotated[str, typer.Option("--format", "-f", help="table, json, md or csv.")] = "table",
 ) -> None:
     """Print a run's results: the published-shape table plus detail, or rows as JSON/markdown/CSV."""
-    from rich.console import Console
-
-    from glmbench.report.speed import json_rows, notes, rich_tables, to_csv, to_markdown
+    from glmbench.cli.output import print_speed
+    from glmbench.report.speed import json_rows, to_csv, to_markdown
     from glmbench.results.store import load_summary
 
     if format not in _FORMATS:
@@ -36,11 +35,7 @@ def report(
     elif format == "csv":
         typer.echo(to_csv(rows), nl=False)
     else:
-        console = Console()
-        for table in rich_tables(rows, title=run_dir.name):
-            console.print(table)
-        for note in notes(rows):
-            console.print(f"* {note}")
+        print_speed(rows, run_dir.name)
 
 
 def register(app: typer.Typer) -> None:

@@ -105,9 +105,9 @@ def _execute(backend_name: str, endpoint: Optional[str], model: Optional[str], a
 
     from glmbench.backends.base import Server
     from glmbench.load.bench import Plan, prepare_samples, run_plan
-    from glmbench.load.client import Target, served_model
+    from glmbench.load.client import Target, probe_target, served_model
     from glmbench.metrics.goodput import parse_slos
-    from glmbench.report.speed import notes, rich_tables
+    from glmbench.cli.output import print_speed
     from glmbench.results.schema import BackendInfo, Manifest
     from glmbench.results.store import RunStore, clock_pair, git_sha, host_facts, new_run_id, now_iso
     from glmbench.util.loop import run_async
@@ -118,14 +118,14 @@ def _execute(backend_name: str, endpoint: Optional[str], model: Optional[str], a
     count = max((wl.num_prompts or suite.dataset.num_prompts) for _, wl in workloads)
     samples, dataset_info = prepare_samples(suite.dataset, count, model)
 
-    store = RunStore(results_dir, new_run_id(backend_name, workload))
     err = Console(stderr=True)
-    server: Server | None = None
     if endpoint:
         base = endpoint.rstrip("/")
         name = model or run_async(served_model(Target(base, "", api_key)))
+        run_async(probe_target(Target(base, name, api_key)))
         server = Server(backend_name, base, name)
-    else:
+    store = RunStore(results_dir, new_run_id(backend_name, workload))
+    if not endpoint:
         backend = _make_backend(backend_name, sim_config)
         err.print(f"starting {backend_name} (log: {store.server_log}) ...")
         server = backend.start(store.server_log, model)
@@ -155,7 +155,6 @@ def _execute(backend_name: str, endpoint: Optional[str], model: Optional[str], a
     finally:
         server.stop()
         store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
-    out = Console()
     if summary is None:
         from glmbench.results.store import load_summary
 
@@ -164,11 +163,8 @@ def _execute(backend_name: str, endpoint: Optional[str], model: Optional[str], a
         except GlmbenchError:
             err.print(f"interrupted before any workload finished; records kept in {store.records_path}")
             sys.exit(130)
-    for table in rich_tables(summary.rows, title=f"{suite.name} on {server.name} ({server.model})"):
-        out.print(table)
-    for note in notes(summary.rows):
-        out.print(f"* {note}")
-    out.print(f"results: {store.path}")
+    print_speed(summary.rows, f"{suite.name} on {server.name} ({server.model})")
+    print(f"results: {store.path}")
     if status == "interrupted":
         err.print(f"interrupted; the requests that ended are kept in {store.records_path}")
         sys.exit(130)

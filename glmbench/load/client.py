@@ -166,8 +166,10 @@ async def probe_target(target: Target, timeout_s: float = 10.0) -> None:
     except GlmbenchError:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+        os_error = getattr(exc, "os_error", None)
+        reason = getattr(os_error, "strerror", None) or ("no answer" if isinstance(exc, TimeoutError) else type(exc).__name__)
         raise GlmbenchError(
-            f"cannot reach {target.base_url}: {type(exc).__name__}",
+            f"cannot reach {target.base_url}: {reason}",
             "start the server or check --endpoint (it should end in /v1)",
         ) from None
 

@@ -8,7 +8,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["PUBLISHED_COLUMNS", "DETAIL_COLUMNS", "json_rows", "to_markdown", "to_csv", "rich_tables", "notes"]
+from glmbench.metrics.base import STATS
+
+__all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "json_rows", "to_markdown", "to_csv", "rich_tables",
+           "detail_rows", "notes"]
 
 # (key, header, format)
 PUBLISHED_COLUMNS = (
@@ -18,41 +21,37 @@ PUBLISHED_COLUMNS = (
     ("e2e_ms", "E2E Latency (ms)", "{:.0f}"),
 )
 
-DETAIL_COLUMNS = (
+COUNT_COLUMNS = (
     ("workload", "workload", "{}"),
-    ("completed", "ok", "{}"),
+    ("completed", "completed", "{}"),
     ("failed", "failed", "{}"),
     ("request_s", "req/s", "{:.2f}"),
-    ("output_tok_s", "out tok/s", "{:.1f}"),
-    ("ttft_ms_mean", "TTFT mean", "{:.1f}"),
-    ("ttft_ms_p50", "p50", "{:.1f}"),
-    ("ttft_ms_p90", "p90", "{:.1f}"),
-    ("ttft_ms_p99", "p99", "{:.1f}"),
-    ("itl_ms_mean", "ITL mean", "{:.2f}"),
-    ("itl_ms_p50", "p50", "{:.2f}"),
-    ("itl_ms_p90", "p90", "{:.2f}"),
-    ("itl_ms_p99", "p99", "{:.2f}"),
-    ("tpot_ms_mean", "TPOT mean", "{:.2f}"),
-    ("tpot_ms_p50", "p50", "{:.2f}"),
-    ("tpot_ms_p90", "p90", "{:.2f}"),
-    ("tpot_ms_p99", "p99", "{:.2f}"),
-    ("e2e_ms_mean", "E2EL mean", "{:.0f}"),
-    ("e2e_ms_p50", "p50", "{:.0f}"),
-    ("e2e_ms_p90", "p90", "{:.0f}"),
-    ("e2e_ms_p99", "p99", "{:.0f}"),
+    ("output_tok_s", "output tok/s", "{:.1f}"),
+    ("total_tok_s", "total tok/s", "{:.1f}"),
+    ("duration_s", "duration s", "{:.1f}"),
+)
+
+# Distribution metrics shown one per line: (tag, label); rows without values are left out.
+DETAIL_METRICS = (
+    ("ttft", "TTFT"),
+    ("itl", "ITL"),
+    ("tpot", "TPOT"),
+    ("e2e", "E2E latency"),
+    ("itl_token", "ITL per token (MTP)"),
+    ("ttft_reasoning", "TTFT reasoning"),
+    ("ttft_answer", "TTFT answer"),
+    ("ttft_due", "TTFT from schedule"),
+    ("e2e_due", "E2E from schedule"),
+    ("dispatch_lag", "dispatch lag"),
+    ("send_overhead", "send overhead"),
 )
 
 CLIENT_COLUMNS = (
     ("workload", "workload", "{}"),
     ("description", "schedule", "{}"),
-    ("ttft_due_ms_mean", "TTFT from schedule mean", "{:.1f}"),
-    ("ttft_due_ms_p99", "p99", "{:.1f}"),
-    ("dispatch_lag_ms_mean", "dispatch lag mean", "{:.2f}"),
-    ("dispatch_lag_ms_p99", "p99", "{:.2f}"),
-    ("itl_token_ms_mean", "ITL/token mean", "{:.2f}"),
-    ("ttft_answer_ms_mean", "TTFT answer mean", "{:.1f}"),
-    ("spec_accept_length", "accept len", "{:.2f}"),
-    ("loop_lag_ms_p99", "loop lag p99", "{:.2f}"),
+    ("spec_accept_length", "accept length", "{:.2f}"),
+    ("goodput_request_s", "goodput req/s", "{:.2f}"),
+    ("loop_lag_ms_p99", "loop lag p99 ms", "{:.2f}"),
     ("client_cpu_pct", "client CPU %", "{:.0f}"),
 )
 
@@ -75,6 +74,8 @@ def json_rows(rows: Sequence[dict[str, Any]]) -> str:
 def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Warnings a reader must see beside the numbers."""
     out = []
+    if any(r.get("client_saturated") or r.get("interrupted") for r in rows):
+        out.append("a workload marked * has figures the client cannot vouch for; the reason follows")
     if any(r.get("approximate_tokens") for r in rows):
         out.append("token lengths are approximate (no tokenizer): max_tokens and the ShareGPT filter differ from a "
                    "run with the model's tokenizer; pass --tokenizer PATH")
@@ -118,17 +119,42 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def detail_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    """(workload, metric label, [mean, p50, p90, p99] in ms) for every metric that has values."""
+    out = []
+    for r in rows:
+        for tag, label in DETAIL_METRICS:
+            if r.get(f"{tag}_ms_mean") is None or _redundant(r, tag):
+                continue
+            out.append((r["workload"], label, [_cell(r, f"{tag}_ms_{stat}", "{:.2f}") for stat in STATS]))
+    return out
+
+
+def _redundant(row: dict[str, Any], tag: str) -> bool:
+    """Rows that only repeat another: per-token ITL without multi-token chunks, answer TTFT without reasoning."""
+    if tag == "itl_token":
+        return all(row.get(f"itl_token_ms_{s}") == row.get(f"itl_ms_{s}") for s in STATS)
+    if tag == "ttft_answer":
+        return row.get("ttft_reasoning_ms_mean") is None
+    return False
+
+
 def rich_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
-    """The published-shape table, the detail table and the client table, for the terminal."""
+    """The published-shape table, then counts, latency detail and client/schedule facts, for the terminal."""
     from rich.table import Table
 
-    tables = []
-    for name, columns in ((title or "Speed", PUBLISHED_COLUMNS), ("Detail (ms)", DETAIL_COLUMNS),
-                          ("Client and schedule (ms)", CLIENT_COLUMNS)):
+    def simple(name: str, columns) -> Table:
         table = Table(title=name, title_justify="left")
         for i, (_, header, _) in enumerate(columns):
             table.add_column(header, justify="left" if i == 0 else "right")
         for r in rows:
             table.add_row(*(_cell(_flag(r), k, f) for k, _, f in columns))
-        tables.append(table)
-    return tables
+        return table
+
+    detail = Table(title="Latency (ms)", title_justify="left")
+    for header in ("workload", "metric", *STATS):
+        detail.add_column(header, justify="left" if header in ("workload", "metric") else "right")
+    for workload, label, cells in detail_rows(rows):
+        detail.add_row(workload, label, *cells)
+    return [simple(title or "Speed", PUBLISHED_COLUMNS), simple("Requests and throughput", COUNT_COLUMNS), detail,
+            simple("Schedule and client", CLIENT_COLUMNS)]

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from glmbench.sim.config import SimConfig, draw
 
-__all__ = ["SimState", "make_app"]
+__all__ = ["SimState", "make_app", "STATE"]
 
 _PIECE = re.compile(r"\w{1,5}|[^\w\s]")
 _WORDS = ("the ", "model ", "streams ", "a ", "token ", "per ", "step ", "and ", "then ", "stops ")
@@ -109,8 +109,10 @@ class _Generation:
         cfg = state.config
         self.chat = chat
         self.prompt_tokens = len(_PIECE.findall(_prompt_text(body, chat)))
-        limit = body.get("max_completion_tokens") or body.get("max_tokens") or cfg.default_max_tokens
-        self.max_tokens = int(limit)
+        limit = body.get("max_completion_tokens")
+        if limit is None:
+            limit = body.get("max_tokens")
+        self.max_tokens = cfg.default_max_tokens if limit is None else int(limit)
         if body.get("ignore_eos"):
             self.output_tokens = self.max_tokens
         else:
@@ -367,11 +369,14 @@ def _count_tokens(state: SimState, steps: list[int]) -> None:
         state.spec_accepted += sum(steps) - len(steps)
 
 
+STATE: web.AppKey[SimState] = web.AppKey("state", SimState)
+
+
 def make_app(config: SimConfig, truth_log: Path | None = None) -> web.Application:
     """The simulated server's routes: chat and text completions, models, health, metrics."""
     state = SimState(config, truth_log)
     app = web.Application(client_max_size=64 * 1024 * 1024)
-    app["state"] = state
+    app[STATE] = state
 
     async def chat(request: web.Request) -> web.StreamResponse:
         return await _generate(request, state, chat=True)

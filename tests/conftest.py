@@ -1,0 +1,62 @@
+"""Shared fixtures: the simulated server as a real process, and the CLI as a real command.
+
+Everything here runs against glmbench's simulator on 127.0.0.1; no test needs
+a GPU, a model or the network.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from glmbench.backends.process import ServerProcess, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class SimProcess:
+    """A ``glmbench sim`` process with a truth log."""
+
+    def __init__(self, tmp: Path, *args: str) -> None:
+        self.port = free_port()
+        self.truth = tmp / f"truth-{self.port}.jsonl"
+        cmd = [sys.executable, "-m", "glmbench", "sim", "--port", str(self.port), "--truth-log", str(self.truth), *args]
+        self.proc = ServerProcess(cmd, tmp / f"sim-{self.port}.log")
+        self.proc.wait_ready(f"http://127.0.0.1:{self.port}/health", 30)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+@pytest.fixture
+def start_sim(tmp_path: Path) -> Iterator:
+    """Call with sim CLI flags; every started simulator is stopped after the test."""
+    started: list[SimProcess] = []
+
+    def start(*args: str) -> SimProcess:
+        sim = SimProcess(tmp_path, *args)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def run_cli(*args: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``glmbench ARGS`` as a user runs it, output captured."""
+    return subprocess.run([sys.executable, "-m", "glmbench", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or REPO)
+
+
+@pytest.fixture
+def fast_sim_config(tmp_path: Path) -> Path:
+    """A sim config quick enough for CLI tests: TTFT 20 ms, ITL 2 ms."""
+    path = tmp_path / "sim-fast.yaml"
+    path.write_text("sim:\n  ttft_ms: 20\n  itl_ms: 2\n  max_running: 64\n")
+    return path
