@@ -15,8 +15,6 @@ from glmbench.errors import GlmbenchError
 
 __all__ = ["register"]
 
-_WORKLOAD = typer.Option("--workload", "-w", help="Workload of the suite, a comma list, or 'all'.")
-
 
 def _suite_with_overrides(suite_name: str, workload: str, num_prompts, seed, request_rate, max_concurrency,
                           burstiness, dataset, dataset_path, dataset_source, tokenizer, api, input_len, output_len,
@@ -181,29 +179,40 @@ def _make_backend(name: str, sim_config: Optional[Path]):
     raise GlmbenchError(f"unknown backend {name!r}", "use --backend sim, or --endpoint URL for a server you run yourself")
 
 
+# Options shared by ``run`` and ``bench``.
+Workload_ = Annotated[str, typer.Option("--workload", "-w", help="Workload of the suite, a comma list, or 'all'.")]
+Suite_ = Annotated[str, typer.Option(help="Suite name or YAML path.")]
+NumPrompts = Annotated[Optional[int], typer.Option(help="Prompts per workload.")]
+Seed = Annotated[Optional[int], typer.Option(help="Seed of the dataset shuffle and arrival times.")]
+RequestRate = Annotated[Optional[float], typer.Option(help="Override the arrival rate (req/s) of every workload.")]
+MaxConcurrency = Annotated[Optional[int], typer.Option(help="Override the in-flight cap of every workload.")]
+Burstiness = Annotated[Optional[float], typer.Option(help="Gamma shape of arrivals: 1 Poisson, <1 burstier.")]
+Dataset = Annotated[Optional[str], typer.Option(help="sharegpt or random.")]
+DatasetPath = Annotated[Optional[str], typer.Option(help="ShareGPT JSON file to read.")]
+DatasetSource = Annotated[Optional[str], typer.Option(help="Where ShareGPT comes from without a path: auto, hub, package.")]
+Tokenizer = Annotated[Optional[str], typer.Option(help="Folder or tokenizer.json for exact token counts.")]
+InputLen = Annotated[Optional[int], typer.Option(help="Random dataset: prompt tokens.")]
+OutputLen = Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")]
+Api = Annotated[Optional[str], typer.Option(help="chat (default) or completions.")]
+ExtraBody = Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")]
+Timeout = Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")]
+Goodput = Annotated[list[str], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")]
+ApiKey = Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)]
+ResultsDir = Annotated[Path, typer.Option(help="Where result folders go.")]
+
+
 def run(
     backend: Annotated[str, typer.Option(help="Backend to start: sim (simulated server).")] = "sim",
-    workload: Annotated[str, _WORKLOAD] = "burst",
-    suite: Annotated[str, typer.Option(help="Suite name or YAML path.")] = "sharegpt",
+    workload: Workload_ = "burst",
+    suite: Suite_ = "sharegpt",
     endpoint: Annotated[Optional[str], typer.Option(help="Use a running server instead of starting one (URL ending in /v1).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name or local path (its tokenizer is used when present).")] = None,
-    num_prompts: Annotated[Optional[int], typer.Option(help="Prompts per workload.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the dataset shuffle and arrival times.")] = None,
-    request_rate: Annotated[Optional[float], typer.Option(help="Override the arrival rate (req/s) of every workload.")] = None,
-    max_concurrency: Annotated[Optional[int], typer.Option(help="Override the in-flight cap of every workload.")] = None,
-    burstiness: Annotated[Optional[float], typer.Option(help="Gamma shape of arrivals: 1 Poisson, <1 burstier.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="sharegpt or random.")] = None,
-    dataset_path: Annotated[Optional[str], typer.Option(help="ShareGPT JSON file to read.")] = None,
-    dataset_source: Annotated[Optional[str], typer.Option(help="Where ShareGPT comes from without a path: auto, hub, package.")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(help="Folder or tokenizer.json for exact token counts.")] = None,
-    input_len: Annotated[Optional[int], typer.Option(help="Random dataset: prompt tokens.")] = None,
-    output_len: Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")] = None,
-    api: Annotated[Optional[str], typer.Option(help="chat (default) or completions.")] = None,
-    extra_body: Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
-    goodput: Annotated[list[str], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")] = [],  # noqa: B006
-    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)] = None,
-    results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
+    num_prompts: NumPrompts = None, seed: Seed = None, request_rate: RequestRate = None,
+    max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
+    dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
+    input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
+    timeout: Timeout = None, goodput: Goodput = [], api_key: ApiKey = None,  # noqa: B006
+    results_dir: ResultsDir = Path("results"),
     sim_config: Annotated[Optional[Path], typer.Option(help="Sim settings YAML (default configs/sim.yaml).")] = None,
 ) -> None:
     """Start a backend, run the suite's workloads against it, print the tables, write results/<run-id>/."""
@@ -217,33 +226,22 @@ def run(
 
 def bench(
     endpoint: Annotated[str, typer.Option(help="Server to load (URL ending in /v1).")],
-    workload: Annotated[str, _WORKLOAD] = "burst",
-    suite: Annotated[str, typer.Option(help="Suite name or YAML path.")] = "sharegpt",
+    workload: Workload_ = "burst",
+    suite: Suite_ = "sharegpt",
     model: Annotated[Optional[str], typer.Option(help="Model name; default the first one at /v1/models.")] = None,
-    num_prompts: Annotated[Optional[int], typer.Option(help="Prompts per workload.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the dataset shuffle and arrival times.")] = None,
-    request_rate: Annotated[Optional[float], typer.Option(help="Override the arrival rate (req/s) of every workload.")] = None,
-    max_concurrency: Annotated[Optional[int], typer.Option(help="Override the in-flight cap of every workload.")] = None,
-    burstiness: Annotated[Optional[float], typer.Option(help="Gamma shape of arrivals: 1 Poisson, <1 burstier.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="sharegpt or random.")] = None,
-    dataset_path: Annotated[Optional[str], typer.Option(help="ShareGPT JSON file to read.")] = None,
-    dataset_source: Annotated[Optional[str], typer.Option(help="Where ShareGPT comes from without a path: auto, hub, package.")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(help="Folder or tokenizer.json for exact token counts.")] = None,
-    input_len: Annotated[Optional[int], typer.Option(help="Random dataset: prompt tokens.")] = None,
-    output_len: Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")] = None,
-    api: Annotated[Optional[str], typer.Option(help="chat (default) or completions.")] = None,
-    extra_body: Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
-    goodput: Annotated[list[str], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")] = [],  # noqa: B006
-    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)] = None,
-    results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
+    num_prompts: NumPrompts = None, seed: Seed = None, request_rate: RequestRate = None,
+    max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
+    dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
+    input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
+    timeout: Timeout = None, goodput: Goodput = [], api_key: ApiKey = None,  # noqa: B006
+    results_dir: ResultsDir = Path("results"),
 ) -> None:
     """Run the suite's workloads against a server that is already running."""
-    suite_args = dict(suite_name=suite, num_prompts=num_prompts, seed=seed, request_rate=request_rate,
-                      max_concurrency=max_concurrency, burstiness=burstiness, dataset=dataset,
-                      dataset_path=dataset_path, dataset_source=dataset_source, tokenizer=tokenizer, api=api,
-                      input_len=input_len, output_len=output_len, extra_body=extra_body, timeout_s=timeout)
-    _execute("external", endpoint, model, api_key, suite_args, workload, goodput, results_dir, None)
+    run(backend="external", workload=workload, suite=suite, endpoint=endpoint, model=model, num_prompts=num_prompts,
+        seed=seed, request_rate=request_rate, max_concurrency=max_concurrency, burstiness=burstiness,
+        dataset=dataset, dataset_path=dataset_path, dataset_source=dataset_source, tokenizer=tokenizer,
+        input_len=input_len, output_len=output_len, api=api, extra_body=extra_body, timeout=timeout,
+        goodput=goodput, api_key=api_key, results_dir=results_dir, sim_config=None)
 
 
 def register(app: typer.Typer) -> None:

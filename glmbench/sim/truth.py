@@ -30,9 +30,12 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
     True TTFT is the server's first write minus its receipt of the request;
     true ITL the gaps between its writes. ``delivery`` is the client's chunk
     timestamp minus the server's write time: loopback transit plus the client's
-    own delay, the part a client adds to every figure.
+    own delay, the part a client adds to every figure. ``intake`` is the
+    server's receipt of a request minus the client putting it on the wire:
+    transit plus the server's own accept and parse time, part of real TTFT
+    but outside the simulator's notion of it.
     """
-    m_ttft, t_ttft, m_itl, t_itl, m_e2e, t_e2e, delivery, first_delivery = ([] for _ in range(8))
+    m_ttft, t_ttft, m_itl, t_itl, m_e2e, t_e2e, delivery, first_delivery, intake = ([] for _ in range(9))
     matched = 0
     for r in records:
         entry = truth.get(r.response_id or "")
@@ -48,6 +51,7 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
         t_itl.extend(np.diff(writes))
         delivery.extend(np.asarray(r.chunk_ns) - np.asarray(writes))
         first_delivery.append(r.chunk_ns[0] - writes[0])
+        intake.append(entry["recv_ns"] - r.start_ns)
 
     def stat(values: list, q: float | None = None) -> float:
         if not values:
@@ -64,4 +68,5 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
         "e2e_mean": stat(m_e2e), "e2e_true_mean": stat(t_e2e),
         "delivery_mean": stat(delivery), "delivery_p99": stat(delivery, 99),
         "first_delivery_mean": stat(first_delivery), "first_delivery_p99": stat(first_delivery, 99),
+        "intake_mean": stat(intake), "intake_p99": stat(intake, 99),
     }
