@@ -81,7 +81,7 @@ class _BarProgress:
         self.console = Console(stderr=True)
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(),
-                            console=self.console, transient=False)
+                            console=self.console, transient=False, refresh_per_second=2)
         self.task = None
 
     def workload_started(self, name: str, title: str, total: int) -> None:

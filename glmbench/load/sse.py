@@ -19,6 +19,9 @@ class StreamError(Exception):
     """The stream broke the protocol: a non-JSON chunk or an error event."""
 
 
+_EMPTY: dict = {}
+
+
 def _shown(payload: bytes) -> str:
     return repr(payload[:80].decode("utf-8", "replace"))
 
@@ -44,6 +47,9 @@ class StreamDecoder:
 
     def feed(self, ts: int, data: bytes) -> None:
         """Take one read; raises :class:`StreamError` on a protocol violation."""
+        if not self._buf and data[:6] == b"data: " and data.find(b"\n\n") == len(data) - 2:
+            self._event(ts, data[6:-2])  # the common case: exactly one whole event
+            return
         buf = self._buf + data if self._buf else data
         if b"\r" in data:
             buf = buf.replace(b"\r\n", b"\n")
@@ -82,25 +88,23 @@ class StreamDecoder:
         if type(obj) is not dict:
             raise StreamError(f"unexpected chunk: {_shown(payload)}")
         record = self.record
-        if record.response_id is None:
-            if obj.get("error"):
-                err = obj["error"]
-                raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
-            rid = obj.get("id")
-            record.response_id = rid if isinstance(rid, str) else ""
-        elif "error" in obj and obj["error"]:
+        if "error" in obj and obj["error"]:
             err = obj["error"]
             raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
+        if record.response_id is None:
+            rid = obj.get("id")
+            record.response_id = rid if isinstance(rid, str) else ""
         count = None
         usage = obj.get("usage")
         if usage:
             count = usage.get("completion_tokens")
-            if type(usage.get("prompt_tokens")) is int:
-                record.server_prompt_tokens = usage["prompt_tokens"]
             if type(count) is int:
                 record.output_tokens = count
             else:
                 count = None
+            prompt = usage.get("prompt_tokens")
+            if type(prompt) is int:
+                record.server_prompt_tokens = prompt
         choices = obj.get("choices")
         if not choices:
             return
@@ -108,10 +112,9 @@ class StreamDecoder:
         if choice.get("finish_reason"):
             self.finished = True
         if self.chat:
-            delta = choice.get("delta") or {}
-            content = delta.get("content")
+            delta = choice.get("delta") or _EMPTY
+            answer = delta.get("content") or delta.get("tool_calls")
             reasoning = delta.get("reasoning") or delta.get("reasoning_content")
-            answer = content or delta.get("tool_calls")
         else:
             answer, reasoning = choice.get("text"), None
         grew = count is not None and count > self._last_count
