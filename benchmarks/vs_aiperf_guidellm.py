@@ -20,10 +20,10 @@ tiny-model tokenizer (`glmbench tiny-model /tmp/tiny`):
                     HF_HUB_OFFLINE=1. Its JSON keeps each request's response id, start time and TTFT.
 
 Truth for each run is the simulator's log written during that run (cleared between runs):
-TTFT true = first write - receipt, where receipt is stamped when the request's headers are
-parsed, before its body is read; "body wait" (sim admit - receipt, on the truth row) is the
-part of TTFT true spent waiting for the client to finish sending the body (a slow client's
-cost that lands on the server's side of the split). "err" = tool mean - truth mean. Both tools stamp
+TTFT true = first write - receipt, where receipt is stamped once the whole request (body
+included) has been read; "body wait" (receipt - headers parsed, on the truth row) is the
+part of intake spent waiting for the client to finish sending its body (a slow client's
+cost, charged to the client's side of the split). "err" = tool mean - truth mean. Both tools stamp
 wall-clock time (time.time), not CLOCK_MONOTONIC; the script converts with one offset
 (time.time_ns() - time.monotonic_ns(), read at each run) to split TTFT as
 vs_vllm_bench.py does: intake = receipt - client start, 1st deliv = client first token -
@@ -66,7 +66,7 @@ def truth_stats(truth_path: Path) -> tuple[dict, dict]:
     t_itl = np.concatenate([np.diff(e["write_ns"]) for e in truth.values()]) / 1e6
     return truth, {"ttft_true_mean": t_ttft.mean(), "ttft_true_p99": np.percentile(t_ttft, 99),
                    "itl_true_mean": t_itl.mean(), "matched": len(truth),
-                   "body_wait": np.mean([(e["admit_ns"] - e["recv_ns"]) / 1e6 for e in truth.values()])}
+                   "body_wait": np.mean([(e["recv_ns"] - e["head_ns"]) / 1e6 for e in truth.values()])}
 
 
 def run_tool(cmd: list[str], log: Path, env: dict) -> None:

@@ -12,7 +12,7 @@ import pytest
 from glmbench.errors import GlmbenchError
 from glmbench.load.records import RecordWriter, RequestRecord, read_records
 from glmbench.metrics.base import describe_ns
-from glmbench.metrics.client import client_health
+from glmbench.metrics.client import client_health, issue_lags
 from glmbench.metrics.goodput import goodput, parse_slos
 from glmbench.metrics.itl import ITL, ITLTokenWeighted
 from glmbench.metrics.latency import (
@@ -156,6 +156,25 @@ def test_client_health_flags_a_saturated_client():
     # One descheduling (a single 30 ms wake-up among thousands) is not saturation.
     blip = client_health([100_000] * 2000 + [30 * MS], client_cpu_s=1, duration_s=10)
     assert not blip["client_saturated"]
+    # Requests issued after their scheduled time: the schedule was not kept.
+    late_issue = client_health([100_000] * 100, client_cpu_s=0.5, duration_s=10, issue_lag_ns=[3 * MS] * 50)
+    assert late_issue["client_saturated"] and "issued 3.00 ms late" in late_issue["client_warning"]
+    tail_issue = client_health([100_000] * 100, 0.5, 10, issue_lag_ns=[100_000] * 95 + [40 * MS] * 5)
+    assert tail_issue["client_saturated"] and "issue lag p99" in tail_issue["client_warning"]
+    on_time = client_health([100_000] * 100, 0.5, 10, issue_lag_ns=[200_000] * 100)
+    assert not on_time["client_saturated"] and on_time["issue_lag_ms_p99"] == pytest.approx(0.2)
+
+
+def test_issue_lag_leaves_out_requests_due_at_the_first_instant():
+    def rec(due, send):
+        return RequestRecord(workload="w", index=0, prompt_tokens=1, max_tokens=1, due_ns=due, send_ns=send)
+
+    # A burst: everything due at t0; the last leaves 40 ms later by design.
+    assert issue_lags([rec(0, i * MS) for i in range(40)]) == []
+    # A closed loop: the first wave is left out, the slot-freed requests are kept.
+    assert issue_lags([rec(0, 0), rec(0, 5 * MS), rec(50 * MS, 51 * MS), rec(60 * MS, 60 * MS)]) == [MS, 0]
+    # A request never issued (send_ns 0) has no lag.
+    assert issue_lags([rec(0, 0), rec(10 * MS, 0)]) == []
 
 
 PROM_BEFORE = """

@@ -131,6 +131,11 @@ def _compare_load(base: Side, cand: Side, result: Comparison, metrics: list[str]
         failed = sum(int(row.get("failed") or 0) for _, row in cand_rows[workload])
         if failed:
             result.notes.append(f"candidate {workload}: {failed} failed requests")
+        for side, rows in (("baseline", base_rows[workload]), ("candidate", cand_rows[workload])):
+            saturated = [row for _, row in rows if row.get("client_saturated")]
+            if saturated:
+                result.notes.append(f"{side} {workload}: {saturated[0].get('client_warning') or 'client saturated'}; "
+                                    "its latency verdicts are not to be trusted (rerun with --client-workers N)")
         for name in metrics:
             spec = metric_spec(name, "load")
             assert spec is not None

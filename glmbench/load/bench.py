@@ -44,6 +44,8 @@ class Plan:
     samples: list[Sample]
     dataset: DatasetInfo
     slos: Mapping[str, float] = field(default_factory=dict)
+    # Client processes per workload (glmbench.load.workers); 1 runs in this process.
+    client_workers: int = 1
 
 
 def prepare_samples(spec: DatasetSpec, count: int, model: str | None = None) -> tuple[list[Sample], DatasetInfo]:
@@ -137,16 +139,16 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 before = await watch.scraper.scrape(session, target.root_url)
                 store.append_server_metrics(_entry(name, "start", before))
                 t0 = perf_counter_ns()
-                interrupted, aborted, lags, cpu = False, None, [], 0.0
+                interrupted, aborted, lags, cpu, workers = False, None, [], 0.0, plan.client_workers
                 loop = asyncio.get_running_loop()
                 work = loop.create_task(run_workload(client, name, workload, samples, plan.suite.dataset.seed,
-                                                     writer, done))
+                                                     writer, done, workers=plan.client_workers))
                 watcher = loop.create_task(_watch(watch, session, target.root_url, store, name))
                 try:
                     await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
                     if work.done():
                         run = work.result()
-                        t0, lags, cpu = run.t0_ns, run.loop_lag_ns, run.client_cpu_s
+                        t0, lags, cpu, workers = run.t0_ns, run.loop_lag_ns, run.client_cpu_s, run.workers
                     else:
                         aborted = watcher.result()
                         work.cancel()
@@ -165,7 +167,8 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 if after:
                     store.append_server_metrics(_entry(name, "end", after))
                 extra: dict = {"description": workload.describe(), "num_prompts": len(samples),
-                               "approximate_tokens": plan.dataset.approximate_tokens, "interrupted": interrupted}
+                               "approximate_tokens": plan.dataset.approximate_tokens, "interrupted": interrupted,
+                               "client_workers": workers}
                 if before and after:
                     extra.update(watch.scraper.acceptance(before, after) or {})
                 row = summarize_workload(name, workload.title, finished, t0, lags, cpu, plan.slos, extra)

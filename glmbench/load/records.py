@@ -28,7 +28,8 @@ class RequestRecord:
     loop). Latencies run from ``start_ns``: the wire time when known, else the
     issue time. ``chunk_ns`` holds one timestamp per token-bearing chunk
     and ``chunk_tokens`` the tokens each carried when the server reported them
-    (continuous usage), else it is empty.
+    (continuous usage), else it is empty. ``worker`` is the client process that
+    sent it when several did (1..N), else 0.
     """
 
     workload: str
@@ -50,6 +51,7 @@ class RequestRecord:
     error: str | None = None
     http_status: int | None = None
     response_id: str | None = None
+    worker: int = 0
 
     @property
     def start_ns(self) -> int:

@@ -10,6 +10,7 @@ loop is measured too.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class WorkloadRun:
     client_cpu_s: float = 0.0
     loop_lag_ns: list[int] = field(default_factory=list)
     interrupted: bool = False
+    workers: int = 1
 
 
 class LoopMonitor:
@@ -79,15 +81,36 @@ async def run_workload(
     seed: int,
     writer: RecordWriter,
     on_done: Callable[[RequestRecord], None] | None = None,
+    *,
+    t0_ns: int | None = None,
+    next_index: Callable[[], int] | None = None,
+    bodies: Sequence[bytes] | None = None,
+    cap: int | None = None,
+    worker: int = 0,
+    workers: int = 1,
 ) -> WorkloadRun:
-    """Send ``samples`` on ``workload``'s schedule; records go to ``writer`` as they end."""
-    bodies = [client.body(s) for s in samples]
+    """Send ``samples`` on ``workload``'s schedule; records go to ``writer`` as they end.
+
+    With ``workers`` > 1 the requests are sent by that many client processes
+    (:mod:`glmbench.load.workers`). Each of them runs this function with the
+    shared start ``t0_ns``, a shared ``next_index`` that hands out request
+    indices, the serialised ``bodies``, its share ``cap`` of the concurrency
+    cap and its number ``worker``.
+    """
+    if workers > 1:
+        from glmbench.load.workers import run_in_workers
+
+        return await run_in_workers(client, name, workload, samples, seed, writer, on_done, workers)
+    if bodies is None:
+        bodies = [client.body(s) for s in samples]
+    if next_index is None:
+        next_index = itertools.count().__next__
     await client.warm_up()
     offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
-    cap = workload.max_concurrency
+    cap = workload.max_concurrency if cap is None else cap
     monitor = LoopMonitor()
     cpu0 = time.process_time()
-    run = WorkloadRun(name=name, t0_ns=perf_counter_ns())
+    run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())
     slots: asyncio.Queue[int] | None = None
     if cap:
         slots = asyncio.Queue()
@@ -109,18 +132,25 @@ async def run_workload(
 
     monitor.start()
     try:
-        for index, (sample, body) in enumerate(zip(samples, bodies)):
+        while True:
+            # A slot first, then the next index: with several workers, the index
+            # goes to whichever worker has room for it.
+            freed = await slots.get() if slots is not None else 0
+            index = next_index()
+            if index >= len(samples):
+                break
+            sample, body = samples[index], bodies[index]
             due = run.t0_ns + offsets[index]
             if due > perf_counter_ns():
                 await _sleep_until(due)
-            if slots is not None:
-                due = max(due, await slots.get())
+            due = max(due, freed)
             record = RequestRecord(
                 workload=name,
                 index=index,
                 prompt_tokens=sample.prompt_tokens,
                 max_tokens=sample.output_tokens,
                 due_ns=due,
+                worker=worker,
             )
             task = asyncio.get_running_loop().create_task(one(record, body))
             tasks.add(task)

@@ -2,9 +2,12 @@
 
 Timestamps are taken when the event loop gets round to a read. If the loop is
 late (too many streams for one core), every timestamp is late and TTFT is
-overstated. The loop monitor's wake-up delay and the client's CPU use say so;
-a run past the limits is flagged in the summary and the tables rather than
-printed as if it were right.
+overstated; and requests leave after their scheduled time, so the offered load
+is not the one asked for. Three of the client's own measurements say so: the
+loop monitor's wake-up delay, the issue lag (HTTP call issued minus the time
+the schedule set for it) and the client's CPU use. A run past the limits is
+flagged in the summary, the tables and the report rather than printed as if it
+were right.
 """
 
 from __future__ import annotations
@@ -13,32 +16,62 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["client_health", "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "CPU_LIMIT_PCT"]
+from glmbench.load.records import RequestRecord
+
+__all__ = ["client_health", "issue_lags", "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
+           "ISSUE_LAG_LIMIT_MS", "CPU_LIMIT_PCT"]
 
 # A healthy loop wakes a timer within about a millisecond on average; a p99
 # past 10 ms or a mean past 1 ms means timestamps are being taken late. A
 # single descheduling by the OS (a busy shared machine) moves neither.
 LOOP_LAG_MEAN_LIMIT_MS = 1.0
 LOOP_LAG_LIMIT_MS = 10.0
+# The same limits for requests leaving later than the schedule said.
+ISSUE_LAG_MEAN_LIMIT_MS = 1.0
+ISSUE_LAG_LIMIT_MS = 10.0
 CPU_LIMIT_PCT = 90.0
 
 
-def client_health(loop_lag_ns: Sequence[int], client_cpu_s: float, duration_s: float) -> dict[str, object]:
-    """Loop delay percentiles, client CPU share, and a saturation verdict with its reason."""
-    lags = np.asarray(loop_lag_ns, dtype=np.float64) / 1e6 if len(loop_lag_ns) else np.zeros(1)
-    p99 = float(np.percentile(lags, 99))
+def issue_lags(records: Sequence[RequestRecord]) -> list[int]:
+    """HTTP call issued minus due, for the requests the schedule spread out.
+
+    Requests due at the first instant (a burst, a closed loop's first wave) are
+    left out: they cannot all leave at once, and the last of them waiting for
+    the others is the schedule's doing, not a sign of a saturated client.
+    """
+    if not records:
+        return []
+    first = min(r.due_ns for r in records)
+    return [r.send_ns - r.due_ns for r in records if r.send_ns and r.due_ns != first]
+
+
+def _ms(values: Sequence[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64) / 1e6 if len(values) else np.zeros(1)
+
+
+def client_health(loop_lag_ns: Sequence[int], client_cpu_s: float, duration_s: float,
+                  issue_lag_ns: Sequence[int] = ()) -> dict[str, object]:
+    """Loop delay and issue lag percentiles, client CPU share, and a saturation verdict with its reasons."""
+    lags, issue = _ms(loop_lag_ns), _ms(issue_lag_ns)
+    p99, issue_p99 = float(np.percentile(lags, 99)), float(np.percentile(issue, 99))
     cpu_pct = 100.0 * client_cpu_s / max(duration_s, 1e-9)
     reasons = []
     if float(lags.mean()) > LOOP_LAG_MEAN_LIMIT_MS:
         reasons.append(f"event-loop delay mean {lags.mean():.2f} ms > {LOOP_LAG_MEAN_LIMIT_MS:g} ms")
     if p99 > LOOP_LAG_LIMIT_MS:
         reasons.append(f"event-loop delay p99 {p99:.1f} ms > {LOOP_LAG_LIMIT_MS:g} ms")
+    if float(issue.mean()) > ISSUE_LAG_MEAN_LIMIT_MS:
+        reasons.append(f"requests issued {issue.mean():.2f} ms late on average > {ISSUE_LAG_MEAN_LIMIT_MS:g} ms")
+    if issue_p99 > ISSUE_LAG_LIMIT_MS:
+        reasons.append(f"issue lag p99 {issue_p99:.1f} ms > {ISSUE_LAG_LIMIT_MS:g} ms")
     if cpu_pct > CPU_LIMIT_PCT:
         reasons.append(f"client CPU {cpu_pct:.0f}% of a core > {CPU_LIMIT_PCT:g}%")
     return {
         "loop_lag_ms_mean": float(lags.mean()),
         "loop_lag_ms_p99": p99,
         "loop_lag_ms_max": float(lags.max()),
+        "issue_lag_ms_mean": float(issue.mean()),
+        "issue_lag_ms_p99": issue_p99,
         "client_cpu_pct": cpu_pct,
         "client_saturated": bool(reasons),
         "client_warning": ("client saturated, latencies overstated: " + "; ".join(reasons)) if reasons else None,

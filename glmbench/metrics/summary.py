@@ -7,7 +7,7 @@ from typing import Any
 
 from glmbench.load.records import RequestRecord
 from glmbench.metrics.base import DistributionMetric
-from glmbench.metrics.client import client_health
+from glmbench.metrics.client import client_health, issue_lags
 from glmbench.metrics.goodput import goodput
 from glmbench.metrics.itl import ITL, ITLTokenWeighted
 from glmbench.metrics.latency import (
@@ -43,7 +43,7 @@ def summarize_workload(
     if slos:
         row.update(goodput(records, slos, row["duration_s"]))
         row["goodput_slos"] = dict(slos)
-    row.update(client_health(loop_lag_ns, client_cpu_s, row["duration_s"]))
+    row.update(client_health(loop_lag_ns, client_cpu_s, row["duration_s"], issue_lags(records)))
     row["errors"] = error_reasons(records)
     if extra:
         row.update(extra)

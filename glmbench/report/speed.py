@@ -52,7 +52,9 @@ CLIENT_COLUMNS = (
     ("spec_accept_length", "accept length", "{:.2f}"),
     ("goodput_request_s", "goodput req/s", "{:.2f}"),
     ("loop_lag_ms_p99", "loop lag p99 ms", "{:.2f}"),
+    ("issue_lag_ms_p99", "issue lag p99 ms", "{:.2f}"),
     ("client_cpu_pct", "client CPU %", "{:.0f}"),
+    ("client_workers", "client procs", "{}"),
 )
 
 

@@ -116,8 +116,14 @@ async def _sleep_until(due_ns: int) -> None:
         await asyncio.sleep(wait / 1e9)
 
 
-async def run_generation(request: web.Request, state: SimState, gen: Generation, recv_ns: int) -> web.StreamResponse:
-    """Count the request, maybe fault it, wait for a running slot, then serve it on schedule."""
+async def run_generation(request: web.Request, state: SimState, gen: Generation, recv_ns: int,
+                         head_ns: int | None = None) -> web.StreamResponse:
+    """Count the request, maybe fault it, wait for a running slot, then serve it on schedule.
+
+    ``recv_ns`` is when the whole request had been read (the truth log's
+    receipt), ``head_ns`` when its headers had been parsed: the gap is the
+    client still sending its body.
+    """
     cfg = state.config
     state.requests_total += 1
     state.prompt_tokens_total += gen.prompt_tokens
@@ -131,7 +137,7 @@ async def run_generation(request: web.Request, state: SimState, gen: Generation,
     state.waiting -= 1
     state.running += 1
     try:
-        return await _serve(request, state, gen, fault, recv_ns)
+        return await _serve(request, state, gen, fault, recv_ns, head_ns or recv_ns)
     finally:
         state.running -= 1
         if state.gate is not None:
@@ -139,7 +145,7 @@ async def run_generation(request: web.Request, state: SimState, gen: Generation,
 
 
 async def _serve(request: web.Request, state: SimState, gen: Generation, fault: str | None,
-                 recv_ns: int) -> web.StreamResponse:
+                 recv_ns: int, head_ns: int) -> web.StreamResponse:
     cfg, rng = state.config, state.rng
     admit_ns = perf_counter_ns()
     ttft_ms = draw(rng, cfg.ttft_ms, cfg.ttft_dist, cfg.ttft_cv) + cfg.prefill_ms_per_1k * gen.prompt_tokens / 1000
@@ -182,7 +188,7 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         await resp.write(tail)
     await resp.write_eof()
     state.finish(Finished(True, gen.prompt_tokens, steps))
-    state.log_truth({"id": gen.id, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
+    state.log_truth({"id": gen.id, "head_ns": head_ns, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
                      "tokens": steps, "prompt_tokens": gen.prompt_tokens})
     return resp
 

@@ -26,11 +26,13 @@ DIALECT: web.AppKey[Dialect] = web.AppKey("dialect", Dialect)
 
 
 async def _openai(request: web.Request, state: SimState, dialect: Dialect, chat: bool) -> web.StreamResponse:
-    recv_ns = perf_counter_ns()
+    head_ns = perf_counter_ns()
     if state.loading():
         return error_response(503, "the server is still loading")
     try:
-        body = orjson.loads(await request.read())
+        raw = await request.read()
+        recv_ns = perf_counter_ns()  # the whole request is in: a slow sender's delay is not the server's
+        body = orjson.loads(raw)
         if not isinstance(body, dict):
             raise ValueError
     except ValueError:
@@ -46,7 +48,7 @@ async def _openai(request: web.Request, state: SimState, dialect: Dialect, chat:
     answer = state.answers.lookup(body, chat) if state.answers is not None else None
     if answer is not None and not gen.stream:
         return compact_json(_scripted(gen, answer, chat))
-    return await run_generation(request, state, gen, recv_ns)
+    return await run_generation(request, state, gen, recv_ns, head_ns)
 
 
 def _scripted(gen: OpenAIGeneration, answer: Answer, chat: bool) -> dict:

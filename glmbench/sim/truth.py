@@ -27,15 +27,17 @@ def read_truth(path: Path) -> dict[str, dict]:
 def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict]) -> dict[str, float]:
     """Measured against sent, in ms: TTFT, ITL and E2EL means and p99s, and the per-chunk delivery delay.
 
-    True TTFT is the server's first write minus its receipt of the request;
-    true ITL the gaps between its writes. ``delivery`` is the client's chunk
+    True TTFT is the server's first write minus its receipt of the whole
+    request (body read); true ITL the gaps between its writes. ``delivery`` is the client's chunk
     timestamp minus the server's write time: loopback transit plus the client's
     own delay, the part a client adds to every figure. ``intake`` is the
     server's receipt of a request minus the client putting it on the wire:
     transit plus the server's own accept and parse time, part of real TTFT
-    but outside the simulator's notion of it.
+    but outside the simulator's notion of it. ``body_wait`` is the part of
+    intake between the server parsing the headers and having the whole body:
+    a client slow to send its body.
     """
-    m_ttft, t_ttft, m_itl, t_itl, m_e2e, t_e2e, delivery, first_delivery, intake = ([] for _ in range(9))
+    m_ttft, t_ttft, m_itl, t_itl, m_e2e, t_e2e, delivery, first_delivery, intake, body_wait = ([] for _ in range(10))
     matched = 0
     for r in records:
         entry = truth.get(r.response_id or "")
@@ -52,6 +54,7 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
         delivery.extend(np.asarray(r.chunk_ns) - np.asarray(writes))
         first_delivery.append(r.chunk_ns[0] - writes[0])
         intake.append(entry["recv_ns"] - r.start_ns)
+        body_wait.append(entry["recv_ns"] - entry.get("head_ns", entry["recv_ns"]))
 
     def stat(values: list, q: float | None = None) -> float:
         if not values:
@@ -68,5 +71,5 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
         "e2e_mean": stat(m_e2e), "e2e_true_mean": stat(t_e2e),
         "delivery_mean": stat(delivery), "delivery_p99": stat(delivery, 99),
         "first_delivery_mean": stat(first_delivery), "first_delivery_p99": stat(first_delivery, 99),
-        "intake_mean": stat(intake), "intake_p99": stat(intake, 99),
+        "intake_mean": stat(intake), "intake_p99": stat(intake, 99), "body_wait_mean": stat(body_wait),
     }

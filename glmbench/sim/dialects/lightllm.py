@@ -150,14 +150,16 @@ class NativeGeneration(Generation):
 
 
 async def _native(request: web.Request, state: SimState, stream: bool) -> web.StreamResponse:
-    recv_ns = perf_counter_ns()
+    head_ns = perf_counter_ns()
     if state.loading():
         return error_response(503, "the server is still loading")
     try:
-        body = orjson.loads(await request.read())
+        raw = await request.read()
+        recv_ns = perf_counter_ns()
+        body = orjson.loads(raw)
         gen = NativeGeneration(state.config, state.rng, state.next_seq(), body, stream)
     except (ValueError, TypeError, KeyError, AttributeError):
         return error_response(400, "expected {\"inputs\": str, \"parameters\": {\"max_new_tokens\": int, ...}}")
     if gen.max_tokens < 1:
         return error_response(400, "'max_new_tokens' must be at least 1")
-    return await run_generation(request, state, gen, recv_ns)
+    return await run_generation(request, state, gen, recv_ns, head_ns)
