@@ -44,6 +44,14 @@ def test_gamma_burstiness_keeps_the_rate_and_changes_the_spread(burstiness):
     assert statistics.pstdev(gaps) / statistics.fmean(gaps) == pytest.approx(burstiness ** -0.5, rel=0.08)
 
 
+@pytest.mark.parametrize(("count", "rate", "seed"), [(150, 5.0, 0), (300, 10.0, 3), (1500, 50.0, 9), (2, 1.0, 1)])
+def test_the_offered_rate_is_exactly_the_one_asked_for(count, rate, seed):
+    offsets = arrival_offsets_ns(count, rate, 1.0, seed)
+    assert offsets[0] == 0 and offsets == sorted(offsets)
+    # (count - 1) gaps of mean 1/rate, whatever the draw: the achieved rate is the rate.
+    assert (count - 1) / (offsets[-1] / 1e9) == pytest.approx(rate, rel=1e-9)
+
+
 def test_same_seed_same_schedule_other_seed_other_schedule():
     assert arrival_offsets_ns(100, 5.0, 1.0, seed=7) == arrival_offsets_ns(100, 5.0, 1.0, seed=7)
     assert arrival_offsets_ns(100, 5.0, 1.0, seed=7) != arrival_offsets_ns(100, 5.0, 1.0, seed=8)

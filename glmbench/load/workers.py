@@ -257,6 +257,9 @@ async def run_in_workers(client: StreamClient, name: str, workload: Workload, sa
             handle.stop()
         # Let each stopped worker send its cut-short records before the pipes close.
         await asyncio.wait([h.done for h in handles if h.done is not None], timeout=5.0)
+        for future in (f for h in handles for f in (h.ready, h.done)):
+            if future is not None and future.done():
+                future.exception()  # a stopped worker ending without a report is expected here
         raise
     finally:
         for handle in handles:

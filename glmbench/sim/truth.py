@@ -69,6 +69,7 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
         "itl_mean": stat(m_itl), "itl_true_mean": stat(t_itl),
         "itl_p99": stat(m_itl, 99), "itl_true_p99": stat(t_itl, 99),
         "e2e_mean": stat(m_e2e), "e2e_true_mean": stat(t_e2e),
+        "e2e_p99": stat(m_e2e, 99), "e2e_true_p99": stat(t_e2e, 99),
         "delivery_mean": stat(delivery), "delivery_p99": stat(delivery, 99),
         "first_delivery_mean": stat(first_delivery), "first_delivery_p99": stat(first_delivery, 99),
         "intake_mean": stat(intake), "intake_p99": stat(intake, 99), "body_wait_mean": stat(body_wait),
