@@ -72,6 +72,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
 
+def live_processes() -> list[tuple[int, str]]:
+    """(process group, command line) of every live process; zombies and processes gone mid-read are left out."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found.append((int(fields[2]), cmdline))
+    return found
+
+
 def url_port(url: str) -> int:
     """The port of an ``http://127.0.0.1:PORT/v1`` URL."""
     return int(url.rsplit(":", 1)[1].split("/")[0])

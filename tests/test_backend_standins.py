@@ -23,7 +23,7 @@ import pytest
 from glmbench.backends.process import port_is_free
 from glmbench.sim.standins_path import standins_dir
 
-from .conftest import REPO, run_cli, url_port
+from .conftest import REPO, live_processes, run_cli, url_port
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +130,4 @@ def test_sigterm_while_the_server_starts_leaves_nothing_running(tmp_path):
     line = log.read_text().splitlines()[0]
     port = int(line.split("--port ")[1].split()[0])
     assert port_is_free(port)
-    stray = [p for p in Path("/proc").glob("[0-9]*/cmdline")
-             if f"--port {port}".encode() in p.read_bytes().replace(b"\0", b" ")] if port else []
-    assert not [p for p in stray if (p.parent / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not [cmdline for _, cmdline in live_processes() if f"--port {port} " in cmdline + " "]

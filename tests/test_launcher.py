@@ -20,25 +20,16 @@ from glmbench.backends.process import ServerProcess, port_is_free
 from glmbench.backends.registry import get_backend
 from glmbench.errors import GlmbenchError
 
-from .conftest import REPO, url_port
+from .conftest import REPO, live_processes, url_port
 
 pytestmark = pytest.mark.e2e
 
 
 def _group_gone(pgid: int, wait_s: float = 3.0) -> bool:
     """No live process left in the group (a zombie waiting for init to reap it counts as gone)."""
-    from pathlib import Path
-
     deadline = time.monotonic() + wait_s
     while True:
-        live = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                live.append(stat.parent.name)
+        live = [cmdline for group, cmdline in live_processes() if group == pgid]
         if not live or time.monotonic() > deadline:
             return not live
         time.sleep(0.1)

@@ -18,7 +18,7 @@ import pytest
 
 from glmbench.backends.process import port_is_free
 
-from .conftest import run_cli, url_port
+from .conftest import live_processes, run_cli, url_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real, pytest.mark.slow]
 
@@ -35,16 +35,7 @@ def need(condition: bool, why: str) -> None:
 
 def _processes_with(needle: str) -> list[str]:
     """Command lines of live processes that contain ``needle``."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in text and state != "Z":
-            found.append(text)
-    return found
+    return [cmdline for _, cmdline in live_processes() if needle in cmdline]
 
 
 def _run(results: Path, *args: str):

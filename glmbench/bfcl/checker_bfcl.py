@@ -33,7 +33,7 @@ from typing import Any
 
 from glmbench.bfcl.convert import language_of, sent_name
 from glmbench.bfcl.java_js import JAVA_TYPES, JS_TYPES, UnsupportedType, decode_java_js
-from glmbench.bfcl.types import BFCLEntry, Call, Verdict
+from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr
 
 __all__ = ["RULES", "UNSCORED", "unscored_reason", "standardize", "check_bfcl"]
 
@@ -96,11 +96,6 @@ class _Context:
     def __init__(self, language: str, names: dict[str, str]) -> None:
         self.language = language
         self.names = names
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _calls_word(n: int) -> str:
@@ -221,7 +216,7 @@ def _check_value(param: str, value: Any, prop: dict[str, Any], accepted: list[An
         value = float(value)  # Python would accept an int for a float
     ok, is_variable = _type_ok(value, accepted, expected_type, element_type)
     if not ok:
-        return f"param '{param}': {_short(value)} is not of type {ptype}"
+        return f"param '{param}': {short_repr(value)} is not of type {ptype}"
     if not is_variable:
         if expected_type is dict:
             return _dict_reason(param, value, accepted)
@@ -230,13 +225,13 @@ def _check_value(param: str, value: Any, prop: dict[str, Any], accepted: list[An
         if expected_type is str:
             if standardize(value) in [standardize(a) for a in accepted if type(a) is str]:
                 return None
-            return f"param '{param}': {_short(value)} not in {_short(accepted)}"
+            return f"param '{param}': {short_repr(value)} not in {short_repr(accepted)}"
         if expected_type is list:
             if [_std(v) for v in value] in [_std_all(a) for a in accepted]:
                 return None
-            return f"param '{param}': {_short(value)} not in {_short(accepted)}"
+            return f"param '{param}': {short_repr(value)} not in {short_repr(accepted)}"
     if not _has(accepted, value):
-        return f"param '{param}': {_short(value)} not in {_short(accepted)}"
+        return f"param '{param}': {short_repr(value)} not in {short_repr(accepted)}"
     return None
 
 
@@ -277,7 +272,7 @@ def _std_all(option: Any) -> list[Any] | None:
 
 
 def _dict_reason(param: str, value: dict[str, Any], accepted: list[Any]) -> str | None:
-    reason = f"param '{param}': {_short(value)} matches no possible dict"
+    reason = f"param '{param}': {short_repr(value)} matches no possible dict"
     for option in accepted:
         if not isinstance(option, dict):
             continue  # "" (omitted), or a variable name: not a dict to compare with
@@ -287,7 +282,7 @@ def _dict_reason(param: str, value: dict[str, Any], accepted: list[Any]) -> str 
                 why = f"param '{param}': unexpected dict key '{key}'"
                 break
             if _std(item) not in (_std_all(option[key]) or []):
-                why = f"param '{param}': key '{key}': {_short(item)} not in {_short(option[key])}"
+                why = f"param '{param}': key '{key}': {short_repr(item)} not in {short_repr(option[key])}"
                 break
         if why is None:
             missing = [k for k, v in option.items() if k not in value and not _has(v, "")]
@@ -301,7 +296,7 @@ def _dict_reason(param: str, value: dict[str, Any], accepted: list[Any]) -> str 
 
 def _dicts_reason(param: str, value: list[Any], accepted: list[Any]) -> str | None:
     """A list of dicts against each possible list, dict by dict in order; ``""`` accepts ``[]``."""
-    reason = f"param '{param}': {_short(value)} matches no possible list"
+    reason = f"param '{param}': {short_repr(value)} matches no possible list"
     for option in accepted:
         if not isinstance(option, (list, str)):
             continue
@@ -311,7 +306,7 @@ def _dicts_reason(param: str, value: list[Any], accepted: list[Any]) -> str | No
         why = None
         for item, expected in zip(value, option):
             why = (_dict_reason(param, item, [expected]) if isinstance(item, dict)
-                   else f"param '{param}': {_short(item)} is not a dict")
+                   else f"param '{param}': {short_repr(item)} is not a dict")
             if why:
                 break
         if why is None:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from glmbench.bfcl.text_calls import calls_from_text, jsonable
-from glmbench.bfcl.types import BFCLEntry, Call, Verdict
+from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr
 
 __all__ = ["RULES", "UNSCORED", "unscored_reason", "decode_arguments", "calls_from_text", "normalize",
            "check_lightllm"]
@@ -149,10 +149,7 @@ def _compare(calls: list[Call], expected: list[tuple[str, dict[str, Any]]]) -> s
             if param not in arguments:
                 return f"missing param '{param}' (every answer key is required, optional ones too)"
             if not _matches(arguments[param], accepted):
-                return f"param '{param}': {_short(arguments[param])} not in {_short(accepted)}"
+                return f"param '{param}': {short_repr(arguments[param])} not in {short_repr(accepted)}"
     return None
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

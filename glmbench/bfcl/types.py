@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CATEGORIES", "PUBLISHED_CATEGORIES", "BFCLEntry", "Call", "Verdict"]
+__all__ = ["CATEGORIES", "PUBLISHED_CATEGORIES", "BFCLEntry", "Call", "Verdict", "short_repr"]
 
 # BFCL v3's categories and their entry counts (DESIGN.md section 6).
 CATEGORIES: dict[str, int] = {
@@ -63,3 +63,9 @@ class Verdict:
     ok: bool
     reason: str = ""
     rules: str = ""
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a verdict's reason."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
