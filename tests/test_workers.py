@@ -204,4 +204,6 @@ def test_the_self_check_flags_a_deliberately_overloaded_client_everywhere_it_is_
     # And a comparison against it says its latency verdicts are not to be trusted.
     res = subprocess.run([sys.executable, "-m", "glmbench", "compare", str(healthy), str(overloaded)],
                          capture_output=True, text=True, timeout=60)
-    assert "candidate steady: client saturated" in res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    assert "candidate steady: its latency verdicts are not to be trusted: client saturated" in out
+    assert "--client-workers" in out

@@ -134,8 +134,8 @@ def _compare_load(base: Side, cand: Side, result: Comparison, metrics: list[str]
         for side, rows in (("baseline", base_rows[workload]), ("candidate", cand_rows[workload])):
             saturated = [row for _, row in rows if row.get("client_saturated")]
             if saturated:
-                result.notes.append(f"{side} {workload}: {saturated[0].get('client_warning') or 'client saturated'}; "
-                                    "its latency verdicts are not to be trusted (rerun with --client-workers N)")
+                result.notes.append(f"{side} {workload}: its latency verdicts are not to be trusted: "
+                                    f"{saturated[0].get('client_warning') or 'client saturated'}")
         for name in metrics:
             spec = metric_spec(name, "load")
             assert spec is not None

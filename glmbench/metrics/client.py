@@ -74,5 +74,6 @@ def client_health(loop_lag_ns: Sequence[int], client_cpu_s: float, duration_s: f
         "issue_lag_ms_p99": issue_p99,
         "client_cpu_pct": cpu_pct,
         "client_saturated": bool(reasons),
-        "client_warning": ("client saturated, latencies overstated: " + "; ".join(reasons)) if reasons else None,
+        "client_warning": ("client saturated, latencies overstated: " + "; ".join(reasons)
+                           + " (rerun with --client-workers N, one per free core)") if reasons else None,
     }
