@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from glmbench.compare import compare_results, parse_threshold
-from glmbench.compare.verdict import interval_verdict, proportion_verdict, repeats_verdict, threshold_verdict
+from glmbench.compare.verdict import (
+    interval_verdict, paired_proportion_verdict, proportion_verdict, repeats_verdict, threshold_verdict,
+)
 from glmbench.errors import GlmbenchError
 from tests.conftest import REPO, run_cli
 
@@ -38,6 +40,55 @@ def test_interval_must_lie_wholly_past_the_threshold():
 def test_one_entry_in_a_small_category_is_not_a_regression():
     assert proportion_verdict(10, 16, 9, 16, 0.05).status != "regression"
     assert proportion_verdict(250, 400, 150, 400, 0.05).regressed
+
+
+def test_paired_entries_find_a_loss_that_independent_samples_cannot():
+    # 30 of 400 entries lost, none gained: as independent samples that is noise ...
+    assert proportion_verdict(300, 400, 270, 400, 0.05).status == "within noise"
+    # ... but on the same entries every changed verdict went one way.
+    paired = paired_proportion_verdict(270, 30, 0, 100, 0.05)
+    assert paired.regressed and paired.rule == "paired" and "30 lost" in paired.why
+    # Changes both ways that cancel out are not a regression, nor is no change at all.
+    assert paired_proportion_verdict(290, 10, 10, 90, 0.05).status == "ok"
+    assert paired_proportion_verdict(300, 0, 0, 100, 0.05).status == "ok"
+    assert paired_proportion_verdict(0, 0, 0, 5, 0.05).status == "ok"
+
+
+def _bfcl_folder(root: Path, name: str, outcomes: dict[str, bool], records: bool = True) -> Path:
+    """A BFCL result folder: lightllm-rules verdicts per entry of one category, its summary and manifest."""
+    from glmbench.bfcl.scoring import summarize
+    from glmbench.bfcl.types import Verdict
+    from glmbench.results.schema import BackendInfo, BFCLSummary, Manifest
+    from glmbench.results.store import RunStore
+
+    store = RunStore(root, name)
+    verdicts = {"simple": [Verdict(ok, "" if ok else "wrong value", "lightllm") for ok in outcomes.values()]}
+    store.write_summary(BFCLSummary(run_id=name, mode="native", style="lightllm",
+                                    tables={"lightllm": summarize(verdicts, "lightllm")}))
+    store.write_manifest(Manifest(run_id=name, kind="bfcl", status="complete", glmbench_version="test",
+                                  backend=BackendInfo(name="sim", url="http://127.0.0.1:1/v1", model="m"), host={},
+                                  suite="bfcl-v3", workloads=["simple"], dataset={}, seed=0,
+                                  started_at="2026-11-22T00:00:00Z"))
+    if records:
+        with (store.path / "bfcl_records.jsonl").open("w") as f:
+            for entry_id, ok in outcomes.items():
+                f.write(json.dumps({"id": entry_id, "category": "simple",
+                                    "verdicts": {"lightllm": {"ok": ok, "reason": ""}}}) + "\n")
+    return store.path
+
+
+def test_bfcl_runs_of_the_same_entries_are_compared_entry_by_entry(tmp_path):
+    base = {f"simple_{i}": i < 300 for i in range(400)}
+    cand = {f"simple_{i}": i < 270 for i in range(400)}  # the same entries, 30 lost
+    result = compare_results(_bfcl_folder(tmp_path, "base", base), _bfcl_folder(tmp_path, "cand", cand))
+    (row,) = [r for r in result.rows if r.workload == "simple"]
+    assert row.verdict.rule == "paired" and row.verdict.regressed and result.exit_code == 1
+    assert any("entry by entry" in n for n in result.notes)
+    # Without per-entry records, the same counts are independent samples: within noise.
+    result = compare_results(_bfcl_folder(tmp_path, "base-nr", base, records=False),
+                             _bfcl_folder(tmp_path, "cand-nr", cand, records=False))
+    (row,) = [r for r in result.rows if r.workload == "simple"]
+    assert row.verdict.rule == "two-proportion" and row.verdict.status == "within noise"
 
 
 def test_parse_threshold():

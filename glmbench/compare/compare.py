@@ -11,7 +11,8 @@ from glmbench.compare.bootstrap import RequestSample, ratio_interval, request_sa
 from glmbench.compare.metrics import BFCL_METRIC, DEFAULT_LOAD_METRICS, MetricSpec, known_metrics, metric_spec
 from glmbench.compare.sides import Run, Side, load_side
 from glmbench.compare.verdict import (
-    Verdict, interval_verdict, proportion_verdict, repeats_verdict, threshold_verdict, worse_change,
+    Verdict, interval_verdict, paired_proportion_verdict, proportion_verdict, repeats_verdict, threshold_verdict,
+    worse_change,
 )
 from glmbench.errors import GlmbenchError
 
@@ -214,6 +215,37 @@ def _bfcl_counts(side: Side, rules: str) -> dict[str, tuple[float, int | None, i
     return {c: (sum(v) / len(v), *(counts[c] or (None, None))) for c, v in acc.items()}
 
 
+def _entry_outcomes(run: Run, rules: str) -> dict[str, dict[str, bool]]:
+    """Per category, each entry's verdict under ``rules``, from the run's stored BFCL records."""
+    from glmbench.bfcl.runner import RECORDS, read_records
+
+    out: dict[str, dict[str, bool]] = {}
+    for entry_id, record in read_records(run.path / RECORDS).items():
+        verdict = (record.get("verdicts") or {}).get(rules)
+        if verdict is not None:
+            out.setdefault(record.get("category", ""), {})[entry_id] = bool(verdict["ok"])
+    return out
+
+
+def _paired_counts(base: Side, cand: Side, rules: str) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per category asked on both sides with the same entries: (both, base only, candidate only, neither, n).
+
+    Only for one run a side; repeats are pooled by counts instead.
+    """
+    if len(base.runs) != 1 or len(cand.runs) != 1:
+        return {}
+    b, c = _entry_outcomes(base.runs[0], rules), _entry_outcomes(cand.runs[0], rules)
+    out = {}
+    for category in b.keys() & c.keys():
+        ids = b[category].keys()
+        if ids != c[category].keys():
+            continue
+        pairs = [(b[category][i], c[category][i]) for i in ids]
+        out[category] = (pairs.count((True, True)), pairs.count((True, False)), pairs.count((False, True)),
+                         pairs.count((False, False)), len(pairs))
+    return out
+
+
 def _compare_bfcl(base: Side, cand: Side, result: Comparison) -> None:
     rules = _bfcl_rules(base, cand)
     result.notes.append(f"BFCL accuracy under the {rules} scoring rules; repeats are pooled by entry counts")
@@ -221,9 +253,16 @@ def _compare_bfcl(base: Side, cand: Side, result: Comparison) -> None:
     common = [cat for cat in b if cat in c]
     if not common:
         raise GlmbenchError("no common BFCL categories", "run the same categories on both sides")
+    paired = _paired_counts(base, cand, rules)
+    if paired:
+        result.notes.append("categories asked with the same entries on both sides are compared entry by entry "
+                            "(paired): only the entries that changed verdict count as evidence")
     for category in common:
         (b_acc, b_ok, b_n), (c_acc, c_ok, c_n) = b[category], c[category]
-        if b_ok is not None and b_n and c_ok is not None and c_n:
+        pair = paired.get(category)
+        if pair is not None and pair[4] == b_n == c_n:
+            verdict = paired_proportion_verdict(*pair[:4], result.threshold)
+        elif b_ok is not None and b_n and c_ok is not None and c_n:
             verdict = proportion_verdict(b_ok, b_n, c_ok, c_n, result.threshold)
         else:
             verdict = threshold_verdict(b_acc, c_acc, "higher", result.threshold, "no entry counts")

@@ -11,6 +11,9 @@ change is a regression beyond ``threshold`` once noise is allowed for:
 - ``two-proportion``: BFCL counts. Regressed when the whole 95% interval of the
   accuracy difference (Newcombe's hybrid score interval) lies beyond the
   threshold (relative to the baseline accuracy).
+- ``paired``: BFCL verdicts of the same entries on both sides. The same rule on
+  Newcombe's interval for paired proportions, which uses that most entries
+  pass or fail on both sides: only the entries that changed carry evidence.
 - ``threshold``: nothing to measure noise with (a published table, a run-level
   metric of a single run). Regressed when the change passes the threshold.
 
@@ -28,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["Verdict", "worse_change", "threshold_verdict", "repeats_verdict", "interval_verdict",
-           "proportion_verdict", "wilson_interval"]
+           "proportion_verdict", "paired_proportion_verdict", "wilson_interval"]
 
 Status = Literal["regression", "improvement", "within noise", "ok"]
 Better = Literal["higher", "lower"]
@@ -135,13 +138,40 @@ def proportion_verdict(base_correct: int, base_total: int, cand_correct: int, ca
     diff = pc - pb
     low = diff - math.sqrt((pc - lc) ** 2 + (ub - pb) ** 2)
     high = diff + math.sqrt((uc - pc) ** 2 + (pb - lb) ** 2)
-    margin = threshold * pb
+    return _accuracy_verdict(diff, low, high, pb, threshold, "two-proportion",
+                             f"{cand_correct}/{cand_total} vs {base_correct}/{base_total}")
+
+
+def _accuracy_verdict(diff: float, low: float, high: float, base_acc: float, threshold: float, rule: str,
+                      counts: str) -> Verdict:
+    margin = threshold * base_acc
     if high < -margin:
         status: Status = "regression"
     elif low > margin:
         status = "improvement"
     else:
         status = "within noise" if abs(diff) > margin else "ok"
-    return Verdict(status, "two-proportion", f"{cand_correct}/{cand_total} vs {base_correct}/{base_total}; 95% interval "
-                   f"of the difference {100 * low:+.1f} .. {100 * high:+.1f} points (threshold {100 * margin:.1f} points "
-                   f"= {_pct(threshold)} of the baseline)")
+    return Verdict(status, rule, f"{counts}; 95% interval of the difference {100 * low:+.1f} .. {100 * high:+.1f} "
+                   f"points (threshold {100 * margin:.1f} points = {_pct(threshold)} of the baseline)")
+
+
+def paired_proportion_verdict(both: int, base_only: int, cand_only: int, neither: int,
+                              threshold: float) -> Verdict:
+    """Accuracy of the same entries on both sides (Newcombe 1998, method 10), judged as :func:`proportion_verdict`.
+
+    ``base_only`` entries passed only on the baseline, ``cand_only`` only on the
+    candidate. The interval narrows with the correlation between the sides, so
+    a real change in a few entries is not lost in the noise of the rest.
+    """
+    n = both + base_only + cand_only + neither
+    base_ok, cand_ok = both + base_only, both + cand_only
+    pb, pc = base_ok / n, cand_ok / n
+    lb, ub = wilson_interval(base_ok, n)
+    lc, uc = wilson_interval(cand_ok, n)
+    denom = math.sqrt(base_ok * (n - base_ok) * cand_ok * (n - cand_ok))
+    phi = (both * neither - base_only * cand_only) / denom if denom else 0.0
+    diff = pc - pb
+    low = diff - math.sqrt(max(0.0, (pc - lc) ** 2 - 2 * phi * (pc - lc) * (ub - pb) + (ub - pb) ** 2))
+    high = diff + math.sqrt(max(0.0, (uc - pc) ** 2 - 2 * phi * (uc - pc) * (pb - lb) + (pb - lb) ** 2))
+    return _accuracy_verdict(diff, low, high, pb, threshold, "paired",
+                             f"{cand_ok}/{n} vs {base_ok}/{n}, same entries ({cand_only} gained, {base_only} lost)")
