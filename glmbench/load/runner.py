@@ -105,7 +105,8 @@ async def run_workload(
         bodies = [client.body(s) for s in samples]
     if next_index is None:
         next_index = itertools.count().__next__
-    await client.warm_up()
+    if t0_ns is None:
+        await client.warm_up()  # a caller that fixes the start has warmed its client up already
     offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
     cap = workload.max_concurrency if cap is None else cap
     monitor = LoopMonitor()
