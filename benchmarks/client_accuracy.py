@@ -54,6 +54,20 @@ def start_sim(tmp: Path, ttft_ms: float, itl_ms: float, cpu: int | None,
     return proc, port, truth
 
 
+def take_truth(path: Path) -> dict[str, dict]:
+    """The truth log of the run that just ended, then cleared for the next one."""
+    time.sleep(0.5)  # let the simulator flush it
+    truth = read_truth(path)
+    path.write_bytes(b"")
+    return truth
+
+
+def span_rate(times_ns) -> float:
+    """Requests per second between the first and the last of ``times_ns``: (n - 1) / span."""
+    times = sorted(times_ns)
+    return (len(times) - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 1 else float("nan")
+
+
 def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rate: float | None,
             requests: int, tokens: int, warm: bool = True, workers: int = 1) -> dict:
     """One load point through glmbench's client, against the truth log.
@@ -78,23 +92,18 @@ def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rat
 
     run = run_async(main())
     cpu = run.client_cpu_s
-    time.sleep(0.5)  # let the simulator flush its truth log
     records = list(read_records(records_path))
-    result = compare_with_truth(records, read_truth(truth_path))
+    result = compare_with_truth(records, take_truth(truth_path))
     duration = (run.end_ns - run.t0_ns) / 1e9
     chunks = sum(len(r.chunk_ns) for r in records)
     result.update(client_health(run.loop_lag_ns, cpu, duration))
     result["chunks_per_s"] = chunks / duration
     result["failed"] = sum(1 for r in records if not r.ok)
     if rate:
-        def span_rate(times: list[int]) -> float:
-            return (len(times) - 1) / ((max(times) - min(times)) / 1e9)
-
         result["scheduled_rate"] = span_rate([r.due_ns for r in records])
         result["achieved_rate"] = span_rate([r.start_ns for r in records])
     lags = [(r.start_ns - r.due_ns) / 1e6 for r in records]
     result["dispatch_lag_mean"] = sum(lags) / len(lags)
-    truth_path.write_bytes(b"")
     return result
 
 

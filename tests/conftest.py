@@ -72,6 +72,35 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
 
+def run_load(url: str, tmp: Path, workload, samples, spec=None, workers: int = 1, seed: int = 0):
+    """One workload through glmbench's client (``workers`` processes) against ``url``: its run and its records."""
+    from glmbench.load.client import StreamClient, Target
+    from glmbench.load.records import RecordWriter, read_records
+    from glmbench.load.runner import run_workload
+    from glmbench.load.workload import RequestSpec
+    from glmbench.util.loop import run_async
+
+    path = tmp / "records.jsonl"
+
+    async def main():
+        async with StreamClient(Target(url, "glm-4.7-flash-sim"), spec or RequestSpec()) as client:
+            with RecordWriter(path) as writer:
+                return await run_workload(client, "w", workload, samples, seed, writer, workers=workers)
+
+    run = run_async(main())
+    return run, list(read_records(path))
+
+
+def peak_in_flight(records) -> int:
+    """The most requests in flight at once, from their send and end times."""
+    events = sorted([(r.send_ns, 1) for r in records] + [(r.end_ns, -1) for r in records])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
 def live_processes() -> list[tuple[int, str]]:
     """(process group, command line) of every live process; zombies and processes gone mid-read are left out."""
     found = []

@@ -6,8 +6,6 @@ wrote each chunk; faults are checked to end as failed requests with a reason.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from glmbench.datasets.base import Sample
@@ -21,25 +19,15 @@ from glmbench.sim.run import start_in_loop
 from glmbench.sim.truth import compare_with_truth, read_truth
 from glmbench.util.loop import run_async
 
+from .conftest import peak_in_flight, run_load
+
 pytestmark = pytest.mark.e2e
-
-
-def _run(url: str, tmp: Path, workload: Workload, samples: list[Sample], spec: RequestSpec | None = None):
-    path = tmp / "records.jsonl"
-
-    async def main():
-        async with StreamClient(Target(url, "glm-4.7-flash-sim"), spec or RequestSpec()) as client:
-            with RecordWriter(path) as writer:
-                return await run_workload(client, "w", workload, samples, 0, writer)
-
-    run = run_async(main())
-    return run, list(read_records(path))
 
 
 def test_measured_ttft_and_itl_match_the_simulators_ground_truth(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "50", "--itl-ms", "10")
     samples = [Sample("hello " * 20, 20, 32)] * 16
-    run, records = _run(sim.url, tmp_path, Workload(title="t", max_concurrency=8), samples)
+    run, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=8), samples)
     assert all(r.ok for r in records), [r.error for r in records]
     assert all(r.output_tokens == 32 and r.output_tokens_source == "usage" for r in records)
     truth = compare_with_truth(records, read_truth(sim.truth))
@@ -56,7 +44,7 @@ def test_measured_ttft_and_itl_match_the_simulators_ground_truth(start_sim, tmp_
 def test_mtp_chunks_carry_several_tokens_and_are_weighted(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "10", "--itl-ms", "8", "--spec-tokens", "3", "--spec-accept", "0.7")
     samples = [Sample("hi", 1, 40)] * 4
-    _, records = _run(sim.url, tmp_path, Workload(title="t"), samples)
+    _, records = run_load(sim.url, tmp_path, Workload(title="t"), samples)
     assert all(r.ok for r in records)
     for r in records:
         assert sum(r.chunk_tokens) == 40 == r.output_tokens
@@ -66,7 +54,7 @@ def test_mtp_chunks_carry_several_tokens_and_are_weighted(start_sim, tmp_path):
 
 def test_reasoning_is_timed_apart_from_the_answer(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "10", "--itl-ms", "5", "--reasoning-tokens", "6")
-    _, records = _run(sim.url, tmp_path, Workload(title="t"), [Sample("hi", 1, 12)] * 2)
+    _, records = run_load(sim.url, tmp_path, Workload(title="t"), [Sample("hi", 1, 12)] * 2)
     for r in records:
         assert r.ok and r.first_reasoning_ns == r.chunk_ns[0]
         assert r.first_content_ns == r.chunk_ns[6]
@@ -74,14 +62,15 @@ def test_reasoning_is_timed_apart_from_the_answer(start_sim, tmp_path):
 
 def test_completions_api(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "5", "--itl-ms", "2")
-    _, records = _run(sim.url, tmp_path, Workload(title="t"), [Sample("hi", 1, 10)] * 3, RequestSpec(api="completions"))
+    _, records = run_load(sim.url, tmp_path, Workload(title="t"), [Sample("hi", 1, 10)] * 3,
+                          RequestSpec(api="completions"))
     assert all(r.ok and r.output_tokens == 10 and len(r.chunk_ns) == 10 for r in records)
 
 
 def test_open_loop_keeps_its_own_clock(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "5", "--itl-ms", "2")
     samples = [Sample("hi", 1, 4)] * 40
-    run, records = _run(sim.url, tmp_path, Workload(title="t", request_rate=40.0), samples)
+    run, records = run_load(sim.url, tmp_path, Workload(title="t", request_rate=40.0), samples)
     dues = sorted(r.due_ns - run.t0_ns for r in records)
     assert dues[0] == 0
     # 40 Poisson arrivals at 40 req/s last about a second; each leaves close to when it was due.
@@ -92,13 +81,8 @@ def test_open_loop_keeps_its_own_clock(start_sim, tmp_path):
 
 def test_concurrency_cap_is_never_exceeded(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "20", "--itl-ms", "2")
-    _, records = _run(sim.url, tmp_path, Workload(title="t", max_concurrency=3), [Sample("hi", 1, 8)] * 12)
-    events = sorted([(r.send_ns, 1) for r in records] + [(r.end_ns, -1) for r in records])
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    assert peak == 3
+    _, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=3), [Sample("hi", 1, 8)] * 12)
+    assert peak_in_flight(records) == 3
 
 
 @pytest.mark.parametrize(

@@ -30,29 +30,10 @@ from glmbench.results.store import RunStore
 from glmbench.sim.truth import compare_with_truth, read_truth
 from glmbench.util.loop import run_async
 
+from .conftest import peak_in_flight, run_load
+
 pytestmark = pytest.mark.e2e
 MODEL = "glm-4.7-flash-sim"
-
-
-def _run_workers(url: str, tmp: Path, workload: Workload, samples: list[Sample], workers: int, seed: int = 0):
-    path = tmp / "records.jsonl"
-
-    async def main():
-        async with StreamClient(Target(url, MODEL), RequestSpec()) as client:
-            with RecordWriter(path) as writer:
-                return await run_workload(client, "w", workload, samples, seed, writer, workers=workers)
-
-    run = run_async(main())
-    return run, list(read_records(path))
-
-
-def _peak_in_flight(records) -> int:
-    events = sorted([(r.send_ns, 1) for r in records] + [(r.end_ns, -1) for r in records])
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    return peak
 
 
 def test_cap_shares_add_up_to_the_cap():
@@ -65,7 +46,7 @@ def test_cap_shares_add_up_to_the_cap():
 def test_two_workers_keep_one_open_loop_schedule_on_one_clock(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "20", "--itl-ms", "5")
     samples = [Sample("hi " * 8, 8, 16)] * 40
-    run, records = _run_workers(sim.url, tmp_path, Workload(title="t", request_rate=40.0), samples, workers=2, seed=7)
+    run, records = run_load(sim.url, tmp_path, Workload(title="t", request_rate=40.0), samples, workers=2, seed=7)
     assert run.workers == 2
     assert all(r.ok for r in records), [r.error for r in records]
     # Every request exactly once, from both processes, into one file.
@@ -88,9 +69,9 @@ def test_two_workers_keep_one_open_loop_schedule_on_one_clock(start_sim, tmp_pat
 def test_two_workers_keep_the_global_concurrency_cap(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "20", "--itl-ms", "2")
     samples = [Sample("hi", 1, 10)] * 25
-    run, records = _run_workers(sim.url, tmp_path, Workload(title="t", max_concurrency=5), samples, workers=2)
+    run, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=5), samples, workers=2)
     assert len(records) == 25 and all(r.ok for r in records)
-    assert _peak_in_flight(records) == 5
+    assert peak_in_flight(records) == 5
     # A closed loop: after the first wave, each request is due when a slot frees.
     late = [r for r in records if r.due_ns != run.t0_ns]
     assert len(late) == 20 and all(r.send_ns >= r.due_ns for r in late)
@@ -98,9 +79,9 @@ def test_two_workers_keep_the_global_concurrency_cap(start_sim, tmp_path):
 
 def test_more_workers_than_the_cap_allows_are_not_started(start_sim, tmp_path):
     sim = start_sim("--ttft-ms", "5", "--itl-ms", "1")
-    run, records = _run_workers(sim.url, tmp_path, Workload(title="t", max_concurrency=1), [Sample("hi", 1, 4)] * 4,
+    run, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=1), [Sample("hi", 1, 4)] * 4,
                                 workers=3)
-    assert run.workers == 1 and _peak_in_flight(records) == 1 and len(records) == 4
+    assert run.workers == 1 and peak_in_flight(records) == 1 and len(records) == 4
 
 
 def test_cancelling_keeps_the_cut_short_requests_and_leaves_no_process(start_sim, tmp_path):
