@@ -127,17 +127,13 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
                 t0_ns = int(await loop.run_in_executor(None, start.recv))
             except EOFError:
                 return  # stopped before the start
-            run: WorkloadRun | None = None
-            interrupted = False
             try:
                 run = await run_workload(client, job.name, job.workload, job.samples, job.seed,
                                          _PipeWriter(out), t0_ns=t0_ns, next_index=next_index,
                                          bodies=job.bodies, cap=job.cap, worker=job.worker)
             except asyncio.CancelledError:
-                interrupted = True
-            facts = {"interrupted": interrupted, "end_ns": run.end_ns if run else perf_counter_ns(),
-                     "client_cpu_s": run.client_cpu_s if run else 0.0,
-                     "loop_lag_ns": run.loop_lag_ns if run else []}
+                return  # stopped by the parent: the cut-short records are sent, the pipe's end says the rest
+            facts = {"end_ns": run.end_ns, "client_cpu_s": run.client_cpu_s, "loop_lag_ns": run.loop_lag_ns}
             out.send_bytes(_DONE + orjson.dumps(facts))
 
     try:
@@ -252,7 +248,6 @@ async def run_in_workers(client: StreamClient, name: str, workload: Workload, sa
             handle.start_out.send(run.t0_ns)
         facts = await asyncio.gather(*(h.done for h in handles))
     except asyncio.CancelledError:
-        run.interrupted = True
         for handle in handles:
             handle.stop()
         # Let each stopped worker send its cut-short records before the pipes close.
