@@ -118,7 +118,7 @@ def test_a_stalled_stream_times_out_and_is_recorded(tmp_path):
 
     run_async(main())
     records = list(read_records(tmp_path / "r.jsonl"))
-    assert [r.error for r in records] == ["timeout after 0.5 s"] * 2
+    assert [r.error for r in records] == ["timeout after 0.5 s (--timeout)"] * 2
     assert all(len(r.chunk_ns) == 1 for r in records)  # what arrived before the stall is kept
 
 

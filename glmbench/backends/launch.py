@@ -130,6 +130,8 @@ class Installation:
     version: str | None
     where: str
     problem: str | None = None
+    # The next step when the problem is the config's own interpreter, not a missing backend.
+    hint: str | None = None
 
 
 _VERSION_SCRIPT = """
@@ -151,6 +153,10 @@ print(json.dumps({"found": spec is not None, "version": version}))
 """
 
 
+_PYTHON_HINT = ("point launch.python at a Python interpreter (or launch.venv at a virtual environment) "
+                "in the config, e.g. --set launch.python=/usr/bin/python3")
+
+
 def find_installation(backend: Backend, cfg: BackendConfig, timeout_s: float = 60.0) -> Installation:
     """Look for the backend where ``cfg`` would launch it, without starting it."""
     kind = cfg.launch.kind
@@ -167,13 +173,13 @@ def find_installation(backend: Backend, cfg: BackendConfig, timeout_s: float = 6
         if not shutil.which(exe):
             return Installation(False, None, exe, f"{program[0]} not found")
     if not (shutil.which(python) or Path(python).is_file()):
-        return Installation(False, None, python, f"python not found: {python}")
+        return Installation(False, None, python, f"python not found: {python}", _PYTHON_HINT)
     try:
         out = subprocess.run([python, "-c", _VERSION_SCRIPT, backend.package], capture_output=True, text=True,
                              timeout=timeout_s, env={**os.environ, **cfg.env})
         info = json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-        return Installation(False, None, python, f"cannot run {python}")
+        return Installation(False, None, python, f"cannot run {python}", _PYTHON_HINT)
     if not info["found"]:
         return Installation(False, None, python, f"module {backend.package} not importable by {python}")
     return Installation(True, info["version"], python)
@@ -184,6 +190,8 @@ def check_launchable(backend: Backend, cfg: BackendConfig) -> Installation:
     plan_launch(backend, cfg)
     installed = find_installation(backend, cfg)
     if not installed.found:
+        if installed.hint:
+            raise GlmbenchError(f"cannot launch {backend.name}: {installed.problem}", installed.hint)
         raise GlmbenchError(f"{backend.name} is not installed: {installed.problem}", backend.install_hint)
     return installed
 
@@ -202,7 +210,8 @@ def start_server(backend: Backend, cfg: BackendConfig, log_path: Path,
     deadline = time.monotonic() + cfg.startup_timeout_s
     try:
         for path in backend.readiness:
-            process.wait_ready(f"{root}{path}", max(1.0, deadline - time.monotonic()), env_line=plan.describe())
+            process.wait_ready(f"{root}{path}", max(1.0, deadline - time.monotonic()), env_line=plan.describe(),
+                               limit_s=cfg.startup_timeout_s)
     except BaseException:
         process.stop()
         raise

@@ -47,7 +47,7 @@ def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
-    """Stored records by entry id (the last one wins; a torn last line is skipped)."""
+    """Stored records by entry id (the last one wins; torn lines and lines that are not records are skipped)."""
     out: dict[str, dict[str, Any]] = {}
     if not path.is_file():
         return out
@@ -57,6 +57,9 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
+            if not (isinstance(record, dict) and isinstance(record.get("id"), str)
+                    and isinstance(record.get("category"), str)):
+                continue  # valid JSON but not a record (hand-edited or foreign lines)
             out[record["id"]] = record
     return out
 
@@ -130,8 +133,13 @@ async def run_entries(
         record.update(decode(prepared.endpoint, response, prepared.tools, thinking) if response else
                       {"calls": [], "text_calls": [], "content": None, "malformed": False})
         record["verdicts"] = score_record(record, entry)
-        sink.write(orjson.dumps(record) + b"\n")
-        sink.flush()
+        try:
+            sink.write(orjson.dumps(record) + b"\n")
+            sink.flush()
+        except OSError as exc:
+            from glmbench.results.store import write_error
+
+            raise write_error(records_path, exc) from None
         done[entry.id] = record
         if on_done is not None:
             on_done(record)
@@ -152,13 +160,14 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
         entry = entries.get(record["id"])
         if entry is None:
             continue
-        tools = (record.get("request") or {}).get("tools") or []
+        request = record.get("request")
+        tools = (request.get("tools") if isinstance(request, dict) else None) or []
         if record.get("endpoint") == "completions":
             from glmbench.bfcl.convert import bfcl_tools, lightllm_tools
 
             tools = lightllm_tools(entry.function) if record.get("style") == "lightllm" else \
                 bfcl_tools(entry.function, entry.category).tools
-        if record.get("response"):
+        if isinstance(record.get("response"), dict) and record["response"]:
             record = {**record, **decode(record.get("endpoint", "chat"), record["response"], tools, thinking)}
         record = {**record, "verdicts": score_record(record, entry)}
         out.append(record)

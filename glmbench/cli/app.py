@@ -8,6 +8,7 @@ import sys
 import typer
 
 from glmbench.errors import GlmbenchError
+from glmbench.util.text import visible
 
 __all__ = ["app", "main"]
 
@@ -33,21 +34,51 @@ def _register() -> None:
     compare.register(app)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# The option parser's error type: click's, which Typer may carry as its own copy.
+_UsageErrors = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _usage_error(exc: Exception) -> None:
+    """The option parser's errors as the same two lines as every other mistake."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "glmbench"
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``glmbench``: the help, as before
+        print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    print(f"error: {visible(message)}", file=sys.stderr)
+    print(f"next: see {command} --help", file=sys.stderr)
+    sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+
+
 def main() -> None:
     """Entry point: user mistakes become one line and an exit code, never a traceback.
 
-    SIGTERM (a CI job's timeout, ``kill``) is taken as Ctrl-C, so a server that
-    glmbench started is stopped either way and what was measured is kept.
+    SIGTERM (a CI job's timeout, ``kill``, Ray, Kubernetes) is taken as Ctrl-C, so a
+    server that glmbench started is stopped either way and what was measured is
+    kept. It is raised as an interrupt directly rather than passed on as SIGINT:
+    a background job of a non-interactive shell starts with SIGINT ignored, and
+    SIGTERM must stop it all the same. Inside the event loop
+    (:func:`glmbench.util.loop.run_async`) SIGTERM cancels the main task as
+    Ctrl-C does, so every command winds down the same way.
     """
     _register()
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        app()
+        code = app(standalone_mode=False)
     except GlmbenchError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        # Server text (a log tail, an error body) can be part of the message: shown, never executed.
+        print(f"error: {visible(exc.message, keep_newlines=True)}", file=sys.stderr)
         if exc.hint:
-            print(f"next: {exc.hint}", file=sys.stderr)
+            print(f"next: {visible(exc.hint)}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except _UsageErrors as exc:
+        _usage_error(exc)
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -55,11 +55,11 @@ def is_bfcl_suite(name_or_path: str) -> bool:
 
 class _Bar:
     def __init__(self, total: int) -> None:
-        from rich.console import Console
+        from glmbench.util.text import safe_console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(TextColumn("bfcl"), BarColumn(), MofNCompleteColumn(), TextColumn("errors {task.fields[errors]}"),
-                            TimeElapsedColumn(), console=Console(stderr=True), refresh_per_second=2)
+                            TimeElapsedColumn(), console=safe_console(stderr=True), refresh_per_second=2)
         self.task = self.bar.add_task("bfcl", total=total, errors=0)
         self.errors = 0
 
@@ -70,7 +70,7 @@ class _Bar:
 
 def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resume: Optional[Path] = None) -> None:
     """Load the data, open the server, ask every entry, store records and summary, print the tables."""
-    from rich.console import Console
+    from glmbench.util.text import safe_console, visible
 
     from glmbench.bfcl.data import load_bfcl
     from glmbench.bfcl.results import summarize_run
@@ -89,9 +89,16 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
     if suite.limit:
         entries = _first_per_category(entries, suite.limit)
     prepared = prepare_launch(launch)
-    err = Console(stderr=True)
+    err = safe_console(stderr=True)
+    # An endpoint is probed before a result folder exists: an unreachable one leaves nothing behind.
+    server = open_server(prepared, launch, api_key, None, err) if prepared.endpoint else None
     store = RunStore.reopen(resume) if resume else RunStore(results_dir, new_run_id(prepared.label, "bfcl"))
-    server = open_server(prepared, launch, api_key, store, err)
+    if server is None:
+        try:
+            server = open_server(prepared, launch, api_key, store, err)
+        except BaseException:
+            store.release_reserve()
+            raise
     cfg = prepared.cfg
     store.write_config({"bfcl_suite": suite.model_dump(mode="json"), "backend": prepared.label,
                         "backend_config": redacted_config(cfg) if cfg else None})
@@ -104,7 +111,7 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
     )
     store.write_manifest(manifest)
     err.print(f"bfcl: {len(entries)} entries ({suite.mode} mode, {suite.style} requests) against "
-              f"{server.base_url} ({server.model}) -> {store.path}")
+              f"{server.base_url} ({visible(server.model)}) -> {store.path}")
     bar = _Bar(len(entries))
     status, interrupted = "failed", False
     records: dict[str, Any] = {}
@@ -112,16 +119,23 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
         with bar.bar:
             records = run_async(run_entries(entries, suite, server.base_url, server.model, store.path / RECORDS,
                                             api_key, bar.done))
-        status = "complete"
+        status = "all-failed" if records and all(r.get("error") for r in records.values()) else "complete"
     except KeyboardInterrupt:
         status, interrupted = "interrupted", True
         from glmbench.bfcl.runner import read_records
 
         records = read_records(store.path / RECORDS)
+    except GlmbenchError:
+        status = "write-failed"  # the records file could not be written: nothing more can be kept
+        raise
     finally:
         if not server.stop():
             err.print(f"warning: port {server.port} still answers after the server was stopped")
-        store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+        try:
+            store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+        except GlmbenchError as exc:
+            err.print(f"warning: {exc.message}")
+        store.release_reserve()
     summary = summarize_run(store.run_id, suite, entries, records, not_run, interrupted)
     store.write_summary(summary)
     print_bfcl(summary, f"{suite.name} on {cfg.source_label if cfg else server.name} ({server.model})")
@@ -131,6 +145,10 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
     print(f"results: {store.path}")
     if interrupted:
         sys.exit(130)
+    if status == "all-failed":
+        first = next(iter(records.values())).get("error")
+        raise GlmbenchError(f"every BFCL request failed at the API (first: {first})",
+                            "check the server and --endpoint/--model; the reasons are in the records", exit_code=1)
 
 
 def _first_per_category(entries, limit: int):

@@ -48,6 +48,7 @@ def history(
 ) -> None:
     """A metric across all runs under a folder, oldest first, as a table and optionally a plot."""
     from glmbench.compare.history import history as collect, plot_history
+    from glmbench.util.text import md_text, rich_text, safe_console
 
     if format not in _FORMATS:
         raise GlmbenchError(f"unknown history format {format!r}", f"use one of {', '.join(_FORMATS)}")
@@ -56,19 +57,18 @@ def history(
         typer.echo(json.dumps([p.__dict__ for p in points], indent=2))
     elif format == "md":
         lines = [f"| run | started | backend | config | {metric} |", "|---|---|---|---|---:|"]
-        lines += [f"| {p.run_id} | {p.started_at} | {p.backend} | {p.config} | {p.value:.2f} |" for p in points]
+        lines += [f"| {md_text(p.run_id)} | {md_text(p.started_at)} | {md_text(p.backend)} | {md_text(p.config)} "
+                  f"| {p.value:.2f} |" for p in points]
         typer.echo("\n".join(lines))
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{metric}, {workload}")
+        table = Table(title=rich_text(f"{metric}, {workload}"))
         for name in ("run", "started", "backend", "config", metric):
             table.add_column(name, justify="right" if name == metric else "left")
         for p in points:
-            table.add_row(p.run_id, p.started_at, p.backend, p.config, f"{p.value:,.2f}")
-        console = Console()
-        (console if console.is_terminal else Console(width=160)).print(table)
+            table.add_row(*(rich_text(v) for v in (p.run_id, p.started_at, p.backend, p.config)), f"{p.value:,.2f}")
+        safe_console(width=160).print(table)
     if skipped:
         typer.echo(f"({skipped} published reference folder(s) left out: they have no run date)", err=True)
     if plot is not None:

@@ -10,14 +10,11 @@ __all__ = ["print_speed"]
 
 def print_speed(rows: Sequence[dict[str, Any]], title: str) -> None:
     """The speed tables and their notes on stdout; 120 columns when stdout is not a terminal (CI logs)."""
-    from rich.console import Console
-
     from glmbench.report.speed import notes, rich_tables
+    from glmbench.util.text import rich_text, safe_console
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=120)
+    out = safe_console(width=120)
     for table in rich_tables(rows, title=title):
-        console.print(table)
+        out.print(table)
     for note in notes(rows):
-        console.print(f"* {note}")
+        out.print(rich_text(f"* {note}"))

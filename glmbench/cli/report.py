@@ -56,13 +56,11 @@ def _print_many(run_dirs: list[Path], format: str) -> None:
 
     tables = t.build_tables(open_runs(run_dirs))
     if format == "table":
-        from rich.console import Console
+        from glmbench.util.text import safe_console
 
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=160)
+        console = safe_console(width=160)
         for item in t.rich_tables(tables):
-            console.print(item, markup=False) if isinstance(item, str) else console.print(item)
+            console.print(item)
         return
     result = {"json": t.to_json, "md": t.to_markdown, "csv": t.to_csv}[format](tables)
     typer.echo(result, nl=not result.endswith("\n"))

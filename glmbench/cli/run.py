@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 def _suite_with_overrides(suite_name: str, workload: str, num_prompts, seed, request_rate, max_concurrency,
                           burstiness, dataset, dataset_path, dataset_source, tokenizer, api, input_len, output_len,
-                          extra_body, timeout_s):
+                          extra_body, timeout_s, stall_timeout_s=None):
     from pydantic import ValidationError
 
     from glmbench.load.workload import Suite, format_validation_error, load_suite
@@ -33,7 +33,7 @@ def _suite_with_overrides(suite_name: str, workload: str, num_prompts, seed, req
             ds[key] = value
     if dataset_path:
         ds["name"] = dataset or "sharegpt"
-    for key, value in (("api", api), ("timeout_s", timeout_s)):
+    for key, value in (("api", api), ("timeout_s", timeout_s), ("stall_timeout_s", stall_timeout_s)):
         if value is not None:
             req[key] = value
     if extra_body:
@@ -78,10 +78,10 @@ class _BarProgress:
     """A rich progress bar per workload, on stderr."""
 
     def __init__(self) -> None:
-        from rich.console import Console
+        from glmbench.util.text import safe_console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.console = Console(stderr=True)
+        self.console = safe_console(stderr=True)
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(),
                             console=self.console, transient=False, refresh_per_second=2)
@@ -99,10 +99,41 @@ class _BarProgress:
         self.bar.stop()
 
 
+def _finish_manifest(store, manifest, status: str, err) -> None:
+    """The manifest's final status, if it can still be written (it says what happened to the run)."""
+    from glmbench.results.store import now_iso
+
+    if manifest is None:
+        return
+    try:
+        store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+    except GlmbenchError as exc:
+        err.print(f"warning: {exc.message}")
+
+
+def _run_status(summary) -> str:
+    """What happened, for the manifest: stopped early, no request succeeded, or complete."""
+    if summary.aborted:
+        return summary.aborted_by or "server-died"
+    if summary.rows and not any(r.get("completed") for r in summary.rows):
+        return "all-failed"
+    return "complete"
+
+
+def _failed_workloads(summary) -> GlmbenchError | None:
+    """Exit 1 when a workload had not one successful request: a nightly job must not pass on a dead server."""
+    dead = [r for r in summary.rows if not r.get("completed") and r.get("failed")]
+    if not dead:
+        return None
+    reasons = dead[0].get("errors") or {}
+    reason = max(reasons, key=reasons.get) if reasons else "unknown"
+    names = ", ".join(r["workload"] for r in dead)
+    return GlmbenchError(f"every request of {names} failed (most often: {reason})",
+                         "check the server and --endpoint/--model; the failures are listed above", exit_code=1)
+
+
 def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workload: str, goodput: list[str],
              results_dir: Path, repeat: int = 1, client_workers: int = 1) -> None:
-    from rich.console import Console
-
     from glmbench.cli.output import print_speed
     from glmbench.cli.serving import open_server, prepare_launch, redacted_config
     from glmbench.load.bench import Plan, Watch, prepare_samples, run_plan
@@ -111,6 +142,7 @@ def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workloa
     from glmbench.results.schema import BackendInfo, Manifest
     from glmbench.results.store import RunStore, clock_pair, git_sha, host_facts, new_run_id, now_iso
     from glmbench.util.loop import run_async
+    from glmbench.util.text import safe_console, visible
 
     suite, workloads = _suite_with_overrides(workload=workload, **suite_args)
     slos = parse_slos(goodput)
@@ -119,9 +151,17 @@ def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workloa
     count = max((wl.num_prompts or suite.dataset.num_prompts) for _, wl in workloads)
     samples, dataset_info = prepare_samples(suite.dataset, count, prepared.cfg.model if prepared.cfg else launch.model)
 
-    err = Console(stderr=True)
+    err = safe_console(stderr=True)
+    # A server someone else runs is probed before a result folder exists: an unreachable
+    # endpoint leaves nothing behind. A server glmbench starts logs into the folder.
+    server = open_server(prepared, launch, api_key, None, err) if prepared.endpoint else None
     parent = RunStore(results_dir, new_run_id(prepared.label, workload))
-    server = open_server(prepared, launch, api_key, parent, err)
+    if server is None:
+        try:
+            server = open_server(prepared, launch, api_key, parent, err)
+        except BaseException:
+            parent.release_reserve()  # the folder keeps the server's log
+            raise
     cfg, backend = prepared.cfg, prepared.backend
     plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset_info, slos=slos,
                 client_workers=client_workers)
@@ -137,6 +177,7 @@ def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workloa
             # Repeats share the server; each is a complete result folder of its own, so that
             # compare can use their spread (glmbench compare takes the parent folder).
             store = parent if repeat == 1 else RunStore(parent.path, f"repeat-{i}")
+            manifest = None
             store.write_config({"suite": suite.model_dump(mode="json"), "workloads": [n for n, _ in workloads],
                                 "goodput_slos": slos, "backend": prepared.label, "repeat": i, "repeats": repeat,
                                 "backend_config": cfg.model_dump(mode="json") if cfg else None})
@@ -150,12 +191,12 @@ def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workloa
                 repeat=i if repeat > 1 else None, repeats=repeat,
             )
             store.write_manifest(manifest)
-            err.print(f"running {', '.join(n for n, _ in workloads)} against {server.base_url} ({server.model}) "
+            err.print(f"running {', '.join(n for n, _ in workloads)} against {server.base_url} ({visible(server.model)}) "
                       f"-> {store.path}" + (f" (repeat {i} of {repeat})" if repeat > 1 else ""))
             status = "failed"
             summary = run_async(run_plan(plan, target, store, _BarProgress(), watch))
-            status = "server-died" if summary.aborted else "complete"
-            store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+            status = _run_status(summary)
+            _finish_manifest(store, manifest, status, err)
             if repeat > 1:
                 print_speed(summary.rows, f"{label}, repeat {i} of {repeat}")
             if summary.aborted:
@@ -163,13 +204,14 @@ def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workloa
     except KeyboardInterrupt:
         status = "interrupted"
         summary = None
-        if manifest is not None:
-            store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+        _finish_manifest(store, manifest, status, err)
     finally:
         if not server.stop():
             err.print(f"warning: port {server.port} still answers after the server was stopped")
-        if status == "failed" and manifest is not None:
-            store.write_manifest(manifest.model_copy(update={"status": status, "finished_at": now_iso()}))
+        if status == "failed":
+            _finish_manifest(store, manifest, status, err)
+        store.release_reserve()
+        parent.release_reserve()
     if summary is None:
         from glmbench.results.store import load_summary
 
@@ -185,8 +227,14 @@ def _execute(launch, api_key: Optional[str], suite_args: dict[str, Any], workloa
         err.print(f"interrupted; the requests that ended are kept in {store.records_path}")
         sys.exit(130)
     if summary.aborted:
+        hint = f"see {parent.server_log}" if summary.aborted_by == "server-died" and server.process else \
+            "free space on that disk or pass --results-dir on another" if summary.aborted_by == "write-failed" else \
+            "check the server"
         raise GlmbenchError(f"{summary.aborted}; the requests that ended are kept in {store.records_path}",
-                            f"see {parent.server_log}", exit_code=1)
+                            hint, exit_code=1)
+    failure = _failed_workloads(summary)
+    if failure is not None:
+        raise failure
 
 
 # Options shared by ``run`` and ``bench``.
@@ -205,7 +253,10 @@ InputLen = Annotated[Optional[int], typer.Option(help="Random dataset: prompt to
 OutputLen = Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")]
 Api = Annotated[Optional[str], typer.Option(help="chat (default) or completions.")]
 ExtraBody = Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")]
-Timeout = Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")]
+Timeout = Annotated[Optional[float], typer.Option(help="Limit on each whole request in seconds, from sending to the "
+                                                 "stream's end (default 600); a request past it fails as a timeout.")]
+StallTimeout = Annotated[Optional[float], typer.Option(help="Limit in seconds on the silence between two reads of a "
+                                                       "stream, the wait for the first byte included (default: none).")]
 Goodput = Annotated[list[str], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")]
 ApiKey = Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)]
 ResultsDir = Annotated[Path, typer.Option(help="Where result folders go.")]
@@ -230,8 +281,8 @@ def run(
     max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
     dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
-    timeout: Timeout = None, goodput: Goodput = [], api_key: ApiKey = None,  # noqa: B006
-    results_dir: ResultsDir = Path("results"),
+    timeout: Timeout = None, stall_timeout: StallTimeout = None, goodput: Goodput = [],  # noqa: B006
+    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"),
     sim_config: Annotated[Optional[Path], typer.Option(help="Simulator settings YAML over the sim config's options (as for glmbench sim --config).")] = None,
     repeat: Annotated[int, typer.Option(min=1, help="Run the workloads N times against the same server (results/<run-id>/repeat-i/).")] = 1,
     client_workers: ClientWorkers = 1,
@@ -240,7 +291,8 @@ def run(
     suite_args = dict(suite_name=suite, num_prompts=num_prompts, seed=seed, request_rate=request_rate,
                       max_concurrency=max_concurrency, burstiness=burstiness, dataset=dataset,
                       dataset_path=dataset_path, dataset_source=dataset_source, tokenizer=tokenizer, api=api,
-                      input_len=input_len, output_len=output_len, extra_body=extra_body, timeout_s=timeout)
+                      input_len=input_len, output_len=output_len, extra_body=extra_body, timeout_s=timeout,
+                      stall_timeout_s=stall_timeout)
     from glmbench.cli.bfcl import execute_bfcl, is_bfcl_suite, load_bfcl_suite
     from glmbench.cli.serving import Launch
 
@@ -264,8 +316,8 @@ def bench(
     max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
     dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
-    timeout: Timeout = None, goodput: Goodput = [], api_key: ApiKey = None,  # noqa: B006
-    results_dir: ResultsDir = Path("results"),
+    timeout: Timeout = None, stall_timeout: StallTimeout = None, goodput: Goodput = [],  # noqa: B006
+    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"),
     client_workers: ClientWorkers = 1,
 ) -> None:
     """Run the suite's workloads against a server that is already running."""
@@ -273,7 +325,8 @@ def bench(
         num_prompts=num_prompts, seed=seed, request_rate=request_rate, max_concurrency=max_concurrency,
         burstiness=burstiness, dataset=dataset, dataset_path=dataset_path, dataset_source=dataset_source,
         tokenizer=tokenizer, input_len=input_len, output_len=output_len, api=api, extra_body=extra_body,
-        timeout=timeout, goodput=goodput, api_key=api_key, results_dir=results_dir, sim_config=None, repeat=1,
+        timeout=timeout, stall_timeout=stall_timeout, goodput=goodput, api_key=api_key, results_dir=results_dir,
+        sim_config=None, repeat=1,
         client_workers=client_workers)
 
 

@@ -40,7 +40,7 @@ def backends(
             command = plan_launch(backend, cfg.model_copy(update={"port": cfg.port or 8000})).describe()
         except GlmbenchError as exc:
             command = f"({exc.message})"
-        found = "yes" if installed.found else f"no: {installed.problem}\n{backend.install_hint}"
+        found = "yes" if installed.found else f"no: {installed.problem}\n{installed.hint or backend.install_hint}"
         table.add_row(backend.name, name, found, installed.version or "-", command)
     Console(width=160).print(table)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from glmbench.compare.compare import Comparison, Row
+from glmbench.util.text import md_text, rich_text, safe_console
 
 __all__ = ["to_markdown", "print_table"]
 
@@ -23,41 +24,37 @@ def _headline(cmp: Comparison) -> str:
 
 def to_markdown(cmp: Comparison) -> str:
     lines = ["## glmbench compare", "", f"**{_headline(cmp)}**", "",
-             f"baseline: `{cmp.baseline}`  ", f"candidate: `{cmp.candidate}`", ""]
+             f"baseline: {md_text(cmp.baseline)}  ", f"candidate: {md_text(cmp.candidate)}", ""]
     if cmp.regressions:
         lines += ["### Regressions", ""]
-        lines += [f"- **{r.workload} {r.metric}**: {_num(r.baseline)} -> {_num(r.candidate)} {r.unit} "
-                  f"({_change(r)}, {r.better} is better): {r.verdict.why}" for r in cmp.regressions]
+        lines += [f"- **{md_text(r.workload)} {r.metric}**: {_num(r.baseline)} -> {_num(r.candidate)} {r.unit} "
+                  f"({_change(r)}, {r.better} is better): {md_text(r.verdict.why)}" for r in cmp.regressions]
         lines.append("")
     lines += ["| workload | metric | baseline | candidate | change | verdict | rule |",
               "|---|---|---:|---:|---:|---|---|"]
     for r in cmp.rows:
         status = f"**{r.verdict.status}**" if r.verdict.regressed else r.verdict.status
-        lines.append(f"| {r.workload} | {r.metric} | {_num(r.baseline)} | {_num(r.candidate)} | {_change(r)} "
+        lines.append(f"| {md_text(r.workload)} | {r.metric} | {_num(r.baseline)} | {_num(r.candidate)} | {_change(r)} "
                      f"| {status} | {r.verdict.rule} |")
     if cmp.notes:
-        lines += ["", *[f"- {n}" for n in cmp.notes]]
+        lines += ["", *[f"- {md_text(n)}" for n in cmp.notes]]
     return "\n".join(lines) + "\n"
 
 
 def print_table(cmp: Comparison) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)
-    table = Table(title=f"{cmp.candidate} vs {cmp.baseline}")
+    console = safe_console(width=140)
+    table = Table(title=rich_text(f"{cmp.candidate} vs {cmp.baseline}"))
     for name in ("workload", "metric", "baseline", "candidate", "change", "verdict", "why"):
         table.add_column(name, justify="right" if name in ("baseline", "candidate", "change") else "left",
                          overflow="fold")
     colours = {"regression": "red", "improvement": "green", "within noise": "yellow", "ok": ""}
     for r in cmp.rows:
         colour = colours[r.verdict.status]
-        status = f"[{colour}]{r.verdict.status}[/]" if colour else r.verdict.status
-        table.add_row(r.workload, r.metric, _num(r.baseline), _num(r.candidate), _change(r), status,
-                      f"{r.verdict.rule}: {r.verdict.why}")
+        table.add_row(rich_text(r.workload), r.metric, _num(r.baseline), _num(r.candidate), _change(r),
+                      rich_text(r.verdict.status, style=colour), rich_text(f"{r.verdict.rule}: {r.verdict.why}"))
     console.print(table)
     console.print(_headline(cmp))
     for note in cmp.notes:
-        console.print(f"* {note}")
+        console.print(rich_text(f"* {note}"))

@@ -6,11 +6,13 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Protocol
 
 import aiohttp
 
+from glmbench.errors import GlmbenchError
 from glmbench.datasets.base import DatasetInfo, Sample
 from glmbench.datasets.sharegpt import load_sharegpt, sample_sharegpt
 from glmbench.datasets.synthetic import random_samples
@@ -94,16 +96,38 @@ class Watch:
     server_exit: Callable[[], int | None] | None = None
 
 
-async def _watch(watch: Watch, session: aiohttp.ClientSession, root_url: str, store: RunStore, name: str) -> str:
-    """Scrape every ``interval_s`` until cancelled; return a reason if the server process dies."""
+async def _watch(watch: Watch, session: aiohttp.ClientSession, root_url: str, store: RunStore, name: str,
+                 writer: RecordWriter) -> tuple[str, str]:
+    """Scrape every ``interval_s`` until cancelled; return why the run must stop and its kind, if it must.
+
+    It must stop when the server process dies, or when results can no longer be
+    written (a full disk): a run that cannot store what it measures is no run.
+    """
     next_scrape = time.monotonic() + watch.interval_s
     while True:
         await asyncio.sleep(0.25)
+        if writer.error is not None:
+            return _write_failed(writer.path, writer.error), "write-failed"
         if watch.server_exit is not None and (code := watch.server_exit()) is not None:
-            return f"server exited with code {code} mid-run"
+            return f"server exited with code {code} mid-run", "server-died"
         if time.monotonic() >= next_scrape:
             next_scrape += watch.interval_s
-            store.append_server_metrics(_entry(name, "during", await watch.scraper.scrape(session, root_url)))
+            try:
+                store.append_server_metrics(_entry(name, "during", await watch.scraper.scrape(session, root_url)))
+            except GlmbenchError as exc:
+                return exc.message, "write-failed"
+
+
+def _write_failed(path: Path, exc: OSError) -> str:
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
+def _try(write: Callable[[dict[str, Any]], None], entry: dict[str, Any]) -> None:
+    """A scrape that cannot be stored is lost; the records writer says why the run stops."""
+    try:
+        write(entry)
+    except GlmbenchError:
+        pass
 
 
 def _entry(name: str, at: str, scrape: dict[str, Any]) -> dict[str, Any]:
@@ -130,27 +154,29 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 finished: list[RequestRecord] = []
 
                 def done(record: RequestRecord, finished: list[RequestRecord] = finished) -> None:
-                    finished.append(record)
+                    # The summary counts what records.jsonl holds: a record that could not be stored is lost.
+                    if writer.error is None:
+                        finished.append(record)
                     if progress is not None:
                         progress.request_done(record)
 
                 if progress is not None:
                     progress.workload_started(name, workload.title, len(samples))
                 before = await watch.scraper.scrape(session, target.root_url)
-                store.append_server_metrics(_entry(name, "start", before))
+                _try(store.append_server_metrics, _entry(name, "start", before))
                 t0 = perf_counter_ns()
-                interrupted, aborted, lags, cpu, workers = False, None, [], 0.0, plan.client_workers
+                interrupted, aborted, aborted_by, lags, cpu, workers = False, None, None, [], 0.0, plan.client_workers
                 loop = asyncio.get_running_loop()
                 work = loop.create_task(run_workload(client, name, workload, samples, plan.suite.dataset.seed,
                                                      writer, done, workers=plan.client_workers))
-                watcher = loop.create_task(_watch(watch, session, target.root_url, store, name))
+                watcher = loop.create_task(_watch(watch, session, target.root_url, store, name, writer))
                 try:
                     await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
                     if work.done():
                         run = work.result()
                         t0, lags, cpu, workers = run.t0_ns, run.loop_lag_ns, run.client_cpu_s, run.workers
                     else:
-                        aborted = watcher.result()
+                        aborted, aborted_by = watcher.result()
                         work.cancel()
                         await asyncio.gather(work, return_exceptions=True)
                         interrupted = True
@@ -163,9 +189,17 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 finally:
                     watcher.cancel()
                     await asyncio.gather(watcher, return_exceptions=True)
+                if not aborted:
+                    # What the watcher had no time to see: the last records failed to write, or the
+                    # server died and every request after it failed at once.
+                    if writer.error is not None:
+                        aborted, aborted_by = _write_failed(writer.path, writer.error), "write-failed"
+                    elif watch.server_exit is not None and (code := watch.server_exit()) is not None:
+                        aborted, aborted_by = f"server exited with code {code} mid-run", "server-died"
+                        interrupted = True
                 after = await watch.scraper.scrape(session, target.root_url) if not interrupted else {}
                 if after:
-                    store.append_server_metrics(_entry(name, "end", after))
+                    _try(store.append_server_metrics, _entry(name, "end", after))
                 extra: dict = {"description": workload.describe(), "num_prompts": len(samples),
                                "approximate_tokens": plan.dataset.approximate_tokens, "interrupted": interrupted,
                                "client_workers": workers}
@@ -174,8 +208,15 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 row = summarize_workload(name, workload.title, finished, t0, lags, cpu, plan.slos, extra)
                 summary.rows.append(row)
                 if aborted:
-                    summary.aborted = f"{aborted} during {name}"
-                store.write_summary(summary)
+                    summary.aborted, summary.aborted_by = f"{aborted} during {name}", aborted_by
+                    if writer.lost:
+                        summary.aborted += f"; {writer.lost} ended requests could not be stored"
+                try:
+                    store.write_summary(summary)
+                except GlmbenchError as exc:
+                    if not aborted:
+                        raise
+                    summary.aborted += f"; {exc.message}"
                 if progress is not None:
                     progress.workload_done(row)
                 if aborted:

@@ -21,6 +21,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.load.records import RequestRecord
 from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.load.workload import RequestSpec
+from glmbench.util.text import one_line
 
 __all__ = ["StreamClient", "Target", "probe_target", "served_model"]
 
@@ -57,8 +58,12 @@ async def _on_body_sent(_session: object, ctx: object, _params: object) -> None:
         record.wire_ns = perf_counter_ns()
 
 
+# How much of an error body is read and kept in the record's reason.
+_SHOWN_BODY = 4096
+
+
 def _one_line(text: str, limit: int = 200) -> str:
-    return " ".join(text.split())[:limit]
+    return one_line(text, limit)
 
 
 class StreamClient:
@@ -78,7 +83,7 @@ class StreamClient:
             trace_configs=[trace],
             connector=connector,
             headers=self.target.headers(),
-            timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s),
+            timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s, sock_read=self.spec.stall_timeout_s),
             auto_decompress=False,
         )
         return self
@@ -131,19 +136,33 @@ class StreamClient:
             async with self._session.post(self.url, data=body, headers=_JSON, trace_request_ctx=record) as resp:
                 record.http_status = resp.status
                 if resp.status != 200:
-                    text = (await resp.read()).decode("utf-8", "replace")
+                    text = (await resp.content.read(_SHOWN_BODY)).decode("utf-8", "replace")
                     record.error = f"HTTP {resp.status}: {_one_line(text)}"
                     return
+                kind = resp.headers.get("Content-Type")
+                if kind is not None and resp.content_type != "text/event-stream":
+                    # A proxy's error page, or a server that ignored stream=true: say what came back.
+                    text = (await resp.content.read(_SHOWN_BODY)).decode("utf-8", "replace")
+                    record.error = f"HTTP 200 but {_one_line(kind, 60)}, not an event stream: {_one_line(text) or '(empty)'}"
+                    return
+                received = 0
                 readany = resp.content.readany
                 while data := await readany():
+                    received += len(data)
                     feed(perf_counter_ns(), data)
             record.end_ns = perf_counter_ns()
             finished = decoder.close(record.end_ns)
+            if not received:
+                record.error = "HTTP 200 with an empty body: no event stream"
+                return
         except StreamError as exc:
             record.error = str(exc)
             return
+        except aiohttp.SocketTimeoutError:
+            record.error = f"stalled: no data for {self.spec.stall_timeout_s:g} s (--stall-timeout)"
+            return
         except (asyncio.TimeoutError, TimeoutError):
-            record.error = f"timeout after {self.spec.timeout_s:g} s"
+            record.error = f"timeout after {self.spec.timeout_s:g} s (--timeout)"
             return
         except aiohttp.ClientPayloadError as exc:
             record.error = f"stream cut mid-way: {_one_line(str(exc), 120)}"
@@ -169,22 +188,36 @@ class StreamClient:
 
 
 async def probe_target(target: Target, timeout_s: float = 10.0) -> None:
-    """Fail fast, with the next step, when nothing answers at ``target``."""
+    """Fail fast, with the next step, when no OpenAI API answers at ``target``.
+
+    Any answer but 404, 401 and 403 passes: some servers fail ``/models`` itself
+    (``transformers serve`` without a hub cache) and still serve completions.
+    """
     url = f"{target.base_url}/models"
     try:
         async with aiohttp.ClientSession(headers=target.headers()) as session:
             async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-                if resp.status in (401, 403):
-                    raise GlmbenchError(f"{url} refused the API key (HTTP {resp.status})", "set --api-key or OPENAI_API_KEY")
-    except GlmbenchError:
-        raise
-    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, OSError) as exc:
+                status = resp.status
+    except aiohttp.ClientConnectorError as exc:
         os_error = getattr(exc, "os_error", None)
-        reason = getattr(os_error, "strerror", None) or ("no answer" if isinstance(exc, TimeoutError) else type(exc).__name__)
-        raise GlmbenchError(
-            f"cannot reach {target.base_url}: {reason}",
-            "start the server or check --endpoint (it should end in /v1)",
-        ) from None
+        reason = getattr(os_error, "strerror", None) or type(exc).__name__
+        raise GlmbenchError(f"cannot reach {target.base_url}: {reason}",
+                            "start the server or check --endpoint (it should end in /v1)") from None
+    except (asyncio.TimeoutError, TimeoutError):
+        raise GlmbenchError(f"no answer from {url} within {timeout_s:g} s",
+                            "check that the server is up and not overloaded, and the port of --endpoint") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        # Something listens there, but what it said is not HTTP (another service on that port).
+        raise GlmbenchError(f"{target.base_url} does not answer HTTP ({type(exc).__name__})",
+                            "check the host and port of --endpoint: another service may be listening there") from None
+    if status in (401, 403):
+        raise GlmbenchError(f"{url} refused the API key (HTTP {status})", "set --api-key or OPENAI_API_KEY")
+    if status == 404:
+        if not target.base_url.endswith("/v1"):
+            raise GlmbenchError(f"{url} answered HTTP 404: {target.base_url} is not an OpenAI API root",
+                                f"pass the URL ending in /v1: --endpoint {target.base_url}/v1")
+        raise GlmbenchError(f"{url} answered HTTP 404: no OpenAI-compatible API at {target.base_url}",
+                            "check --endpoint: it should be the server's API root, ending in /v1")
 
 
 async def served_model(target: Target, timeout_s: float = 10.0) -> str:

@@ -7,10 +7,11 @@ written as soon as its request ends, so a crash or Ctrl-C keeps what finished.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -71,19 +72,37 @@ _FIELDS = tuple(f.name for f in fields(RequestRecord))
 
 
 class RecordWriter:
-    """Appends records as JSON lines, flushed one by one."""
+    """Appends records as JSON lines, one ``write`` system call each, so a crash loses at most the last.
+
+    A failed write (a full disk, a removed folder) never raises into the load
+    loop, which must go on returning concurrency slots and cancelling cleanly:
+    the writer keeps the first error in ``error`` and counts the records it could
+    not store in ``lost``; the run watches ``error`` and stops.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.error: OSError | None = None
+        self.lost = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[bytes] = path.open("ab")
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, record: RequestRecord) -> None:
-        self._file.write(record.to_json() + b"\n")
-        self._file.flush()
+        if self.error is not None or self._fd is None:
+            self.lost += 1
+            return
+        data = memoryview(record.to_json() + b"\n")
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as exc:
+            self.error = exc
+            self.lost += 1
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> RecordWriter:
         return self

@@ -125,9 +125,10 @@ async def run_workload(
         finally:
             if not record.ok and not record.error:
                 record.error = "interrupted before the stream ended"
-            writer.write(record)
+            # The slot first: nothing after it may keep a capped loop from going on.
             if slots is not None:
                 slots.put_nowait(record.end_ns or perf_counter_ns())
+            writer.write(record)
             if on_done is not None:
                 on_done(record)
 
@@ -138,8 +139,8 @@ async def run_workload(
             # goes to whichever worker has room for it.
             freed = await slots.get() if slots is not None else 0
             index = next_index()
-            if index >= len(samples):
-                break
+            if index >= len(samples) or getattr(writer, "error", None) is not None:
+                break  # all sent, or the records can no longer be stored (the run stops on that)
             sample, body = samples[index], bodies[index]
             due = run.t0_ns + offsets[index]
             if due > perf_counter_ns():

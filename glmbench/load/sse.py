@@ -11,6 +11,7 @@ from __future__ import annotations
 import orjson
 
 from glmbench.load.records import RequestRecord
+from glmbench.util.text import one_line
 
 __all__ = ["StreamError", "StreamDecoder"]
 
@@ -90,46 +91,51 @@ class StreamDecoder:
             raise StreamError(f"non-JSON chunk: {_shown(payload)}") from None
         if type(obj) is not dict:
             raise StreamError(f"unexpected chunk: {_shown(payload)}")
-        record = self.record
-        if "error" in obj and obj["error"]:
-            err = obj["error"]
-            raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
-        if record.response_id is None:
-            rid = obj.get("id")
-            record.response_id = rid if isinstance(rid, str) else ""
-        count = None
-        usage = obj.get("usage")
-        if usage:
-            count = usage.get("completion_tokens")
-            if type(count) is int:
-                record.output_tokens = count
+        try:
+            record = self.record
+            if "error" in obj and obj["error"]:
+                err = obj["error"]
+                message = err.get("message", err) if isinstance(err, dict) else err
+                raise StreamError(f"server error in stream: {one_line(message)}")
+            if record.response_id is None:
+                rid = obj.get("id")
+                record.response_id = rid if isinstance(rid, str) else ""
+            count = None
+            usage = obj.get("usage")
+            if usage:
+                count = usage.get("completion_tokens")
+                if type(count) is int:
+                    record.output_tokens = count
+                else:
+                    count = None
+                prompt = usage.get("prompt_tokens")
+                if type(prompt) is int:
+                    record.server_prompt_tokens = prompt
+            choices = obj.get("choices")
+            if not choices:
+                return
+            choice = choices[0]
+            if choice.get("finish_reason"):
+                self.finished = True
+            if self.chat:
+                delta = choice.get("delta") or _EMPTY
+                answer = delta.get("content") or delta.get("tool_calls")
+                reasoning = delta.get("reasoning") or delta.get("reasoning_content")
             else:
-                count = None
-            prompt = usage.get("prompt_tokens")
-            if type(prompt) is int:
-                record.server_prompt_tokens = prompt
-        choices = obj.get("choices")
-        if not choices:
-            return
-        choice = choices[0]
-        if choice.get("finish_reason"):
-            self.finished = True
-        if self.chat:
-            delta = choice.get("delta") or _EMPTY
-            answer = delta.get("content") or delta.get("tool_calls")
-            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
-        else:
-            answer, reasoning = choice.get("text"), None
-        grew = count is not None and count > self._last_count
-        if not (answer or reasoning or grew):
-            return
-        record.chunk_ns.append(ts)
-        if reasoning and record.first_reasoning_ns is None:
-            record.first_reasoning_ns = ts
-        if answer and record.first_content_ns is None:
-            record.first_content_ns = ts
-        if grew:
-            record.chunk_tokens.append(count - self._last_count)
-            self._last_count = count
-        else:
-            self._counts_known = False
+                answer, reasoning = choice.get("text"), None
+            grew = count is not None and count > self._last_count
+            if not (answer or reasoning or grew):
+                return
+            record.chunk_ns.append(ts)
+            if reasoning and record.first_reasoning_ns is None:
+                record.first_reasoning_ns = ts
+            if answer and record.first_content_ns is None:
+                record.first_content_ns = ts
+            if grew:
+                record.chunk_tokens.append(count - self._last_count)
+                self._last_count = count
+            else:
+                self._counts_known = False
+        except (AttributeError, TypeError, IndexError, KeyError) as exc:
+            # Valid JSON of the wrong shape (a list where an object belongs, ...): a protocol error too.
+            raise StreamError(f"malformed chunk ({type(exc).__name__}): {_shown(payload)}") from None

@@ -39,7 +39,11 @@ class RequestSpec(_Strict):
     api: Literal["chat", "completions"] = "chat"
     temperature: float = Field(0.0, ge=0.0)
     ignore_eos: bool = True
+    # The whole request, from sending to the stream's end (--timeout).
     timeout_s: float = Field(600.0, gt=0)
+    # The longest silence between two reads, the wait for the first byte included
+    # (--stall-timeout); None leaves only the whole-request limit.
+    stall_timeout_s: float | None = Field(None, gt=0)
     continuous_usage: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict)
 

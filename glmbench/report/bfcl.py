@@ -62,18 +62,19 @@ def bfcl_csv(summary: BFCLSummary) -> str:
 
 def print_bfcl(summary: BFCLSummary, title: str) -> None:
     """The tables on the terminal, primary rule set first."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from glmbench.util.text import rich_text, safe_console
+
+    console = safe_console()
     for rules in [summary.primary] + [r for r in summary.tables if r != summary.primary]:
-        table = Table(title=f"{title}: {RULES_TITLE.get(rules, rules)}", title_justify="left")
+        table = Table(title=rich_text(f"{title}: {RULES_TITLE.get(rules, rules)}"), title_justify="left")
         for col, just in (("Category", "left"), ("Accuracy", "right"), ("Correct", "right"), ("Note", "left")):
             table.add_column(col, justify=just, overflow="fold")
         for row in summary.tables.get(rules, []):
             acc, frac = _cell(row)
             name = row["category"]
-            table.add_row(f"[bold]{name}[/bold]" if name.isupper() else name, acc, frac, row.get("note") or "")
+            table.add_row(rich_text(name, style="bold" if name.isupper() else ""), acc, frac, rich_text(row.get("note") or ""))
         console.print(table)
     if summary.interrupted:
         console.print("* interrupted: entries not answered are left out of the totals; "

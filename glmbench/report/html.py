@@ -1,21 +1,28 @@
 """One self-contained HTML report: inline CSS, plots as base64 images, no scripts, no external URLs.
 
 Every text that came from a run (labels, model names, commands, error reasons,
-BFCL notes) passes through :func:`html.escape`; a server cannot inject markup.
+BFCL notes) passes through :func:`escape`: control characters made visible, then
+:func:`html.escape`; a server cannot inject markup.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from html import escape
+from html import escape as _html_escape
 from typing import Any
 
 from glmbench.report.plots import Plot, figure_bytes
 from glmbench.report.runs import ReportRun
 from glmbench.report.tables import ReportTables
+from glmbench.util.text import visible
 
 __all__ = ["render_html"]
+
+
+def escape(text: Any) -> str:
+    """Text from a run as HTML: control characters written out, markup characters escaped."""
+    return _html_escape(visible(text))
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1400px;color:#222;padding:0 1em}

@@ -112,7 +112,7 @@ def throughput_latency_figure(runs: Sequence[ReportRun]):
 
 def _series(scrapes: list[dict[str, Any]], names: Sequence[str], t0: int):
     for name in names:
-        pts = [((e["t_ns"] - t0) / 1e9, e["metrics"][name]) for e in scrapes if name in e.get("metrics", {})]
+        pts = [((e["t_ns"] - t0) / 1e9, e["metrics"][name]) for e in scrapes if name in (e.get("metrics") or {})]
         if pts:
             return name, [p[0] for p in pts], [p[1] for p in pts]
     return None
@@ -127,7 +127,7 @@ def timeline_figure(run: ReportRun):
     if not workloads:
         return None
     plt = _plt()
-    has_kv = any(name in e.get("metrics", {}) for e in run.server_metrics for name in KV_METRICS)
+    has_kv = any(name in (e.get("metrics") or {}) for e in run.server_metrics for name in KV_METRICS)
     nrows = 3 if has_kv else 2
     fig, axes = plt.subplots(nrows, len(workloads), figsize=(4.4 * len(workloads), 2.6 * nrows + 0.8),
                              squeeze=False, sharex="col")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from glmbench.metrics.base import STATS
+from glmbench.util.text import md_text, rich_text
 
 __all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "json_rows", "to_markdown", "to_csv", "rich_tables",
            "detail_rows", "notes"]
@@ -105,8 +106,8 @@ def _flag(row: dict[str, Any]) -> dict[str, Any]:
 def to_markdown(rows: Sequence[dict[str, Any]], columns=PUBLISHED_COLUMNS) -> str:
     head = "| " + " | ".join(h for _, h, _ in columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(_cell(_flag(r), k, f) for k, _, f in columns) + " |" for r in rows]
-    extra = [f"\n* {n}" for n in notes(rows)]
+    body = ["| " + " | ".join(md_text(_cell(_flag(r), k, f)) for k, _, f in columns) + " |" for r in rows]
+    extra = [f"\n* {md_text(n)}" for n in notes(rows)]
     return "\n".join([head, rule, *body]) + "".join(extra) + "\n"
 
 
@@ -146,17 +147,17 @@ def rich_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
     from rich.table import Table
 
     def simple(name: str, columns) -> Table:
-        table = Table(title=name, title_justify="left")
+        table = Table(title=rich_text(name), title_justify="left")
         for i, (_, header, _) in enumerate(columns):
             table.add_column(header, justify="left" if i == 0 else "right")
         for r in rows:
-            table.add_row(*(_cell(_flag(r), k, f) for k, _, f in columns))
+            table.add_row(*(rich_text(_cell(_flag(r), k, f)) for k, _, f in columns))
         return table
 
     detail = Table(title="Latency (ms)", title_justify="left")
     for header in ("workload", "metric", *STATS):
         detail.add_column(header, justify="left" if header in ("workload", "metric") else "right")
     for workload, label, cells in detail_rows(rows):
-        detail.add_row(workload, label, *cells)
+        detail.add_row(rich_text(workload), label, *cells)
     return [simple(title or "Speed", PUBLISHED_COLUMNS), simple("Requests and throughput", COUNT_COLUMNS), detail,
             simple("Schedule and client", CLIENT_COLUMNS)]

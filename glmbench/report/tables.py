@@ -190,7 +190,9 @@ def _bfcl_frame(pd, runs: Sequence[ReportRun]):
 
 
 def _md_escape(text: Any) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    from glmbench.util.text import md_text
+
+    return md_text(text)
 
 
 def _md_table(frame) -> str:
@@ -248,12 +250,14 @@ def rich_tables(tables: ReportTables) -> list[Any]:
     """Terminal tables (rich), then the notes as plain strings."""
     from rich.table import Table
 
+    from glmbench.util.text import rich_text
+
     def table(title: str, frame) -> Table:
-        t = Table(title=title, title_justify="left")
+        t = Table(title=rich_text(title), title_justify="left")
         for i, col in enumerate(frame.columns):
-            t.add_column(str(col), justify="left" if i < 2 else "right", overflow="fold", no_wrap=i < 2)
+            t.add_column(rich_text(col), justify="left" if i < 2 else "right", overflow="fold", no_wrap=i < 2)
         for row in frame.itertuples(index=False):
-            t.add_row(*(str(v) for v in row))
+            t.add_row(*(rich_text(v) for v in row))
         return t
 
     out: list[Any] = []
@@ -262,4 +266,4 @@ def rich_tables(tables: ReportTables) -> list[Any]:
                 table("Detail", tables.display_detail())]
     if not tables.bfcl.empty:
         out.append(table("BFCL accuracy per category", tables.display_bfcl()))
-    return out + [f"* {n}" for n in tables.notes()]
+    return out + [rich_text(f"* {n}") for n in tables.notes()]

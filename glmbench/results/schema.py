@@ -33,7 +33,10 @@ class Manifest(_Model):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     kind: Literal["load", "bfcl"] = "load"
-    status: Literal["running", "complete", "interrupted", "failed", "server-died"] = "running"
+    # complete: every workload ran (all-failed: and no request succeeded); server-died and
+    # write-failed (the disk filled): stopped early, what ended is kept; failed: glmbench itself failed.
+    status: Literal["running", "complete", "all-failed", "interrupted", "failed", "server-died",
+                    "write-failed"] = "running"
     glmbench_version: str
     git_sha: str | None = None
     backend: BackendInfo
@@ -57,7 +60,8 @@ class LoadSummary(_Model):
     run_id: str
     kind: Literal["load"] = "load"
     approximate_tokens: bool = False
-    aborted: str | None = Field(None, description="why the run stopped early (the server died), if it did")
+    aborted: str | None = Field(None, description="why the run stopped early (the server died, the disk filled), if it did")
+    aborted_by: Literal["server-died", "write-failed"] | None = None
     rows: list[dict[str, Any]] = Field(default_factory=list)
 
 

@@ -8,6 +8,7 @@ Files: ``config.yaml`` (the resolved suite and backend settings), ``manifest.jso
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -25,7 +26,20 @@ from pydantic import ValidationError
 from glmbench.errors import GlmbenchError
 from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, LoadSummary, Manifest
 
-__all__ = ["RunStore", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso", "clock_pair"]
+__all__ = ["RunStore", "write_error", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
+           "clock_pair"]
+
+# Kept free in every result folder while a run writes into it, and given back the
+# first time a write finds the disk full: the final summary and manifest still fit.
+_RESERVE_BYTES = 64 * 1024
+_RESERVE = ".reserve"
+
+
+def write_error(path: Path, exc: OSError) -> GlmbenchError:
+    """The one error for a result file that could not be written (a full disk, a removed folder)."""
+    return GlmbenchError(f"cannot write {path}: {exc.strerror or exc}",
+                         f"free space under {path.parent} or pass --results-dir on another disk; "
+                         "what was written before is kept", exit_code=1)
 
 
 def now_iso() -> str:
@@ -70,6 +84,7 @@ class RunStore:
         self.run_id = path.name
         self.records_path = path / "records.jsonl"
         self.server_log = path / "server.log"
+        self._reserve()
 
     @classmethod
     def reopen(cls, path: Path) -> RunStore:
@@ -84,23 +99,58 @@ class RunStore:
         store.server_log = path / "server.log"
         return store
 
+    def _reserve(self) -> None:
+        try:
+            with (self.path / _RESERVE).open("wb") as f:
+                f.write(b"\0" * _RESERVE_BYTES)
+        except OSError:
+            self.release_reserve()  # a disk already this full fails on the first real write, with its own error
+
+    def release_reserve(self) -> None:
+        """Give the space kept for the final files back (at the end of a run, or when the disk is full)."""
+        try:
+            (self.path / _RESERVE).unlink()
+        except OSError:
+            pass
+
     def write_config(self, config: dict[str, Any]) -> None:
-        (self.path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self._write(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False).encode())
 
     def write_manifest(self, manifest: Manifest) -> None:
+        """Write the manifest; once the run has ended (any status but running) the reserve is given back."""
         self._write_json("manifest.json", manifest.model_dump(mode="json"))
+        if manifest.status != "running":
+            self.release_reserve()
 
     def write_summary(self, summary: LoadSummary | BFCLSummary) -> None:
         self._write_json("summary.json", summary.model_dump(mode="json"))
 
     def append_server_metrics(self, entry: dict[str, Any]) -> None:
-        with (self.path / "server_metrics.jsonl").open("ab") as f:
-            f.write(orjson.dumps(entry) + b"\n")
+        path = self.path / "server_metrics.jsonl"
+        try:
+            with path.open("ab") as f:
+                f.write(orjson.dumps(entry) + b"\n")
+        except OSError as exc:
+            raise write_error(path, exc) from None
 
     def _write_json(self, name: str, data: Any) -> None:
-        tmp = self.path / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
-        tmp.replace(self.path / name)
+        text = json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+        self._write(self.path / name, text.encode())
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write through a temporary file (a reader never sees half a file); on a full disk, use the reserve once."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        for attempt in (1, 2):
+            try:
+                tmp.write_bytes(data)
+                tmp.replace(path)
+                return
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                if attempt == 1 and exc.errno == errno.ENOSPC and (self.path / _RESERVE).exists():
+                    self.release_reserve()
+                    continue
+                raise write_error(path, exc) from None
 
 
 def clock_pair() -> dict[str, int]:
