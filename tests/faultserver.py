@@ -6,7 +6,7 @@ unknown arguments are ignored, only ``--port`` and ``--host`` are read (the
 bind address is always loopback).  Everything else comes from the environment:
 
 FAULT_MODE (default ``ok``), per completion request:
-  ok            normal SSE stream (chunked), or JSON when ``"stream": false``
+  ok            normal SSE stream (chunked) when ``"stream": true``, else JSON (the API default)
   http500 / http429 / http400
                 that status with a JSON error body (429 adds ``Retry-After: 1``)
   cut           headers and 2 token events, then the socket is closed
@@ -32,7 +32,7 @@ FAULT_DIE_AFTER (requests 1..N are served, request N+1 sends its headers and
 one token event and the process exits with ``os._exit(1)``),
 FAULT_STARTUP (``ok`` | ``exit`` | ``never-ready`` | ``slow``, FAULT_STARTUP_S=2),
 FAULT_NO_METRICS=1 (/metrics is 404), FAULT_IGNORE_TERM=1 (SIGTERM ignored),
-FAULT_CHILD=1 (spawn a sleeping child in the same process group),
+FAULT_CHILD=1 (spawn a sleeping child in the same process group, FAULT_MARK on its command line),
 FAULT_LOG=path (append ``<n> <mode>`` per completion request).
 """
 from __future__ import annotations
@@ -225,7 +225,7 @@ async def completion(c: Conn, path: str, body: bytes) -> None:
     if mode == "stall-head":
         await asyncio.sleep(3600)
         return
-    if req.get("stream", True):
+    if req.get("stream", False):
         return await stream_reply(c, mode, token_events(chat, ntok, prompt_tokens, mode))
     # Non-streamed reply; stream-only faults get a JSON-shaped equivalent.
     if mode == "error-event":
@@ -351,7 +351,9 @@ async def main() -> int:
         print("fault server: injected startup failure (FAULT_STARTUP=exit)", file=sys.stderr)
         return 3
     if ENV.get("FAULT_CHILD") == "1":
-        subprocess.Popen([sys.executable, "-c", CHILD_CODE, "1" if ignore_term else "0"])
+        # FAULT_MARK names the child on its command line, so a test can look for it.
+        subprocess.Popen([sys.executable, "-c", CHILD_CODE, "1" if ignore_term else "0",
+                          ENV.get("FAULT_MARK", "fault-child")])
     if STARTUP == "slow":
         await asyncio.sleep(float(ENV.get("FAULT_STARTUP_S", "2")))
     stop = asyncio.Event()

@@ -141,7 +141,7 @@ def assert_nothing_left(marker: str) -> None:
     """No live process whose command line carries ``marker`` (a port, a log path)."""
     deadline = time.monotonic() + 5
     while True:
-        left = [cmd for _, cmd in live_processes() if marker in cmd and "pytest" not in cmd]
+        left = [cmd for _, cmd in live_processes() if marker in cmd]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -352,9 +352,16 @@ exec {sys.executable} "$@"
     return path
 
 
+def marked(fake_python: Path) -> list[str]:
+    """Settings that start the fault server in place of the simulator, its processes marked with the wrapper's path."""
+    mark = str(fake_python)
+    return ["--set", f"launch.python={fake_python}", "--set", f"env.FAULT_MARK={mark}",
+            "--set", f'extra_args=["--mark", "{mark}"]']
+
+
 def launched(fake_python: Path, results: Path, *env: str) -> list[str]:
     """``run`` options that start the fault server through glmbench's launcher, FAULT_* settings as ``env``."""
-    sets = ["--set", f"launch.python={fake_python}", "--set", "startup_timeout_s=5", "--set", "scrape_interval_s=0.5"]
+    sets = [*marked(fake_python), "--set", "startup_timeout_s=5", "--set", "scrape_interval_s=0.5"]
     for item in env:
         sets += ["--set", f"env.FAULT_{item}"]
     return ["run", "--backend", "sim", *sets, *LOAD, "--results-dir", str(results)]
@@ -412,7 +419,6 @@ def test_whole_process_group_is_stopped(fake_python: Path, tmp_path: Path) -> No
     assert_outcome(proc, 0)
     assert_consistent(run_folders(results)[0], "complete", sent=4)
     assert_nothing_left(str(fake_python))
-    assert_nothing_left("time.sleep(3600)")
 
 
 def _wait_for(path_or_proc, text: str, timeout: float = 30) -> None:
@@ -457,7 +463,7 @@ def _ignore_sigint() -> None:
 def test_sigterm_stops_a_background_job(fake_python: Path, tmp_path: Path, command) -> None:
     results, err = tmp_path / "r", tmp_path / "stderr.txt"
     if command == "serve":
-        args = ["serve", "--backend", "sim", "--set", f"launch.python={fake_python}", "--log", str(tmp_path / "s.log")]
+        args = ["serve", "--backend", "sim", *marked(fake_python), "--log", str(tmp_path / "s.log")]
         ready = "Ctrl-C stops it"
     else:
         args = [*launched(fake_python, results, "ITL_MS=50", "TOKENS=40"), "--workload", "high-conc",
@@ -483,16 +489,16 @@ def test_server_does_not_outlive_a_killed_glmbench(fake_python: Path, tmp_path: 
     """SIGKILL, as CI runners, Ray and Kubernetes send after their grace period: the watchdog stops the server group."""
     err = tmp_path / "stderr.txt"
     with err.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "glmbench", "serve", "--backend", "sim",
-                                 "--set", f"launch.python={fake_python}", "--set", "env.FAULT_CHILD=1",
-                                 "--log", str(tmp_path / "s.log")],
+        proc = subprocess.Popen([sys.executable, "-m", "glmbench", "serve", "--backend", "sim", *marked(fake_python),
+                                 "--set", "env.FAULT_CHILD=1", "--log", str(tmp_path / "s.log")],
                                 stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO, preexec_fn=_ignore_sigint)
         _wait_for(err, "Ctrl-C stops it")
-        assert any(str(fake_python) in cmd for _, cmd in live_processes())
+        time.sleep(0.5)  # the child is started
+        ours = [cmd for _, cmd in live_processes() if str(fake_python) in cmd and "glmbench serve" not in cmd]
+        assert len(ours) == 2, ours  # the server and its child
         proc.kill()
         proc.wait(timeout=5)
     assert_nothing_left(str(fake_python))
-    assert_nothing_left("time.sleep(3600)")
 
 
 # ---------------------------------------------------------------- a disk that fills
@@ -523,3 +529,54 @@ def test_disk_full_stops_the_run_and_keeps_what_was_written(fault, tiny_disk: Pa
     summary = assert_consistent(folder, "write-failed")
     assert summary["aborted_by"] == "write-failed"
     assert 0 < len(stored_records(folder)) < 400
+
+
+# ---------------------------------------------------------------- BFCL runs against the same faults
+
+MINI = REPO / "tests" / "data" / "bfcl_mini"
+
+
+def _bfcl(server: FaultServer, results: Path, *args: str) -> subprocess.CompletedProcess:
+    return glmbench("bfcl", "--endpoint", server.url, "--data-dir", str(MINI), "--categories", "simple,irrelevance",
+                    "--results-dir", str(results), *args)
+
+
+def test_bfcl_where_every_request_fails_exits_1(fault, tmp_path: Path) -> None:
+    results = tmp_path / "r"
+    proc = _bfcl(fault("http500"), results)
+    assert_outcome(proc, 1, "every BFCL request failed at the API")
+    [folder] = run_folders(results)
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "all-failed"
+    assert not (folder / ".reserve").exists()
+
+
+def test_bfcl_unreachable_endpoint_leaves_no_folder(tmp_path: Path) -> None:
+    results = tmp_path / "r"
+    proc = glmbench("bfcl", "--endpoint", f"http://127.0.0.1:{free_port()}/v1", "--data-dir", str(MINI),
+                    "--categories", "simple", "--results-dir", str(results))
+    assert_outcome(proc, 2, "cannot reach")
+    assert run_folders(results) == []
+
+
+def test_rescore_keeps_the_records_and_skips_foreign_lines(fault, tmp_path: Path) -> None:
+    results = tmp_path / "r"
+    assert_outcome(_bfcl(fault("ok"), results), 0)
+    [folder] = run_folders(results)
+    before = json.loads((folder / "summary.json").read_text())["tables"]
+    with (folder / "bfcl_records.jsonl").open("ab") as f:
+        f.write(b'[1, 2]\n"text"\n{"id": 7, "category": "simple"}\n{"no": "id"}\n{"id": "simple_0", "cat')
+    proc = glmbench("rescore", str(folder), "--data-dir", str(MINI))
+    assert_outcome(proc, 0)
+    assert json.loads((folder / "summary.json").read_text())["tables"] == before
+
+
+def test_bfcl_disk_full_keeps_what_was_written(fault, tiny_disk: Path) -> None:
+    proc = glmbench("bfcl", "--endpoint", fault("ok").url, "--data-dir", str(MINI), "--results-dir", str(tiny_disk),
+                    "--concurrency", "2", timeout=60)
+    assert_outcome(proc, 1, "No space left on device")
+    [folder] = run_folders(tiny_disk)
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "write-failed"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["interrupted"]
+    stored = [line for line in (folder / "bfcl_records.jsonl").read_bytes().splitlines() if line.endswith(b"}")]
+    assert 0 < len(stored)

@@ -21,6 +21,7 @@ import orjson
 from glmbench.bfcl.requests import as_calls, decode, prepare
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
+from glmbench.util.text import one_line
 
 __all__ = ["run_entries", "score_record", "read_records", "RECORDS"]
 
@@ -77,8 +78,8 @@ def _short(exc: BaseException) -> str:
 
     if isinstance(exc, openai.APIStatusError):
         message = exc.message if isinstance(exc.message, str) else str(exc)
-        return f"HTTP {exc.status_code}: {' '.join(message.split())[:200]}"
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        return f"HTTP {exc.status_code}: {one_line(message, 200)}"
+    return f"{type(exc).__name__}: {one_line(exc, 200)}"
 
 
 async def _ask(client: Any, endpoint: str, body: dict[str, Any], retries: int) -> tuple[dict | None, str | None, int]:
@@ -91,6 +92,8 @@ async def _ask(client: Any, endpoint: str, body: dict[str, Any], retries: int) -
                 resp = await client.chat.completions.create(**body)
             else:
                 resp = await client.completions.create(**body)
+            if not hasattr(resp, "model_dump"):  # e.g. an event stream sent back to a non-streamed request
+                return None, f"unexpected reply: {one_line(resp, 200)}", attempt
             return resp.model_dump(mode="json"), None, attempt
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, never raised
             if attempt <= retries and _retryable(exc):
@@ -147,7 +150,15 @@ async def run_entries(
     records_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with records_path.open("ab") as sink:
-            await asyncio.gather(*(one(e, sink) for e in todo))
+            tasks = [asyncio.ensure_future(one(e, sink)) for e in todo]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                # A record that cannot be written (a full disk) or Ctrl-C: stop asking, quietly.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
     finally:
         await client.close()
     return done

@@ -113,7 +113,7 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
     err.print(f"bfcl: {len(entries)} entries ({suite.mode} mode, {suite.style} requests) against "
               f"{server.base_url} ({visible(server.model)}) -> {store.path}")
     bar = _Bar(len(entries))
-    status, interrupted = "failed", False
+    status, interrupted, write_failure = "failed", False, None
     records: dict[str, Any] = {}
     try:
         with bar.bar:
@@ -125,9 +125,12 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
         from glmbench.bfcl.runner import read_records
 
         records = read_records(store.path / RECORDS)
-    except GlmbenchError:
-        status = "write-failed"  # the records file could not be written: nothing more can be kept
-        raise
+    except GlmbenchError as exc:
+        # The records file could not be written (a full disk): stop, keep and summarise what was written.
+        status, interrupted, write_failure = "write-failed", True, exc
+        from glmbench.bfcl.runner import read_records
+
+        records = read_records(store.path / RECORDS)
     finally:
         if not server.stop():
             err.print(f"warning: port {server.port} still answers after the server was stopped")
@@ -137,12 +140,19 @@ def execute_bfcl(launch, suite, api_key: Optional[str], results_dir: Path, resum
             err.print(f"warning: {exc.message}")
         store.release_reserve()
     summary = summarize_run(store.run_id, suite, entries, records, not_run, interrupted)
-    store.write_summary(summary)
+    try:
+        store.write_summary(summary)
+    except GlmbenchError as exc:
+        if write_failure is None:
+            raise
+        err.print(f"warning: {exc.message}")
     print_bfcl(summary, f"{suite.name} on {cfg.source_label if cfg else server.name} ({server.model})")
     errors = sum(1 for r in records.values() if r.get("error"))
     if errors:
         err.print(f"* {errors} entries failed at the API (counted as failures); reasons in {store.path / RECORDS}")
     print(f"results: {store.path}")
+    if write_failure is not None:
+        raise write_failure
     if interrupted:
         sys.exit(130)
     if status == "all-failed":

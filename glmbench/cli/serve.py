@@ -20,13 +20,13 @@ def backends(
     set_: Annotated[list[str], typer.Option("--set", help="KEY=VALUE applied to every config checked.")] = [],  # noqa: B006
 ) -> None:
     """Each backend: found where its config would launch it? which version? the exact command."""
-    from rich.console import Console
     from rich.table import Table
 
     from glmbench.backends.config import load_backend_config
     from glmbench.backends.launch import find_installation, plan_launch
     from glmbench.backends.registry import backends as all_backends
     from glmbench.backends.registry import get_backend
+    from glmbench.util.text import rich_text, safe_console
 
     names = [b.default_config for b in all_backends().values()] + list(config)
     table = Table(title="glmbench backends", show_lines=True)
@@ -41,8 +41,8 @@ def backends(
         except GlmbenchError as exc:
             command = f"({exc.message})"
         found = "yes" if installed.found else f"no: {installed.problem}\n{installed.hint or backend.install_hint}"
-        table.add_row(backend.name, name, found, installed.version or "-", command)
-    Console(width=160).print(table)
+        table.add_row(*(rich_text(v) for v in (backend.name, name, found, installed.version or "-", command)))
+    safe_console(width=160).print(table)
 
 
 def serve(

@@ -36,13 +36,15 @@ def _cell(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def bfcl_markdown(summary: BFCLSummary) -> str:
+    from glmbench.util.text import md_text
+
     out = []
     for rules in [summary.primary] + [r for r in summary.tables if r != summary.primary]:
         out.append(f"**{RULES_TITLE.get(rules, rules)}** ({summary.mode} tool calling, {summary.style} requests)\n")
         out.append("| category | accuracy | correct/total | note |\n|---|---|---|---|")
         for row in summary.tables.get(rules, []):
             acc, frac = _cell(row)
-            out.append(f"| {row['category']} | {acc} | {frac} | {row.get('note') or ''} |")
+            out.append(f"| {md_text(row['category'])} | {acc} | {frac} | {md_text(row.get('note') or '')} |")
         out.append("")
     return "\n".join(out) + "\n"
 

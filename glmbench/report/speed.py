@@ -97,16 +97,26 @@ def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _flagged(row: dict[str, Any]) -> bool:
+    return bool(row.get("client_saturated") or row.get("interrupted"))
+
+
 def _flag(row: dict[str, Any]) -> dict[str, Any]:
-    if row.get("client_saturated") or row.get("interrupted"):
+    if _flagged(row):
         return {**row, "title": f"{row.get('title', row.get('workload'))} *"}
     return row
+
+
+def _md_cell(row: dict[str, Any], key: str, fmt: str) -> str:
+    """A cell as markdown: its text escaped, then glmbench's own flag."""
+    text = md_text(_cell(row, key, fmt))
+    return f"{text} *" if key == "title" and _flagged(row) else text
 
 
 def to_markdown(rows: Sequence[dict[str, Any]], columns=PUBLISHED_COLUMNS) -> str:
     head = "| " + " | ".join(h for _, h, _ in columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(md_text(_cell(_flag(r), k, f)) for k, _, f in columns) + " |" for r in rows]
+    body = ["| " + " | ".join(_md_cell(r, k, f) for k, _, f in columns) + " |" for r in rows]
     extra = [f"\n* {md_text(n)}" for n in notes(rows)]
     return "\n".join([head, rule, *body]) + "".join(extra) + "\n"
 

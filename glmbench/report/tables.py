@@ -206,7 +206,7 @@ def to_markdown(tables: ReportTables) -> str:
     """Markdown for a CI step summary: speed, detail, BFCL, then notes."""
     parts = []
     if tables.baseline and len(tables.runs) > 1:
-        parts.append(f"Baseline: `{_md_escape(tables.baseline)}`; other runs show (difference, percent) against it.\n")
+        parts.append(f"Baseline: {_md_escape(tables.baseline)}; other runs show (difference, percent) against it.\n")
     if not tables.speed.empty:
         parts += ["### Speed\n", _md_table(tables.display_speed()), "", "### Detail\n",
                   _md_table(tables.display_detail()), ""]
