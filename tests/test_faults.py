@@ -319,6 +319,25 @@ def test_bad_input_is_two_lines(args, error, tmp_path: Path) -> None:
     assert run_folders(tmp_path / "r") == []
 
 
+@pytest.mark.parametrize("name,content,error", [
+    ("sharegpt.json", "[{\"id\": 1, \"conversations\": [", "sharegpt.json"),
+    ("sharegpt.json", "{\"not\": \"a list\"}", "sharegpt.json"),
+    ("config.yaml", "backend: vllm\ntp: [unclosed", "not valid YAML"),
+    ("config.yaml", "backend: vllm\nno_such_field: 1\n", "no_such_field"),
+    ("config.yaml", "backend: vllm\ntp: 0\n", "tp"),
+    ("suite.yaml", "workloads: {burst: {title: x, request_rate: -1}}\n", "request_rate"),
+], ids=["torn-dataset", "dataset-not-a-list", "config-yaml", "config-unknown-field", "config-bad-value",
+        "suite-bad-value"])
+def test_bad_files_are_two_lines(tmp_path: Path, name, content, error) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    option = {"sharegpt.json": "--dataset-path", "config.yaml": "--config", "suite.yaml": "--suite"}[name]
+    extra = ["--num-prompts", "2"] if name == "sharegpt.json" else []
+    proc = glmbench("run", option, str(path), *extra, "--results-dir", str(tmp_path / "r"))
+    assert_outcome(proc, 2, error)
+    assert run_folders(tmp_path / "r") == []
+
+
 def test_rescore_skips_lines_that_are_not_records(tmp_path: Path) -> None:
     run = tmp_path / "bfcl-run"
     run.mkdir()
@@ -518,7 +537,9 @@ def tiny_disk(tmp_path: Path):
 
 
 @pytest.mark.parametrize("workload", [["--workload", "high-conc", "--max-concurrency", "32"],
-                                      ["--workload", "steady", "--request-rate", "200"]], ids=["closed", "open"])
+                                      ["--workload", "steady", "--request-rate", "200"],
+                                      ["--workload", "high-conc", "--max-concurrency", "32", "--client-workers", "2"]],
+                         ids=["closed", "open", "workers"])
 def test_disk_full_stops_the_run_and_keeps_what_was_written(fault, tiny_disk: Path, workload) -> None:
     server = fault("ok", tokens="4", itl_ms="1")
     proc = glmbench("bench", "--endpoint", server.url, *workload, "--num-prompts", "400", *LOAD,
@@ -580,3 +601,24 @@ def test_bfcl_disk_full_keeps_what_was_written(fault, tiny_disk: Path) -> None:
     assert summary["interrupted"]
     stored = [line for line in (folder / "bfcl_records.jsonl").read_bytes().splitlines() if line.endswith(b"}")]
     assert 0 < len(stored)
+
+
+def test_sigterm_during_a_bfcl_run_keeps_the_answers(fault, tmp_path: Path) -> None:
+    results, err = tmp_path / "r", tmp_path / "stderr.txt"
+    server = fault("stall-head", ok_first="3")  # three answers, then a server that never replies
+    with err.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "glmbench", "bfcl", "--endpoint", server.url, "--data-dir",
+                                 str(MINI), "--concurrency", "1", "--results-dir", str(results)],
+                                stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO)
+        _wait_for(err, "bfcl: ")
+        time.sleep(2.0)
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.read_text()
+    assert "Traceback" not in err.read_text()
+    [folder] = run_folders(results)
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "interrupted"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["interrupted"]
+    answered = (folder / "bfcl_records.jsonl").read_text().splitlines()
+    assert len(answered) == 3 and "resume" in out
