@@ -622,3 +622,14 @@ def test_sigterm_during_a_bfcl_run_keeps_the_answers(fault, tmp_path: Path) -> N
     assert summary["interrupted"]
     answered = (folder / "bfcl_records.jsonl").read_text().splitlines()
     assert len(answered) == 3 and "resume" in out
+
+
+def test_report_skips_lines_that_are_not_records(fault, tmp_path: Path) -> None:
+    results = tmp_path / "r"
+    assert_outcome(glmbench("bench", "--endpoint", fault("ok").url, "--num-prompts", "4", *LOAD,
+                            "--results-dir", str(results)), 0)
+    [folder] = run_folders(results)
+    with (folder / "records.jsonl").open("ab") as f:
+        f.write(b'[1, 2]\n"text"\n{"workload": "burst"}\n{"workload": "burst", "ind')
+    for args in (("report", str(folder), "--out", str(tmp_path / "r.html")), ("report", str(folder), str(folder))):
+        assert_outcome(glmbench(*args), 0)

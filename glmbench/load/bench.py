@@ -6,17 +6,16 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Protocol
 
 import aiohttp
 
-from glmbench.errors import GlmbenchError
 from glmbench.datasets.base import DatasetInfo, Sample
 from glmbench.datasets.sharegpt import load_sharegpt, sample_sharegpt
 from glmbench.datasets.synthetic import random_samples
 from glmbench.datasets.tokens import TokenCounter, make_counter
+from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target
 from glmbench.load.records import RecordWriter, RequestRecord
 from glmbench.load.runner import run_workload
@@ -24,7 +23,7 @@ from glmbench.load.workload import DatasetSpec, Suite, Workload
 from glmbench.metrics.server import spec_acceptance
 from glmbench.metrics.summary import summarize_workload
 from glmbench.results.schema import LoadSummary
-from glmbench.results.store import RunStore
+from glmbench.results.store import RunStore, write_error
 
 __all__ = ["Plan", "Progress", "Scraper", "Watch", "prepare_samples", "run_plan"]
 
@@ -106,10 +105,8 @@ async def _watch(watch: Watch, session: aiohttp.ClientSession, root_url: str, st
     next_scrape = time.monotonic() + watch.interval_s
     while True:
         await asyncio.sleep(0.25)
-        if writer.error is not None:
-            return _write_failed(writer.path, writer.error), "write-failed"
-        if watch.server_exit is not None and (code := watch.server_exit()) is not None:
-            return f"server exited with code {code} mid-run", "server-died"
+        if (stop := _must_stop(watch, writer)) is not None:
+            return stop
         if time.monotonic() >= next_scrape:
             next_scrape += watch.interval_s
             try:
@@ -118,8 +115,13 @@ async def _watch(watch: Watch, session: aiohttp.ClientSession, root_url: str, st
                 return exc.message, "write-failed"
 
 
-def _write_failed(path: Path, exc: OSError) -> str:
-    return f"cannot write {path}: {exc.strerror or exc}"
+def _must_stop(watch: Watch, writer: RecordWriter) -> tuple[str, str] | None:
+    """Why the run cannot go on, and the kind: records no longer written (a full disk), or the server died."""
+    if writer.error is not None:
+        return write_error(writer.path, writer.error).message, "write-failed"
+    if watch.server_exit is not None and (code := watch.server_exit()) is not None:
+        return f"server exited with code {code} mid-run", "server-died"
+    return None
 
 
 def _try(write: Callable[[dict[str, Any]], None], entry: dict[str, Any]) -> None:
@@ -189,14 +191,10 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 finally:
                     watcher.cancel()
                     await asyncio.gather(watcher, return_exceptions=True)
-                if not aborted:
+                if not aborted and (stop := _must_stop(watch, writer)) is not None:
                     # What the watcher had no time to see: the last records failed to write, or the
                     # server died and every request after it failed at once.
-                    if writer.error is not None:
-                        aborted, aborted_by = _write_failed(writer.path, writer.error), "write-failed"
-                    elif watch.server_exit is not None and (code := watch.server_exit()) is not None:
-                        aborted, aborted_by = f"server exited with code {code} mid-run", "server-died"
-                        interrupted = True
+                    (aborted, aborted_by), interrupted = stop, True
                 after = await watch.scraper.scrape(session, target.root_url) if not interrupted else {}
                 if after:
                     _try(store.append_server_metrics, _entry(name, "end", after))

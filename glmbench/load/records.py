@@ -112,12 +112,14 @@ class RecordWriter:
 
 
 def read_records(path: Path) -> Iterator[RequestRecord]:
-    """Records from a JSONL file; a torn last line (killed mid-write) is skipped."""
+    """Records from a JSONL file; a torn line (killed mid-write, a full disk) or a line that is no record is skipped."""
     with path.open("rb") as f:
         for line in f:
             if not line.strip():
                 continue
             try:
-                yield RequestRecord.from_dict(orjson.loads(line))
-            except orjson.JSONDecodeError:
+                data = orjson.loads(line)
+                if isinstance(data, dict):
+                    yield RequestRecord.from_dict(data)
+            except (orjson.JSONDecodeError, TypeError):
                 continue
