@@ -33,7 +33,7 @@ from pathlib import Path
 from glmbench.backends.process import ServerProcess, free_port
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient, Target
-from glmbench.load.records import RecordWriter, read_records
+from glmbench.results.records import RecordWriter, read_records
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.metrics.client import client_health

@@ -75,7 +75,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_load(url: str, tmp: Path, workload, samples, spec=None, workers: int = 1, seed: int = 0):
     """One workload through glmbench's client (``workers`` processes) against ``url``: its run and its records."""
     from glmbench.load.client import StreamClient, Target
-    from glmbench.load.records import RecordWriter, read_records
+    from glmbench.results.records import RecordWriter, read_records
     from glmbench.load.runner import run_workload
     from glmbench.load.workload import RequestSpec
     from glmbench.util.loop import run_async

@@ -11,7 +11,7 @@ import pytest
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target, served_model
-from glmbench.load.records import RecordWriter, read_records
+from glmbench.results.records import RecordWriter, read_records
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.sim.config import SimConfig

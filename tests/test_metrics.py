@@ -10,7 +10,7 @@ import math
 import pytest
 
 from glmbench.errors import GlmbenchError
-from glmbench.load.records import RecordWriter, RequestRecord, read_records
+from glmbench.results.records import RecordWriter, RequestRecord, read_records
 from glmbench.metrics.base import describe_ns
 from glmbench.metrics.client import client_health, issue_lags
 from glmbench.metrics.goodput import goodput, parse_slos

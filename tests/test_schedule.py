@@ -15,7 +15,7 @@ import pytest
 
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
-from glmbench.load.records import RecordWriter, RequestRecord, read_records
+from glmbench.results.records import RecordWriter, RequestRecord, read_records
 from glmbench.load.runner import run_workload
 from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload, load_suite

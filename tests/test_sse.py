@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 from glmbench.load.sse import StreamDecoder, StreamError
 
 

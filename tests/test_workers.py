@@ -20,7 +20,7 @@ import pytest
 from glmbench.datasets.base import DatasetInfo, Sample
 from glmbench.load.bench import Plan, run_plan
 from glmbench.load.client import StreamClient, Target
-from glmbench.load.records import RecordWriter, read_records
+from glmbench.results.records import RecordWriter, read_records
 from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.runner import run_workload
 from glmbench.load.workers import _caps

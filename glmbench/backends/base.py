@@ -20,9 +20,9 @@ from pydantic import BaseModel, ValidationError
 from glmbench.backends.config import BackendConfig
 from glmbench.backends.process import ServerProcess
 from glmbench.errors import GlmbenchError
-from glmbench.metrics.server import parse_prometheus
+from glmbench.metrics.server import parse_prometheus, spec_acceptance
 
-__all__ = ["Backend", "BaseBackend", "Server", "Scrape"]
+__all__ = ["Backend", "BaseBackend", "Server", "Scrape", "Scraper", "PlainMetrics", "fetch_metrics"]
 
 Scrape = dict[str, Any]
 """One scrape of a server: ``{"metrics": {name: value}, ...}`` plus backend-specific parts."""
@@ -130,9 +130,9 @@ class BaseBackend:
         try:
             return self.speculative_model.model_validate(cfg.speculative)
         except ValidationError as exc:
-            from glmbench.load.workload import format_validation_error
+            from glmbench.util.config_file import validation_message
 
-            raise GlmbenchError(format_validation_error(exc, f"{self.name} speculative"),
+            raise GlmbenchError(validation_message(exc, f"{self.name} speculative"),
                                 "fix the speculative block of the config") from None
 
     def check(self, cfg: BackendConfig) -> None:
@@ -187,3 +187,22 @@ def metric_delta(before: Mapping[str, float] | None, after: Mapping[str, float] 
     if not before or not after:
         return 0.0
     return after.get(name, 0.0) - before.get(name, 0.0)
+
+
+class Scraper(Protocol):
+    """Reads a server's own figures: what a load run needs of a backend (its ``scrape`` and ``acceptance``)."""
+
+    async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> Scrape: ...
+    def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None: ...
+
+
+class PlainMetrics:
+    """A :class:`Scraper` for a server of unknown kind: ``/metrics``, read with vLLM's counter names."""
+
+    async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> Scrape:
+        return {"metrics": await fetch_metrics(session, root_url)}
+
+    def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
+        if not before.get("metrics") or not after.get("metrics"):
+            return None
+        return spec_acceptance(before["metrics"], after["metrics"])

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmbench.errors import GlmbenchError
+from glmbench.util.config_file import read_yaml, validate
 from glmbench.util.paths import shipped_file
 
 __all__ = ["LaunchSpec", "BackendConfig", "load_backend_config", "apply_overrides", "config_path"]
@@ -130,18 +131,10 @@ def load_backend_config(name_or_path: str, overrides: list[str] | None = None,
                         model: str | None = None) -> BackendConfig:
     """Read a backend config, apply ``--set`` and ``--model``, validate."""
     path = config_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise GlmbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
+    data = read_yaml(path, "backend config") or {}
     if not isinstance(data, dict) or "backend" not in data:
         raise GlmbenchError(f"{path} is not a backend config (no 'backend' key)", "see configs/vllm.yaml for the shape")
     apply_overrides(data, overrides or [])
     if model:
         data["model"] = model
-    try:
-        return BackendConfig.model_validate(data)
-    except ValidationError as exc:
-        from glmbench.load.workload import format_validation_error
-
-        raise GlmbenchError(format_validation_error(exc, str(path)), "fix the field named above") from None
+    return validate(BackendConfig, data, str(path))

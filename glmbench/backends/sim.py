@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 
-from pydantic import ValidationError
-
 from glmbench import __version__
 from glmbench.backends.base import BaseBackend, Scrape
 from glmbench.backends.config import BackendConfig
 from glmbench.errors import GlmbenchError
 from glmbench.metrics.server import spec_acceptance
 from glmbench.sim.config import SimConfig
+from glmbench.util.config_file import validate
 
 __all__ = ["SimBackend", "BACKEND"]
 
@@ -34,12 +33,8 @@ class SimBackend(BaseBackend):
 
     def settings(self, cfg: BackendConfig) -> SimConfig:
         """The simulator's settings from the config's ``options``."""
-        try:
-            return SimConfig.model_validate({**cfg.options, "model": cfg.served_model_name or cfg.model})
-        except ValidationError as exc:
-            from glmbench.load.workload import format_validation_error
-
-            raise GlmbenchError(format_validation_error(exc, "sim options"), "fix the options of the sim config") from None
+        return validate(SimConfig, {**cfg.options, "model": cfg.served_model_name or cfg.model}, "sim options",
+                        "fix the options of the sim config")
 
     def check(self, cfg: BackendConfig) -> None:
         self.settings(cfg)

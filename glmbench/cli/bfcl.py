@@ -24,7 +24,8 @@ def load_bfcl_suite(name_or_path: str, overrides: dict[str, Any] | None = None):
     from pydantic import ValidationError
 
     from glmbench.bfcl.suite import BFCLSuite
-    from glmbench.load.workload import format_validation_error, suite_path
+    from glmbench.load.workload import suite_path
+    from glmbench.util.config_file import validation_message as format_validation_error
 
     path = suite_path(name_or_path)
     try:

@@ -21,7 +21,8 @@ def _suite_with_overrides(suite_name: str, workload: str, num_prompts, seed, req
                           extra_body, timeout_s, stall_timeout_s=None):
     from pydantic import ValidationError
 
-    from glmbench.load.workload import Suite, format_validation_error, load_suite
+    from glmbench.load.workload import Suite, load_suite
+    from glmbench.util.config_file import validation_message as format_validation_error
 
     suite = load_suite(suite_name)
     data = suite.model_dump()

@@ -42,7 +42,7 @@ def resolve_config(launch: Launch):
         backend = get_backend(launch.backend or "sim")
         cfg = load_backend_config(backend.default_config, launch.sets, launch.model)
     if launch.sim_settings:
-        from glmbench.cli.sim import load_sim_config
+        from glmbench.sim.config import load_sim_config
 
         from glmbench.backends.config import BackendConfig, apply_overrides
 

@@ -8,36 +8,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-import yaml
-from pydantic import ValidationError
 
 from glmbench.errors import GlmbenchError
-from glmbench.load.workload import format_validation_error
-from glmbench.sim.config import SimConfig
+from glmbench.sim.config import load_sim_config
 
-__all__ = ["register", "load_sim_config"]
-
-
-def load_sim_config(path: Path | None, overrides: dict) -> SimConfig:
-    """A :class:`SimConfig` from an optional YAML file plus command-line values."""
-    data: dict = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise GlmbenchError(f"cannot read sim config {path}: {exc.strerror}", "check --config") from None
-        except yaml.YAMLError as exc:
-            raise GlmbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
-        if not isinstance(data, dict):
-            raise GlmbenchError(f"{path} must be a mapping of sim settings", "see configs/sim.yaml")
-        # A backend config keeps the settings under ``options``; a bare sim file under ``sim``.
-        data = data.get("options", {}) if "backend" in data else data.get("sim", data)
-        data = dict(data or {})
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return SimConfig.model_validate(data)
-    except ValidationError as exc:
-        raise GlmbenchError(format_validation_error(exc, "sim config"), "fix the value named above") from None
+__all__ = ["register"]
 
 
 def _parse_faults(items: list[str]) -> dict[str, float] | None:

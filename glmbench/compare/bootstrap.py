@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 
 __all__ = ["RequestSample", "request_sample", "ratio_interval", "RESAMPLES", "SEED", "LEVEL"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from glmbench.errors import GlmbenchError
-from glmbench.load.records import RequestRecord, read_records
+from glmbench.results.records import RequestRecord, read_records
 from glmbench.results.schema import BFCLSummary, LoadSummary, Manifest
 
 __all__ = ["Run", "Side", "load_side", "find_result_folders"]

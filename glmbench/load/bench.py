@@ -11,21 +11,21 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from glmbench.backends.base import PlainMetrics, Scraper
 from glmbench.datasets.base import DatasetInfo, Sample
 from glmbench.datasets.sharegpt import load_sharegpt, sample_sharegpt
 from glmbench.datasets.synthetic import random_samples
 from glmbench.datasets.tokens import TokenCounter, make_counter
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target
-from glmbench.load.records import RecordWriter, RequestRecord
+from glmbench.results.records import RecordWriter, RequestRecord
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import DatasetSpec, Suite, Workload
-from glmbench.metrics.server import spec_acceptance
 from glmbench.metrics.summary import summarize_workload
 from glmbench.results.schema import LoadSummary
 from glmbench.results.store import RunStore, write_error
 
-__all__ = ["Plan", "Progress", "Scraper", "Watch", "prepare_samples", "run_plan"]
+__all__ = ["Plan", "Progress", "Watch", "prepare_samples", "run_plan"]
 
 
 class Progress(Protocol):
@@ -61,27 +61,6 @@ def prepare_samples(spec: DatasetSpec, count: int, model: str | None = None) -> 
     return samples, info
 
 
-class Scraper(Protocol):
-    """Reads a server's own figures: the backend seam's ``scrape`` and ``acceptance``."""
-
-    async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> dict[str, Any]: ...
-    def acceptance(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, float] | None: ...
-
-
-class _PlainMetrics:
-    """For a server of unknown kind: ``/metrics`` and vLLM's counter names."""
-
-    async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> dict[str, Any]:
-        from glmbench.backends.base import fetch_metrics
-
-        return {"metrics": await fetch_metrics(session, root_url)}
-
-    def acceptance(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, float] | None:
-        if not before.get("metrics") or not after.get("metrics"):
-            return None
-        return spec_acceptance(before["metrics"], after["metrics"])
-
-
 @dataclass
 class Watch:
     """What runs beside each workload: the server's figures every ``interval_s``, and its process.
@@ -90,7 +69,7 @@ class Watch:
     it runs); a death ends the run with the records that finished kept.
     """
 
-    scraper: Scraper = field(default_factory=_PlainMetrics)
+    scraper: Scraper = field(default_factory=PlainMetrics)
     interval_s: float = 5.0
     server_exit: Callable[[], int | None] | None = None
 

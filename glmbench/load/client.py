@@ -18,7 +18,7 @@ import orjson
 
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.load.workload import RequestSpec
 from glmbench.util.text import one_line

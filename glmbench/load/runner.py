@@ -18,7 +18,7 @@ from time import perf_counter_ns
 
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient
-from glmbench.load.records import RecordWriter, RequestRecord
+from glmbench.results.records import RecordWriter, RequestRecord
 from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 from glmbench.util.text import one_line
 
 __all__ = ["StreamError", "StreamDecoder"]

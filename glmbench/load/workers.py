@@ -42,7 +42,7 @@ import orjson
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target
-from glmbench.load.records import RecordWriter, RequestRecord
+from glmbench.results.records import RecordWriter, RequestRecord
 from glmbench.load.runner import WorkloadRun, run_workload
 from glmbench.load.workload import RequestSpec, Workload
 

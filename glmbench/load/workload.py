@@ -6,13 +6,13 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmbench.errors import GlmbenchError
+from glmbench.util.config_file import load_model
 from glmbench.util.paths import shipped_file
 
-__all__ = ["DatasetSpec", "RequestSpec", "Workload", "Suite", "load_suite", "suite_path", "format_validation_error"]
+__all__ = ["DatasetSpec", "RequestSpec", "Workload", "Suite", "load_suite", "suite_path"]
 
 
 class _Strict(BaseModel):
@@ -106,15 +106,6 @@ class Suite(_Strict):
         return [(n, self.workloads[n]) for n in names]
 
 
-def format_validation_error(exc: ValidationError, where: str) -> str:
-    """One line naming each bad field path and why."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"{where}: " + "; ".join(parts)
-
-
 def suite_path(name_or_path: str) -> Path:
     """A suite file: a path, or the name of a suite shipped with glmbench."""
     given = Path(name_or_path).expanduser()
@@ -128,14 +119,4 @@ def suite_path(name_or_path: str) -> Path:
 
 def load_suite(name_or_path: str) -> Suite:
     """Read and validate a suite file."""
-    path = suite_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise GlmbenchError(f"suite file not found: {path}", "check the path") from None
-    except yaml.YAMLError as exc:
-        raise GlmbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
-    try:
-        return Suite.model_validate(data)
-    except ValidationError as exc:
-        raise GlmbenchError(format_validation_error(exc, str(path)), "fix the suite file") from None
+    return load_model(Suite, suite_path(name_or_path), "suite file", "fix the suite file")

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 
 __all__ = ["DistributionMetric", "STATS", "describe_ns"]
 

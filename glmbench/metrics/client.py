@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 
 __all__ = ["client_health", "issue_lags", "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
            "ISSUE_LAG_LIMIT_MS", "CPU_LIMIT_PCT"]

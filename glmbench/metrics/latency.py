@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 from glmbench.metrics.base import DistributionMetric
 
 __all__ = ["TTFT", "TTFTReasoning", "TTFTAnswer", "E2EL", "TPOT", "TTFTFromDue", "E2ELFromDue", "DispatchLag", "SendOverhead"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 from glmbench.metrics.base import DistributionMetric
 from glmbench.metrics.client import client_health, issue_lags
 from glmbench.metrics.goodput import goodput

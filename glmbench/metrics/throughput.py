@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 
 __all__ = ["throughput", "error_reasons"]
 

@@ -45,7 +45,7 @@ class ReportRun:
     @cached_property
     def records(self) -> list:
         """Per-request records (empty for folders without them, such as published reference tables)."""
-        from glmbench.load.records import read_records
+        from glmbench.results.records import read_records
 
         path = self.path / "records.jsonl"
         return list(read_records(path)) if path.is_file() else []

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DialectName", "Distribution", "SimConfig", "FAULTS"]
+from glmbench.errors import GlmbenchError
+from glmbench.util.config_file import read_yaml, validate
+
+__all__ = ["DialectName", "Distribution", "SimConfig", "FAULTS", "load_sim_config"]
 
 Distribution = Literal["fixed", "normal", "lognormal", "exponential"]
 DialectName = Literal["vllm", "sglang", "lightllm"]
@@ -74,3 +78,16 @@ class SimConfig(BaseModel):
             if roll < edge:
                 return name
         return None
+
+
+def load_sim_config(path: Path | None, overrides: dict[str, Any]) -> SimConfig:
+    """A :class:`SimConfig` from an optional YAML file (a bare sim file, or a backend config's ``options``) plus values."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = read_yaml(path, "sim config") or {}
+        if not isinstance(data, dict):
+            raise GlmbenchError(f"{path} must be a mapping of sim settings", "see configs/sim.yaml")
+        # A backend config keeps the settings under ``options``; a bare sim file under ``sim``.
+        data = dict((data.get("options", {}) if "backend" in data else data.get("sim", data)) or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return validate(SimConfig, data, "sim config", "fix the value named above")

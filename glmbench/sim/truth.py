@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from glmbench.load.records import RequestRecord
+from glmbench.results.records import RequestRecord
 
 __all__ = ["read_truth", "compare_with_truth"]
 

@@ -1,0 +1,55 @@
+"""Reading YAML settings files and validating them, with errors that name the field path.
+
+One loader for every file a user writes: load suites, backend configs, the
+simulator's settings and BFCL suites. A YAML mistake names the file and the
+line; a validation mistake names each bad field as a dotted path
+(``workloads.burst.request_rate: Input should be greater than 0``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from glmbench.errors import GlmbenchError
+
+__all__ = ["validation_message", "read_yaml", "validate", "load_model"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validation_message(exc: ValidationError, where: str) -> str:
+    """One line naming each bad field path and why."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def read_yaml(path: Path, what: str = "file") -> Any:
+    """A YAML document; a missing file or a syntax error is a user's mistake with the next step."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise GlmbenchError(f"{what} not found: {path}", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GlmbenchError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", "check the path") from None
+    except yaml.YAMLError as exc:
+        raise GlmbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
+
+
+def validate(model: type[M], data: Any, where: str, hint: str = "fix the field named above") -> M:
+    """``model`` from ``data``; a validation error names every bad field path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise GlmbenchError(validation_message(exc, where), hint) from None
+
+
+def load_model(model: type[M], path: Path, what: str = "file", hint: str = "fix the field named above") -> M:
+    """Read a YAML file and validate it as ``model``."""
+    return validate(model, read_yaml(path, what) or {}, str(path), hint)
