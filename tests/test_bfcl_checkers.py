@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from glmbench.bfcl.checker_bfcl import check_bfcl, standardize
-from glmbench.bfcl.checker_lightllm import calls_from_text, check_lightllm, decode_arguments
+from glmbench.bfcl.checker_lightllm import (
+    calls_from_text,
+    check_lightllm,
+    decode_arguments,
+)
 from glmbench.bfcl.convert import bfcl_tools, decode_java_js, lightllm_tools, sent_name
 from glmbench.bfcl.java_js import UnsupportedType
 from glmbench.bfcl.scoring import summarize

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from glmbench.bfcl import data
-from glmbench.bfcl.data import WHEEL_NAME, BFCLDataInfo, LoadedEntry, cached_wheel, fetch_bfcl, load_bfcl
+from glmbench.bfcl.data import (
+    WHEEL_NAME,
+    BFCLDataInfo,
+    LoadedEntry,
+    cached_wheel,
+    fetch_bfcl,
+    load_bfcl,
+)
 from glmbench.bfcl.types import CATEGORIES
 from glmbench.errors import GlmbenchError
 from tests.conftest import REPO

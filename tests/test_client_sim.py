@@ -11,9 +11,9 @@ import pytest
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target, served_model
-from glmbench.results.records import RecordWriter, read_records
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
+from glmbench.results.records import RecordWriter, read_records
 from glmbench.sim.config import SimConfig
 from glmbench.sim.run import start_in_loop
 from glmbench.sim.truth import compare_with_truth, read_truth

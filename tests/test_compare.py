@@ -10,7 +10,11 @@ import pytest
 
 from glmbench.compare import compare_results, parse_threshold
 from glmbench.compare.verdict import (
-    interval_verdict, paired_proportion_verdict, proportion_verdict, repeats_verdict, threshold_verdict,
+    interval_verdict,
+    paired_proportion_verdict,
+    proportion_verdict,
+    repeats_verdict,
+    threshold_verdict,
 )
 from glmbench.errors import GlmbenchError
 from tests.conftest import REPO, run_cli

@@ -10,17 +10,25 @@ import math
 import pytest
 
 from glmbench.errors import GlmbenchError
-from glmbench.results.records import RecordWriter, RequestRecord, read_records
 from glmbench.metrics.base import describe_ns
 from glmbench.metrics.client import client_health, issue_lags
 from glmbench.metrics.goodput import goodput, parse_slos
 from glmbench.metrics.itl import ITL, ITLTokenWeighted
 from glmbench.metrics.latency import (
-    E2EL, TPOT, TTFT, DispatchLag, E2ELFromDue, SendOverhead, TTFTAnswer, TTFTFromDue, TTFTReasoning,
+    E2EL,
+    TPOT,
+    TTFT,
+    DispatchLag,
+    E2ELFromDue,
+    SendOverhead,
+    TTFTAnswer,
+    TTFTFromDue,
+    TTFTReasoning,
 )
 from glmbench.metrics.server import parse_prometheus, spec_acceptance
 from glmbench.metrics.summary import summarize_workload
 from glmbench.metrics.throughput import error_reasons, throughput
+from glmbench.results.records import RecordWriter, RequestRecord, read_records
 
 MS = 1_000_000
 
@@ -228,3 +236,47 @@ def test_records_round_trip_and_a_torn_last_line_is_skipped(tmp_path):
     assert [r.index for r in back] == [0, 1]
     assert back[0].chunk_ns == [MS, 2 * MS] and back[0].chunk_tokens == [1, 1]
     assert back[1].first_content_ns == 3 * MS
+
+
+def test_summary_row_is_declared_by_the_registry_and_keeps_its_order():
+    from pydantic import ValidationError
+
+    from glmbench.metrics.registry import METRICS
+    from glmbench.metrics.row import SummaryRow, validated_row
+
+    t0 = 1 * MS
+    records = [rec(i, due=t0, send=t0, chunks_ms=[101 + i, 201 + i], out=11, end_ms=201 + i) for i in range(4)]
+    row = summarize_workload("burst", "all at t=0", records, t0_ns=t0, slos={"ttft": 105},
+                             extra={"client_workers": 1, "spec_accept_length": 2.5, "my_own": "kept"})
+    # every key the summary writes is a declared field (metric or not), except the caller's own extras
+    assert set(row) - set(SummaryRow.model_fields) == {"my_own"}
+    assert all(key in row for m in METRICS if m.always for key in m.keys)
+    assert isinstance(row["completed"], int) and isinstance(row["goodput_request_s"], float)
+    assert list(validated_row(row)) == list(row) and validated_row(row) == row
+    # an optional metric the row lacks stays absent rather than appearing as None
+    assert "spec_accept_rate" not in row
+    with pytest.raises(ValidationError):
+        validated_row({**row, "completed": "many"})
+    without = dict(row)
+    del without["ttft_ms_p99"]
+    with pytest.raises(ValidationError):
+        validated_row(without)
+
+
+def test_tables_compare_and_calculators_read_one_registry():
+    from glmbench.compare.metrics import LOAD_METRICS
+    from glmbench.metrics.registry import METRICS, lookup, metric
+    from glmbench.metrics.summary import DISTRIBUTIONS
+    from glmbench.report.speed import COUNT_COLUMNS, DETAIL_METRICS, PUBLISHED_COLUMNS
+    from glmbench.report.tables import DETAIL_COLUMNS
+
+    assert [c[1] for c in PUBLISHED_COLUMNS] == ["Workload", "Output (tok/s)", "TTFT (ms)", "E2E Latency (ms)"]
+    assert dict(DETAIL_METRICS) == {d.tag: metric(d.tag).title for d in DISTRIBUTIONS}
+    assert {d.tag for d in DISTRIBUTIONS} == {m.tag for m in METRICS if m.calc is not None}
+    for key, header, _ in (*COUNT_COLUMNS[1:], *DETAIL_COLUMNS):
+        m, stat = lookup(key)
+        assert header == m.header(stat)
+    for key, spec in LOAD_METRICS.items():
+        m, _ = lookup(key)
+        assert (spec.better, spec.unit) == (m.better, m.unit) and m.compared
+    assert "dispatch_lag_ms_mean" not in LOAD_METRICS  # the client's own health is not a server figure

@@ -15,10 +15,10 @@ import pytest
 
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
-from glmbench.results.records import RecordWriter, RequestRecord, read_records
 from glmbench.load.runner import run_workload
 from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload, load_suite
+from glmbench.results.records import RecordWriter, RequestRecord, read_records
 from glmbench.util.loop import run_async
 
 

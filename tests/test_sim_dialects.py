@@ -24,11 +24,19 @@ import aiohttp
 import pytest
 
 from glmbench.backends.process import ServerProcess, free_port
+from glmbench.errors import GlmbenchError
 from glmbench.sim.config import SimConfig
+from glmbench.sim.dialects import DIALECTS
 from glmbench.sim.flag_table import dump_parser, load_table, parser_from_table
 from glmbench.sim.run import start_in_loop
-from glmbench.sim.standin import StandinError, lightllm_settings, sglang_parser, sglang_settings
+from glmbench.sim.standin import (
+    StandinError,
+    lightllm_settings,
+    sglang_parser,
+    sglang_settings,
+)
 from glmbench.sim.standins_path import standins_dir
+from glmbench.util.config_file import validate
 from glmbench.util.loop import run_async
 
 FAST = {"ttft_ms": 5, "itl_ms": 1}
@@ -80,6 +88,14 @@ def _deltas(events: list) -> list[dict]:
 
 
 # --- health while loading -------------------------------------------------------------------------------
+
+
+def test_dialects_are_found_by_module_and_an_unknown_one_names_the_field():
+    assert list(DIALECTS) == ["lightllm", "sglang", "vllm"]
+    assert all(cls.name == name for name, cls in DIALECTS.items())
+    assert SimConfig(dialect="sglang").dialect == "sglang"
+    with pytest.raises(GlmbenchError, match=r"^sim\.yaml: dialect: Input should be 'lightllm', 'sglang' or 'vllm'"):
+        validate(SimConfig, {"dialect": "tgi"}, "sim.yaml")
 
 
 @pytest.mark.parametrize(("dialect", "paths"), [("vllm", ["/health"]), ("sglang", ["/health", "/health_generate"])])

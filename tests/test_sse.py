@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from glmbench.results.records import RequestRecord
 from glmbench.load.sse import StreamDecoder, StreamError
+from glmbench.results.records import RequestRecord
 
 
 def event(obj) -> bytes:

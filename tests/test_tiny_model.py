@@ -16,8 +16,8 @@ pytest.importorskip("tokenizers", reason="tiny-model needs tokenizers: pip insta
 pytest.importorskip("safetensors", reason="tiny-model needs safetensors: pip install 'glmbench[model]'")
 
 from glmbench.errors import GlmbenchError  # noqa: E402
-from glmbench.glm.tiny_model import MTP_FILE, build_tiny_model, describe_tiny_model  # noqa: E402
-from glmbench.glm.tiny_tokenizer import ADDED_TOKENS, EOS_TOKENS  # noqa: E402
+from glmbench.tiny.model import MTP_FILE, build_tiny_model, describe_tiny_model  # noqa: E402
+from glmbench.tiny.tokenizer import ADDED_TOKENS, EOS_TOKENS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

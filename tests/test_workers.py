@@ -20,11 +20,11 @@ import pytest
 from glmbench.datasets.base import DatasetInfo, Sample
 from glmbench.load.bench import Plan, run_plan
 from glmbench.load.client import StreamClient, Target
-from glmbench.results.records import RecordWriter, read_records
-from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.runner import run_workload
+from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workers import _caps
 from glmbench.load.workload import RequestSpec, Suite, Workload
+from glmbench.results.records import RecordWriter, read_records
 from glmbench.results.schema import BackendInfo, Manifest
 from glmbench.results.store import RunStore
 from glmbench.sim.truth import compare_with_truth, read_truth

@@ -1,6 +1,6 @@
 """The backend seam: what each serving backend knows about itself.
 
-A backend is one module in this folder with a ``BACKEND`` object that follows
+A backend is one module in :mod:`glmbench.backends.builtin` with a ``BACKEND`` object that follows
 :class:`Backend`: its command line built from a :class:`BackendConfig`, the
 endpoints that say it is ready, and how to read speculative-decoding acceptance
 from what it exports. Launching, waiting and stopping are shared

@@ -185,22 +185,28 @@ def find_installation(backend: Backend, cfg: BackendConfig, timeout_s: float = 6
     return Installation(True, info["version"], python)
 
 
-def check_launchable(backend: Backend, cfg: BackendConfig) -> Installation:
+def check_launchable(backend: Backend, cfg: BackendConfig) -> tuple[LaunchPlan, Installation]:
     """Everything that can be known before starting: the config, the port, the model folder, the installation."""
-    plan_launch(backend, cfg)
+    plan = plan_launch(backend, cfg)
     installed = find_installation(backend, cfg)
     if not installed.found:
         if installed.hint:
             raise GlmbenchError(f"cannot launch {backend.name}: {installed.problem}", installed.hint)
         raise GlmbenchError(f"{backend.name} is not installed: {installed.problem}", backend.install_hint)
-    return installed
+    return plan, installed
 
 
-def start_server(backend: Backend, cfg: BackendConfig, log_path: Path,
-                 installed: Installation | None = None) -> Server:
-    """Start the server of ``cfg`` and return once every readiness endpoint answers 200."""
-    installed = installed or check_launchable(backend, cfg)
-    plan = plan_launch(backend, cfg)
+def start_server(backend: Backend, cfg: BackendConfig, log_path: Path, installed: Installation | None = None,
+                 plan: LaunchPlan | None = None) -> Server:
+    """Start the server of ``cfg`` and return once every readiness endpoint answers 200.
+
+    ``plan`` and ``installed`` come from :func:`check_launchable`, so that a
+    launch is checked once; without them it is checked here.
+    """
+    if plan is None or installed is None:
+        plan, installed = check_launchable(backend, cfg)
+    elif not cfg.port and not port_is_free(plan.port):
+        plan = plan_launch(backend, cfg)  # the free port picked when it was checked has been taken since
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a") as log:
         log.write(f"# glmbench: {plan.describe()}\n")

@@ -201,16 +201,6 @@ class ServerProcess:
         if not self._log.closed:
             self._log.close()
 
-    def group_alive(self) -> bool:
-        """True while any process of the group is left (the leader's children included)."""
-        try:
-            os.killpg(self.proc.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
 
 def wait_port_free(port: int, timeout_s: float = 10.0) -> bool:
     """Wait until nothing listens on ``port``; False if something still does."""

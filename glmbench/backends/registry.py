@@ -1,4 +1,4 @@
-"""The backends glmbench knows: every module in this folder that defines ``BACKEND``."""
+"""The backends glmbench knows: every module of ``glmbench.backends.builtin`` that defines ``BACKEND``."""
 
 from __future__ import annotations
 
@@ -11,20 +11,17 @@ from glmbench.errors import GlmbenchError
 
 __all__ = ["backends", "get_backend"]
 
-# Modules of this folder that are machinery, not backends.
-_MACHINERY = {"base", "config", "launch", "process", "registry", "installed"}
-
 
 @cache
 def backends() -> dict[str, Backend]:
     """Name to backend, in a stable order."""
-    import glmbench.backends as pkg
+    import glmbench.backends.builtin as pkg
 
     found: dict[str, Backend] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name in _MACHINERY or info.name.startswith("_"):
+        if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"glmbench.backends.{info.name}")
+        module = importlib.import_module(f"{pkg.__name__}.{info.name}")
         backend = getattr(module, "BACKEND", None)
         if backend is not None:
             found[backend.name] = backend

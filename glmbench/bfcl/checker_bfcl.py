@@ -13,6 +13,8 @@ Per category:
 - ``rest`` and ``multi_turn_*`` are scored by executing the calls, and BFCL v3
   does not score ``sql`` at all: these are not scored here (see :data:`UNSCORED`).
 
+Which check a category gets is its ``expects`` in :mod:`glmbench.bfcl.categories`.
+
 One call is checked as BFCL does: the name (compared in the form it was sent:
 ``math.factorial`` went out as ``math_factorial``), every schema-required
 parameter present, every given parameter known to the schema *and* to the
@@ -31,6 +33,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from glmbench.bfcl import categories
 from glmbench.bfcl.convert import language_of, sent_name
 from glmbench.bfcl.java_js import JAVA_TYPES, JS_TYPES, UnsupportedType, decode_java_js
 from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr
@@ -39,12 +42,8 @@ __all__ = ["RULES", "UNSCORED", "unscored_reason", "standardize", "check_bfcl"]
 
 RULES = "bfcl"
 
-UNSCORED: dict[str, str] = {
-    "rest": "rest is scored by executing calls; glmbench never executes model output",
-    "sql": "sql is not scored by BFCL itself (its v3 evaluation skips the category)",
-    "multi_turn": ("multi-turn is scored by executing calls against BFCL's simulated APIs; "
-                   "glmbench never executes model output"),
-}
+# Category -> why these rules leave it unscored; a view of the category table.
+UNSCORED: dict[str, str] = categories.unscored_by(RULES)
 
 PYTHON_TYPES: dict[str, type] = {
     "string": str, "integer": int, "float": float, "boolean": bool,
@@ -57,9 +56,7 @@ _STANDARDIZE = re.compile(r"[ ,./\-_*^]")
 
 def unscored_reason(category: str) -> str | None:
     """Why BFCL's rules leave ``category`` unscored here, or None when they score it."""
-    if category.startswith("multi_turn"):
-        return UNSCORED["multi_turn"]
-    return UNSCORED.get(category)
+    return categories.unscored_reason(category, RULES)
 
 
 def standardize(text: str) -> str:
@@ -73,16 +70,17 @@ def check_bfcl(entry: BFCLEntry, calls: Sequence[Call], names: dict[str, str] | 
     if why:
         return Verdict(False, why, RULES)
     names = names or {}
-    if "relevance" in entry.category:
-        return _relevance(entry.category, calls, names)
+    expects = categories.traits(entry.category).expects
+    if expects in ("no_call", "some_call"):
+        return _relevance(expects, calls, names)
     if not entry.ground_truth:
         return Verdict(False, "no possible answer for this entry", RULES)
     reason = _check_ast(entry, list(calls), names)
     return Verdict(reason is None, reason or "", RULES)
 
 
-def _relevance(category: str, calls: Sequence[Call], names: dict[str, str]) -> Verdict:
-    if "irrelevance" in category:
+def _relevance(expects: str, calls: Sequence[Call], names: dict[str, str]) -> Verdict:
+    if expects == "no_call":
         if not calls:
             return Verdict(True, "", RULES)
         called = ", ".join(names.get(c.name, c.name) for c in calls)
@@ -113,9 +111,10 @@ def _answer_name(answer: Any) -> str | None:
 def _check_ast(entry: BFCLEntry, calls: list[Call], names: dict[str, str]) -> str | None:
     ctx = _Context(language_of(entry.category), names)
     answers = entry.ground_truth or []
-    if "parallel" in entry.category:
+    expects = categories.traits(entry.category).expects
+    if expects == "calls_any_order":
         return _parallel(entry.function, calls, answers, ctx)
-    if "multiple" in entry.category:
+    if expects == "one_of_several":
         if len(calls) != len(answers):
             return f"expected {_calls_word(len(answers))}, got {len(calls)}"
         name = _answer_name(answers[0])

@@ -28,6 +28,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from glmbench.bfcl import categories
 from glmbench.bfcl.text_calls import calls_from_text, jsonable
 from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr
 
@@ -36,23 +37,16 @@ __all__ = ["RULES", "UNSCORED", "unscored_reason", "decode_arguments", "calls_fr
 
 RULES = "lightllm"
 
-# The categories whose possible answers the script loads.
-ANSWERED = frozenset({
-    "simple", "multiple", "parallel", "parallel_multiple", "java", "javascript",
-    "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "sql",
-})
+# The categories whose possible answers the script loads; a view of the category table.
+ANSWERED = frozenset(c.name for c in categories.TABLE.values() if c.lightllm_answers)
 
-UNSCORED: dict[str, str] = {
-    "live_relevance": "not a category of LightLLM's script (its generic rule would pass only entries with no call)",
-    "multi_turn": "not a category of LightLLM's script (it sends only the first message)",
-}
+# Category -> why these rules leave it unscored; a view of the category table.
+UNSCORED: dict[str, str] = categories.unscored_by(RULES)
 
 
 def unscored_reason(category: str) -> str | None:
     """Why LightLLM's rules leave ``category`` unscored, or None when they score it."""
-    if category.startswith("multi_turn"):
-        return UNSCORED["multi_turn"]
-    return UNSCORED.get(category)
+    return categories.unscored_reason(category, RULES)
 
 
 def decode_arguments(arguments: Any) -> dict[str, Any]:
@@ -127,7 +121,7 @@ def check_lightllm(entry: BFCLEntry, calls: Sequence[Call]) -> Verdict:
     why = unscored_reason(entry.category)
     if why:
         return Verdict(False, why, RULES)
-    if "irrelevance" in entry.category.lower():
+    if categories.traits(entry.category).irrelevance:
         if not calls:
             return Verdict(True, "", RULES)
         return Verdict(False, f"expected no call, got {len(calls)} ({', '.join(c.name for c in calls)})", RULES)

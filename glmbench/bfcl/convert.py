@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from glmbench.bfcl.categories import traits
 from glmbench.bfcl.java_js import decode_java_js
 
 __all__ = ["ToolSet", "bfcl_tools", "lightllm_tools", "decode_java_js", "language_of", "sent_name"]
@@ -59,9 +60,7 @@ class ToolSet:
 
 def language_of(category: str) -> str:
     """``java``, ``javascript`` or ``python``: the language of a category's function documents."""
-    if "javascript" in category:
-        return "javascript"
-    return "java" if "java" in category else "python"
+    return traits(category).doc_language
 
 
 def sent_name(name: str, names: dict[str, str] | None) -> str:
@@ -91,9 +90,9 @@ def bfcl_tools(functions: list[dict[str, Any]], category: str) -> ToolSet:
 
 def _language_pre_processing(docs: list[dict[str, Any]], category: str) -> list[dict[str, Any]]:
     """BFCL's description hints; java/javascript parameters become strings typed in words."""
-    # BFCL compares the category itself: only "java" and "javascript" are not Python.
-    language = category if category in _LANGUAGE_HINT else "python"
-    hint = _LANGUAGE_HINT.get(category, _PYTHON_HINT)
+    # Only java and javascript are not Python (rest and sql functions are described in Python syntax too).
+    language = language_of(category)
+    hint = _LANGUAGE_HINT.get(language, _PYTHON_HINT)
     for doc in docs:
         doc["description"] = doc.get("description", "") + hint
         if language == "python":

@@ -35,7 +35,6 @@ glmbench's category names, ``BFCL_v3_simple.json`` is ``simple``, so no mapping)
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import importlib.util
 import json
@@ -51,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from glmbench.bfcl.types import CATEGORIES, BFCLEntry
+from glmbench.bfcl.categories import COUNTS, NAMES, traits
+from glmbench.bfcl.types import BFCLEntry
 from glmbench.errors import GlmbenchError
 
 __all__ = [
@@ -67,9 +67,6 @@ _WHEEL_DATA = "bfcl_eval/data/"
 _PYPI_SIMPLE = "https://pypi.org/simple/bfcl-eval/"  # PEP 691 JSON, the index API pip itself reads
 _NEXT = "run glmbench data fetch bfcl, or pass --data-dir DIR"
 _REFETCH = "run glmbench data fetch bfcl --force, or fix the file"
-
-# Judged on whether a call is made (or, for rest, against a live HTTP response).
-_NO_CALL_ANSWER = frozenset({"irrelevance", "live_irrelevance", "live_relevance", "rest"})
 
 # BFCL's class -> function-doc file for multi-turn entries.
 _FUNC_DOC_FILES = {
@@ -107,7 +104,7 @@ class BFCLDataInfo:
 
     def count_mismatches(self) -> dict[str, tuple[int, int]]:
         """Loaded categories whose count differs from BFCL v3's: ``{category: (found, expected)}``."""
-        return {c: (n, CATEGORIES[c]) for c, n in self.counts.items() if n != CATEGORIES[c]}
+        return {c: (n, COUNTS[c]) for c, n in self.counts.items() if n != COUNTS[c]}
 
 
 # -- where the files are ------------------------------------------------------
@@ -170,12 +167,12 @@ def _first(tree: _Tree, names: list[str]) -> tuple[str, bytes] | None:
 
 
 def _question_file(tree: _Tree, category: str) -> tuple[str, bytes] | None:
-    name = f"BFCL_v3_{category}.json"
+    name = traits(category).file_name
     return _first(tree, [name, f"unused_datasets/question/{name}"])
 
 
 def _answer_file(tree: _Tree, category: str) -> tuple[str, bytes] | None:
-    name = f"BFCL_v3_{category}.json"
+    name = traits(category).file_name
     return _first(tree, [f"possible_answer/{name}", f"unused_datasets/possible_answer/{name}"])
 
 
@@ -210,13 +207,13 @@ class _Found:
 def _read_category(tree: _Tree, category: str, found: _Found) -> None:
     questions = _question_file(tree, category)
     if questions is None:
-        found.missing[category] = f"BFCL_v3_{category}.json not found"
+        found.missing[category] = f"{traits(category).file_name} not found"
         return
     rows = _json_lines(tree, *questions)
     answer_file = _answer_file(tree, category)
     answers = {a["id"]: a.get("ground_truth") for a in _json_lines(tree, *answer_file)} if answer_file else {}
     docs: dict[str, list[dict[str, Any]]] = {}
-    if category.startswith("multi_turn"):
+    if traits(category).multi_turn:
         classes = sorted({c for row in rows for c in row.get("involved_classes", [])})
         try:
             docs = _function_docs(tree, classes)
@@ -245,12 +242,13 @@ def _entry(category: str, row: dict[str, Any], answers: dict[str, Any],
     entry_id = row["id"]
     extra = {k: v for k, v in row.items() if k not in ("id", "question", "function")}
     ground_truth = answers.get(entry_id)
-    if category == "rest":
+    kind = traits(category).answer
+    if kind == "http_response":
         if entry_id in answers:
             extra["expected_response"] = ground_truth
         ground_truth = None
-    elif category in _NO_CALL_ANSWER:
-        ground_truth = None
+    elif kind == "none":
+        ground_truth = None  # judged on whether a call is made
     elif entry_id not in answers:
         found.unanswered.setdefault(category, []).append(entry_id)
     function = row.get("function")
@@ -320,11 +318,11 @@ def load_bfcl(categories: list[str] | None = None, source: str = "auto",
 
 def _check_categories(categories: list[str] | None) -> list[str]:
     if categories is None:
-        return list(CATEGORIES)
-    unknown = [c for c in categories if c not in CATEGORIES]
+        return list(NAMES)
+    unknown = [c for c in categories if c not in COUNTS]
     if unknown:
         raise GlmbenchError(f"unknown BFCL categor{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}",
-                            f"use some of: {', '.join(CATEGORIES)}")
+                            f"use some of: {', '.join(NAMES)}")
     return list(dict.fromkeys(categories))
 
 

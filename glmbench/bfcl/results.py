@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from glmbench.bfcl.categories import RULE_SETS
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry, Verdict
 from glmbench.results.schema import BFCLSummary
 
 __all__ = ["summarize_run", "RULES"]
 
-RULES = ("lightllm", "bfcl")
+RULES = RULE_SETS  # every rule set gets a table, in the category table's order
 
 
 def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],

@@ -14,48 +14,55 @@ order, then the others present, then summary rows in upper case.
   note says so, rather than averaging a zero.
 
 Categories a rule set does not score (rest, sql and multi-turn under ``bfcl``)
-are listed with ``scored: False`` and left out of every summary.
+are listed with ``scored: False`` and left out of every summary. Which category
+is in which group, which is unscored and why, and the published order all come
+from :mod:`glmbench.bfcl.categories`; only the formulas are here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from glmbench.bfcl import checker_bfcl, checker_lightllm
-from glmbench.bfcl.types import CATEGORIES, PUBLISHED_CATEGORIES, Verdict
+from glmbench.bfcl.categories import (
+    COUNTS,
+    NAMES,
+    PUBLISHED_ORDER,
+    RULE_SETS,
+    in_group,
+    unscored_reason,
+)
+from glmbench.bfcl.types import Verdict
 
 __all__ = ["summarize", "NON_LIVE", "LIVE", "MULTI_TURN"]
 
-_SIMPLE_GROUP = ("simple", "java", "javascript")
-NON_LIVE = ("simple", "java", "javascript", "multiple", "parallel", "parallel_multiple", "irrelevance")
-LIVE = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance",
-        "live_relevance")
-MULTI_TURN = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
-
-_UNSCORED: dict[str, Callable[[str], str | None]] = {
-    "lightllm": checker_lightllm.unscored_reason,
-    "bfcl": checker_bfcl.unscored_reason,
-}
+# BFCL's summary groups, from the category table. NON_LIVE lists the simple group
+# first, as its formula takes it: the order of the parts fixes the floating-point
+# sums and the order of the names in the notes.
+_SIMPLE_GROUP = in_group("non_live_simple")
+_NON_LIVE_OTHERS = in_group("non_live")
+NON_LIVE = _SIMPLE_GROUP + _NON_LIVE_OTHERS
+LIVE = in_group("live")
+MULTI_TURN = in_group("multi_turn")
 
 _Tally = dict[str, tuple[int, int]]  # category -> (correct, total)
 
 
 def summarize(verdicts: Mapping[str, Sequence[Verdict]], rules: str) -> list[dict[str, Any]]:
     """The table of ``verdicts`` (by category) under ``rules`` (``lightllm`` or ``bfcl``)."""
-    if rules not in _UNSCORED:
-        raise ValueError(f"rules must be one of {', '.join(_UNSCORED)}, not {rules!r}")
+    if rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}, not {rules!r}")
     rows, tally = [], {}
     for category in _ordered(verdicts):
         found = verdicts[category]
-        why = _UNSCORED[rules](category)
+        why = unscored_reason(category, rules)
         if why:
             rows.append(_row(category, None, None, len(found), rules, why, scored=False))
             continue
         correct, total = sum(1 for v in found if v.ok), len(found)
         if total:
             tally[category] = (correct, total)
-        expected = CATEGORIES.get(category)
+        expected = COUNTS.get(category)
         note = f"{total} of {expected} entries" if expected is not None and total != expected else ""
         note = note or ("no entries" if not total else "")
         rows.append(_row(category, _percent(correct, total), correct, total, rules, note))
@@ -64,8 +71,8 @@ def summarize(verdicts: Mapping[str, Sequence[Verdict]], rules: str) -> list[dic
 
 
 def _ordered(verdicts: Mapping[str, Sequence[Verdict]]) -> list[str]:
-    known = [c for c in PUBLISHED_CATEGORIES if c in verdicts]
-    known += [c for c in CATEGORIES if c in verdicts and c not in known]
+    known = [c for c in PUBLISHED_ORDER if c in verdicts]
+    known += [c for c in NAMES if c in verdicts and c not in known]
     return known + sorted(c for c in verdicts if c not in known)
 
 
@@ -89,13 +96,14 @@ def _lightllm_summary(tally: _Tally) -> list[dict[str, Any]]:
         return []
     correct, total = _sums(tally, list(tally))
     note = f"entries passed / entries over {len(tally)} categories"
-    missing = [c for c in PUBLISHED_CATEGORIES if c not in tally]
-    extra = [c for c in tally if c not in PUBLISHED_CATEGORIES]
-    partial = [c for c, (_, n) in tally.items() if n != CATEGORIES.get(c, n)]
+    missing = [c for c in PUBLISHED_ORDER if c not in tally]
+    extra = [c for c in tally if c not in PUBLISHED_ORDER]
+    partial = [c for c, (_, n) in tally.items() if n != COUNTS.get(c, n)]
     if missing or extra or partial:
         why = [f"missing {', '.join(missing)}" if missing else "", f"adds {', '.join(extra)}" if extra else "",
                f"partial {', '.join(partial)}" if partial else ""]
-        note += "; not the published OVERALL's 13 full categories (" + "; ".join(w for w in why if w) + ")"
+        note += (f"; not the published OVERALL's {len(PUBLISHED_ORDER)} full categories ("
+                 + "; ".join(w for w in why if w) + ")")
     return [_row("OVERALL", _percent(correct, total), correct, total, "lightllm", note)]
 
 
@@ -114,11 +122,11 @@ def _bfcl_summary(tally: _Tally) -> list[dict[str, Any]]:
 
     simple_group = _mean([acc[c] for c in _SIMPLE_GROUP if c in acc])
     parts = [simple_group] if simple_group is not None else []
-    parts += [acc[c] for c in ("multiple", "parallel", "parallel_multiple", "irrelevance") if c in acc]
+    parts += [acc[c] for c in _NON_LIVE_OTHERS if c in acc]
     non_live = _mean(parts)
     if non_live is not None:
         sections.append(("non-live", non_live))
-        note = "mean(mean(simple, java, javascript), multiple, parallel, parallel_multiple, irrelevance)"
+        note = f"mean(mean({', '.join(_SIMPLE_GROUP)}), {', '.join(_NON_LIVE_OTHERS)})"
         rows.append(_row("NON_LIVE", non_live, *_sums(tally, NON_LIVE), "bfcl", note + _missing(tally, NON_LIVE)))
 
     live_correct, live_total = _sums(tally, LIVE)

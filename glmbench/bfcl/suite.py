@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glmbench.bfcl.types import CATEGORIES
+from glmbench.bfcl.categories import NAMES, RULE_SETS
 
 __all__ = ["BFCLSuite", "Rules"]
 
 Rules = Literal["lightllm", "bfcl"]
+# pydantic needs the names written out; they must stay the category table's rule sets.
+if get_args(Rules) != RULE_SETS:
+    raise ImportError(f"BFCLSuite's rule sets {get_args(Rules)} differ from the category table's {RULE_SETS}")
 
 
 class BFCLSuite(BaseModel):
@@ -33,7 +36,7 @@ class BFCLSuite(BaseModel):
     kind: Literal["bfcl"] = "bfcl"
     name: str = "bfcl-v3"
     description: str = ""
-    categories: list[str] = Field(default_factory=lambda: list(CATEGORIES))
+    categories: list[str] = Field(default_factory=lambda: list(NAMES))
     style: Literal["lightllm", "bfcl"] = "lightllm"
     mode: Literal["native", "prompt"] = "native"
     scoring: Rules = "lightllm"
@@ -50,7 +53,7 @@ class BFCLSuite(BaseModel):
     @field_validator("categories")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in CATEGORIES]
+        unknown = [c for c in value if c not in NAMES]
         if unknown:
-            raise ValueError(f"unknown categories {', '.join(unknown)}; known: {', '.join(CATEGORIES)}")
+            raise ValueError(f"unknown categories {', '.join(unknown)}; known: {', '.join(NAMES)}")
         return value

@@ -34,6 +34,7 @@ import json
 import re
 from typing import Any
 
+from glmbench.bfcl.categories import PUBLISHED_ORDER, TABLE
 from glmbench.bfcl.pyexpr import Opaque, evaluate
 from glmbench.bfcl.types import Call
 
@@ -53,14 +54,11 @@ _SCRIPT_GLOBALS = frozenset({
     "__name__", "__doc__", "__file__", "__builtins__", "__spec__", "__loader__", "__package__",
     "__cached__", "__annotations__",
 }) | frozenset(dir(builtins))
-# The script's module constants an eval can read.
-_SCRIPT_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "java", "javascript", "irrelevance",
-                      "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "rest", "sql")
+# The script's module constants an eval can read; its categories are the published table's rows, in order.
 _SCRIPT_CONSTANTS = {
     "BFCL_REPO": "gorilla-llm/Berkeley-Function-Calling-Leaderboard",
-    "TEST_CATEGORIES": {c: f"BFCL_v3_{c}.json" for c in _SCRIPT_CATEGORIES},
-    "ANSWER_FILES": {c: f"possible_answer/BFCL_v3_{c}.json" for c in _SCRIPT_CATEGORIES
-                     if c not in ("irrelevance", "rest")},
+    "TEST_CATEGORIES": {c: TABLE[c].file_name for c in PUBLISHED_ORDER},
+    "ANSWER_FILES": {c: f"possible_answer/{TABLE[c].file_name}" for c in PUBLISHED_ORDER if TABLE[c].lightllm_answers},
 }
 
 _INT64 = 2**63

@@ -12,23 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from glmbench.bfcl.categories import COUNTS, PUBLISHED_ORDER
+
 __all__ = ["CATEGORIES", "PUBLISHED_CATEGORIES", "BFCLEntry", "Call", "Verdict", "short_repr"]
 
-# BFCL v3's categories and their entry counts (DESIGN.md section 6).
-CATEGORIES: dict[str, int] = {
-    "simple": 400, "multiple": 200, "parallel": 200, "parallel_multiple": 200,
-    "java": 100, "javascript": 50, "irrelevance": 240,
-    "live_simple": 258, "live_multiple": 1053, "live_parallel": 16, "live_parallel_multiple": 24,
-    "live_irrelevance": 882, "live_relevance": 18,
-    "sql": 100, "rest": 70,
-    "multi_turn_base": 200, "multi_turn_miss_func": 200, "multi_turn_miss_param": 200, "multi_turn_long_context": 200,
-}
-
-# The rows of the published GLM-4.7-Flash table, in its order (OVERALL follows).
-PUBLISHED_CATEGORIES: tuple[str, ...] = (
-    "simple", "multiple", "parallel", "parallel_multiple", "java", "javascript", "irrelevance",
-    "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "rest", "sql",
-)
+# Views of the category table (glmbench.bfcl.categories), kept under these names for their importers.
+CATEGORIES: dict[str, int] = COUNTS
+PUBLISHED_CATEGORIES: tuple[str, ...] = PUBLISHED_ORDER
 
 
 @dataclass(frozen=True)

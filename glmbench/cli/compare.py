@@ -47,7 +47,8 @@ def history(
     format: Annotated[str, typer.Option("--format", "-f", help="table, md or json.")] = "table",
 ) -> None:
     """A metric across all runs under a folder, oldest first, as a table and optionally a plot."""
-    from glmbench.compare.history import history as collect, plot_history
+    from glmbench.compare.history import history as collect
+    from glmbench.compare.history import plot_history
     from glmbench.util.text import md_text, rich_text, safe_console
 
     if format not in _FORMATS:

@@ -49,7 +49,13 @@ def fetch(
 @data_app.command("where")
 def where() -> None:
     """Show where each source of BFCL data is and whether it is there, in the order they are tried."""
-    from glmbench.bfcl.data import HUB_REPO, WHEEL_NAME, cache_dir, cached_wheel, hub_snapshot
+    from glmbench.bfcl.data import (
+        HUB_REPO,
+        WHEEL_NAME,
+        cache_dir,
+        cached_wheel,
+        hub_snapshot,
+    )
 
     typer.echo("bfcl, tried in this order:")
     typer.echo("  1. --data-dir DIR (a folder in BFCL's layout), when given")

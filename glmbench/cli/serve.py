@@ -48,34 +48,33 @@ def backends(
 def serve(
     backend: Annotated[Optional[str], typer.Option(help="Backend to start; its default config unless --config.")] = None,
     config: Annotated[Optional[str], typer.Option(help="Backend config: a name from configs/ or a YAML path.")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="Override a config field: KEY=VALUE; repeatable.")] = [],  # noqa: B006
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field: KEY=VALUE; "
+                                                      "repeatable.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model path or name (overrides the config).")] = None,
     log: Annotated[Optional[Path], typer.Option(help="Server log file (default results/serve-<backend>-<time>.log).")] = None,
 ) -> None:
     """Start a backend, wait until it is ready, print its URL, and stop it on Ctrl-C."""
-    from glmbench.backends.launch import start_server
-    from glmbench.backends.registry import get_backend
-    from glmbench.cli.serving import Launch, resolve_config
+    from glmbench.api import Launch, prepare
+    from glmbench.api import serve as serving
+    from glmbench.cli.progress import TerminalProgress
 
-    cfg = resolve_config(Launch(backend=backend, config=config, sets=list(set_), model=model))
-    if cfg.launch.kind == "external":
-        raise GlmbenchError("this config is an external endpoint: there is nothing to start", "use glmbench bench --endpoint URL")
+    prepared = prepare(Launch(backend=backend, config=config, sets=list(set_ or []), model=model))
+    if prepared.endpoint:
+        raise GlmbenchError("this config is an external endpoint: there is nothing to start",
+                            "use glmbench bench --endpoint URL")
+    cfg = prepared.cfg
     log = log or Path("results") / f"serve-{cfg.backend}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    print(f"starting {cfg.backend} (log: {log}) ...", file=sys.stderr, flush=True)
-    server = None
     try:
-        server = start_server(get_backend(cfg.backend), cfg, log)
-        print(f"{server.base_url}  model {server.model}  ({cfg.source_label}, {server.version or 'version unknown'})", flush=True)
-        print(f"command: {shlex.join(server.command or [])}", file=sys.stderr, flush=True)
-        print("Ctrl-C stops it", file=sys.stderr, flush=True)
-        while (code := server.exit_code()) is None:
-            time.sleep(0.5)
-        raise GlmbenchError(f"{cfg.backend} exited with code {code}", f"see {log}", exit_code=1)
+        with serving(prepared, log, progress=TerminalProgress()) as server:
+            print(f"{server.base_url}  model {server.model}  ({cfg.source_label}, "
+                  f"{server.version or 'version unknown'})", flush=True)
+            print(f"command: {shlex.join(server.command or [])}", file=sys.stderr, flush=True)
+            print("Ctrl-C stops it", file=sys.stderr, flush=True)
+            while (code := server.exit_code()) is None:
+                time.sleep(0.5)
+            raise GlmbenchError(f"{cfg.backend} exited with code {code}", f"see {log}", exit_code=1)
     except KeyboardInterrupt:
-        print("stopping ...", file=sys.stderr, flush=True)
-    finally:
-        if server is not None and not server.stop():
-            print(f"warning: port {server.port} still answers after stopping", file=sys.stderr)
+        print("stopped", file=sys.stderr, flush=True)
 
 
 def register(app: typer.Typer) -> None:

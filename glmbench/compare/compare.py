@@ -8,10 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.compare.bootstrap import RequestSample, ratio_interval, request_sample
-from glmbench.compare.metrics import BFCL_METRIC, DEFAULT_LOAD_METRICS, MetricSpec, known_metrics, metric_spec
+from glmbench.compare.metrics import (
+    BFCL_METRIC,
+    DEFAULT_LOAD_METRICS,
+    MetricSpec,
+    known_metrics,
+    metric_spec,
+)
 from glmbench.compare.sides import Run, Side, load_side
 from glmbench.compare.verdict import (
-    Verdict, interval_verdict, paired_proportion_verdict, proportion_verdict, repeats_verdict, threshold_verdict,
+    Verdict,
+    interval_verdict,
+    paired_proportion_verdict,
+    proportion_verdict,
+    repeats_verdict,
+    threshold_verdict,
     worse_change,
 )
 from glmbench.errors import GlmbenchError

@@ -9,12 +9,15 @@ import yaml
 
 from glmbench.compare.sides import find_result_folders
 from glmbench.errors import GlmbenchError
+from glmbench.metrics.registry import axis_label
 
 __all__ = ["HistoryPoint", "history", "plot_history"]
 
 
 @dataclass(frozen=True)
 class HistoryPoint:
+    """One run's value of the metric, with when it started and what served it."""
+
     run_id: str
     started_at: str
     backend: str
@@ -88,7 +91,8 @@ def plot_history(points: list[HistoryPoint], metric: str, workload: str, out: Pa
         ax.plot([datetime.fromisoformat(p.started_at) for p in mine], [p.value for p in mine],
                 marker="o", label=config if config == mine[0].backend else f"{config} ({mine[0].backend})")
     ax.set_title(f"{metric}, {workload}: {len(points)} runs")
-    ax.set_ylabel(metric)
+    # The registry's name and unit (``TTFT p99 (ms)``); the title keeps the key the user asked for.
+    ax.set_ylabel(axis_label(metric))
     ax.set_xlabel("run started (UTC)")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.grid(True, alpha=0.3)

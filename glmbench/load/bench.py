@@ -18,10 +18,10 @@ from glmbench.datasets.synthetic import random_samples
 from glmbench.datasets.tokens import TokenCounter, make_counter
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target
-from glmbench.results.records import RecordWriter, RequestRecord
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import DatasetSpec, Suite, Workload
 from glmbench.metrics.summary import summarize_workload
+from glmbench.results.records import RecordWriter, RequestRecord
 from glmbench.results.schema import LoadSummary
 from glmbench.results.store import RunStore, write_error
 

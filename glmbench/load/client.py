@@ -18,9 +18,9 @@ import orjson
 
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
-from glmbench.results.records import RequestRecord
 from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.load.workload import RequestSpec
+from glmbench.results.records import RequestRecord
 from glmbench.util.text import one_line
 
 __all__ = ["StreamClient", "Target", "probe_target", "served_model"]

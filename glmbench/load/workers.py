@@ -42,9 +42,9 @@ import orjson
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target
-from glmbench.results.records import RecordWriter, RequestRecord
-from glmbench.load.runner import WorkloadRun, run_workload
+from glmbench.load.sender import WorkloadRun, send_workload
 from glmbench.load.workload import RequestSpec, Workload
+from glmbench.results.records import RecordWriter, RequestRecord
 
 __all__ = ["run_in_workers", "worker_cores"]
 
@@ -128,9 +128,9 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
             except EOFError:
                 return  # stopped before the start
             try:
-                run = await run_workload(client, job.name, job.workload, job.samples, job.seed,
-                                         _PipeWriter(out), t0_ns=t0_ns, next_index=next_index,
-                                         bodies=job.bodies, cap=job.cap, worker=job.worker)
+                run = await send_workload(client, job.name, job.workload, job.samples, job.seed,
+                                          _PipeWriter(out), t0_ns=t0_ns, next_index=next_index,
+                                          bodies=job.bodies, cap=job.cap, worker=job.worker)
             except asyncio.CancelledError:
                 return  # stopped by the parent: the cut-short records are sent, the pipe's end says the rest
             facts = {"end_ns": run.end_ns, "client_cpu_s": run.client_cpu_s, "loop_lag_ns": run.loop_lag_ns}
@@ -215,7 +215,7 @@ class _Worker:
 async def run_in_workers(client: StreamClient, name: str, workload: Workload, samples: Sequence[Sample], seed: int,
                          writer: RecordWriter, on_done: Callable[[RequestRecord], None] | None,
                          workers: int) -> WorkloadRun:
-    """:func:`run_workload` over ``workers`` processes; one records file, one clock, one WorkloadRun."""
+    """:func:`~glmbench.load.sender.send_workload` over ``workers`` processes; one records file, one clock, one WorkloadRun."""
     cap = workload.max_concurrency
     workers = max(1, min(workers, cap or workers, len(samples)))
     target = client.target

@@ -1,4 +1,5 @@
-"""What a metric is: a tag, a title, and one function from records to raw values."""
+"""What a distribution metric is: a tag and one function from records to raw values (its title, unit and
+direction are in :mod:`glmbench.metrics.registry`)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ import numpy as np
 
 from glmbench.results.records import RequestRecord
 
-__all__ = ["DistributionMetric", "STATS", "describe_ns"]
+__all__ = ["DistributionMetric", "STATS", "ALL_STATS", "describe_ns"]
 
+# The statistics tables and compare use; ALL_STATS adds the spread a summary keeps beside them.
 STATS = ("mean", "p50", "p90", "p99")
+ALL_STATS = (*STATS, "std", "max")
 
 
 class DistributionMetric:
     """A latency-like metric: values in ns, reported in ms as mean, p50, p90, p99 (and std, max).
 
-    Subclasses set ``tag``, ``title`` and ``description`` and implement
-    :meth:`values`. Keys in summaries are ``{tag}_ms_{stat}``.
+    Subclasses set ``tag`` and ``description`` and implement :meth:`values`.
+    Keys in summaries are ``{tag}_ms_{stat}``.
     """
 
     tag: ClassVar[str]
-    title: ClassVar[str]
     description: ClassVar[str]
 
     def values(self, records: Sequence[RequestRecord]) -> list[float]:
@@ -38,9 +40,8 @@ def describe_ns(values_ns: Sequence[float]) -> dict[str, float | None]:
     Percentiles use linear interpolation (numpy's default), as vLLM's and
     SGLang's benchmark clients do.
     """
-    keys = (*STATS, "std", "max")
     if len(values_ns) == 0:
-        return dict.fromkeys(keys)
+        return dict.fromkeys(ALL_STATS)
     arr = np.asarray(values_ns, dtype=np.float64) / 1e6
     p50, p90, p99 = np.percentile(arr, [50, 90, 99])
     return {"mean": float(arr.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99),

@@ -9,7 +9,6 @@ __all__ = ["ITL", "ITLTokenWeighted"]
 
 class ITL(DistributionMetric):
     tag = "itl"
-    title = "ITL"
     description = "gaps between consecutive token-bearing chunks, pooled over requests (vLLM's definition)"
 
     def values(self, records):
@@ -23,7 +22,6 @@ class ITL(DistributionMetric):
 
 class ITLTokenWeighted(DistributionMetric):
     tag = "itl_token"
-    title = "ITL per token"
     description = ("each chunk gap split evenly over the tokens that chunk carried: with MTP a chunk of k tokens "
                    "counts k times at gap/k; needs per-chunk token counts from the server (continuous usage)")
 

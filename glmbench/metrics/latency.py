@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from glmbench.results.records import RequestRecord
 from glmbench.metrics.base import DistributionMetric
+from glmbench.results.records import RequestRecord
 
 __all__ = ["TTFT", "TTFTReasoning", "TTFTAnswer", "E2EL", "TPOT", "TTFTFromDue", "E2ELFromDue", "DispatchLag", "SendOverhead"]
 
@@ -16,7 +16,6 @@ def _ok(records: Sequence[RequestRecord]) -> list[RequestRecord]:
 
 class TTFT(DistributionMetric):
     tag = "ttft"
-    title = "TTFT"
     description = "first token-bearing chunk (content or reasoning) minus the request going on the wire"
 
     def values(self, records):
@@ -25,7 +24,6 @@ class TTFT(DistributionMetric):
 
 class TTFTReasoning(DistributionMetric):
     tag = "ttft_reasoning"
-    title = "TTFT reasoning"
     description = "first reasoning token minus send (requests that streamed reasoning)"
 
     def values(self, records):
@@ -34,7 +32,6 @@ class TTFTReasoning(DistributionMetric):
 
 class TTFTAnswer(DistributionMetric):
     tag = "ttft_answer"
-    title = "TTFT answer"
     description = "first answer (non-reasoning) token minus send: what a user waits for after thinking"
 
     def values(self, records):
@@ -43,7 +40,6 @@ class TTFTAnswer(DistributionMetric):
 
 class E2EL(DistributionMetric):
     tag = "e2e"
-    title = "E2E latency"
     description = "last token-bearing chunk minus send"
 
     def values(self, records):
@@ -52,7 +48,6 @@ class E2EL(DistributionMetric):
 
 class TPOT(DistributionMetric):
     tag = "tpot"
-    title = "TPOT"
     description = "(E2E latency - TTFT) / (output tokens - 1), per request with more than one token"
 
     def values(self, records):
@@ -62,7 +57,6 @@ class TPOT(DistributionMetric):
 
 class TTFTFromDue(DistributionMetric):
     tag = "ttft_due"
-    title = "TTFT from schedule"
     description = "first token minus the time the schedule wanted the request sent (open loop: a late client cannot hide it)"
 
     def values(self, records):
@@ -71,7 +65,6 @@ class TTFTFromDue(DistributionMetric):
 
 class E2ELFromDue(DistributionMetric):
     tag = "e2e_due"
-    title = "E2E from schedule"
     description = "last token minus the scheduled send time"
 
     def values(self, records):
@@ -80,7 +73,6 @@ class E2ELFromDue(DistributionMetric):
 
 class DispatchLag(DistributionMetric):
     tag = "dispatch_lag"
-    title = "Dispatch lag"
     description = "request on the wire minus its scheduled time, all requests: the client's own lateness"
 
     def values(self, records):
@@ -89,7 +81,6 @@ class DispatchLag(DistributionMetric):
 
 class SendOverhead(DistributionMetric):
     tag = "send_overhead"
-    title = "Send overhead"
     description = ("request on the wire minus HTTP call issued: connecting and the client's own queueing, "
                    "which vLLM's client counts into TTFT and glmbench does not")
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from glmbench.bfcl.categories import RULE_TITLES
 from glmbench.results.schema import BFCLSummary
 
 __all__ = ["RULES_TITLE", "bfcl_rows", "bfcl_json", "bfcl_markdown", "bfcl_csv", "print_bfcl"]
 
-RULES_TITLE = {
-    "lightllm": "LightLLM eval_bfcl.py rules (the published table): OVERALL = entries passed / entries",
-    "bfcl": "BFCL v3 AST checker rules: overall = mean(non-live, live[, multi-turn])",
-}
+# Each rule set's title, registered with the BFCL categories; kept under this name for importers.
+RULES_TITLE = RULE_TITLES
 
 
 def bfcl_rows(summary: BFCLSummary) -> list[dict[str, Any]]:

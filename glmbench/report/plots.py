@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from glmbench.metrics.registry import metric, published
 from glmbench.report.runs import ReportRun, require
 
 __all__ = ["Plot", "make_plots", "save_plots", "figure_bytes"]
@@ -44,13 +45,13 @@ def _workloads(runs: Sequence[ReportRun]) -> list[str]:
     return order
 
 
-def cdf_figure(runs: Sequence[ReportRun], metric: str):
-    """Per-request CDF of TTFT or E2E latency (ms), one panel per workload, one line per run."""
+def cdf_figure(runs: Sequence[ReportRun], tag: str):
+    """Per-request CDF of a distribution metric (``ttft``, ``e2e``), one panel per workload, one line per run."""
     import numpy as np
 
-    from glmbench.metrics.latency import E2EL, TTFT
-
-    calc, name = (TTFT(), "TTFT") if metric == "ttft" else (E2EL(), "E2E latency")
+    spec = metric(tag)
+    assert spec.calc is not None, f"{tag} is not a per-request distribution"
+    calc, name = spec.calc(), spec.title
     runs = [r for r in runs if r.records]
     workloads = _workloads(runs)
     if not workloads:
@@ -63,7 +64,7 @@ def cdf_figure(runs: Sequence[ReportRun], metric: str):
             if len(values):
                 ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=_short(run.label))
         ax.set_title(workload)
-        ax.set_xlabel(f"{name} (ms)")
+        ax.set_xlabel(spec.label())
         ax.set_ylim(0, 1.02)
     axes[0][0].set_ylabel("fraction of requests ≤ x")
     _legend(fig, axes[0][0])
@@ -89,16 +90,19 @@ def throughput_latency_figure(runs: Sequence[ReportRun]):
     workloads = _workloads(runs)
     markers = dict(zip(workloads, "osD^vP*X"))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    for ax, (key, name) in zip(axes, (("ttft_ms", "mean TTFT (ms)"), ("e2e_ms", "mean E2E latency (ms)"))):
+    output = metric("output_tok_s")
+    # Against the published table's latencies (a distribution's mean under its short key).
+    latencies = [(m.published_key, m.label("mean")) for m in published() if m.stats]
+    fig, axes = plt.subplots(1, len(latencies), figsize=(6 * len(latencies), 4.8), squeeze=False)
+    for ax, (key, name) in zip(axes[0], latencies):
         for i, run in enumerate(runs):
             color = colors[i % len(colors)]
-            pts = sorted((r["output_tok_s"], r[key], r["workload"]) for r in run.rows
-                         if r.get("output_tok_s") is not None and r.get(key) is not None)
+            pts = sorted((r[output.key()], r[key], r["workload"]) for r in run.rows
+                         if r.get(output.key()) is not None and r.get(key) is not None)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color=color, alpha=0.5)
             for x, y, workload in pts:
                 ax.plot(x, y, markers.get(workload, "o"), color=color, markersize=8, alpha=0.85)
-        ax.set_xlabel("output throughput (tok/s)")
+        ax.set_xlabel(output.label())
         ax.set_ylabel(name)
         ax.set_title(f"throughput vs {name.split(' (')[0]}")
     handles = [Line2D([], [], color=colors[i % len(colors)], label=_short(r.label)) for i, r in enumerate(runs)]
@@ -164,7 +168,7 @@ def timeline_figure(run: ReportRun):
             tokens.extend(r.chunk_tokens if len(r.chunk_tokens) == len(r.chunk_ns) else [1] * len(r.chunk_ns))
         hist, edges = np.histogram(stamps, bins=bins, weights=tokens)
         axes[1][col].step(edges[:-1], hist / width, where="post", color="tab:green")
-        axes[1][col].set_ylabel("output tok/s" if col == 0 else "")
+        axes[1][col].set_ylabel(metric("output_tok_s").header() if col == 0 else "")
         if has_kv:
             found = _series(scrapes, KV_METRICS, t0)
             if found:
@@ -205,7 +209,7 @@ def spec_figure(runs: Sequence[ReportRun]):
     workloads = _workloads(runs)
     series = {r.label: [next((row.get("spec_accept_length") for row in r.rows if row["workload"] == w), None)
                         for w in workloads] for r in runs}
-    return _grouped_bars(workloads, series, "mean acceptance length (tokens per step)",
+    return _grouped_bars(workloads, series, metric("spec_accept_length").label("mean"),
                          "Speculative decoding acceptance per workload")
 
 
@@ -219,9 +223,9 @@ def bfcl_figure(runs: Sequence[ReportRun]):
     for r in runs:
         cats.extend(row["category"] for row in r.summary.tables.get(rules, []) if row["category"] not in cats)
     # The published table's order, then other categories, then the summary rows (upper case) last.
-    from glmbench.bfcl.types import PUBLISHED_CATEGORIES
+    from glmbench.bfcl.categories import PUBLISHED_ORDER
 
-    order = {c: i for i, c in enumerate(PUBLISHED_CATEGORIES)}
+    order = {c: i for i, c in enumerate(PUBLISHED_ORDER)}
     cats.sort(key=lambda c: (c.isupper(), order.get(c, len(order)), c))
     series = {}
     for r in runs:
@@ -237,8 +241,8 @@ def make_plots(runs: Sequence[ReportRun]) -> list[Plot]:
     """Every plot the runs have data for, in reading order."""
     plots = []
     for name, title, make in (
-        ("ttft_cdf", "TTFT CDF per workload", lambda: cdf_figure(runs, "ttft")),
-        ("e2e_cdf", "E2E latency CDF per workload", lambda: cdf_figure(runs, "e2e")),
+        ("ttft_cdf", f"{metric('ttft').title} CDF per workload", lambda: cdf_figure(runs, "ttft")),
+        ("e2e_cdf", f"{metric('e2e').title} CDF per workload", lambda: cdf_figure(runs, "e2e")),
         ("throughput_latency", "Throughput against latency", lambda: throughput_latency_figure(runs)),
         ("spec_acceptance", "Speculative decoding acceptance", lambda: spec_figure(runs)),
         ("bfcl_accuracy", "BFCL accuracy per category", lambda: bfcl_figure(runs)),

@@ -9,53 +9,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from glmbench.metrics.base import STATS
+from glmbench.metrics.registry import (
+    PUBLISHED_FORMAT,
+    columns,
+    distributions,
+    published,
+)
 from glmbench.util.text import md_text, rich_text
 
-__all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "json_rows", "to_markdown", "to_csv", "rich_tables",
-           "detail_rows", "notes"]
+__all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "json_rows", "to_markdown",
+           "to_csv", "rich_tables", "detail_rows", "notes"]
 
-# (key, header, format)
+# (key, header, format) of each table; headers and formats come from the registry, a table only picks and orders.
 PUBLISHED_COLUMNS = (
     ("title", "Workload", "{}"),
-    ("output_tok_s", "Output (tok/s)", "{:.0f}"),
-    ("ttft_ms", "TTFT (ms)", "{:.0f}"),
-    ("e2e_ms", "E2E Latency (ms)", "{:.0f}"),
+    *((m.published_key, m.published, PUBLISHED_FORMAT) for m in published()),
 )
 
 COUNT_COLUMNS = (
     ("workload", "workload", "{}"),
-    ("completed", "completed", "{}"),
-    ("failed", "failed", "{}"),
-    ("request_s", "req/s", "{:.2f}"),
-    ("output_tok_s", "output tok/s", "{:.1f}"),
-    ("total_tok_s", "total tok/s", "{:.1f}"),
-    ("duration_s", "duration s", "{:.1f}"),
+    *columns("completed", "failed", "request_s", "output_tok_s", "total_tok_s", "duration_s"),
 )
 
-# Distribution metrics shown one per line: (tag, label); rows without values are left out.
-DETAIL_METRICS = (
-    ("ttft", "TTFT"),
-    ("itl", "ITL"),
-    ("tpot", "TPOT"),
-    ("e2e", "E2E latency"),
-    ("itl_token", "ITL per token (MTP)"),
-    ("ttft_reasoning", "TTFT reasoning"),
-    ("ttft_answer", "TTFT answer"),
-    ("ttft_due", "TTFT from schedule"),
-    ("e2e_due", "E2E from schedule"),
-    ("dispatch_lag", "dispatch lag"),
-    ("send_overhead", "send overhead"),
-)
+# Distribution metrics shown one per line: (tag, title); rows without values are left out.
+DETAIL_METRICS = tuple((m.tag, m.title) for m in distributions())
+
+# One column holds every distribution, so one precision keeps its decimal points aligned.
+_DETAIL_FORMAT = "{:.2f}"
 
 CLIENT_COLUMNS = (
     ("workload", "workload", "{}"),
     ("description", "schedule", "{}"),
-    ("spec_accept_length", "accept length", "{:.2f}"),
-    ("goodput_request_s", "goodput req/s", "{:.2f}"),
-    ("loop_lag_ms_p99", "loop lag p99 ms", "{:.2f}"),
-    ("issue_lag_ms_p99", "issue lag p99 ms", "{:.2f}"),
-    ("client_cpu_pct", "client CPU %", "{:.0f}"),
-    ("client_workers", "client procs", "{}"),
+    *columns("spec_accept_length", "goodput_request_s", "loop_lag_ms_p99", "issue_lag_ms_p99", "client_cpu_pct",
+             "client_workers"),
 )
 
 
@@ -139,7 +125,7 @@ def detail_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, list[str
         for tag, label in DETAIL_METRICS:
             if r.get(f"{tag}_ms_mean") is None or _redundant(r, tag):
                 continue
-            out.append((r["workload"], label, [_cell(r, f"{tag}_ms_{stat}", "{:.2f}") for stat in STATS]))
+            out.append((r["workload"], label, [_cell(r, f"{tag}_ms_{stat}", _DETAIL_FORMAT) for stat in STATS]))
     return out
 
 

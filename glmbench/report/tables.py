@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from glmbench.metrics.registry import column, columns
 from glmbench.report.runs import ReportRun, require
 from glmbench.report.speed import PUBLISHED_COLUMNS
 
@@ -24,19 +25,11 @@ __all__ = ["SPEED_METRICS", "DETAIL_COLUMNS", "ReportTables", "build_tables", "t
 SPEED_METRICS = PUBLISHED_COLUMNS[1:]
 
 DETAIL_COLUMNS = (
-    ("completed", "completed", "{:.0f}"),
-    ("failed", "failed", "{:.0f}"),
-    ("request_s", "req/s", "{:.2f}"),
-    ("total_tok_s", "total tok/s", "{:.0f}"),
-    ("ttft_ms_p50", "TTFT p50 ms", "{:.1f}"),
-    ("ttft_ms_p99", "TTFT p99 ms", "{:.1f}"),
-    ("itl_ms_p50", "ITL p50 ms", "{:.2f}"),
-    ("itl_ms_p99", "ITL p99 ms", "{:.2f}"),
-    ("tpot_ms_mean", "TPOT mean ms", "{:.2f}"),
-    ("e2e_ms_p50", "E2E p50 ms", "{:.0f}"),
-    ("e2e_ms_p99", "E2E p99 ms", "{:.0f}"),
-    ("spec_accept_length", "accept length", "{:.2f}"),
-    ("goodput_request_s", "goodput req/s", "{:.2f}"),
+    *columns("completed", "failed", "request_s"),
+    # Whole tokens per second: this table is read across runs, where tenths are noise.
+    column("total_tok_s", "{:.0f}"),
+    *columns("ttft_ms_p50", "ttft_ms_p99", "itl_ms_p50", "itl_ms_p99", "tpot_ms_mean", "e2e_ms_p50", "e2e_ms_p99",
+             "spec_accept_length", "goodput_request_s"),
 )
 
 

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import math
+import pkgutil
 import random
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticKnownError
 
 from glmbench.errors import GlmbenchError
 from glmbench.util.config_file import read_yaml, validate
 
-__all__ = ["DialectName", "Distribution", "SimConfig", "FAULTS", "load_sim_config"]
+__all__ = ["dialect_names", "Distribution", "Fault", "SimConfig", "FAULTS", "load_sim_config"]
 
 Distribution = Literal["fixed", "normal", "lognormal", "exponential"]
-DialectName = Literal["vllm", "sglang", "lightllm"]
-FAULTS = ("http500", "cut", "badjson", "stall")
+Fault = Literal["http500", "cut", "badjson", "stall"]
+FAULTS: tuple[str, ...] = get_args(Fault)
+
+
+def dialect_names() -> list[str]:
+    """The dialects the simulator speaks: the modules of ``glmbench/sim/dialects/``, one each.
+
+    Read as names from the folder, not imported: the dialects import this module.
+    """
+    folder = Path(__file__).with_name("dialects")
+    return sorted(m.name for m in pkgutil.iter_modules([str(folder)]) if not m.name.startswith("_"))
 
 
 def draw(rng: random.Random, mean: float, dist: Distribution, cv: float) -> float:
@@ -36,7 +47,8 @@ class SimConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dialect: DialectName = Field("vllm", description="whose server to look like: routes, health, metrics, stream shape")
+    dialect: str = Field("vllm", description="whose server to look like: routes, health, metrics, stream shape "
+                         "(a module of glmbench.sim.dialects)")
     startup_s: float = Field(0.0, ge=0, description="seconds after start while the server is still loading")
     metrics: bool = Field(True, description="serve /metrics (SGLang serves it only with --enable-metrics)")
     answers: str | None = Field(None, description="JSON Lines answer book: scripted tool calls per question "
@@ -61,7 +73,18 @@ class SimConfig(BaseModel):
         "reasoning", description="delta field of reasoning in the vllm dialect (the others have a fixed one)")
     default_max_tokens: int = Field(256, ge=1)
     seed: int = 0
-    faults: dict[Literal["http500", "cut", "badjson", "stall"], float] = Field(default_factory=dict)
+    faults: dict[Fault, float] = Field(default_factory=dict)
+
+    @field_validator("dialect")
+    @classmethod
+    def _known_dialect(cls, name: str) -> str:
+        known = dialect_names()
+        if name not in known:
+            # The error a Literal of the names would give.
+            quoted = [repr(k) for k in known]
+            expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+            raise PydanticKnownError("literal_error", {"expected": expected})
+        return name
 
     def step_tokens(self, rng: random.Random) -> int:
         """Tokens one decode step emits: 1, plus the accepted prefix of the drafts."""

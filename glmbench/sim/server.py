@@ -13,9 +13,9 @@ from time import perf_counter_ns
 import orjson
 from aiohttp import web
 
+from glmbench.sim.answers import Answer, AnswerBook
 from glmbench.sim.config import SimConfig
 from glmbench.sim.dialects import Dialect, dialect_for
-from glmbench.sim.answers import Answer, AnswerBook
 from glmbench.sim.engine import SimState, compact_json, error_response, run_generation
 from glmbench.sim.generation import OpenAIGeneration
 

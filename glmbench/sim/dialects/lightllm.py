@@ -26,12 +26,18 @@ import orjson
 from aiohttp import web
 
 from glmbench.sim.config import SimConfig
-from glmbench.sim.dialects.base import Dialect
-from glmbench.sim.engine import Finished, SimState, compact_json, error_response, run_generation
+from glmbench.sim.dialect import Dialect
+from glmbench.sim.engine import (
+    Finished,
+    SimState,
+    compact_json,
+    error_response,
+    run_generation,
+)
 from glmbench.sim.generation import Generation, count_tokens
 from glmbench.sim.prometheus import Exposition, Histogram
 
-__all__ = ["LightllmDialect", "NativeGeneration"]
+__all__ = ["DIALECT", "LightllmDialect", "NativeGeneration"]
 
 _MTP_HIST = "lightllm_request_mtp_avg_token_per_step"
 
@@ -163,3 +169,6 @@ async def _native(request: web.Request, state: SimState, stream: bool) -> web.St
     if gen.max_tokens < 1:
         return error_response(400, "'max_new_tokens' must be at least 1")
     return await run_generation(request, state, gen, recv_ns, head_ns)
+
+
+DIALECT = LightllmDialect

@@ -21,11 +21,11 @@ from typing import Any
 from aiohttp import web
 
 from glmbench.sim.config import SimConfig
-from glmbench.sim.dialects.base import Dialect
+from glmbench.sim.dialect import Dialect
 from glmbench.sim.engine import Finished, SimState, compact_json
 from glmbench.sim.prometheus import Exposition
 
-__all__ = ["SglangDialect"]
+__all__ = ["DIALECT", "SglangDialect"]
 
 
 class SglangDialect(Dialect):
@@ -127,3 +127,6 @@ class SglangDialect(Dialect):
             app.router.add_get(path, health)
         app.router.add_get("/server_info", server_info)
         app.router.add_get("/get_server_info", server_info)
+
+
+DIALECT = SglangDialect

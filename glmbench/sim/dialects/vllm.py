@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from glmbench.sim.config import SimConfig
-from glmbench.sim.dialects.base import Dialect
+from glmbench.sim.dialect import Dialect
 from glmbench.sim.engine import SimState
 from glmbench.sim.prometheus import Exposition
 
-__all__ = ["VllmDialect"]
+__all__ = ["DIALECT", "VllmDialect"]
 
 
 class VllmDialect(Dialect):
@@ -42,3 +42,6 @@ class VllmDialect(Dialect):
             return web.Response(status=503 if state.loading() else 200, text="")
 
         app.router.add_get("/health", health)
+
+
+DIALECT = VllmDialect

@@ -4,7 +4,6 @@ import sys
 
 if __name__ == "__main__":
     from glmbench.sim.standin import sglang_main
-
     from sglang import __version__
 
     sglang_main(sys.argv[1:], version=__version__)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.errors import GlmbenchError
-from glmbench.glm.tiny_tokenizer import (
+from glmbench.tiny.tokenizer import (
     ADDED_TOKENS,
     EOS_TOKENS,
     PAD_TOKEN,

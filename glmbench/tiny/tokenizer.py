@@ -240,7 +240,16 @@ def train_tiny_tokenizer(vocab_size: int = 4000) -> Any:
     The added tokens take the ids right after the learnt vocabulary, in the real
     tokenizer's order, so ``<|endoftext|>`` is the first id past the BPE tokens.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     tok = Tokenizer(models.BPE(unk_token=None, byte_fallback=False, ignore_merges=True))
     tok.pre_tokenizer = pre_tokenizers.Sequence([

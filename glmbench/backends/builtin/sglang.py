@@ -17,7 +17,13 @@ from typing import Any, Literal
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from glmbench.backends.base import BaseBackend, Scrape, fetch_json, fetch_metrics, flag_pairs
+from glmbench.backends.base import (
+    BaseBackend,
+    Scrape,
+    fetch_json,
+    fetch_metrics,
+    flag_pairs,
+)
 from glmbench.backends.config import BackendConfig
 
 __all__ = ["SGLangBackend", "SGLangSpeculative", "BACKEND"]

@@ -1,0 +1,181 @@
+"""A BFCL run end to end: the data, the server, every entry asked and stored, both rule sets' tables.
+
+:func:`run_bfcl` returns a :class:`BFCLResult` and never prints. Ctrl-C (or
+SIGTERM) raises :class:`~glmbench.api.interrupted.RunInterrupted` once the
+answers are kept and the tables of what was answered written; :func:`rescore_run` scores stored answers again without
+a server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glmbench.api.interrupted import RunInterrupted
+from glmbench.api.launch import Launch, PreparedLaunch, prepare, redacted_config
+from glmbench.api.manifest import build_manifest, finish_manifest
+from glmbench.api.progress import Progress
+from glmbench.api.serving import open_endpoint, serve
+from glmbench.bfcl.categories import not_run_reason
+from glmbench.bfcl.data import load_bfcl
+from glmbench.bfcl.results import summarize_run
+from glmbench.bfcl.runner import RECORDS, read_records, rescore, run_entries
+from glmbench.bfcl.suite import BFCLSuite
+from glmbench.errors import GlmbenchError
+from glmbench.load.workload import suite_path
+from glmbench.results.schema import BFCLSummary
+from glmbench.results.store import RunStore, new_run_id
+from glmbench.util.config_file import read_yaml, validate
+from glmbench.util.loop import run_async
+
+__all__ = ["BFCLResult", "run_bfcl", "load_bfcl_suite", "is_bfcl_suite", "resumed_suite", "rescore_run"]
+
+@dataclass
+class BFCLResult:
+    """What a BFCL run left: its folder, what happened, the tables, and the entries that failed at the API."""
+
+    path: Path
+    status: str
+    title: str
+    summary: BFCLSummary | None = None
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    write_failure: GlmbenchError | None = None
+
+    @property
+    def api_errors(self) -> int:
+        """Entries whose request failed at the API (counted as failures)."""
+        return sum(1 for r in self.records.values() if r.get("error"))
+
+    def failure(self) -> GlmbenchError | None:
+        """Why this result cannot be vouched for (exit 1), or None."""
+        if self.write_failure is not None:
+            return self.write_failure
+        if self.status == "all-failed":
+            first = next(iter(self.records.values())).get("error")
+            return GlmbenchError(f"every BFCL request failed at the API (first: {first})",
+                                 "check the server and --endpoint/--model; the reasons are in the records",
+                                 exit_code=1)
+        return None
+
+
+def load_bfcl_suite(name_or_path: str, overrides: dict[str, Any] | None = None) -> BFCLSuite:
+    """A BFCL suite file (``suites/bfcl-v3.yaml``) with overrides (None leaves the file's value), validated."""
+    path = suite_path(name_or_path)
+    data = read_yaml(path, "suite file") or {}
+    if not isinstance(data, dict):
+        raise GlmbenchError(f"{path} is not a BFCL suite", "see suites/bfcl-v3.yaml for the shape")
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return validate(BFCLSuite, data, str(path), "fix the option or the suite file")
+
+
+def is_bfcl_suite(name_or_path: str) -> bool:
+    """True when the suite file says ``kind: bfcl``."""
+    try:
+        data = read_yaml(suite_path(name_or_path))
+    except GlmbenchError:
+        return False
+    return isinstance(data, dict) and data.get("kind") == "bfcl"
+
+
+def resumed_suite(run_dir: Path, overrides: dict[str, Any] | None = None) -> BFCLSuite:
+    """The suite a BFCL result folder was run with; only how fast it is asked may change."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise GlmbenchError(f"no config.yaml in {run_dir}", "pass a folder written by glmbench bfcl to --resume")
+    data = (read_yaml(path) or {}).get("bfcl_suite")
+    if not isinstance(data, dict):
+        raise GlmbenchError(f"{run_dir} is not a BFCL run", "pass a folder written by glmbench bfcl to --resume")
+    data.update({k: (overrides or {})[k] for k in ("concurrency", "timeout_s") if (overrides or {}).get(k) is not None})
+    return validate(BFCLSuite, data, str(path), "fix the option or the suite file")
+
+
+def _first_per_category(entries: list, limit: int) -> list:
+    """The first ``limit`` entries of each category, in file order."""
+    seen: dict[str, int] = {}
+    kept = []
+    for entry in entries:
+        seen[entry.category] = seen.get(entry.category, 0) + 1
+        if seen[entry.category] <= limit:
+            kept.append(entry)
+    return kept
+
+
+def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | None = None,
+             results_dir: Path = Path("results"), resume: Path | None = None,
+             progress: Progress | None = None) -> BFCLResult:
+    """Ask every entry of ``suite`` (those not yet answered in ``resume``), store records, summary and manifest."""
+    progress = progress or Progress()
+    prepared = launch if isinstance(launch, PreparedLaunch) else prepare(launch)
+    api_key = api_key or os.environ.get("OPENAI_API_KEY")
+    not_run = {c: why for c in suite.categories if (why := not_run_reason(c))}
+    wanted = [c for c in suite.categories if c not in not_run]
+    entries, info = load_bfcl(wanted, suite.source, suite.data_dir)
+    not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
+    if suite.limit:
+        entries = _first_per_category(entries, suite.limit)
+    if prepared.endpoint:
+        open_endpoint(prepared, api_key)  # probed before a result folder exists
+    store = RunStore.reopen(resume) if resume else RunStore(results_dir, new_run_id(prepared.label, "bfcl"))
+    result = BFCLResult(path=store.path, status="failed", title="")
+    manifest = None
+    interrupted = stopped = False
+    try:
+        with serve(prepared, store.server_log, api_key, progress) as server:
+            result.title = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
+            store.write_config({"bfcl_suite": suite.model_dump(mode="json"), "backend": prepared.label,
+                                "backend_config": redacted_config(prepared.cfg) if prepared.cfg else None})
+            manifest = build_manifest(store, prepared, server, kind="bfcl", suite=suite.name,
+                                      workloads=sorted({e.category for e in entries}),
+                                      dataset={**asdict(info), "limit_per_category": suite.limit}, seed=0)
+            store.write_manifest(manifest)
+            progress.run_started(f"bfcl: {len(entries)} entries ({suite.mode} mode, {suite.style} requests)",
+                                 server.base_url, server.model, store.path)
+            progress.workload_started("bfcl", "bfcl", len(entries))
+            result.records = run_async(run_entries(entries, suite, server.base_url, server.model,
+                                                   store.path / RECORDS, api_key, progress.request_done))
+            answered = result.records.values()
+            result.status = "all-failed" if answered and all(r.get("error") for r in answered) else "complete"
+    except KeyboardInterrupt:
+        result.status, interrupted, stopped = "interrupted", True, True
+        result.records = read_records(store.path / RECORDS)
+    except GlmbenchError as exc:
+        if manifest is None:
+            raise
+        # The records file could not be written (a full disk): stop, keep and summarise what was written.
+        result.status, interrupted, result.write_failure = "write-failed", True, exc
+        result.records = read_records(store.path / RECORDS)
+    finally:
+        finish_manifest(store, manifest, result.status, progress)
+        store.release_reserve()
+    result.summary = summarize_run(store.run_id, suite, entries, result.records, not_run, interrupted)
+    try:
+        store.write_summary(result.summary)
+    except GlmbenchError as exc:
+        if result.write_failure is None:
+            raise
+        progress.warning(exc.message)
+    if stopped:
+        raise RunInterrupted(result)
+    return result
+
+
+def rescore_run(run_dir: Path, scoring: str | None = None, data_dir: str | None = None) -> BFCLSummary:
+    """Decode and score a BFCL run's stored responses again (after a decoder or checker change); no server."""
+    suite = resumed_suite(run_dir)
+    if scoring:
+        suite = suite.model_copy(update={"scoring": scoring})
+    if data_dir:
+        suite = suite.model_copy(update={"data_dir": data_dir, "source": "dir"})
+    stored = read_records(Path(run_dir) / RECORDS)
+    if not stored:
+        raise GlmbenchError(f"no BFCL records in {run_dir}", "pass a folder written by glmbench bfcl")
+    categories = sorted({r["category"] for r in stored.values()})
+    entries, _ = load_bfcl(categories, suite.source, suite.data_dir)
+    by_id = {e.id: e for e in entries}
+    records = {r["id"]: r for r in rescore(stored.values(), by_id, suite.enable_thinking)}
+    not_run = {c: not_run_reason(c) or "not run" for c in suite.categories if c not in categories}
+    summary = summarize_run(Path(run_dir).name, suite, [e for e in entries if e.id in records], records, not_run)
+    RunStore.reopen(Path(run_dir)).write_summary(summary)
+    return summary

@@ -1,0 +1,107 @@
+"""Which server a run talks to: a backend config to start, or an endpoint that already runs.
+
+:func:`prepare` resolves and checks a launch once, before anything starts or any
+result folder exists: the config with its overrides, the backend's own checks,
+the port, a local model folder and the installation. What it returns is what
+:func:`glmbench.api.serve` starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glmbench.backends.base import Backend
+from glmbench.backends.config import BackendConfig, apply_overrides, load_backend_config
+from glmbench.backends.launch import (
+    Installation,
+    LaunchPlan,
+    check_launchable,
+    redact_env,
+)
+from glmbench.backends.registry import get_backend
+from glmbench.errors import GlmbenchError
+
+__all__ = ["Launch", "PreparedLaunch", "resolve_config", "prepare", "redacted_config"]
+
+
+@dataclass
+class Launch:
+    """What a user asks for: a backend (its default config), a config with overrides, or an endpoint."""
+
+    backend: str | None = None
+    config: str | None = None
+    sets: list[str] = field(default_factory=list)
+    endpoint: str | None = None
+    model: str | None = None
+    sim_settings: Path | None = None
+
+
+@dataclass
+class PreparedLaunch:
+    """A launch resolved and checked: its config (None for a bare endpoint), backend, endpoint and label.
+
+    ``plan`` is the exact command (with its port) and ``installed`` what was
+    found, for a server glmbench starts; both are None for an endpoint.
+    """
+
+    launch: Launch
+    cfg: BackendConfig | None
+    backend: Backend | None
+    endpoint: str | None
+    label: str
+    plan: LaunchPlan | None = None
+    installed: Installation | None = None
+
+    @property
+    def source_label(self) -> str:
+        """The backend and its speculative method, for tables (``vllm+mtp``)."""
+        return self.cfg.source_label if self.cfg else self.label
+
+
+def resolve_config(launch: Launch) -> BackendConfig:
+    """The backend config of a launch: ``--config``, else the backend's default, with ``--set`` and ``--model``."""
+    if launch.config:
+        cfg = load_backend_config(launch.config, launch.sets, launch.model)
+        if launch.backend and launch.backend != cfg.backend:
+            raise GlmbenchError(f"--backend {launch.backend} but {launch.config} is a {cfg.backend} config",
+                                "drop --backend, or pass a config of that backend")
+    else:
+        backend = get_backend(launch.backend or "sim")
+        cfg = load_backend_config(backend.default_config, launch.sets, launch.model)
+    if launch.sim_settings:
+        from glmbench.sim.config import load_sim_config
+        from glmbench.util.config_file import validate
+
+        settings = load_sim_config(launch.sim_settings, {}).model_dump(mode="json", exclude={"model"})
+        data = cfg.model_dump(mode="json")
+        data["options"] = {**cfg.options, **settings}
+        # --set is the most specific: it wins over the settings file too.
+        cfg = validate(BackendConfig, apply_overrides(data, list(launch.sets)), "backend config")
+    return cfg
+
+
+def prepare(launch: Launch) -> PreparedLaunch:
+    """Resolve and check ``launch`` without starting anything (a user error names what to fix)."""
+    if launch.endpoint:
+        backend = get_backend(launch.backend) if launch.backend else None
+        return PreparedLaunch(launch, None, backend, launch.endpoint.rstrip("/"), launch.backend or "external")
+    cfg = resolve_config(launch)
+    backend = get_backend(cfg.backend)
+    if cfg.launch.kind == "external":
+        if not cfg.launch.endpoint:
+            raise GlmbenchError(f"the {cfg.backend} config is external but names no endpoint",
+                                "--set launch.endpoint=http://HOST:PORT/v1, or pass --endpoint")
+        backend.check(cfg)
+        return PreparedLaunch(launch, cfg, backend, cfg.launch.endpoint.rstrip("/"), cfg.backend)
+    # The backend's checks, a taken port, a missing model folder or an absent backend fail here, once.
+    plan, installed = check_launchable(backend, cfg)
+    return PreparedLaunch(launch, cfg, backend, None, cfg.backend, plan, installed)
+
+
+def redacted_config(cfg: BackendConfig) -> dict[str, Any]:
+    """A backend config as it may be written into results: secret-looking env values hidden."""
+    data = cfg.model_dump(mode="json")
+    data["env"] = redact_env(cfg.env)
+    return data

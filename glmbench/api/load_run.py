@@ -1,0 +1,154 @@
+"""A load run end to end: the server, the suite's workloads (repeated if asked), one result folder per run.
+
+:func:`run_load` returns a :class:`LoadResult` and never prints; Ctrl-C (or
+SIGTERM) raises :class:`RunInterrupted` carrying the partial result, once the
+server is stopped and the manifest says what happened.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from glmbench.api.interrupted import RunInterrupted
+from glmbench.api.launch import Launch, PreparedLaunch, prepare, redacted_config
+from glmbench.api.manifest import build_manifest, finish_manifest
+from glmbench.api.options import RunOptions
+from glmbench.api.progress import Progress
+from glmbench.api.serving import open_endpoint, serve
+from glmbench.errors import GlmbenchError
+from glmbench.load.bench import Plan, Watch, prepare_samples, run_plan
+from glmbench.load.client import Target
+from glmbench.metrics.goodput import parse_slos
+from glmbench.results.schema import LoadSummary
+from glmbench.results.store import RunStore, load_summary, new_run_id
+from glmbench.util.loop import run_async
+
+__all__ = ["LoadResult", "run_load"]
+
+
+@dataclass
+class LoadResult:
+    """What a load run left: its folder, what happened, and the summary of each repeat (one without repeats)."""
+
+    path: Path
+    status: str
+    label: str
+    summaries: list[LoadSummary] = field(default_factory=list)
+    records_path: Path | None = None
+    server_log: Path | None = None
+
+    @property
+    def summary(self) -> LoadSummary | None:
+        """The last repeat's summary (the only one without repeats)."""
+        return self.summaries[-1] if self.summaries else None
+
+    @property
+    def rows(self) -> list[dict]:
+        """The last repeat's summary rows, one per workload."""
+        return self.summary.rows if self.summary else []
+
+    def failure(self) -> GlmbenchError | None:
+        """Why this result cannot be vouched for (exit 1), or None: stopped early, or a workload with no success."""
+        summary = self.summary
+        if summary is None:
+            return None
+        if summary.aborted:
+            hint = {"server-died": f"see {self.server_log}" if self.server_log else "check the server",
+                    "write-failed": "free space on that disk or pass --results-dir on another"}
+            return GlmbenchError(f"{summary.aborted}; the requests that ended are kept in {self.records_path}",
+                                 hint.get(summary.aborted_by or "", "check the server"), exit_code=1)
+        dead = [r for r in summary.rows if not r.get("completed") and r.get("failed")]
+        if not dead:
+            return None
+        reasons = dead[0].get("errors") or {}
+        reason = max(reasons, key=reasons.get) if reasons else "unknown"
+        names = ", ".join(r["workload"] for r in dead)
+        return GlmbenchError(f"every request of {names} failed (most often: {reason})",
+                             "check the server and --endpoint/--model; the failures are listed above", exit_code=1)
+
+
+def _status(summary: LoadSummary) -> str:
+    """What happened, for the manifest: stopped early, no request succeeded, or complete."""
+    if summary.aborted:
+        return summary.aborted_by or "server-died"
+    if summary.rows and not any(r.get("completed") for r in summary.rows):
+        return "all-failed"
+    return "complete"
+
+
+def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None, api_key: str | None = None,
+             progress: Progress | None = None) -> LoadResult:
+    """Start (or probe) the server of ``launch``, run the workloads of ``options``, write ``results_dir/<run-id>/``.
+
+    Everything that can fail before a server starts fails first, as a user error
+    (nothing left behind). With ``repeat`` N each repeat is a result folder of
+    its own under the run's folder, against the same server.
+    """
+    options = options or RunOptions()
+    progress = progress or Progress()
+    prepared = launch if isinstance(launch, PreparedLaunch) else prepare(launch)
+    suite, workloads = options.suite_and_workloads()
+    slos = parse_slos(options.goodput)
+    api_key = api_key or os.environ.get("OPENAI_API_KEY")
+    count = max((wl.num_prompts or suite.dataset.num_prompts) for _, wl in workloads)
+    samples, dataset = prepare_samples(suite.dataset, count, prepared.cfg.model if prepared.cfg else prepared.launch.model)
+    # A server someone else runs is probed before a result folder exists: an unreachable
+    # endpoint leaves nothing behind. A server glmbench starts logs into the folder.
+    if prepared.endpoint:
+        open_endpoint(prepared, api_key)
+    names = [n for n, _ in workloads]
+    parent = RunStore(options.results_dir, new_run_id(prepared.label, options.workload))
+    result = LoadResult(path=parent.path, status="failed", label="", records_path=parent.records_path,
+                        server_log=None if prepared.endpoint else parent.server_log)
+    plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset, slos=slos,
+                client_workers=options.client_workers)
+    store, manifest = parent, None
+    try:
+        with serve(prepared, parent.server_log, api_key, progress) as server:
+            result.label = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
+            backend = prepared.backend
+            target = Target(server.base_url, server.model, api_key, backend.adapt_request if backend else None,
+                            backend.warmup_path if backend else "/v1/models")
+            watch = Watch(interval_s=prepared.cfg.scrape_interval_s if prepared.cfg else 5.0,
+                          server_exit=server.exit_code)
+            if backend is not None:
+                watch.scraper = backend
+            cfg = prepared.cfg
+            for i in range(1, options.repeat + 1):
+                # Repeats share the server; each is a complete result folder of its own, so that
+                # compare can use their spread (glmbench compare takes the parent folder).
+                store = parent if options.repeat == 1 else RunStore(parent.path, f"repeat-{i}")
+                result.records_path, manifest = store.records_path, None
+                store.write_config({"suite": suite.model_dump(mode="json"), "workloads": names, "goodput_slos": slos,
+                                    "backend": prepared.label, "repeat": i, "repeats": options.repeat,
+                                    "backend_config": redacted_config(cfg) if cfg else None})
+                manifest = build_manifest(store, prepared, server, kind="load", suite=suite.name, workloads=names,
+                                          dataset=asdict(dataset), seed=suite.dataset.seed,
+                                          repeat=i if options.repeat > 1 else None, repeats=options.repeat)
+                store.write_manifest(manifest)
+                progress.run_started(", ".join(names), server.base_url, server.model, store.path, i, options.repeat)
+                result.status = "failed"
+                summary = run_async(run_plan(plan, target, store, progress, watch))
+                result.summaries.append(summary)
+                result.status = _status(summary)
+                finish_manifest(store, manifest, result.status, progress)
+                if options.repeat > 1:
+                    progress.repeat_done(i, options.repeat, summary.rows)
+                if summary.aborted:
+                    break
+    except KeyboardInterrupt:
+        result.status = "interrupted"
+        finish_manifest(store, manifest, "interrupted", progress)
+        try:
+            result.summaries.append(load_summary(store.path))  # the workloads that ended, the one cut short last
+        except GlmbenchError:
+            pass
+        raise RunInterrupted(result) from None
+    finally:
+        if result.status == "failed":
+            finish_manifest(store, manifest, "failed", progress)
+        store.release_reserve()
+        parent.release_reserve()
+    return result

@@ -1,0 +1,1 @@
+"""The backends glmbench ships: one module each, defining ``BACKEND``; :mod:`glmbench.backends.registry` finds them."""

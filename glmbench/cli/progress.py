@@ -1,0 +1,76 @@
+"""Progress on stderr: a bar per workload on a terminal, a line per finished workload elsewhere (CI logs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from glmbench.api.progress import Progress
+from glmbench.util.text import safe_console, visible
+
+__all__ = ["TerminalProgress"]
+
+
+class TerminalProgress(Progress):
+    """Shows a run as it goes, on stderr."""
+
+    def __init__(self) -> None:
+        self.err = safe_console(stderr=True)
+        self.live = self.err.is_terminal
+        self.bar: Any = None
+        self.task: Any = None
+        self.total = self.done = self.failed = 0
+        self.title = ""
+
+    def server_starting(self, backend: str, log: Path) -> None:
+        self.err.print(f"starting {backend} (log: {log}) ...")
+
+    def run_started(self, what: str, url: str, model: str, folder: Path, repeat: int = 1, repeats: int = 1) -> None:
+        self.err.print(f"running {what} against {url} ({visible(model)}) -> {folder}"
+                       + (f" (repeat {repeat} of {repeats})" if repeats > 1 else ""))
+
+    def workload_started(self, name: str, title: str, total: int) -> None:
+        self.total, self.done, self.failed, self.title = total, 0, 0, title
+        if not self.live:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), console=self.err,
+                       transient=False, refresh_per_second=2)
+        self.bar.start()
+        self.task = self.bar.add_task(visible(title), total=total, failed=0)
+
+    def request_done(self, record: Any) -> None:
+        ok = record.get("error") is None if isinstance(record, dict) else record.ok
+        self.done += 1
+        self.failed += not ok
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, failed=self.failed)
+
+    def workload_done(self, row: dict[str, Any]) -> None:
+        self._close()
+
+    def finished(self) -> None:
+        """The last workload (or the BFCL entries) ended: close the bar, or write the line."""
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        elif self.total and not self.live:
+            self.err.print(f"{visible(self.title)}: {self.done}/{self.total} done, {self.failed} failed")
+        self.total = 0
+
+    def repeat_done(self, repeat: int, repeats: int, rows: list[dict[str, Any]]) -> None:
+        self.err.print(f"repeat {repeat} of {repeats} done")
+
+    def warning(self, text: str) -> None:
+        self.err.print(f"warning: {visible(text)}")

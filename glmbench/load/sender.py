@@ -1,0 +1,166 @@
+"""Send one workload from this process: keep the schedule's clock, cap concurrency, record every request.
+
+Open-loop schedules keep their own clock: a request is due at ``t0 + offset``
+whatever happened to earlier ones, so a slow server or a late client cannot
+hide tail latency. Under a concurrency cap a request is due when a slot frees,
+and the slot carries the time it was freed, so the dispatch lag of a closed
+loop is measured too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from time import perf_counter_ns
+
+from glmbench.datasets.base import Sample
+from glmbench.load.client import StreamClient
+from glmbench.load.schedule import arrival_offsets_ns
+from glmbench.load.workload import Workload
+from glmbench.results.records import RecordWriter, RequestRecord
+
+__all__ = ["WorkloadRun", "send_workload", "LoopMonitor"]
+
+# Sleep to this much before a due time, then yield until it: asyncio timers
+# round to whole milliseconds, which would add up to 1 ms of dispatch lag.
+_SPIN_NS = 1_500_000
+
+
+@dataclass
+class WorkloadRun:
+    """Client-side facts about one workload run, beside its records."""
+
+    name: str
+    t0_ns: int
+    end_ns: int = 0
+    client_cpu_s: float = 0.0
+    loop_lag_ns: list[int] = field(default_factory=list)
+    interrupted: bool = False
+    workers: int = 1
+
+
+class LoopMonitor:
+    """Measures how late the event loop wakes a 5 ms timer: the client's own delay."""
+
+    def __init__(self, period_s: float = 0.005) -> None:
+        self.period_ns = int(period_s * 1e9)
+        self.lags: list[int] = []
+        self._task: asyncio.Task | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            due = perf_counter_ns() + self.period_ns
+            await asyncio.sleep(self.period_ns / 1e9)
+            self.lags.append(max(0, perf_counter_ns() - due))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    def stop(self) -> list[int]:
+        if self._task is not None:
+            self._task.cancel()
+        return self.lags
+
+
+async def _sleep_until(due_ns: int) -> None:
+    wait = due_ns - perf_counter_ns()
+    if wait > _SPIN_NS:
+        await asyncio.sleep((wait - _SPIN_NS) / 1e9)
+    while perf_counter_ns() < due_ns:
+        await asyncio.sleep(0)
+
+
+async def send_workload(
+    client: StreamClient,
+    name: str,
+    workload: Workload,
+    samples: Sequence[Sample],
+    seed: int,
+    writer: RecordWriter,
+    on_done: Callable[[RequestRecord], None] | None = None,
+    *,
+    t0_ns: int | None = None,
+    next_index: Callable[[], int] | None = None,
+    bodies: Sequence[bytes] | None = None,
+    cap: int | None = None,
+    worker: int = 0,
+) -> WorkloadRun:
+    """Send ``samples`` on ``workload``'s schedule; records go to ``writer`` as they end.
+
+    A client worker process (:mod:`glmbench.load.workers`) runs this with the
+    shared start ``t0_ns``, a shared ``next_index`` that hands out request
+    indices, the serialised ``bodies``, its share ``cap`` of the concurrency
+    cap and its number ``worker``.
+    """
+    if bodies is None:
+        bodies = [client.body(s) for s in samples]
+    if next_index is None:
+        next_index = itertools.count().__next__
+    if t0_ns is None:
+        await client.warm_up()  # a caller that fixes the start has warmed its client up already
+    offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
+    cap = workload.max_concurrency if cap is None else cap
+    monitor = LoopMonitor()
+    cpu0 = time.process_time()
+    run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())
+    slots: asyncio.Queue[int] | None = None
+    if cap:
+        slots = asyncio.Queue()
+        for _ in range(cap):
+            slots.put_nowait(run.t0_ns)
+    tasks: set[asyncio.Task] = set()
+
+    async def one(record: RequestRecord, body: bytes) -> None:
+        try:
+            await client.send(record, body)
+        finally:
+            if not record.ok and not record.error:
+                record.error = "interrupted before the stream ended"
+            # The slot first: nothing after it may keep a capped loop from going on.
+            if slots is not None:
+                slots.put_nowait(record.end_ns or perf_counter_ns())
+            writer.write(record)
+            if on_done is not None:
+                on_done(record)
+
+    monitor.start()
+    try:
+        while True:
+            # A slot first, then the next index: with several workers, the index
+            # goes to whichever worker has room for it.
+            freed = await slots.get() if slots is not None else 0
+            index = next_index()
+            if index >= len(samples) or getattr(writer, "error", None) is not None:
+                break  # all sent, or the records can no longer be stored (the run stops on that)
+            sample, body = samples[index], bodies[index]
+            due = run.t0_ns + offsets[index]
+            if due > perf_counter_ns():
+                await _sleep_until(due)
+            due = max(due, freed)
+            record = RequestRecord(
+                workload=name,
+                index=index,
+                prompt_tokens=sample.prompt_tokens,
+                max_tokens=sample.output_tokens,
+                due_ns=due,
+                worker=worker,
+            )
+            task = asyncio.get_running_loop().create_task(one(record, body))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        run.interrupted = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        run.end_ns = perf_counter_ns()
+        run.client_cpu_s = time.process_time() - cpu0
+        run.loop_lag_ns = monitor.stop()
+    return run
