@@ -9,6 +9,7 @@ a server.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from glmbench.api.launch import Launch, PreparedLaunch, prepare, redacted_config
 from glmbench.api.manifest import build_manifest, finish_manifest
 from glmbench.api.progress import Progress
 from glmbench.api.serving import open_endpoint, serve
+from glmbench.backends.base import Server
 from glmbench.bfcl.categories import not_run_reason
 from glmbench.bfcl.data import load_bfcl
 from glmbench.bfcl.results import summarize_run
@@ -104,8 +106,13 @@ def _first_per_category(entries: list, limit: int) -> list:
 
 def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | None = None,
              results_dir: Path = Path("results"), resume: Path | None = None,
-             progress: Progress | None = None) -> BFCLResult:
-    """Ask every entry of ``suite`` (those not yet answered in ``resume``), store records, summary and manifest."""
+             progress: Progress | None = None, server: Server | None = None, run_id: str | None = None,
+             label: str | None = None) -> BFCLResult:
+    """Ask every entry of ``suite`` (those not yet answered in ``resume``), store records, summary and manifest.
+
+    ``server``: a server of ``launch`` already running, used and left running;
+    ``run_id`` names the result folder, ``label`` what reports call the run.
+    """
     progress = progress or Progress()
     prepared = launch if isinstance(launch, PreparedLaunch) else prepare(launch)
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -115,20 +122,23 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
     not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
     if suite.limit:
         entries = _first_per_category(entries, suite.limit)
-    if prepared.endpoint:
+    if prepared.endpoint and server is None:
         open_endpoint(prepared, api_key)  # probed before a result folder exists
-    store = RunStore.reopen(resume) if resume else RunStore(results_dir, new_run_id(prepared.label, "bfcl"))
+    store = RunStore.reopen(resume) if resume else \
+        RunStore(results_dir, run_id or new_run_id(prepared.label, label or "bfcl"))
+    running = server
     result = BFCLResult(path=store.path, status="failed", title="")
     manifest = None
     interrupted = stopped = False
     try:
-        with serve(prepared, store.server_log, api_key, progress) as server:
+        with nullcontext(running) if running else serve(prepared, store.server_log, api_key, progress) as server:
             result.title = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
             store.write_config({"bfcl_suite": suite.model_dump(mode="json"), "backend": prepared.label,
                                 "backend_config": redacted_config(prepared.cfg) if prepared.cfg else None})
             manifest = build_manifest(store, prepared, server, kind="bfcl", suite=suite.name,
                                       workloads=sorted({e.category for e in entries}),
-                                      dataset={**asdict(info), "limit_per_category": suite.limit}, seed=0)
+                                      dataset={**asdict(info), "limit_per_category": suite.limit}, seed=0,
+                                      label=label)
             store.write_manifest(manifest)
             progress.run_started(f"bfcl: {len(entries)} entries ({suite.mode} mode, {suite.style} requests)",
                                  server.base_url, server.model, store.path)

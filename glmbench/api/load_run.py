@@ -8,6 +8,7 @@ server is stopped and the manifest says what happened.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from glmbench.api.manifest import build_manifest, finish_manifest
 from glmbench.api.options import RunOptions
 from glmbench.api.progress import Progress
 from glmbench.api.serving import open_endpoint, serve
+from glmbench.backends.base import Server
 from glmbench.errors import GlmbenchError
 from glmbench.load.bench import Plan, Watch, prepare_samples, run_plan
 from glmbench.load.client import Target
@@ -79,12 +81,14 @@ def _status(summary: LoadSummary) -> str:
 
 
 def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None, api_key: str | None = None,
-             progress: Progress | None = None) -> LoadResult:
+             progress: Progress | None = None, server: Server | None = None) -> LoadResult:
     """Start (or probe) the server of ``launch``, run the workloads of ``options``, write ``results_dir/<run-id>/``.
 
     Everything that can fail before a server starts fails first, as a user error
     (nothing left behind). With ``repeat`` N each repeat is a result folder of
-    its own under the run's folder, against the same server.
+    its own under the run's folder, against the same server. ``server``, when
+    given, is a server of ``launch`` already running (from :func:`serve`): the run
+    uses it and leaves it running, as an experiment does for its load points.
     """
     options = options or RunOptions()
     progress = progress or Progress()
@@ -96,17 +100,19 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
     samples, dataset = prepare_samples(suite.dataset, count, prepared.cfg.model if prepared.cfg else prepared.launch.model)
     # A server someone else runs is probed before a result folder exists: an unreachable
     # endpoint leaves nothing behind. A server glmbench starts logs into the folder.
-    if prepared.endpoint:
+    if prepared.endpoint and server is None:
         open_endpoint(prepared, api_key)
     names = [n for n, _ in workloads]
-    parent = RunStore(options.results_dir, new_run_id(prepared.label, options.workload))
+    parent = RunStore(options.results_dir, options.run_id or new_run_id(prepared.label, options.label or options.workload))
+    running = server
     result = LoadResult(path=parent.path, status="failed", label="", records_path=parent.records_path,
-                        server_log=None if prepared.endpoint else parent.server_log)
+                        server_log=running.process.log_path if running and running.process else
+                        None if prepared.endpoint else parent.server_log)
     plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset, slos=slos,
                 client_workers=options.client_workers)
     store, manifest = parent, None
     try:
-        with serve(prepared, parent.server_log, api_key, progress) as server:
+        with nullcontext(running) if running else serve(prepared, parent.server_log, api_key, progress) as server:
             result.label = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
             backend = prepared.backend
             target = Target(server.base_url, server.model, api_key, backend.adapt_request if backend else None,
@@ -126,7 +132,8 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
                                     "backend_config": redacted_config(cfg) if cfg else None})
                 manifest = build_manifest(store, prepared, server, kind="load", suite=suite.name, workloads=names,
                                           dataset=asdict(dataset), seed=suite.dataset.seed,
-                                          repeat=i if options.repeat > 1 else None, repeats=options.repeat)
+                                          repeat=i if options.repeat > 1 else None, repeats=options.repeat,
+                                          label=options.label)
                 store.write_manifest(manifest)
                 progress.run_started(", ".join(names), server.base_url, server.model, store.path, i, options.repeat)
                 result.status = "failed"

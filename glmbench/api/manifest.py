@@ -29,7 +29,7 @@ def gpus() -> list[str]:
 
 def build_manifest(store: RunStore, prepared: PreparedLaunch, server: Server, *, kind: str, suite: str,
                    workloads: list[str], dataset: dict[str, Any], seed: int, repeat: int | None = None,
-                   repeats: int = 1) -> Manifest:
+                   repeats: int = 1, label: str | None = None) -> Manifest:
     """Who, what, where and when: glmbench, the server and its exact command, the host, the data; status running."""
     cfg = prepared.cfg
     return Manifest(
@@ -37,7 +37,7 @@ def build_manifest(store: RunStore, prepared: PreparedLaunch, server: Server, *,
         backend=BackendInfo(name=server.name, version=server.version, command=server.command, env=server.env,
                             url=server.base_url, model=server.model, config=redacted_config(cfg) if cfg else None),
         host=host_facts(), gpu=gpus(), suite=suite, workloads=workloads, dataset=dataset, seed=seed,
-        started_at=now_iso(), clock=clock_pair(), repeat=repeat, repeats=repeats,
+        started_at=now_iso(), clock=clock_pair(), repeat=repeat, repeats=repeats, label=label,
     )
 
 

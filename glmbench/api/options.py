@@ -56,6 +56,8 @@ class RunOptions(BaseModel):
     stall_timeout_s: float | None = None
     goodput: list[str] = Field(default_factory=list, description="SLOs as KEY:MS (ttft, tpot, e2e)")
     results_dir: Path = Path("results")
+    label: str | None = Field(None, description="what reports call the run instead of its folder name")
+    run_id: str | None = Field(None, description="the result folder's name (default: time, backend, workloads)")
     repeat: int = Field(1, ge=1)
     client_workers: int = Field(1, ge=1)
 

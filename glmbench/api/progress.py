@@ -33,5 +33,8 @@ class Progress:
     def repeat_done(self, repeat: int, repeats: int, rows: list[dict[str, Any]]) -> None:
         """One repeat of a ``repeat > 1`` run ended."""
 
+    def point_done(self, cell: str, point: str, status: str, reason: str | None) -> None:
+        """An experiment's point ended (``reason`` says why when it did not complete)."""
+
     def warning(self, text: str) -> None:
         """Something the user should know that does not stop the run."""

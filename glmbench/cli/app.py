@@ -22,7 +22,17 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from glmbench.cli import bfcl, compare, data, report, run, serve, sim, tiny_model
+    from glmbench.cli import (
+        bfcl,
+        compare,
+        data,
+        experiment,
+        report,
+        run,
+        serve,
+        sim,
+        tiny_model,
+    )
 
     run.register(app)
     sim.register(app)
@@ -32,6 +42,7 @@ def _register() -> None:
     bfcl.register(app)
     data.register(app)
     compare.register(app)
+    experiment.register(app)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

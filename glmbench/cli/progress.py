@@ -72,5 +72,8 @@ class TerminalProgress(Progress):
     def repeat_done(self, repeat: int, repeats: int, rows: list[dict[str, Any]]) -> None:
         self.err.print(f"repeat {repeat} of {repeats} done")
 
+    def point_done(self, cell: str, point: str, status: str, reason: str | None) -> None:
+        self.err.print(f"{visible(cell)} {visible(point)}: {status}" + (f" ({visible(reason)})" if reason else ""))
+
     def warning(self, text: str) -> None:
         self.err.print(f"warning: {visible(text)}")

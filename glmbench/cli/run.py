@@ -38,6 +38,8 @@ StallTimeout = Annotated[Optional[float], typer.Option("--stall-timeout", help="
 Goodput = Annotated[Optional[list[str]], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")]
 ApiKey = Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)]
 ResultsDir = Annotated[Path, typer.Option(help="Where result folders go.")]
+Label = Annotated[Optional[str], typer.Option(help="What reports call this run (default: its folder name).")]
+RunId = Annotated[Optional[str], typer.Option(help="The result folder's name (default: time, backend, workloads).")]
 ClientWorkers = Annotated[int, typer.Option(help="Client processes, one event loop and core each: for loads past "
                                             "one core (~25,000 chunks/s); records merge on one clock.")]
 Repeat = Annotated[int, typer.Option(help="Run the workloads N times against the same server "
@@ -105,7 +107,8 @@ def run(
     dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
     timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, goodput: Goodput = None,
-    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), sim_config: SimConfig_ = None,
+    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
+    sim_config: SimConfig_ = None,
     repeat: Repeat = 1, client_workers: ClientWorkers = 1,
 ) -> None:
     """Start a backend, run the suite's workloads against it, print the tables, write results/<run-id>/."""
@@ -128,7 +131,8 @@ def bench(
     dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
     timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, goodput: Goodput = None,
-    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), client_workers: ClientWorkers = 1,
+    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
+    client_workers: ClientWorkers = 1,
 ) -> None:
     """Run the suite's workloads against a server that is already running."""
     from glmbench.api import Launch

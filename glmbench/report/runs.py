@@ -69,7 +69,10 @@ class ReportRun:
 
 
 def open_runs(paths: Sequence[Path]) -> list[ReportRun]:
-    """The runs in the order given, each labelled by its folder name (made unique when names repeat)."""
+    """The runs in the order given, each labelled by its ``--label`` (an experiment's point) or else its folder name.
+
+    Labels that repeat are made unique.
+    """
     from glmbench.results.store import load_any_summary, load_manifest
 
     runs = []
@@ -79,7 +82,8 @@ def open_runs(paths: Sequence[Path]) -> list[ReportRun]:
             raise GlmbenchError(f"no result folder at {path}", "pass a folder under results/ written by 'glmbench run'")
         summary = load_any_summary(path)
         manifest = load_manifest(path) if (path / "manifest.json").is_file() else None
-        runs.append(ReportRun(label=path.name, path=path, summary=summary, manifest=manifest))
+        label = (manifest.label if manifest is not None else None) or path.name
+        runs.append(ReportRun(label=label, path=path, summary=summary, manifest=manifest))
     seen: dict[str, int] = {}
     for run in runs:
         seen[run.label] = seen.get(run.label, 0) + 1

@@ -51,6 +51,7 @@ class Manifest(_Model):
     clock: dict[str, int] = Field(default_factory=dict, description="perf_counter_ns and wall-clock ns read together")
     repeat: int | None = Field(None, description="which repeat of a --repeat N run this folder is (1-based)")
     repeats: int = 1
+    label: str | None = Field(None, description="what reports call this run (run --label, an experiment's point)")
 
 
 class LoadSummary(_Model):

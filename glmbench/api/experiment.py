@@ -1,0 +1,277 @@
+"""Run an experiment: each server cell started once, every point run against it, then it stops.
+
+The experiment folder holds ``experiment.yaml`` (the file as run), ``index.json``
+(every cell and point: status, reason, timings, folder, exact command), and one
+ordinary result folder per point under ``<cell>/``, so ``report``, ``compare`` and
+``history`` read them like any run. A cell whose server will not start, or dies,
+is recorded with its reason and the others go on; ``resume`` runs only what did
+not finish; Ctrl-C stops the server, writes the index and raises
+:class:`~glmbench.api.interrupted.RunInterrupted`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from glmbench.api.bfcl_run import load_bfcl_suite, run_bfcl
+from glmbench.api.experiment_file import Cell, Experiment, Point, cells, load_experiment
+from glmbench.api.interrupted import RunInterrupted
+from glmbench.api.launch import prepare, resolve_config
+from glmbench.api.load_run import run_load
+from glmbench.api.progress import Progress
+from glmbench.api.serving import serve
+from glmbench.backends.registry import get_backend
+from glmbench.errors import GlmbenchError
+from glmbench.results.store import now_iso
+
+__all__ = ["ExperimentResult", "run_experiment", "plan_experiment", "read_index", "point_rows", "INDEX"]
+
+INDEX = "index.json"
+SCHEMA_VERSION = 1
+# Statuses a point ends with that need no rerun on resume.
+_DONE = {"complete", "all-failed"}
+
+# Rough start-up seconds per backend, for the plan's estimate only.
+_STARTUP_S = {"sim": 2.0, "transformers": 20.0, "vllm": 60.0, "sglang": 180.0, "lightllm": 180.0}
+
+
+@dataclass
+class ExperimentResult:
+    """The experiment folder and its index (as written to ``index.json``)."""
+
+    path: Path
+    index: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return self.index["status"]
+
+    def failed_cells(self) -> list[dict[str, Any]]:
+        """Cells that did not finish every point."""
+        return [c for c in self.index["cells"] if c["status"] != "complete"]
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label)
+
+
+def _new_index(experiment: Experiment, planned: list[Cell]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "experiment", "name": experiment.name, "status": "running",
+        "started_at": now_iso(), "finished_at": None,
+        "cells": [{"label": cell.label, "folder": _safe(cell.label), "backend": cell.launch.backend,
+                   "config": cell.launch.config, "overrides": cell.overrides, "status": "pending", "reason": None,
+                   "command": None, "server_log": None, "started_at": None, "finished_at": None,
+                   "points": [{"label": p.label, "kind": p.kind, "folder": None, "status": "pending",
+                               "reason": None, "started_at": None, "seconds": None} for p in cell.points]}
+                  for cell in planned],
+    }
+
+
+def read_index(folder: Path) -> dict[str, Any]:
+    """The index of an experiment folder (a user error if there is none)."""
+    path = Path(folder) / INDEX
+    try:
+        index = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise GlmbenchError(f"no experiment index at {path}", "pass a folder written by glmbench experiment run") from None
+    if not isinstance(index, dict) or index.get("kind") != "experiment":
+        raise GlmbenchError(f"{path} is not an experiment index", "pass a folder written by glmbench experiment run")
+    return index
+
+
+def _write_index(folder: Path, index: dict[str, Any]) -> None:
+    tmp = folder / f".{INDEX}.tmp"
+    tmp.write_text(json.dumps(index, indent=2, default=str) + "\n")
+    tmp.replace(folder / INDEX)
+
+
+def _estimate_point_s(cell: Cell, point: Point, experiment: Experiment) -> float:
+    """A rough duration: arrivals of an open loop, waves of a closed loop, times one request's length."""
+    if point.kind == "bfcl" or point.options is None:
+        return 300.0  # BFCL's pace depends on the server; a placeholder an order of magnitude right on a GPU
+    opts = point.options
+    sets = dict(item.split("=", 1) for item in cell.launch.sets)
+    ttft = float(sets.get("options.ttft_ms", 100)) / 1000 if (cell.launch.backend or "") == "sim" else 0.2
+    itl = float(sets.get("options.itl_ms", 20)) / 1000 if (cell.launch.backend or "") == "sim" else 0.02
+    n = opts.num_prompts or 2000
+    request_s = ttft + (opts.output_len or 200) * itl
+    if opts.request_rate:
+        span = n / opts.request_rate + request_s
+    elif opts.max_concurrency:
+        span = -(-n // opts.max_concurrency) * request_s
+    else:
+        span = 2 * request_s
+    return span * experiment.repeats
+
+
+def _checked_cells(experiment: Experiment) -> list[Cell]:
+    """The cells, each config resolved and validated (a typo fails here, before anything starts)."""
+    planned = cells(experiment)
+    for cell in planned:
+        cfg = resolve_config(cell.launch)
+        get_backend(cfg.backend).check(cfg)  # the values; the installation and port are checked at start
+    return planned
+
+
+def plan_experiment(name_or_path: str | Path) -> tuple[Experiment, list[Cell], float]:
+    """The experiment, its cells and points, and a rough estimate of its duration in seconds; nothing starts."""
+    experiment = load_experiment(name_or_path)
+    planned = _checked_cells(experiment)
+    total = 0.0
+    for cell in planned:
+        total += _STARTUP_S.get(cell.launch.backend or (cell.launch.config or "").split("-")[0], 60.0)
+        total += sum(_estimate_point_s(cell, p, experiment) for p in cell.points)
+    return experiment, planned, total
+
+
+def _run_point(cell: Cell, point: Point, prepared: Any, server: Any, folder: Path, api_key: str | None,
+               progress: Progress) -> tuple[str, str | None, str]:
+    """Run one point into ``folder/<label>``; its status, the reason when not complete, and its folder name."""
+    run_id = _safe(point.label)
+    stale = folder / run_id
+    if stale.exists():
+        shutil.rmtree(stale)  # a point cut short before: run again from the start
+    label = f"{cell.label} {point.label}"
+    if point.kind == "bfcl":
+        result = run_bfcl(prepared, load_bfcl_suite(point.suite or "bfcl-v3"), api_key, folder, None, progress,
+                          server=server, run_id=run_id, label=label)
+    else:
+        options = point.options.model_copy(update={"results_dir": folder, "run_id": run_id, "label": label})
+        result = run_load(prepared, options, api_key, progress, server=server)
+    failure = result.failure()
+    return result.status, failure.message if failure else None, result.path.name
+
+
+def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = Path("results"),
+                   api_key: str | None = None, progress: Progress | None = None,
+                   resume: Path | None = None) -> ExperimentResult:
+    """Run an experiment file into ``results_dir/<time>-<name>/``, or finish the one at ``resume``."""
+    progress = progress or Progress()
+    if resume is not None:
+        folder = Path(resume)
+        index = read_index(folder)
+        experiment = load_experiment(folder / "experiment.yaml")
+        planned = cells(experiment)
+        if [c.label for c in planned] != [c["label"] for c in index["cells"]]:
+            raise GlmbenchError(f"{folder / 'experiment.yaml'} no longer matches {folder / INDEX}",
+                                "start the experiment anew instead of resuming")
+    else:
+        experiment = load_experiment(name_or_path or "")
+        planned = _checked_cells(experiment)
+        folder = Path(results_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{experiment.name}"
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise GlmbenchError(f"cannot create experiment folder {folder}: {exc.strerror}",
+                                "check --results-dir") from None
+        (folder / "experiment.yaml").write_text(yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
+        index = _new_index(experiment, planned)
+    index["status"], index["finished_at"] = "running", None
+    _write_index(folder, index)
+    result = ExperimentResult(folder, index)
+    try:
+        for cell, entry in zip(planned, index["cells"]):
+            _run_cell(cell, entry, folder, api_key, progress, index)
+    except KeyboardInterrupt:
+        index["status"], index["finished_at"] = "interrupted", now_iso()
+        _write_index(folder, index)
+        raise RunInterrupted(result) from None
+    failed = any(c["status"] != "complete" for c in index["cells"])
+    index["status"], index["finished_at"] = ("incomplete" if failed else "complete"), now_iso()
+    _write_index(folder, index)
+    return result
+
+
+def _run_cell(cell: Cell, entry: dict[str, Any], folder: Path, api_key: str | None, progress: Progress,
+              index: dict[str, Any]) -> None:
+    """Start the cell's server once and run every point not done yet; record why when it cannot."""
+    todo = [(p, e) for p, e in zip(cell.points, entry["points"]) if e["status"] not in _DONE]
+    if not todo:
+        entry["status"] = "complete"
+        return
+    cell_dir = folder / entry["folder"]
+    cell_dir.mkdir(exist_ok=True)
+    entry["status"], entry["reason"], entry["started_at"] = "running", None, now_iso()
+    _write_index(folder, index)
+    try:
+        prepared = prepare(cell.launch)
+        log = cell_dir / "server.log"
+        with serve(prepared, log, api_key, progress) as server:
+            entry["command"] = server.command
+            entry["server_log"] = str(log.relative_to(folder)) if server.process else None
+            for point, pentry in todo:
+                pentry["status"], pentry["started_at"] = "running", now_iso()
+                _write_index(folder, index)
+                started = time.monotonic()
+                try:
+                    status, reason, name = _run_point(cell, point, prepared, server, cell_dir, api_key, progress)
+                except RunInterrupted:
+                    pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
+                    entry["status"] = "interrupted"
+                    raise
+                except GlmbenchError as exc:
+                    status, reason, name = "failed", exc.message, None
+                pentry.update(status=status, reason=reason, folder=name,
+                              seconds=round(time.monotonic() - started, 1))
+                _write_index(folder, index)
+                progress.point_done(cell.label, point.label, status, reason)
+                if server.exit_code() is not None:
+                    raise GlmbenchError(f"server exited with code {server.exit_code()} during {point.label}",
+                                        f"see {log}")
+    except GlmbenchError as exc:
+        # This cell cannot go on (its server would not start, or died): say why, and on to the next.
+        entry["status"], entry["reason"] = "failed", exc.message
+        for pentry in entry["points"]:
+            if pentry["status"] in ("pending", "running"):
+                pentry.update(status="not run", reason=exc.message.splitlines()[0])
+        progress.warning(f"{cell.label}: {exc.message.splitlines()[0]}")
+    else:
+        entry["status"] = "complete" if all(p["status"] in _DONE for p in entry["points"]) else "incomplete"
+    finally:
+        entry["finished_at"] = now_iso()
+        _write_index(folder, index)
+
+
+def point_rows(folder: Path) -> list[dict[str, Any]]:
+    """One row per point of an experiment folder: cell, point, status, and its headline figures when it ran.
+
+    Load points give output tok/s, mean and p99 TTFT and goodput of their last
+    workload row (a point runs one workload); BFCL points their primary overall.
+    """
+    from glmbench.results.store import load_any_summary
+
+    index = read_index(folder)
+    rows = []
+    for cell in index["cells"]:
+        for point in cell["points"]:
+            row: dict[str, Any] = {"cell": cell["label"], "point": point["label"], "status": point["status"],
+                                   "reason": point["reason"] or (cell["reason"] if point["status"] == "not run"
+                                                                  else None),
+                                   "seconds": point["seconds"]}
+            run_dir = Path(folder) / cell["folder"] / point["folder"] if point["folder"] else None
+            if run_dir is not None and not (run_dir / "summary.json").is_file():
+                repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
+                run_dir = repeats[-1] if repeats else None  # with repeats: the last one's figures
+            if run_dir is not None and (run_dir / "summary.json").is_file():
+                try:
+                    summary = load_any_summary(run_dir)
+                except GlmbenchError:
+                    summary = None
+                if summary is not None and summary.kind == "load" and summary.rows:
+                    last = summary.rows[-1]
+                    row.update({k: last.get(k) for k in ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99",
+                                                          "tpot_ms_mean", "goodput_request_s", "completed", "failed")})
+                elif summary is not None and summary.kind == "bfcl":
+                    overall = next((r for r in summary.tables.get(summary.primary, []) if r["category"] == "OVERALL"),
+                                   None)
+                    row["bfcl_overall"] = overall.get("accuracy") if overall else None
+            rows.append(row)
+    return rows

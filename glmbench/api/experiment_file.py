@@ -1,0 +1,208 @@
+"""An experiment file: server configurations (with grids of overrides) x load points x BFCL suites.
+
+``experiments/*.yaml``, validated with field-path errors before anything starts,
+then expanded into :class:`Cell` objects (one server configuration each, started
+once) holding :class:`Point` objects (one result folder each)::
+
+    schema_version: 1
+    name: cpu-sim
+    servers:
+      - name: fast
+        backend: sim
+        set: {options.ttft_ms: 50}
+        grid: {options.itl_ms: [10, 20]}     # one cell per value (cartesian over several keys)
+    load:
+      suite: sharegpt
+      workloads: [burst]                     # the suite's own workloads, as they are
+      concurrency: [1, 8, 32]                # closed loop at each cap
+      rate: [2, 5]                           # Poisson arrivals at each rate (req/s)
+      options: {num_prompts: 100, dataset: random, input_len: 128, output_len: 64}
+    suites: [bfcl-v3]                        # BFCL suites run against every server
+    repeats: 1
+    slo: {ttft: 500, tpot: 50}               # ms; goodput is counted against them
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from glmbench.api.launch import Launch
+from glmbench.api.options import RunOptions
+from glmbench.errors import GlmbenchError
+from glmbench.load.workload import load_suite
+from glmbench.util.config_file import load_model
+from glmbench.util.paths import shipped_file
+
+__all__ = ["Experiment", "ServerSpec", "LoadSpec", "Cell", "Point", "load_experiment", "experiment_path"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSpec(_Strict):
+    """One server configuration, or a grid of them: a backend or config, fixed overrides, and a grid."""
+
+    name: str | None = Field(None, description="what reports call it (default: the backend or config)")
+    backend: str | None = None
+    config: str | None = None
+    model: str | None = None
+    set: dict[str, Any] = Field(default_factory=dict, description="config overrides, dotted keys as --set")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="overrides to expand, one cell per combination")
+
+    @model_validator(mode="after")
+    def _something_to_start(self) -> ServerSpec:
+        if not (self.backend or self.config):
+            raise ValueError("a server needs a backend or a config")
+        if any(not values for values in self.grid.values()):
+            raise ValueError("a grid key needs at least one value")
+        return self
+
+
+class LoadSpec(_Strict):
+    """The load points run against every server: suite workloads, a concurrency ladder, a rate ladder."""
+
+    suite: str = "sharegpt"
+    workloads: list[str] = Field(default_factory=list)
+    concurrency: list[int] = Field(default_factory=list)
+    rate: list[float] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict, description="run options for every point "
+                                    "(num_prompts, dataset, input_len, ...)")
+
+    @model_validator(mode="after")
+    def _points(self) -> LoadSpec:
+        if not (self.workloads or self.concurrency or self.rate):
+            raise ValueError("load needs workloads, a concurrency ladder or a rate ladder")
+        if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
+            raise ValueError("concurrency values must be >= 1 and rates > 0")
+        bad = {"workload", "max_concurrency", "request_rate", "repeat", "results_dir", "run_id", "label", "goodput"}
+        if bad & set(self.options):
+            raise ValueError(f"options may not set {', '.join(sorted(bad & set(self.options)))}: "
+                             "the experiment sets them per point")
+        return self
+
+
+class Experiment(_Strict):
+    """A whole experiment file."""
+
+    schema_version: Literal[1] = 1
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    servers: list[ServerSpec] = Field(min_length=1)
+    load: LoadSpec | None = None
+    suites: list[str] = Field(default_factory=list, description="BFCL suites run against every server")
+    repeats: int = Field(1, ge=1)
+    slo: dict[Literal["ttft", "tpot", "e2e"], float] = Field(default_factory=dict, description="ms")
+
+    @model_validator(mode="after")
+    def _work(self) -> Experiment:
+        if self.load is None and not self.suites:
+            raise ValueError("an experiment needs load points or BFCL suites")
+        return self
+
+
+@dataclass
+class Point:
+    """One result folder: a load point (its run options) or a BFCL suite."""
+
+    label: str
+    kind: Literal["load", "bfcl"]
+    options: RunOptions | None = None
+    suite: str | None = None
+
+
+@dataclass
+class Cell:
+    """One server configuration, started once for all its points."""
+
+    label: str
+    launch: Launch
+    overrides: dict[str, Any]
+    points: list[Point] = field(default_factory=list)
+
+
+def experiment_path(name_or_path: str) -> Path:
+    """An experiment file: a path, or the name of one shipped in ``experiments/``."""
+    given = Path(name_or_path).expanduser()
+    if given.suffix in (".yaml", ".yml") or given.exists():
+        return given
+    shipped = shipped_file("experiments", name_or_path)
+    if shipped is None:
+        raise GlmbenchError(f"unknown experiment {name_or_path!r}", "pass a path to an experiment YAML file")
+    return shipped
+
+
+def load_experiment(name_or_path: str | Path) -> Experiment:
+    """Read and validate an experiment file (a field-path error names what to fix)."""
+    return load_model(Experiment, experiment_path(str(name_or_path)), "experiment file")
+
+
+def _value(value: Any) -> str:
+    """A value as ``--set`` reads it (YAML): booleans lower case, lists and mappings as JSON."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _cell_label(spec: ServerSpec, combo: dict[str, Any]) -> str:
+    base = spec.name or spec.config or spec.backend or "server"
+    extra = " ".join(f"{key.rsplit('.', 1)[-1]}={_value(v)}" for key, v in combo.items())
+    return f"{base} {extra}".strip()
+
+
+def _burst_workload(suite_name: str) -> str:
+    """The suite's workload that sends everything at once: with a cap it is a closed loop, with a rate an open one."""
+    suite = load_suite(suite_name)
+    for name, workload in suite.workloads.items():
+        if workload.request_rate is None and workload.max_concurrency is None:
+            return name
+    raise GlmbenchError(f"suite {suite.name!r} has no workload without a rate or cap to build ladders on",
+                        "add one (request_rate: inf), or use load.workloads instead of ladders")
+
+
+def points(experiment: Experiment) -> list[Point]:
+    """The points every server runs, in order: workloads, then the concurrency ladder, the rate ladder, BFCL."""
+    out: list[Point] = []
+    load = experiment.load
+    if load is not None:
+        common = {**load.options, "suite": load.suite, "repeat": experiment.repeats,
+                  "goodput": [f"{k}:{v:g}" for k, v in experiment.slo.items()]}
+        for name in load.workloads:
+            out.append(Point(name, "load", RunOptions.model_validate({**common, "workload": name})))
+        if load.concurrency or load.rate:
+            base = _burst_workload(load.suite)
+            for cap in load.concurrency:
+                out.append(Point(f"c{cap}", "load",
+                                 RunOptions.model_validate({**common, "workload": base, "max_concurrency": cap})))
+            for rate in load.rate:
+                out.append(Point(f"r{rate:g}", "load",
+                                 RunOptions.model_validate({**common, "workload": base, "request_rate": rate})))
+    out += [Point(name if name.startswith("bfcl") else f"bfcl-{name}", "bfcl", suite=name)
+            for name in experiment.suites]
+    return out
+
+
+def cells(experiment: Experiment) -> list[Cell]:
+    """Every server configuration: each server, times the cartesian product of its grid."""
+    out: list[Cell] = []
+    for spec in experiment.servers:
+        keys = list(spec.grid)
+        for values in itertools.product(*(spec.grid[k] for k in keys)) if keys else [()]:
+            combo = dict(zip(keys, values))
+            overrides = {**spec.set, **combo}
+            sets = [f"{k}={_value(v)}" for k, v in overrides.items()]
+            launch = Launch(backend=spec.backend, config=spec.config, sets=sets, model=spec.model)
+            out.append(Cell(_cell_label(spec, combo), launch, overrides, points(experiment)))
+    labels = [c.label for c in out]
+    if len(set(labels)) != len(labels):
+        raise GlmbenchError("two servers of the experiment have the same label",
+                            "give each server its own name")
+    return out

@@ -1,0 +1,101 @@
+"""``glmbench experiment run``: servers x load points x BFCL suites from one file, one folder, one index."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+__all__ = ["register"]
+
+experiment_app = typer.Typer(help="Experiments: server configurations x load points x BFCL suites, from one file.",
+                             no_args_is_help=True)
+
+
+def _fmt(value: Any, spec: str = "{:.1f}") -> str:
+    return "-" if value is None else spec.format(value) if isinstance(value, (int, float)) else str(value)
+
+
+def _print_points(folder: Path) -> None:
+    from rich.table import Table
+
+    from glmbench.api.experiment import point_rows
+    from glmbench.util.text import rich_text, safe_console
+
+    table = Table(title=rich_text(f"experiment {folder.name}"), title_justify="left")
+    columns = (("cell", "cell", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
+               ("output_tok_s", "output tok/s", "{:.0f}"), ("ttft_ms_mean", "TTFT mean ms", "{:.1f}"),
+               ("ttft_ms_p99", "TTFT p99 ms", "{:.1f}"), ("tpot_ms_mean", "TPOT mean ms", "{:.2f}"),
+               ("goodput_request_s", "goodput req/s", "{:.2f}"), ("bfcl_overall", "BFCL overall %", "{:.2f}"),
+               ("reason", "why", "{}"))
+    rows = point_rows(folder)
+    shown = [c for c in columns if c[0] in ("cell", "point", "status") or any(r.get(c[0]) is not None for r in rows)]
+    for i, (_, header, _) in enumerate(shown):
+        table.add_column(header, justify="left" if i < 3 or header == "why" else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(rich_text(_fmt(row.get(key), spec)) for key, _, spec in shown))
+    safe_console(width=160).print(table)
+
+
+@experiment_app.command("run")
+def run(
+    file: Annotated[Optional[str], typer.Argument(help="Experiment file: a path, or a name from experiments/.")] = None,
+    results_dir: Annotated[Path, typer.Option(help="Where the experiment folder goes.")] = Path("results"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and a rough duration; start nothing.")] = False,
+    resume: Annotated[Optional[Path], typer.Option(help="An experiment folder to finish: points that ended are kept, "
+                                                   "the rest run.")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.",
+                                                   show_default=False)] = None,
+) -> None:
+    """Run an experiment: each server configuration started once, every load point and suite against it."""
+    from glmbench.api.experiment import run_experiment
+    from glmbench.api.interrupted import RunInterrupted
+    from glmbench.cli.progress import TerminalProgress
+    from glmbench.errors import GlmbenchError
+
+    if not file and not resume:
+        raise GlmbenchError("no experiment file given", "pass FILE (e.g. experiments/cpu-sim.yaml), or --resume DIR")
+    if dry_run:
+        _print_plan(file or str(resume / "experiment.yaml"))
+        return
+    progress = TerminalProgress()
+    try:
+        result = run_experiment(file, results_dir, api_key, progress, resume)
+    except RunInterrupted as stop:
+        _print_points(stop.result.path)
+        print(f"experiment: {stop.result.path}")
+        progress.err.print(f"interrupted; finish it with glmbench experiment run --resume {stop.result.path}")
+        sys.exit(130)
+    _print_points(result.path)
+    print(f"experiment: {result.path}")
+    failed = result.failed_cells()
+    if failed:
+        raise GlmbenchError(f"{len(failed)} of {len(result.index['cells'])} server configurations did not finish "
+                            f"(first: {failed[0]['label']}: {(failed[0]['reason'] or failed[0]['status']).splitlines()[0]})",
+                            f"see {result.path / 'index.json'}; rerun what failed with --resume {result.path}",
+                            exit_code=1)
+
+
+def _print_plan(file: str) -> None:
+    from glmbench.api.experiment import plan_experiment
+    from glmbench.util.text import visible
+
+    experiment, planned, seconds = plan_experiment(file)
+    print(f"experiment {experiment.name}: {len(planned)} server configurations x "
+          f"{len(planned[0].points) if planned else 0} points, repeats {experiment.repeats}")
+    if planned and experiment.load is not None:
+        print(f"  every load point: suite {experiment.load.suite}, options {visible(experiment.load.options)}"
+              + (f", SLOs {visible(experiment.slo)} ms" if experiment.slo else ""))
+    for cell in planned:
+        print(f"  {visible(cell.label)}: glmbench run " + " ".join(
+            ([f"--backend {cell.launch.backend}"] if cell.launch.backend else [])
+            + ([f"--config {cell.launch.config}"] if cell.launch.config else [])
+            + [f"--set {s}" for s in cell.launch.sets]))
+        print("    points: " + ", ".join(p.label for p in cell.points))
+    print(f"estimated duration: about {seconds / 60:.0f} min (rough: start-up and request times assumed per backend)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(experiment_app, name="experiment")

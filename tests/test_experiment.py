@@ -1,0 +1,148 @@
+"""Experiments against glmbench's simulator (real processes): cells started once, points as result folders,
+a cell that cannot start recorded while the others finish, Ctrl-C then resume to the same result."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, live_processes, run_cli
+
+pytestmark = pytest.mark.e2e
+
+_FAST = "{options.ttft_ms: 5, options.ttft_dist: fixed, options.itl_dist: fixed, options.batch_slowdown: 0}"
+
+
+def _write(tmp: Path, servers: str, extra: str = "") -> Path:
+    path = tmp / "exp.yaml"
+    path.write_text(f"""schema_version: 1
+name: t
+servers:
+{servers}
+load:
+  suite: sharegpt
+  workloads: [burst]
+  concurrency: [2]
+  rate: [50]
+  options: {{num_prompts: 8, dataset: random, input_len: 16, output_len: 8}}
+slo: {{ttft: 200, tpot: 3}}
+{extra}""")
+    return path
+
+
+def _index(results: Path) -> tuple[Path, dict]:
+    [folder] = [p for p in results.iterdir() if p.is_dir()]
+    return folder, json.loads((folder / "index.json").read_text())
+
+
+def test_cells_and_points_are_result_folders_and_a_cell_that_cannot_start_is_recorded(tmp_path: Path) -> None:
+    servers = (f"  - {{name: fast, backend: sim, set: {_FAST}, grid: {{options.itl_ms: [1, 4]}}}}\n"
+               "  - {name: broken, backend: sim, set: {launch.python: /nonexistent/python}}\n")
+    results = tmp_path / "r"
+    res = run_cli("experiment", "run", str(_write(tmp_path, servers)), "--results-dir", str(results), timeout=300)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    assert "error: 1 of 3 server configurations did not finish (first: broken: cannot launch sim" in res.stderr
+    folder, index = _index(results)
+    assert index["status"] == "incomplete"
+    cells = {c["label"]: c for c in index["cells"]}
+    assert set(cells) == {"fast itl_ms=1", "fast itl_ms=4", "broken"}
+    assert cells["broken"]["status"] == "failed" and "python not found" in cells["broken"]["reason"]
+    assert {p["status"] for p in cells["broken"]["points"]} == {"not run"}
+    for label in ("fast itl_ms=1", "fast itl_ms=4"):
+        cell = cells[label]
+        assert cell["status"] == "complete" and cell["command"] and cell["server_log"]
+        assert [p["label"] for p in cell["points"]] == ["burst", "c2", "r50"]
+        for point in cell["points"]:
+            run_dir = folder / cell["folder"] / point["folder"]
+            summary = json.loads((run_dir / "summary.json").read_text())
+            manifest = json.loads((run_dir / "manifest.json").read_text())
+            assert manifest["label"] == f"{label} {point['label']}" and manifest["status"] == "complete"
+            assert manifest["backend"]["command"] == cell["command"]  # the one server of the cell
+            assert summary["rows"][0]["completed"] == 8
+    # The SLO (TPOT 3 ms) holds at ITL 1 ms, not at 4 ms: goodput says so.
+    def goodput(label: str) -> float:
+        cell = cells[label]
+        run = folder / cell["folder"] / cell["points"][1]["folder"]
+        return json.loads((run / "summary.json").read_text())["rows"][0]["goodput_request_s"]
+    assert goodput("fast itl_ms=1") > 0 and goodput("fast itl_ms=4") == 0
+    # The table names every point; reports read the point folders like any run, labelled, not by timestamp.
+    assert res.stdout.count("complete") == 6 and "not run" in res.stdout
+    point = folder / cells["fast itl_ms=1"]["folder"] / "c2"
+    report = run_cli("report", str(point), str(folder / cells["fast itl_ms=4"]["folder"] / "c2"), "--format", "md")
+    assert report.returncode == 0 and "fast itl\\_ms=1 c2" in report.stdout
+
+
+def test_ctrl_c_keeps_everything_and_resume_finishes_the_rest(tmp_path: Path) -> None:
+    servers = f"  - {{name: a, backend: sim, set: {_FAST}, grid: {{options.itl_ms: [30, 31]}}}}\n"
+    path, results = _write(tmp_path, servers), tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "glmbench", "experiment", "run", str(path), "--results-dir",
+                             str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # interrupt once the first cell's second point has started
+        found = list(results.glob("*/index.json"))
+        if found and '"c2"' in found[0].read_text() and list(results.glob("*/a_itl_ms=30/c2/records.jsonl")):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-3000:]
+    assert "--resume" in err and "Traceback" not in err
+    folder, index = _index(results)
+    assert index["status"] == "interrupted"
+    first = index["cells"][0]
+    assert first["points"][0]["status"] == "complete" and first["points"][1]["status"] == "interrupted"
+    command = first["command"]
+    port = command[command.index("--port") + 1]
+    assert not [cmd for _, cmd in live_processes() if f"glmbench sim --host 127.0.0.1 --port {port} " in cmd]
+    kept = (folder / first["folder"] / "burst" / "records.jsonl").stat().st_mtime_ns
+
+    res = run_cli("experiment", "run", "--resume", str(folder), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    _, index = _index(results)
+    assert index["status"] == "complete"
+    assert all(p["status"] == "complete" for c in index["cells"] for p in c["points"])
+    assert (folder / first["folder"] / "burst" / "records.jsonl").stat().st_mtime_ns == kept  # not run again
+    assert not (folder / first["folder"] / "c2-2").exists()  # the cut-short point was replaced, not duplicated
+
+
+@pytest.mark.parametrize("body,error", [
+    ("servers: []\nload: {workloads: [burst]}", "servers: List should have at least 1 item"),
+    ("servers: [{name: x}]\nload: {workloads: [burst]}", "a server needs a backend or a config"),
+    ("servers: [{backend: sim}]\nload: {concurrency: [0]}", "concurrency values must be >= 1"),
+    ("servers: [{backend: sim}]\nload: {workloads: [burst], options: {workload: x}}", "options may not set workload"),
+    ("servers: [{backend: sim, colour: red}]\nload: {workloads: [burst]}", "servers.0.colour"),
+    ("servers: [{config: no-such-config}]\nload: {workloads: [burst]}", "no-such-config"),
+    ("servers: [{backend: sim, set: {options.itl_ms: -1}}]\nload: {workloads: [burst]}", "itl_ms"),
+])
+def test_a_bad_experiment_file_is_two_lines_before_anything_starts(tmp_path: Path, body: str, error: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"schema_version: 1\nname: bad\n{body}\n")
+    res = run_cli("experiment", "run", str(path), "--results-dir", str(tmp_path / "r"))
+    assert res.returncode == 2 and error in res.stderr, res.stderr
+    assert res.stderr.startswith("error: ") and "Traceback" not in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path: Path) -> None:
+    res = run_cli("experiment", "run", "cpu-sim", "--dry-run", "--results-dir", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    assert "3 server configurations x 5 points" in res.stdout and "estimated duration: about" in res.stdout
+    assert "--set options.itl_ms=20" in res.stdout
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_shipped_gpu_experiment_plans_every_seed_configuration(tmp_path: Path) -> None:
+    """Checked as far as this machine can: the file validates, every config resolves, the plan is printed."""
+    res = run_cli("experiment", "run", "glm-4.7-flash", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "8 server configurations x 5 points" in res.stdout
+    for config in ("vllm-mtp3", "sglang-eagle", "lightllm-mtp-vanilla"):
+        assert f"--config {config}" in res.stdout
+    assert "points: burst, high-conc, moderate, steady, bfcl-v3" in res.stdout
