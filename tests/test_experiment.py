@@ -146,3 +146,46 @@ def test_the_shipped_gpu_experiment_plans_every_seed_configuration(tmp_path: Pat
     for config in ("vllm-mtp3", "sglang-eagle", "lightllm-mtp-vanilla"):
         assert f"--config {config}" in res.stdout
     assert "points: burst, high-conc, moderate, steady, bfcl-v3" in res.stdout
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_vllm_cpu_baseline_and_mtp_over_a_ladder(tiny_model_dir, tmp_path: Path) -> None:
+    """Real vLLM (CPU build): two server cells, each started once for a two-point ladder; MTP's acceptance read."""
+    import os
+
+    venv = Path(os.environ.get("VLLM_CPU_VENV", "~/.cache/glmbench/vllm-cpu-venv")).expanduser()
+    if not (venv / "bin" / "python").exists():
+        if os.environ.get("GLMBENCH_REQUIRE_REAL_BACKENDS") == "1":
+            pytest.fail(f"no vLLM CPU venv at {venv} (GLMBENCH_REQUIRE_REAL_BACKENDS=1)")
+        pytest.skip(f"no vLLM CPU venv at {venv}: run scripts/install-vllm-cpu.sh")
+    path = tmp_path / "vllm.yaml"
+    path.write_text(f"""schema_version: 1
+name: vllm-cpu
+servers:
+  - name: vllm
+    config: vllm-cpu-tiny
+    model: {tiny_model_dir}
+    set: {{launch.venv: {venv}}}
+    grid: {{speculative: [null, {{method: mtp, num_speculative_tokens: 1}}]}}
+load:
+  concurrency: [1, 4]
+  options: {{num_prompts: 8, dataset: random, input_len: 32, output_len: 24}}
+""")
+    results = tmp_path / "r"
+    res = run_cli("experiment", "run", str(path), "--results-dir", str(results), timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    folder, index = _index(results)
+    assert [c["label"] for c in index["cells"]] == ["vllm speculative=off",
+                                                    "vllm speculative=method:mtp/num_speculative_tokens:1"]
+    accept = {}
+    for cell in index["cells"]:
+        assert cell["status"] == "complete" and "vllm.entrypoints.openai.api_server" in cell["command"]
+        for point in cell["points"]:
+            [row] = json.loads((folder / cell["folder"] / point["folder"] / "summary.json").read_text())["rows"]
+            assert row["completed"] == 8 and row["failed"] == 0, row["errors"]
+            accept[cell["label"], point["label"]] = row.get("spec_accept_length")
+        port = cell["command"][cell["command"].index("--port") + 1]
+        assert not [cmd for _, cmd in live_processes() if f"--port {port} " in cmd]
+    assert accept["vllm speculative=off", "c1"] is None
+    assert 1.0 <= accept["vllm speculative=method:mtp/num_speculative_tokens:1", "c4"] < 1.2  # random MTP weights

@@ -145,6 +145,8 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
 
 def _value(value: Any) -> str:
     """A value as ``--set`` reads it (YAML): booleans lower case, lists and mappings as JSON."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (list, dict)):
@@ -152,9 +154,18 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _shown(value: Any) -> str:
+    """A value in a cell's label: short (``off`` for null, ``method:mtp/...`` for a mapping)."""
+    if value is None:
+        return "off"
+    if isinstance(value, dict):
+        return "/".join(f"{k}:{_shown(v)}" for k, v in value.items())
+    return _value(value)
+
+
 def _cell_label(spec: ServerSpec, combo: dict[str, Any]) -> str:
     base = spec.name or spec.config or spec.backend or "server"
-    extra = " ".join(f"{key.rsplit('.', 1)[-1]}={_value(v)}" for key, v in combo.items())
+    extra = " ".join(f"{key.rsplit('.', 1)[-1]}={_shown(v)}" for key, v in combo.items())
     return f"{base} {extra}".strip()
 
 

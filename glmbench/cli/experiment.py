@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -92,7 +93,7 @@ def _print_plan(file: str) -> None:
         print(f"  {visible(cell.label)}: glmbench run " + " ".join(
             ([f"--backend {cell.launch.backend}"] if cell.launch.backend else [])
             + ([f"--config {cell.launch.config}"] if cell.launch.config else [])
-            + [f"--set {s}" for s in cell.launch.sets]))
+            + [f"--set {shlex.quote(s)}" for s in cell.launch.sets]))
         print("    points: " + ", ".join(p.label for p in cell.points))
     print(f"estimated duration: about {seconds / 60:.0f} min (rough: start-up and request times assumed per backend)")
 
