@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from glmbench.api.bfcl_run import load_bfcl_suite, run_bfcl
+from glmbench.api.capacity import search_capacity
 from glmbench.api.experiment_file import Cell, Experiment, Point, cells, load_experiment
 from glmbench.api.interrupted import RunInterrupted
 from glmbench.api.launch import prepare, resolve_config
@@ -179,7 +180,7 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
     result = ExperimentResult(folder, index)
     try:
         for cell, entry in zip(planned, index["cells"]):
-            _run_cell(cell, entry, folder, api_key, progress, index)
+            _run_cell(experiment, cell, entry, folder, api_key, progress, index)
     except KeyboardInterrupt:
         index["status"], index["finished_at"] = "interrupted", now_iso()
         _write_index(folder, index)
@@ -190,11 +191,12 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
     return result
 
 
-def _run_cell(cell: Cell, entry: dict[str, Any], folder: Path, api_key: str | None, progress: Progress,
-              index: dict[str, Any]) -> None:
+def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder: Path, api_key: str | None,
+              progress: Progress, index: dict[str, Any]) -> None:
     """Start the cell's server once and run every point not done yet; record why when it cannot."""
     todo = [(p, e) for p, e in zip(cell.points, entry["points"]) if e["status"] not in _DONE]
-    if not todo:
+    search = experiment.load.capacity if experiment.load is not None else None
+    if not todo and (search is None or entry.get("capacity")):
         entry["status"] = "complete"
         return
     cell_dir = folder / entry["folder"]
@@ -226,6 +228,11 @@ def _run_cell(cell: Cell, entry: dict[str, Any], folder: Path, api_key: str | No
                 if server.exit_code() is not None:
                     raise GlmbenchError(f"server exited with code {server.exit_code()} during {point.label}",
                                         f"see {log}")
+            if search is not None and not entry.get("capacity"):
+                run = _ProbeRunner(experiment, cell, entry, prepared, server, cell_dir, api_key, progress, index, folder)
+                capacity = search_capacity(run.attained, search.by, search.start, search.max, search.tolerance,
+                                           search.attainment, search.max_probes)
+                entry["capacity"] = capacity.to_json()
     except GlmbenchError as exc:
         # This cell cannot go on (its server would not start, or died): say why, and on to the next.
         entry["status"], entry["reason"] = "failed", exc.message
@@ -235,6 +242,8 @@ def _run_cell(cell: Cell, entry: dict[str, Any], folder: Path, api_key: str | No
         progress.warning(f"{cell.label}: {exc.message.splitlines()[0]}")
     else:
         entry["status"] = "complete" if all(p["status"] in _DONE for p in entry["points"]) else "incomplete"
+        if search is not None and not entry.get("capacity"):
+            entry["status"] = "incomplete"
     finally:
         entry["finished_at"] = now_iso()
         _write_index(folder, index)
@@ -275,3 +284,56 @@ def point_rows(folder: Path) -> list[dict[str, Any]]:
                     row["bfcl_overall"] = overall.get("accuracy") if overall else None
             rows.append(row)
     return rows
+
+
+class _ProbeRunner:
+    """Runs the capacity search's loads as points of the cell (``cap-r12.5``, ``cap-c8``, ``...-rerun``).
+
+    A probe that finished before (a resumed experiment) is read back, not run again,
+    so a resumed search takes the same steps.
+    """
+
+    def __init__(self, experiment: Experiment, cell: Cell, entry: dict[str, Any], prepared: Any, server: Any,
+                 cell_dir: Path, api_key: str | None, progress: Progress, index: dict[str, Any], folder: Path) -> None:
+        self.experiment, self.cell, self.entry, self.prepared, self.server = experiment, cell, entry, prepared, server
+        self.cell_dir, self.api_key, self.progress, self.index, self.folder = cell_dir, api_key, progress, index, folder
+
+    def attained(self, load: float, rerun: bool) -> float:
+        """The share of the probe's requests that met every SLO."""
+        by = self.experiment.load.capacity.by  # type: ignore[union-attr]
+        label = f"cap-{'c' if by == 'concurrency' else 'r'}{load:g}" + ("-rerun" if rerun else "")
+        pentry = next((p for p in self.entry["points"] if p["label"] == label), None)
+        if pentry is None:
+            pentry = {"label": label, "kind": "capacity", "folder": None, "status": "pending", "reason": None,
+                      "started_at": None, "seconds": None}
+            self.entry["points"].append(pentry)
+        if pentry["status"] not in _DONE:
+            point = Point(label, "load", self.experiment.probe_options(by, load))
+            pentry["status"], pentry["started_at"] = "running", now_iso()
+            _write_index(self.folder, self.index)
+            started = time.monotonic()
+            try:
+                status, reason, name = _run_point(self.cell, point, self.prepared, self.server, self.cell_dir,
+                                                  self.api_key, self.progress)
+            except RunInterrupted:
+                pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
+                raise
+            pentry.update(status=status, reason=reason, folder=name, seconds=round(time.monotonic() - started, 1))
+            _write_index(self.folder, self.index)
+            self.progress.point_done(self.cell.label, label, status, reason)
+            if status not in _DONE:
+                raise GlmbenchError(f"capacity probe {label} did not complete: {reason or status}",
+                                    f"see {self.cell_dir / (name or label)}")
+        return _attainment(self.cell_dir / pentry["folder"])
+
+
+def _attainment(run_dir: Path) -> float:
+    """The share of a load point's requests that met every SLO (its last repeat when repeated)."""
+    from glmbench.results.store import load_summary
+
+    if not (run_dir / "summary.json").is_file():
+        repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
+        shares = [_attainment(r) for r in repeats]
+        return min(shares) if shares else 0.0  # with repeats the load holds only if every repeat held
+    rows = load_summary(run_dir).rows
+    return (rows[-1].get("goodput_pct") or 0.0) / 100 if rows else 0.0

@@ -65,6 +65,23 @@ class ServerSpec(_Strict):
         return self
 
 
+class CapacitySpec(_Strict):
+    """Find the highest load at which every SLO holds: bracket by doubling (or halving), then bisect.
+
+    A load holds when at least ``attainment`` of its requests meet every SLO
+    (0.99 with ``slo: {ttft: 500}`` is "p99 TTFT within 500 ms", jointly for
+    several SLOs, as DistServe's goodput counts them). The boundary point is run
+    a second time before the search ends.
+    """
+
+    by: Literal["rate", "concurrency"] = "rate"
+    start: float = Field(1.0, gt=0, description="the first load tried (req/s, or requests in flight)")
+    max: float = Field(1024.0, gt=0, description="the highest load tried")
+    tolerance: float = Field(0.1, gt=0, description="stop when the interval is this narrow, relative to its low end")
+    attainment: float = Field(0.99, gt=0, le=1, description="share of requests that must meet every SLO")
+    max_probes: int = Field(12, ge=2)
+
+
 class LoadSpec(_Strict):
     """The load points run against every server: suite workloads, a concurrency ladder, a rate ladder."""
 
@@ -72,13 +89,14 @@ class LoadSpec(_Strict):
     workloads: list[str] = Field(default_factory=list)
     concurrency: list[int] = Field(default_factory=list)
     rate: list[float] = Field(default_factory=list)
+    capacity: CapacitySpec | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="run options for every point "
                                     "(num_prompts, dataset, input_len, ...)")
 
     @model_validator(mode="after")
     def _points(self) -> LoadSpec:
-        if not (self.workloads or self.concurrency or self.rate):
-            raise ValueError("load needs workloads, a concurrency ladder or a rate ladder")
+        if not (self.workloads or self.concurrency or self.rate or self.capacity):
+            raise ValueError("load needs workloads, a concurrency or rate ladder, or a capacity search")
         if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
             raise ValueError("concurrency values must be >= 1 and rates > 0")
         bad = {"workload", "max_concurrency", "request_rate", "repeat", "results_dir", "run_id", "label", "goodput"}
@@ -104,7 +122,21 @@ class Experiment(_Strict):
     def _work(self) -> Experiment:
         if self.load is None and not self.suites:
             raise ValueError("an experiment needs load points or BFCL suites")
+        if self.load is not None and self.load.capacity is not None and not self.slo:
+            raise ValueError("a capacity search needs slo: the capacity is the highest load at which they hold")
         return self
+
+    def probe_options(self, by: str, value: float) -> RunOptions:
+        """The run options of one load probe (a closed loop at ``value`` in flight, or Poisson at ``value`` req/s)."""
+        assert self.load is not None
+        key = "max_concurrency" if by == "concurrency" else "request_rate"
+        return RunOptions.model_validate({**self._common(), "workload": _burst_workload(self.load.suite),
+                                          key: int(value) if by == "concurrency" else value})
+
+    def _common(self) -> dict[str, Any]:
+        assert self.load is not None
+        return {**self.load.options, "suite": self.load.suite, "repeat": self.repeats,
+                "goodput": [f"{k}:{v:g}" for k, v in self.slo.items()]}
 
 
 @dataclass
@@ -184,8 +216,7 @@ def points(experiment: Experiment) -> list[Point]:
     out: list[Point] = []
     load = experiment.load
     if load is not None:
-        common = {**load.options, "suite": load.suite, "repeat": experiment.repeats,
-                  "goodput": [f"{k}:{v:g}" for k, v in experiment.slo.items()]}
+        common = experiment._common()
         for name in load.workloads:
             out.append(Point(name, "load", RunOptions.model_validate({**common, "workload": name})))
         if load.concurrency or load.rate:

@@ -22,7 +22,7 @@ def _fmt(value: Any, spec: str = "{:.1f}") -> str:
 def _print_points(folder: Path) -> None:
     from rich.table import Table
 
-    from glmbench.api.experiment import point_rows
+    from glmbench.api.experiment import point_rows, read_index
     from glmbench.util.text import rich_text, safe_console
 
     table = Table(title=rich_text(f"experiment {folder.name}"), title_justify="left")
@@ -37,7 +37,16 @@ def _print_points(folder: Path) -> None:
         table.add_column(header, justify="left" if i < 3 or header == "why" else "right", overflow="fold")
     for row in rows:
         table.add_row(*(rich_text(_fmt(row.get(key), spec)) for key, _, spec in shown))
-    safe_console(width=160).print(table)
+    out = safe_console(width=160)
+    out.print(table)
+    for cell in read_index(folder)["cells"]:
+        cap = cell.get("capacity")
+        if cap:
+            unit = "req/s" if cap["by"] == "rate" else "in flight"
+            found = "none" if cap["value"] is None else f"{cap['value']:g} {unit}"
+            upper = f", fails at {cap['above']:g}" if cap["above"] is not None else ""
+            out.print(rich_text(f"capacity of {cell['label']} under the SLOs ({100 * cap['attainment_target']:g}% of "
+                                f"requests within them): {found}{upper} ({cap['reason']})"))
 
 
 @experiment_app.command("run")
