@@ -73,10 +73,23 @@ def test_cells_and_points_are_result_folders_and_a_cell_that_cannot_start_is_rec
         return json.loads((run / "summary.json").read_text())["rows"][0]["goodput_request_s"]
     assert goodput("fast itl_ms=1") > 0 and goodput("fast itl_ms=4") == 0
     # The table names every point; reports read the point folders like any run, labelled, not by timestamp.
-    assert res.stdout.count("complete") == 6 and "not run" in res.stdout
+    assert res.stdout.count("complete") == 2 + 6 and "not run" in res.stdout  # 2 servers, 6 points
     point = folder / cells["fast itl_ms=1"]["folder"] / "c2"
     report = run_cli("report", str(point), str(folder / cells["fast itl_ms=4"]["folder"] / "c2"), "--format", "md")
     assert report.returncode == 0 and "fast itl\\_ms=1 c2" in report.stdout
+    # The experiment's own report: one row per server; the slower decoder is dominated on the Pareto axes.
+    data = json.loads(run_cli("report", str(folder), "--format", "json").stdout)
+    servers = {s["server"]: s for s in data["servers"]}
+    assert servers["fast itl_ms=1"]["dominated"] is False and servers["fast itl_ms=4"]["dominated"] is True
+    assert servers["broken"]["status"] == "failed" and servers["broken"]["dominated"] is None
+    assert servers["fast itl_ms=1"]["best_output_tok_s"] > servers["fast itl_ms=4"]["best_output_tok_s"]
+    html, plots = tmp_path / "e.html", tmp_path / "plots"
+    page = run_cli("report", str(folder), "--out", str(html), "--plots", str(plots))
+    assert page.returncode == 0, page.stderr
+    assert "on the frontier" in page.stdout and "dominated" in page.stdout
+    assert "Pareto frontier" in html.read_text() and (plots / "pareto.png").is_file()
+    md = run_cli("report", str(folder), "--format", "md").stdout
+    assert "### Servers" in md and "| fast itl\\_ms=4 | complete |" in md
 
 
 def test_ctrl_c_keeps_everything_and_resume_finishes_the_rest(tmp_path: Path) -> None:

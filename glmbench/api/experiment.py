@@ -11,7 +11,6 @@ not finish; Ctrl-C stops the server, writes the index and raises
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -30,12 +29,11 @@ from glmbench.api.progress import Progress
 from glmbench.api.serving import serve
 from glmbench.backends.registry import get_backend
 from glmbench.errors import GlmbenchError
+from glmbench.results.experiments import INDEX, SCHEMA_VERSION, read_index, write_index
 from glmbench.results.store import now_iso
 
-__all__ = ["ExperimentResult", "run_experiment", "plan_experiment", "read_index", "point_rows", "INDEX"]
+__all__ = ["ExperimentResult", "run_experiment", "plan_experiment"]
 
-INDEX = "index.json"
-SCHEMA_VERSION = 1
 # Statuses a point ends with that need no rerun on resume.
 _DONE = {"complete", "all-failed"}
 
@@ -74,24 +72,6 @@ def _new_index(experiment: Experiment, planned: list[Cell]) -> dict[str, Any]:
                                "reason": None, "started_at": None, "seconds": None} for p in cell.points]}
                   for cell in planned],
     }
-
-
-def read_index(folder: Path) -> dict[str, Any]:
-    """The index of an experiment folder (a user error if there is none)."""
-    path = Path(folder) / INDEX
-    try:
-        index = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise GlmbenchError(f"no experiment index at {path}", "pass a folder written by glmbench experiment run") from None
-    if not isinstance(index, dict) or index.get("kind") != "experiment":
-        raise GlmbenchError(f"{path} is not an experiment index", "pass a folder written by glmbench experiment run")
-    return index
-
-
-def _write_index(folder: Path, index: dict[str, Any]) -> None:
-    tmp = folder / f".{INDEX}.tmp"
-    tmp.write_text(json.dumps(index, indent=2, default=str) + "\n")
-    tmp.replace(folder / INDEX)
 
 
 def _estimate_point_s(cell: Cell, point: Point, experiment: Experiment) -> float:
@@ -176,18 +156,18 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
         (folder / "experiment.yaml").write_text(yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
         index = _new_index(experiment, planned)
     index["status"], index["finished_at"] = "running", None
-    _write_index(folder, index)
+    write_index(folder, index)
     result = ExperimentResult(folder, index)
     try:
         for cell, entry in zip(planned, index["cells"]):
             _run_cell(experiment, cell, entry, folder, api_key, progress, index)
     except KeyboardInterrupt:
         index["status"], index["finished_at"] = "interrupted", now_iso()
-        _write_index(folder, index)
+        write_index(folder, index)
         raise RunInterrupted(result) from None
     failed = any(c["status"] != "complete" for c in index["cells"])
     index["status"], index["finished_at"] = ("incomplete" if failed else "complete"), now_iso()
-    _write_index(folder, index)
+    write_index(folder, index)
     return result
 
 
@@ -202,7 +182,7 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
     cell_dir = folder / entry["folder"]
     cell_dir.mkdir(exist_ok=True)
     entry["status"], entry["reason"], entry["started_at"] = "running", None, now_iso()
-    _write_index(folder, index)
+    write_index(folder, index)
     try:
         prepared = prepare(cell.launch)
         log = cell_dir / "server.log"
@@ -211,7 +191,7 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
             entry["server_log"] = str(log.relative_to(folder)) if server.process else None
             for point, pentry in todo:
                 pentry["status"], pentry["started_at"] = "running", now_iso()
-                _write_index(folder, index)
+                write_index(folder, index)
                 started = time.monotonic()
                 try:
                     status, reason, name = _run_point(cell, point, prepared, server, cell_dir, api_key, progress)
@@ -223,7 +203,7 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
                     status, reason, name = "failed", exc.message, None
                 pentry.update(status=status, reason=reason, folder=name,
                               seconds=round(time.monotonic() - started, 1))
-                _write_index(folder, index)
+                write_index(folder, index)
                 progress.point_done(cell.label, point.label, status, reason)
                 if server.exit_code() is not None:
                     raise GlmbenchError(f"server exited with code {server.exit_code()} during {point.label}",
@@ -246,44 +226,7 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
             entry["status"] = "incomplete"
     finally:
         entry["finished_at"] = now_iso()
-        _write_index(folder, index)
-
-
-def point_rows(folder: Path) -> list[dict[str, Any]]:
-    """One row per point of an experiment folder: cell, point, status, and its headline figures when it ran.
-
-    Load points give output tok/s, mean and p99 TTFT and goodput of their last
-    workload row (a point runs one workload); BFCL points their primary overall.
-    """
-    from glmbench.results.store import load_any_summary
-
-    index = read_index(folder)
-    rows = []
-    for cell in index["cells"]:
-        for point in cell["points"]:
-            row: dict[str, Any] = {"cell": cell["label"], "point": point["label"], "status": point["status"],
-                                   "reason": point["reason"] or (cell["reason"] if point["status"] == "not run"
-                                                                  else None),
-                                   "seconds": point["seconds"]}
-            run_dir = Path(folder) / cell["folder"] / point["folder"] if point["folder"] else None
-            if run_dir is not None and not (run_dir / "summary.json").is_file():
-                repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
-                run_dir = repeats[-1] if repeats else None  # with repeats: the last one's figures
-            if run_dir is not None and (run_dir / "summary.json").is_file():
-                try:
-                    summary = load_any_summary(run_dir)
-                except GlmbenchError:
-                    summary = None
-                if summary is not None and summary.kind == "load" and summary.rows:
-                    last = summary.rows[-1]
-                    row.update({k: last.get(k) for k in ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99",
-                                                          "tpot_ms_mean", "goodput_request_s", "completed", "failed")})
-                elif summary is not None and summary.kind == "bfcl":
-                    overall = next((r for r in summary.tables.get(summary.primary, []) if r["category"] == "OVERALL"),
-                                   None)
-                    row["bfcl_overall"] = overall.get("accuracy") if overall else None
-            rows.append(row)
-    return rows
+        write_index(folder, index)
 
 
 class _ProbeRunner:
@@ -310,7 +253,7 @@ class _ProbeRunner:
         if pentry["status"] not in _DONE:
             point = Point(label, "load", self.experiment.probe_options(by, load))
             pentry["status"], pentry["started_at"] = "running", now_iso()
-            _write_index(self.folder, self.index)
+            write_index(self.folder, self.index)
             started = time.monotonic()
             try:
                 status, reason, name = _run_point(self.cell, point, self.prepared, self.server, self.cell_dir,
@@ -319,7 +262,7 @@ class _ProbeRunner:
                 pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
                 raise
             pentry.update(status=status, reason=reason, folder=name, seconds=round(time.monotonic() - started, 1))
-            _write_index(self.folder, self.index)
+            write_index(self.folder, self.index)
             self.progress.point_done(self.cell.label, label, status, reason)
             if status not in _DONE:
                 raise GlmbenchError(f"capacity probe {label} did not complete: {reason or status}",

@@ -5,48 +5,33 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["register"]
+__all__ = ["register", "print_experiment"]
 
 experiment_app = typer.Typer(help="Experiments: server configurations x load points x BFCL suites, from one file.",
                              no_args_is_help=True)
 
 
-def _fmt(value: Any, spec: str = "{:.1f}") -> str:
-    return "-" if value is None else spec.format(value) if isinstance(value, (int, float)) else str(value)
-
-
-def _print_points(folder: Path) -> None:
+def print_experiment(folder: Path) -> None:
+    """The per-server table, then every point (shared with ``glmbench report EXPERIMENT_DIR``)."""
     from rich.table import Table
 
-    from glmbench.api.experiment import point_rows, read_index
+    from glmbench.report.experiment import experiment_report, point_table, server_table
     from glmbench.util.text import rich_text, safe_console
 
-    table = Table(title=rich_text(f"experiment {folder.name}"), title_justify="left")
-    columns = (("cell", "cell", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
-               ("output_tok_s", "output tok/s", "{:.0f}"), ("ttft_ms_mean", "TTFT mean ms", "{:.1f}"),
-               ("ttft_ms_p99", "TTFT p99 ms", "{:.1f}"), ("tpot_ms_mean", "TPOT mean ms", "{:.2f}"),
-               ("goodput_request_s", "goodput req/s", "{:.2f}"), ("bfcl_overall", "BFCL overall %", "{:.2f}"),
-               ("reason", "why", "{}"))
-    rows = point_rows(folder)
-    shown = [c for c in columns if c[0] in ("cell", "point", "status") or any(r.get(c[0]) is not None for r in rows)]
-    for i, (_, header, _) in enumerate(shown):
-        table.add_column(header, justify="left" if i < 3 or header == "why" else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*(rich_text(_fmt(row.get(key), spec)) for key, _, spec in shown))
+    report = experiment_report(folder)
     out = safe_console(width=160)
-    out.print(table)
-    for cell in read_index(folder)["cells"]:
-        cap = cell.get("capacity")
-        if cap:
-            unit = "req/s" if cap["by"] == "rate" else "in flight"
-            found = "none" if cap["value"] is None else f"{cap['value']:g} {unit}"
-            upper = f", fails at {cap['above']:g}" if cap["above"] is not None else ""
-            out.print(rich_text(f"capacity of {cell['label']} under the SLOs ({100 * cap['attainment_target']:g}% of "
-                                f"requests within them): {found}{upper} ({cap['reason']})"))
+    for title, (headers, rows) in ((f"experiment {report.name}: servers", server_table(report)),
+                                   (f"experiment {report.name}: points", point_table(report))):
+        table = Table(title=rich_text(title), title_justify="left")
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*(rich_text(c) for c in row))
+        out.print(table)
 
 
 @experiment_app.command("run")
@@ -74,11 +59,11 @@ def run(
     try:
         result = run_experiment(file, results_dir, api_key, progress, resume)
     except RunInterrupted as stop:
-        _print_points(stop.result.path)
+        print_experiment(stop.result.path)
         print(f"experiment: {stop.result.path}")
         progress.err.print(f"interrupted; finish it with glmbench experiment run --resume {stop.result.path}")
         sys.exit(130)
-    _print_points(result.path)
+    print_experiment(result.path)
     print(f"experiment: {result.path}")
     failed = result.failed_cells()
     if failed:

@@ -30,6 +30,11 @@ def report(
         if not run_dir.is_dir():
             raise GlmbenchError(f"no result folder at {run_dir}",
                                 "pass a folder under results/ written by 'glmbench run'")
+    from glmbench.results.experiments import is_experiment
+
+    if len(run_dirs) == 1 and is_experiment(run_dirs[0]):
+        _experiment(run_dirs[0], format, out, plots)
+        return
     if out is not None or plots is not None:
         _write_files(run_dirs, out, plots)
     if len(run_dirs) == 1:
@@ -103,3 +108,37 @@ def _renderers(kind: str):
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
+
+
+def _experiment(folder: Path, format: str, out: Path | None, plots_dir: Path | None) -> None:
+    """An experiment folder: per-server and per-point tables, the Pareto frontier and throughput-latency plots."""
+    from glmbench.report import experiment as e
+
+    report = e.experiment_report(folder)
+    if out is not None or plots_dir is not None:
+        from glmbench.report.plots import save_plots
+
+        plots = e.experiment_plots(report)
+        if plots_dir is not None:
+            written = save_plots(plots, plots_dir)
+            typer.echo(f"wrote {len(written)} plot files to {plots_dir}", err=True)
+        if out is not None:
+            out.write_text(e.render_experiment_html(report, plots))
+            typer.echo(f"wrote {out}", err=True)
+    if format == "table":
+        from glmbench.cli.experiment import print_experiment
+
+        print_experiment(folder)
+        return
+    if format == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        headers, rows = e.point_table(report)
+        writer = csv.writer(buf)
+        writer.writerow(headers)
+        writer.writerows(rows)
+        typer.echo(buf.getvalue(), nl=False)
+        return
+    typer.echo(e.to_json(report) if format == "json" else e.to_markdown(report), nl=False)

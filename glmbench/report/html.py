@@ -17,7 +17,7 @@ from glmbench.report.runs import ReportRun
 from glmbench.report.tables import ReportTables
 from glmbench.util.text import visible
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "page", "figure_html", "escape"]
 
 
 def escape(text: Any) -> str:
@@ -63,16 +63,22 @@ def _run_rows(runs: Sequence[ReportRun]) -> str:
     return "".join(out)
 
 
-def _figure(plot: Plot) -> str:
+def figure_html(plot: Plot) -> str:
+    """A plot as an inline SVG image with its caption."""
     data = base64.b64encode(figure_bytes(plot, "svg")).decode("ascii")
     return (f'<figure><img alt="{escape(plot.title)}" src="data:image/svg+xml;base64,{data}">'
             f"<figcaption>{escape(plot.title)}</figcaption></figure>")
 
 
+def page(title: str, body: str) -> str:
+    """A whole self-contained HTML page around ``body`` (already escaped)."""
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>\n{body}\n</body></html>")
+
+
 def render_html(tables: ReportTables, plots: Sequence[Plot], title: str = "glmbench report") -> str:
     """The whole report as one HTML string."""
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>",
-             f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>"]
+    parts: list[str] = []
     if len(tables.runs) > 1:
         parts.append(f"<p>Baseline: <b>{escape(tables.baseline or '')}</b>. Other runs show "
                      "(difference, percent) against it; BFCL differences are percentage points.</p>")
@@ -88,6 +94,6 @@ def render_html(tables: ReportTables, plots: Sequence[Plot], title: str = "glmbe
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in notes) + "</ul>")
     if plots:
-        parts.append("<h2>Plots</h2>" + "".join(_figure(p) for p in plots))
-    parts += ["<h2>Runs</h2>", _run_rows(tables.runs), "</body></html>"]
-    return "\n".join(parts)
+        parts.append("<h2>Plots</h2>" + "".join(figure_html(p) for p in plots))
+    parts += ["<h2>Runs</h2>", _run_rows(tables.runs)]
+    return page(title, "\n".join(parts))

@@ -1,0 +1,287 @@
+"""An experiment folder as tables and plots: every point, one row per server configuration, the Pareto frontier.
+
+Read from ``index.json`` and the point folders only, so a report can be made
+again anywhere. The frontier follows InferenceX's axes: output tok/s per GPU (the
+cost side) against output tok/s per user (1000 / mean TPOT, interactivity); a
+server configuration none of whose load points is on the frontier is dominated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glmbench.errors import GlmbenchError
+from glmbench.results.experiments import read_index
+from glmbench.results.store import load_any_summary, load_manifest
+
+__all__ = ["ExperimentReport", "experiment_report", "frontier", "to_markdown", "to_json", "pareto_figure",
+           "curves_figure", "experiment_plots", "render_experiment_html"]
+
+_POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
+               "goodput_pct", "completed", "failed")
+
+
+@dataclass
+class ExperimentReport:
+    """What an experiment folder holds: its points (one dict each) and one row per server configuration."""
+
+    name: str
+    path: Path
+    status: str
+    points: list[dict[str, Any]] = field(default_factory=list)
+    servers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _run_dir(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> Path | None:
+    if not point.get("folder"):
+        return None
+    run_dir = folder / cell["folder"] / point["folder"]
+    if not (run_dir / "summary.json").is_file():
+        repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
+        run_dir = repeats[-1] if repeats else run_dir  # with repeats: the last one's figures
+    return run_dir if (run_dir / "summary.json").is_file() else None
+
+
+def _gpus(run_dir: Path) -> int:
+    """GPUs the server used: tp x dp of its config (1 without a config, as for an endpoint or the simulator)."""
+    try:
+        config = load_manifest(run_dir).backend.config or {}
+    except GlmbenchError:
+        return 1
+    return max(1, int(config.get("tp") or 1) * int(config.get("dp") or 1))
+
+
+def _point_row(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"cell": cell["label"], "point": point["label"], "kind": point["kind"],
+                           "status": point["status"], "seconds": point["seconds"],
+                           "reason": point["reason"] or (cell["reason"] if point["status"] == "not run" else None)}
+    run_dir = _run_dir(folder, cell, point)
+    if run_dir is None:
+        return row
+    try:
+        summary = load_any_summary(run_dir)
+    except GlmbenchError:
+        return row
+    if summary.kind == "load" and summary.rows:
+        last = summary.rows[-1]  # a point runs one workload
+        row.update({k: last.get(k) for k in _POINT_KEYS})
+        row["gpus"] = _gpus(run_dir)
+        if row.get("output_tok_s") is not None:
+            row["output_tok_s_per_gpu"] = row["output_tok_s"] / row["gpus"]
+        if row.get("tpot_ms_mean"):
+            row["tok_s_per_user"] = 1000.0 / row["tpot_ms_mean"]
+    elif summary.kind == "bfcl":
+        overall = next((r for r in summary.tables.get(summary.primary, []) if r["category"] == "OVERALL"), None)
+        row["bfcl_overall"] = overall.get("accuracy") if overall else None
+        row["bfcl_rules"] = summary.primary
+    return row
+
+
+def frontier(points: list[dict[str, Any]]) -> list[int]:
+    """Indices of the points no other point beats on both tok/s per GPU and tok/s per user (ties kept)."""
+    usable = [(i, p["tok_s_per_user"], p["output_tok_s_per_gpu"]) for i, p in enumerate(points)
+              if p.get("tok_s_per_user") is not None and p.get("output_tok_s_per_gpu") is not None]
+    on = []
+    for i, x, y in usable:
+        if not any(x2 >= x and y2 >= y and (x2 > x or y2 > y) for j, x2, y2 in usable if j != i):
+            on.append(i)
+    return on
+
+
+def _best(rows: list[dict[str, Any]], key: str, lowest: bool = False) -> tuple[Any, str | None]:
+    found = [r for r in rows if r.get(key) is not None]
+    if not found:
+        return None, None
+    best = (min if lowest else max)(found, key=lambda r: r[key])
+    return best[key], best["point"]
+
+
+def experiment_report(folder: Path) -> ExperimentReport:
+    """Read an experiment folder (a user error if it is none)."""
+    folder = Path(folder)
+    index = read_index(folder)
+    report = ExperimentReport(index["name"], folder, index["status"])
+    for cell in index["cells"]:
+        report.points += [_point_row(folder, cell, p) for p in cell["points"]]
+    load_points = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s") is not None]
+    on_frontier = {id(load_points[i]) for i in frontier(load_points)}
+    for p in load_points:
+        p["on_frontier"] = id(p) in on_frontier
+    for cell in index["cells"]:
+        mine = [p for p in report.points if p["cell"] == cell["label"]]
+        loads = [p for p in mine if p["kind"] != "bfcl"]
+        cap = cell.get("capacity") or {}
+        best_tok, best_tok_at = _best(loads, "output_tok_s")
+        best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99", lowest=True)
+        goodput, goodput_at = _best(loads, "goodput_request_s")
+        bfcl = next((p.get("bfcl_overall") for p in mine if p["kind"] == "bfcl"), None)
+        report.servers.append({
+            "server": cell["label"], "status": cell["status"], "reason": cell["reason"],
+            "capacity": cap.get("value"), "capacity_by": cap.get("by"), "capacity_fails_at": cap.get("above"),
+            "best_output_tok_s": best_tok, "best_output_at": best_tok_at,
+            "best_ttft_ms_p99": best_ttft, "best_ttft_at": best_ttft_at,
+            "max_goodput_request_s": goodput, "max_goodput_at": goodput_at, "bfcl_overall": bfcl,
+            "dominated": bool(loads) and not any(p.get("on_frontier") for p in loads)
+            if any(p.get("output_tok_s") is not None for p in loads) else None,
+        })
+    return report
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None:
+        return "-"
+    return spec.format(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _capacity(row: dict[str, Any]) -> str:
+    if row["capacity_by"] is None:
+        return "-"
+    unit = "req/s" if row["capacity_by"] == "rate" else "in flight"
+    value = "none" if row["capacity"] is None else f"{row['capacity']:g} {unit}"
+    return value + (f" (fails at {row['capacity_fails_at']:g})" if row["capacity_fails_at"] is not None else "")
+
+
+# (header, how to show a server row)
+SERVER_COLUMNS = (
+    ("server", lambda r: r["server"]),
+    ("status", lambda r: r["status"]),
+    ("capacity under SLO", _capacity),
+    ("best output tok/s", lambda r: f"{_fmt(r['best_output_tok_s'], '{:.0f}')} ({r['best_output_at'] or '-'})"),
+    ("best TTFT p99 ms", lambda r: f"{_fmt(r['best_ttft_ms_p99'], '{:.1f}')} ({r['best_ttft_at'] or '-'})"),
+    ("max goodput req/s", lambda r: f"{_fmt(r['max_goodput_request_s'], '{:.2f}')} ({r['max_goodput_at'] or '-'})"),
+    ("BFCL overall %", lambda r: _fmt(r["bfcl_overall"], "{:.2f}")),
+    ("Pareto", lambda r: "-" if r["dominated"] is None else "dominated" if r["dominated"] else "on the frontier"),
+)
+
+POINT_COLUMNS = (
+    ("cell", "server", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
+    ("output_tok_s", "output tok/s", "{:.0f}"), ("ttft_ms_mean", "TTFT mean ms", "{:.1f}"),
+    ("ttft_ms_p99", "TTFT p99 ms", "{:.1f}"), ("tpot_ms_mean", "TPOT mean ms", "{:.2f}"),
+    ("goodput_request_s", "goodput req/s", "{:.2f}"), ("bfcl_overall", "BFCL overall %", "{:.2f}"),
+    ("reason", "why", "{}"),
+)
+
+
+def server_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of the per-server table."""
+    return [h for h, _ in SERVER_COLUMNS], [[show(r) for _, show in SERVER_COLUMNS] for r in report.servers]
+
+
+def point_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of the per-point table (columns without any value left out)."""
+    shown = [c for c in POINT_COLUMNS
+             if c[0] in ("cell", "point", "status") or any(p.get(c[0]) is not None for p in report.points)]
+    return [h for _, h, _ in shown], [[_fmt(p.get(k), spec) for k, _, spec in shown] for p in report.points]
+
+
+def to_markdown(report: ExperimentReport) -> str:
+    """The server and point tables as markdown (a CI step summary); every cell escaped."""
+    from glmbench.util.text import md_text
+
+    def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+        return (["| " + " | ".join(md_text(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+                + ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows])
+
+    lines = [f"## Experiment {md_text(report.name)} ({md_text(report.status)})", "", "### Servers", ""]
+    lines += table(*server_table(report)) + ["", "### Points", ""] + table(*point_table(report))
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: ExperimentReport) -> str:
+    return json.dumps({"name": report.name, "status": report.status, "servers": report.servers,
+                       "points": report.points}, indent=2, default=str)
+
+
+def _load_points_by_cell(report: ExperimentReport) -> dict[str, list[dict[str, Any]]]:
+    cells: dict[str, list[dict[str, Any]]] = {}
+    for p in report.points:
+        if p["kind"] != "bfcl" and p.get("tok_s_per_user") is not None and p.get("output_tok_s_per_gpu") is not None:
+            cells.setdefault(p["cell"], []).append(p)
+    return cells
+
+
+def pareto_figure(report: ExperimentReport):
+    """Output tok/s per GPU against tok/s per user, one series per server; the frontier drawn, dominated servers hollow."""
+    from glmbench.report.plots import _plt
+
+    cells = _load_points_by_cell(report)
+    if not cells:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    dominated = {r["server"]: r["dominated"] for r in report.servers}
+    for i, (label, pts) in enumerate(cells.items()):
+        pts = sorted(pts, key=lambda p: p["tok_s_per_user"])
+        colour = f"C{i % 10}"
+        hollow = dominated.get(label)
+        ax.plot([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], "-", color=colour,
+                alpha=0.5)
+        ax.scatter([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], s=40,
+                   facecolors="none" if hollow else colour, edgecolors=colour,
+                   label=f"{label}{' (dominated)' if hollow else ''}")
+    best = sorted((p for pts in cells.values() for p in pts if p.get("on_frontier")), key=lambda p: p["tok_s_per_user"])
+    if best:
+        ax.plot([p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best], "k--", lw=1,
+                label="Pareto frontier")
+    ax.set_xlabel("output tok/s per user (1000 / mean TPOT ms)")
+    ax.set_ylabel("output tok/s per GPU")
+    ax.set_title(f"{report.name}: throughput per GPU vs interactivity")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def curves_figure(report: ExperimentReport):
+    """Output tok/s against p99 TTFT per server, over its load points."""
+    from glmbench.report.plots import _plt
+
+    cells: dict[str, list[dict[str, Any]]] = {}
+    for p in report.points:
+        if p["kind"] != "bfcl" and p.get("output_tok_s") is not None and p.get("ttft_ms_p99") is not None:
+            cells.setdefault(p["cell"], []).append(p)
+    if not cells:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for i, (label, pts) in enumerate(cells.items()):
+        pts = sorted(pts, key=lambda p: p["output_tok_s"])
+        ax.plot([p["output_tok_s"] for p in pts], [p["ttft_ms_p99"] for p in pts], "o-", color=f"C{i % 10}",
+                label=label)
+    ax.set_xlabel("output tok/s")
+    ax.set_ylabel("TTFT p99 (ms)")
+    ax.set_title(f"{report.name}: throughput vs latency per server")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def experiment_plots(report: ExperimentReport) -> list:
+    """The experiment's plots (those its data allow)."""
+    from glmbench.report.plots import Plot
+
+    out = []
+    for name, title, make in (("pareto", "Pareto frontier: output tok/s per GPU vs per user", pareto_figure),
+                              ("curves", "Throughput vs TTFT p99 per server", curves_figure)):
+        fig = make(report)
+        if fig is not None:
+            out.append(Plot(name, title, fig))
+    return out
+
+
+def render_experiment_html(report: ExperimentReport, plots: list) -> str:
+    """One self-contained HTML page: the server and point tables and the plots, every text escaped."""
+    from glmbench.report.html import escape, figure_html, page
+
+    def table(headers: list[str], rows: list[list[str]]) -> str:
+        head = "".join(f'<th class="l">{escape(h)}</th>' for h in headers)
+        body = "".join("<tr>" + "".join(f'<td class="l">{escape(c)}</td>' for c in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    body = ["<h2>Servers</h2>", table(*server_table(report)), "<h2>Plots</h2>",
+            "".join(figure_html(p) for p in plots), "<h2>Points</h2>", table(*point_table(report))]
+    return page(f"experiment {report.name}", "\n".join(body))
