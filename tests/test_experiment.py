@@ -202,3 +202,48 @@ load:
         assert not [cmd for _, cmd in live_processes() if f"--port {port} " in cmd]
     assert accept["vllm speculative=off", "c1"] is None
     assert 1.0 <= accept["vllm speculative=method:mtp/num_speculative_tokens:1", "c4"] < 1.2  # random MTP weights
+
+
+def test_compare_of_two_experiments_flags_the_slowed_server(tmp_path: Path) -> None:
+    def experiment(ttft_b: int, name: str) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        fixed = "options.itl_ms: 2, options.ttft_dist: fixed, options.itl_dist: fixed, options.batch_slowdown: 0"
+        path.write_text(f"""schema_version: 1
+name: night
+servers:
+  - {{name: a, backend: sim, set: {{options.ttft_ms: 40, {fixed}}}}}
+  - {{name: b, backend: sim, set: {{options.ttft_ms: {ttft_b}, {fixed}}}}}
+load:
+  concurrency: [4]
+  options: {{num_prompts: 24, dataset: random, input_len: 16, output_len: 8}}
+""")
+        return path
+
+    folders = []
+    for ttft_b, name in ((40, "base"), (160, "slow")):
+        res = run_cli("experiment", "run", str(experiment(ttft_b, name)), "--results-dir", str(tmp_path / name),
+                      timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        [folder] = [p for p in (tmp_path / name).iterdir() if p.is_dir()]
+        folders.append(folder)
+    # A wide threshold: server a's own run-to-run noise (a loaded CI machine) must not pass for a regression.
+    res = run_cli("compare", str(folders[0]), str(folders[1]), "--format", "json", "--max-regression", "25%")
+    assert res.returncode == 1, res.stderr
+    data = json.loads(res.stdout)
+    flagged = {(p["server"], r["metric"]) for p in data["points"] for r in p["rows"]
+               if r["verdict"]["status"] == "regression"}
+    assert ("b", "ttft_ms_mean") in flagged and not any(server == "a" for server, _ in flagged)
+    assert 0.25 <= data["detectable"]["ttft_ms_mean"] < 1.0
+    same = run_cli("compare", str(folders[0]), str(folders[0]))
+    assert same.returncode == 0 and "OK: no regression" in same.stdout and "detectable change" in same.stdout
+
+
+def test_the_nightly_example_runs_one_experiment_and_compares_it() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / "examples" / "nightly.yml").read_text())
+    [job] = workflow["jobs"].values()
+    assert "strategy" not in job  # no matrix written by hand: the experiment file is the matrix
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "glmbench experiment run" in script and 'glmbench compare "$BASELINES/last-good" "$RUN"' in script
+    assert (REPO / job["env"]["EXPERIMENT"]).is_file()

@@ -25,9 +25,21 @@ def compare(
     """Compare a candidate with a baseline per workload and metric; exit 1 on a regression beyond noise and threshold."""
     from glmbench.compare import compare_results, parse_threshold
     from glmbench.compare.render import print_table, to_markdown
+    from glmbench.results.experiments import is_experiment
 
     if format not in _FORMATS:
         raise GlmbenchError(f"unknown compare format {format!r}", f"use one of {', '.join(_FORMATS)}")
+    if is_experiment(baseline) or is_experiment(candidate):
+        from glmbench.compare import experiments as ex
+
+        if not (is_experiment(baseline) and is_experiment(candidate)):
+            raise GlmbenchError("one side is an experiment folder and the other is not",
+                                "compare two experiment folders, or two result folders")
+        both = ex.compare_experiments(baseline, candidate, parse_threshold(max_regression))
+        typer.echo(ex.dumps(both) if format == "json" else ex.to_markdown(both), nl=format == "json")
+        if both.exit_code:
+            raise typer.Exit(both.exit_code)
+        return
     result = compare_results(baseline, candidate, parse_threshold(max_regression), metric or [])
     if format == "json":
         typer.echo(json.dumps(result.to_json(), indent=2))

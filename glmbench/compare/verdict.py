@@ -44,6 +44,9 @@ class Verdict:
     status: Status
     rule: str
     why: str
+    # The smallest change (worse direction, relative to the baseline) this rule would have
+    # called a regression with this data: the threshold, widened by the noise it allows for.
+    detectable: float | None = None
 
     @property
     def regressed(self) -> bool:
@@ -78,7 +81,7 @@ def threshold_verdict(baseline: float, candidate: float, better: Better, thresho
     worse = worse_change(baseline, candidate, better)
     status = "regression" if worse > threshold else "improvement" if -worse > threshold else "ok"
     return Verdict(status, "threshold", f"{_pct(worse)} worse vs threshold {_pct(threshold)}; threshold only: {reason}"
-                   if worse > 0 else f"{_pct(-worse)} better; threshold only: {reason}")
+                   if worse > 0 else f"{_pct(-worse)} better; threshold only: {reason}", threshold)
 
 
 def repeats_verdict(baseline: Sequence[float], candidate: Sequence[float], better: Better,
@@ -94,7 +97,7 @@ def repeats_verdict(baseline: Sequence[float], candidate: Sequence[float], bette
     status = _classify(worse, margin, threshold)
     change = f"{_pct(worse)} worse" if worse > 0 else f"{_pct(-worse)} better"
     return Verdict(status, "repeats", f"mean of {len(cand)} vs {len(base)} runs {change}; margin {_pct(margin)} "
-                   f"= max(threshold {_pct(threshold)}, 2 x run-to-run std {_pct(spread)})")
+                   f"= max(threshold {_pct(threshold)}, 2 x run-to-run std {_pct(spread)})", margin)
 
 
 def interval_verdict(ratio_low: float, ratio_high: float, better: Better, threshold: float,
@@ -112,8 +115,11 @@ def interval_verdict(ratio_low: float, ratio_high: float, better: Better, thresh
         status = "improvement"
     else:
         status = "within noise" if abs(point) > threshold else "ok"
+    # The interval is about the measured change +- half its width: it clears the threshold from
+    # a change of the threshold plus that half width.
     return Verdict(status, what, f"95% interval of the change {_pct(best)} .. {_pct(worst)} worse "
-                   f"(threshold {_pct(threshold)}; regression only if all of it is past the threshold)")
+                   f"(threshold {_pct(threshold)}; regression only if all of it is past the threshold)",
+                   threshold + (worst - best) / 2)
 
 
 def wilson_interval(correct: int, total: int, z: float = 1.959964) -> tuple[float, float]:
@@ -151,8 +157,9 @@ def _accuracy_verdict(diff: float, low: float, high: float, base_acc: float, thr
         status = "improvement"
     else:
         status = "within noise" if abs(diff) > margin else "ok"
+    detectable = threshold + (high - low) / 2 / base_acc if base_acc else None
     return Verdict(status, rule, f"{counts}; 95% interval of the difference {100 * low:+.1f} .. {100 * high:+.1f} "
-                   f"points (threshold {100 * margin:.1f} points = {_pct(threshold)} of the baseline)")
+                   f"points (threshold {100 * margin:.1f} points = {_pct(threshold)} of the baseline)", detectable)
 
 
 def paired_proportion_verdict(both: int, base_only: int, cand_only: int, neither: int,
