@@ -247,3 +247,28 @@ def test_the_nightly_example_runs_one_experiment_and_compares_it() -> None:
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "glmbench experiment run" in script and 'glmbench compare "$BASELINES/last-good" "$RUN"' in script
     assert (REPO / job["env"]["EXPERIMENT"]).is_file()
+
+
+def test_sweep_runs_synchronous_then_all_at_once_then_rates_between(tmp_path: Path) -> None:
+    """GuideLLM's sweep on a simulator decoding 4 at a time (100 ms a request): about 10 req/s one at a time,
+    about 40 all at once, and three Poisson rates evenly between."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text("""schema_version: 1
+name: sweep
+servers:
+  - {name: s, backend: sim, set: {options.ttft_ms: 20, options.itl_ms: 10, options.ttft_dist: fixed,
+     options.itl_dist: fixed, options.batch_slowdown: 0, options.prefill_ms_per_1k: 0, options.max_running: 4}}
+load:
+  sweep: {points: 3}
+  options: {num_prompts: 16, dataset: random, input_len: 16, output_len: 8}
+""")
+    res = run_cli("experiment", "run", str(path), "--results-dir", str(tmp_path / "r"), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    _, index = _index(tmp_path / "r")
+    [cell] = index["cells"]
+    sweep = cell["sweep"]
+    assert 7 < sweep["sync_request_s"] < 12 and 25 < sweep["max_request_s"] < 50
+    rates = sweep["rates"]
+    assert len(rates) == 3 and sweep["sync_request_s"] < rates[0] < rates[1] < rates[2] < sweep["max_request_s"]
+    assert [p["label"] for p in cell["points"]] == ["sweep-sync", "sweep-max", *[f"sweep-r{r:g}" for r in rates]]
+    assert all(p["status"] == "complete" for p in cell["points"])

@@ -176,7 +176,8 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
     """Start the cell's server once and run every point not done yet; record why when it cannot."""
     todo = [(p, e) for p, e in zip(cell.points, entry["points"]) if e["status"] not in _DONE]
     search = experiment.load.capacity if experiment.load is not None else None
-    if not todo and (search is None or entry.get("capacity")):
+    sweep = experiment.load.sweep if experiment.load is not None else None
+    if not todo and (search is None or entry.get("capacity")) and (sweep is None or entry.get("sweep")):
         entry["status"] = "complete"
         return
     cell_dir = folder / entry["folder"]
@@ -208,8 +209,10 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
                 if server.exit_code() is not None:
                     raise GlmbenchError(f"server exited with code {server.exit_code()} during {point.label}",
                                         f"see {log}")
+            run = _ProbeRunner(experiment, cell, entry, prepared, server, cell_dir, api_key, progress, index, folder)
+            if sweep is not None and not entry.get("sweep"):
+                entry["sweep"] = run.sweep(sweep.points)
             if search is not None and not entry.get("capacity"):
-                run = _ProbeRunner(experiment, cell, entry, prepared, server, cell_dir, api_key, progress, index, folder)
                 capacity = search_capacity(run.attained, search.by, search.start, search.max, search.tolerance,
                                            search.attainment, search.max_probes)
                 entry["capacity"] = capacity.to_json()
@@ -222,7 +225,7 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
         progress.warning(f"{cell.label}: {exc.message.splitlines()[0]}")
     else:
         entry["status"] = "complete" if all(p["status"] in _DONE for p in entry["points"]) else "incomplete"
-        if search is not None and not entry.get("capacity"):
+        if (search is not None and not entry.get("capacity")) or (sweep is not None and not entry.get("sweep")):
             entry["status"] = "incomplete"
     finally:
         entry["finished_at"] = now_iso()
@@ -230,10 +233,11 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
 
 
 class _ProbeRunner:
-    """Runs the capacity search's loads as points of the cell (``cap-r12.5``, ``cap-c8``, ``...-rerun``).
+    """Runs the points a cell decides on as it goes: capacity probes (``cap-r12.5``, ``cap-c8``, ``...-rerun``)
+    and sweep points (``sweep-sync``, ``sweep-max``, ``sweep-r3.2``).
 
-    A probe that finished before (a resumed experiment) is read back, not run again,
-    so a resumed search takes the same steps.
+    A point that finished before (a resumed experiment) is read back, not run again,
+    so a resumed search or sweep takes the same steps.
     """
 
     def __init__(self, experiment: Experiment, cell: Cell, entry: dict[str, Any], prepared: Any, server: Any,
@@ -241,23 +245,20 @@ class _ProbeRunner:
         self.experiment, self.cell, self.entry, self.prepared, self.server = experiment, cell, entry, prepared, server
         self.cell_dir, self.api_key, self.progress, self.index, self.folder = cell_dir, api_key, progress, index, folder
 
-    def attained(self, load: float, rerun: bool) -> float:
-        """The share of the probe's requests that met every SLO."""
-        by = self.experiment.load.capacity.by  # type: ignore[union-attr]
-        label = f"cap-{'c' if by == 'concurrency' else 'r'}{load:g}" + ("-rerun" if rerun else "")
+    def run(self, label: str, kind: str, options: Any) -> Path:
+        """The folder of point ``label``: run now, or found finished."""
         pentry = next((p for p in self.entry["points"] if p["label"] == label), None)
         if pentry is None:
-            pentry = {"label": label, "kind": "capacity", "folder": None, "status": "pending", "reason": None,
+            pentry = {"label": label, "kind": kind, "folder": None, "status": "pending", "reason": None,
                       "started_at": None, "seconds": None}
             self.entry["points"].append(pentry)
         if pentry["status"] not in _DONE:
-            point = Point(label, "load", self.experiment.probe_options(by, load))
             pentry["status"], pentry["started_at"] = "running", now_iso()
             write_index(self.folder, self.index)
             started = time.monotonic()
             try:
-                status, reason, name = _run_point(self.cell, point, self.prepared, self.server, self.cell_dir,
-                                                  self.api_key, self.progress)
+                status, reason, name = _run_point(self.cell, Point(label, "load", options), self.prepared,
+                                                  self.server, self.cell_dir, self.api_key, self.progress)
             except RunInterrupted:
                 pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
                 raise
@@ -265,9 +266,37 @@ class _ProbeRunner:
             write_index(self.folder, self.index)
             self.progress.point_done(self.cell.label, label, status, reason)
             if status not in _DONE:
-                raise GlmbenchError(f"capacity probe {label} did not complete: {reason or status}",
+                raise GlmbenchError(f"{kind} point {label} did not complete: {reason or status}",
                                     f"see {self.cell_dir / (name or label)}")
-        return _attainment(self.cell_dir / pentry["folder"])
+        return self.cell_dir / pentry["folder"]
+
+    def attained(self, load: float, rerun: bool) -> float:
+        """The share of a capacity probe's requests that met every SLO."""
+        by = self.experiment.load.capacity.by  # type: ignore[union-attr]
+        label = f"cap-{'c' if by == 'concurrency' else 'r'}{load:g}" + ("-rerun" if rerun else "")
+        return _attainment(self.run(label, "capacity", self.experiment.probe_options(by, load)))
+
+    def sweep(self, points: int) -> dict[str, Any]:
+        """GuideLLM's sweep: one request at a time, then all at once, then ``points`` Poisson rates evenly between
+        the two request rates measured."""
+        sync = _request_rate(self.run("sweep-sync", "sweep", self.experiment.probe_options("concurrency", 1)))
+        peak = _request_rate(self.run("sweep-max", "sweep", self.experiment.burst_options()))
+        low, high = min(sync, peak), max(sync, peak)
+        rates = [float(f"{low + (high - low) * (i + 1) / (points + 1):.3g}") for i in range(points)]
+        for rate in rates:
+            self.run(f"sweep-r{rate:g}", "sweep", self.experiment.probe_options("rate", rate))
+        return {"sync_request_s": sync, "max_request_s": peak, "rates": rates}
+
+
+def _request_rate(run_dir: Path) -> float:
+    """Completed requests per second of a load point (its last repeat when repeated)."""
+    from glmbench.results.store import load_summary
+
+    if not (run_dir / "summary.json").is_file():
+        repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
+        run_dir = repeats[-1]
+    rows = load_summary(run_dir).rows
+    return float(rows[-1].get("request_s") or 0.0) if rows else 0.0
 
 
 def _attainment(run_dir: Path) -> float:

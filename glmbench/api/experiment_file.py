@@ -82,6 +82,13 @@ class CapacitySpec(_Strict):
     max_probes: int = Field(12, ge=2)
 
 
+class SweepSpec(_Strict):
+    """GuideLLM's sweep profile: a synchronous pass (one request at a time), a throughput pass (all at
+    once), then ``points`` Poisson rates evenly spaced between the two request rates measured."""
+
+    points: int = Field(5, ge=1)
+
+
 class LoadSpec(_Strict):
     """The load points run against every server: suite workloads, a concurrency ladder, a rate ladder."""
 
@@ -89,14 +96,15 @@ class LoadSpec(_Strict):
     workloads: list[str] = Field(default_factory=list)
     concurrency: list[int] = Field(default_factory=list)
     rate: list[float] = Field(default_factory=list)
+    sweep: SweepSpec | None = None
     capacity: CapacitySpec | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="run options for every point "
                                     "(num_prompts, dataset, input_len, ...)")
 
     @model_validator(mode="after")
     def _points(self) -> LoadSpec:
-        if not (self.workloads or self.concurrency or self.rate or self.capacity):
-            raise ValueError("load needs workloads, a concurrency or rate ladder, or a capacity search")
+        if not (self.workloads or self.concurrency or self.rate or self.sweep or self.capacity):
+            raise ValueError("load needs workloads, a concurrency or rate ladder, a sweep or a capacity search")
         if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
             raise ValueError("concurrency values must be >= 1 and rates > 0")
         bad = {"workload", "max_concurrency", "request_rate", "repeat", "results_dir", "run_id", "label", "goodput"}
@@ -132,6 +140,11 @@ class Experiment(_Strict):
         key = "max_concurrency" if by == "concurrency" else "request_rate"
         return RunOptions.model_validate({**self._common(), "workload": _burst_workload(self.load.suite),
                                           key: int(value) if by == "concurrency" else value})
+
+    def burst_options(self) -> RunOptions:
+        """The run options of a throughput pass: every request at once, no cap."""
+        assert self.load is not None
+        return RunOptions.model_validate({**self._common(), "workload": _burst_workload(self.load.suite)})
 
     def _common(self) -> dict[str, Any]:
         assert self.load is not None
