@@ -174,10 +174,14 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
 def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder: Path, api_key: str | None,
               progress: Progress, index: dict[str, Any]) -> None:
     """Start the cell's server once and run every point not done yet; record why when it cannot."""
-    todo = [(p, e) for p, e in zip(cell.points, entry["points"]) if e["status"] not in _DONE]
-    search = experiment.load.capacity if experiment.load is not None else None
-    sweep = experiment.load.sweep if experiment.load is not None else None
-    if not todo and (search is None or entry.get("capacity")) and (sweep is None or entry.get("sweep")):
+    load = experiment.load
+    sweep, search = (load.sweep, load.capacity) if load is not None else (None, None)
+
+    def finished() -> bool:
+        return (all(p["status"] in _DONE for p in entry["points"]) and (sweep is None or bool(entry.get("sweep")))
+                and (search is None or bool(entry.get("capacity"))))
+
+    if finished():
         entry["status"] = "complete"
         return
     cell_dir = folder / entry["folder"]
@@ -190,32 +194,14 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
         with serve(prepared, log, api_key, progress) as server:
             entry["command"] = server.command
             entry["server_log"] = str(log.relative_to(folder)) if server.process else None
-            for point, pentry in todo:
-                pentry["status"], pentry["started_at"] = "running", now_iso()
-                write_index(folder, index)
-                started = time.monotonic()
-                try:
-                    status, reason, name = _run_point(cell, point, prepared, server, cell_dir, api_key, progress)
-                except RunInterrupted:
-                    pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
-                    entry["status"] = "interrupted"
-                    raise
-                except GlmbenchError as exc:
-                    status, reason, name = "failed", exc.message, None
-                pentry.update(status=status, reason=reason, folder=name,
-                              seconds=round(time.monotonic() - started, 1))
-                write_index(folder, index)
-                progress.point_done(cell.label, point.label, status, reason)
-                if server.exit_code() is not None:
-                    raise GlmbenchError(f"server exited with code {server.exit_code()} during {point.label}",
-                                        f"see {log}")
-            run = _ProbeRunner(experiment, cell, entry, prepared, server, cell_dir, api_key, progress, index, folder)
+            run = _CellRunner(experiment, cell, entry, prepared, server, cell_dir, api_key, progress, index, folder)
+            for point in cell.points:
+                run.point(point, point.kind)
             if sweep is not None and not entry.get("sweep"):
                 entry["sweep"] = run.sweep(sweep.points)
             if search is not None and not entry.get("capacity"):
-                capacity = search_capacity(run.attained, search.by, search.start, search.max, search.tolerance,
-                                           search.attainment, search.max_probes)
-                entry["capacity"] = capacity.to_json()
+                entry["capacity"] = search_capacity(run.attained, search.by, search.start, search.max,
+                                                    search.tolerance, search.attainment, search.max_probes).to_json()
     except GlmbenchError as exc:
         # This cell cannot go on (its server would not start, or died): say why, and on to the next.
         entry["status"], entry["reason"] = "failed", exc.message
@@ -223,21 +209,24 @@ def _run_cell(experiment: Experiment, cell: Cell, entry: dict[str, Any], folder:
             if pentry["status"] in ("pending", "running"):
                 pentry.update(status="not run", reason=exc.message.splitlines()[0])
         progress.warning(f"{cell.label}: {exc.message.splitlines()[0]}")
+    except RunInterrupted:
+        entry["status"] = "interrupted"
+        raise
     else:
-        entry["status"] = "complete" if all(p["status"] in _DONE for p in entry["points"]) else "incomplete"
-        if (search is not None and not entry.get("capacity")) or (sweep is not None and not entry.get("sweep")):
-            entry["status"] = "incomplete"
+        entry["status"] = "complete" if finished() else "incomplete"
     finally:
         entry["finished_at"] = now_iso()
         write_index(folder, index)
 
 
-class _ProbeRunner:
-    """Runs the points a cell decides on as it goes: capacity probes (``cap-r12.5``, ``cap-c8``, ``...-rerun``)
-    and sweep points (``sweep-sync``, ``sweep-max``, ``sweep-r3.2``).
+class _CellRunner:
+    """Runs a cell's points against its server, recording each in the index as it goes.
 
-    A point that finished before (a resumed experiment) is read back, not run again,
-    so a resumed search or sweep takes the same steps.
+    Besides the points planned from the file, it runs those a cell decides on as it
+    goes: capacity probes (``cap-r12.5``, ``cap-c8``, ``...-rerun``) and sweep points
+    (``sweep-sync``, ``sweep-max``, ``sweep-r3.2``). A point that finished before (a
+    resumed experiment) is read back, not run again, so a resumed search or sweep
+    takes the same steps.
     """
 
     def __init__(self, experiment: Experiment, cell: Cell, entry: dict[str, Any], prepared: Any, server: Any,
@@ -245,46 +234,57 @@ class _ProbeRunner:
         self.experiment, self.cell, self.entry, self.prepared, self.server = experiment, cell, entry, prepared, server
         self.cell_dir, self.api_key, self.progress, self.index, self.folder = cell_dir, api_key, progress, index, folder
 
-    def run(self, label: str, kind: str, options: Any) -> Path:
-        """The folder of point ``label``: run now, or found finished."""
-        pentry = next((p for p in self.entry["points"] if p["label"] == label), None)
+    def point(self, point: Point, kind: str) -> dict[str, Any]:
+        """Run ``point`` unless it finished before; its index entry. A dead server ends the cell (GlmbenchError)."""
+        pentry = next((p for p in self.entry["points"] if p["label"] == point.label), None)
         if pentry is None:
-            pentry = {"label": label, "kind": kind, "folder": None, "status": "pending", "reason": None,
+            pentry = {"label": point.label, "kind": kind, "folder": None, "status": "pending", "reason": None,
                       "started_at": None, "seconds": None}
             self.entry["points"].append(pentry)
+        if pentry["status"] in _DONE:
+            return pentry
+        pentry["status"], pentry["started_at"] = "running", now_iso()
+        write_index(self.folder, self.index)
+        started = time.monotonic()
+        try:
+            status, reason, name = _run_point(self.cell, point, self.prepared, self.server, self.cell_dir,
+                                              self.api_key, self.progress)
+        except RunInterrupted:
+            pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
+            raise
+        except GlmbenchError as exc:
+            status, reason, name = "failed", exc.message, None
+        pentry.update(status=status, reason=reason, folder=name, seconds=round(time.monotonic() - started, 1))
+        write_index(self.folder, self.index)
+        self.progress.point_done(self.cell.label, point.label, status, reason)
+        if self.server.exit_code() is not None:
+            raise GlmbenchError(f"server exited with code {self.server.exit_code()} during {point.label}",
+                                f"see {self.cell_dir / 'server.log'}")
+        return pentry
+
+    def _measured(self, label: str, kind: str, options: Any) -> Path:
+        """The folder of a point whose figures decide what runs next: it must have completed."""
+        pentry = self.point(Point(label, "load", options), kind)
         if pentry["status"] not in _DONE:
-            pentry["status"], pentry["started_at"] = "running", now_iso()
-            write_index(self.folder, self.index)
-            started = time.monotonic()
-            try:
-                status, reason, name = _run_point(self.cell, Point(label, "load", options), self.prepared,
-                                                  self.server, self.cell_dir, self.api_key, self.progress)
-            except RunInterrupted:
-                pentry.update(status="interrupted", seconds=round(time.monotonic() - started, 1))
-                raise
-            pentry.update(status=status, reason=reason, folder=name, seconds=round(time.monotonic() - started, 1))
-            write_index(self.folder, self.index)
-            self.progress.point_done(self.cell.label, label, status, reason)
-            if status not in _DONE:
-                raise GlmbenchError(f"{kind} point {label} did not complete: {reason or status}",
-                                    f"see {self.cell_dir / (name or label)}")
+            raise GlmbenchError(f"{kind} point {label} did not complete: {pentry['reason'] or pentry['status']}",
+                                f"see {self.cell_dir}")
         return self.cell_dir / pentry["folder"]
 
     def attained(self, load: float, rerun: bool) -> float:
         """The share of a capacity probe's requests that met every SLO."""
         by = self.experiment.load.capacity.by  # type: ignore[union-attr]
         label = f"cap-{'c' if by == 'concurrency' else 'r'}{load:g}" + ("-rerun" if rerun else "")
-        return _attainment(self.run(label, "capacity", self.experiment.probe_options(by, load)))
+        return _attainment(self._measured(label, "capacity", self.experiment.probe_options(by, load)))
 
     def sweep(self, points: int) -> dict[str, Any]:
         """GuideLLM's sweep: one request at a time, then all at once, then ``points`` Poisson rates evenly between
         the two request rates measured."""
-        sync = _request_rate(self.run("sweep-sync", "sweep", self.experiment.probe_options("concurrency", 1)))
-        peak = _request_rate(self.run("sweep-max", "sweep", self.experiment.burst_options()))
+        sync = _request_rate(self._measured("sweep-sync", "sweep", self.experiment.probe_options("concurrency", 1)))
+        peak = _request_rate(self._measured("sweep-max", "sweep", self.experiment.burst_options()))
         low, high = min(sync, peak), max(sync, peak)
         rates = [float(f"{low + (high - low) * (i + 1) / (points + 1):.3g}") for i in range(points)]
         for rate in rates:
-            self.run(f"sweep-r{rate:g}", "sweep", self.experiment.probe_options("rate", rate))
+            self.point(Point(f"sweep-r{rate:g}", "load", self.experiment.probe_options("rate", rate)), "sweep")
         return {"sync_request_s": sync, "max_request_s": peak, "rates": rates}
 
 
