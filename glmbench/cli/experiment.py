@@ -27,8 +27,9 @@ def print_experiment(folder: Path) -> None:
     for title, (headers, rows) in ((f"experiment {report.name}: servers", server_table(report)),
                                    (f"experiment {report.name}: points", point_table(report))):
         table = Table(title=rich_text(title), title_justify="left")
-        for header in headers:
-            table.add_column(header, overflow="fold")
+        for i, header in enumerate(headers):
+            numbers = i >= 3 and header not in ("why", "Pareto")
+            table.add_column(header, overflow="fold", justify="right" if numbers else "left")
         for row in rows:
             table.add_row(*(rich_text(c) for c in row))
         out.print(table)
