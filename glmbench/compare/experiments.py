@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.compare.compare import Comparison, compare_results
+from glmbench.compare.verdict import repeats_needed
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import read_index
 
@@ -48,10 +49,24 @@ class ExperimentComparison:
                     out[row.metric] = max(out.get(row.metric, 0.0), row.verdict.detectable)
         return out
 
+    def spreads(self) -> dict[str, float]:
+        """Per metric, the largest run-to-run spread seen at any point (relative std of one run's value)."""
+        out: dict[str, float] = {}
+        for _, _, cmp in self.points:
+            for row in cmp.rows:
+                if row.verdict.spread is not None:
+                    out[row.metric] = max(out.get(row.metric, 0.0), row.verdict.spread)
+        return out
+
+    def advice(self, effect: float = 0.10) -> dict[str, int | None]:
+        """Per metric, the repeats per side that would catch a change of ``effect`` at every point 90% of the
+        time with at most 1% false alarms, from the spread seen (None: no number of repeats would)."""
+        return {metric: repeats_needed(spread, self.threshold, effect) for metric, spread in self.spreads().items()}
+
     def to_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "candidate": self.candidate, "threshold": self.threshold,
                 "regressions": len(self.regressions), "unmatched": self.unmatched,
-                "detectable": self.detectable(),
+                "detectable": self.detectable(), "spread": self.spreads(), "repeats_for_10pct": self.advice(),
                 "points": [{"server": c, "point": p, **cmp.to_json()} for c, p, cmp in self.points]}
 
 
@@ -100,6 +115,16 @@ def to_markdown(result: ExperimentComparison) -> str:
     lines += ["Smallest change caught at every point, per metric:", "",
               "| metric | detectable change |", "|---|---:|"]
     lines += [f"| {md_text(m)} | {100 * v:.1f}% |" for m, v in sorted(result.detectable().items())]
+    advice = result.advice()
+    if advice:
+        lines += ["", "Repeats per side to catch a 10% regression 90% of the time with at most 1% false alarms, "
+                  "from the run-to-run spread seen:", "", "| metric | spread | repeats |", "|---|---:|---:|"]
+        spreads = result.spreads()
+        lines += [f"| {md_text(m)} | {100 * spreads[m]:.1f}% | {n if n is not None else 'none suffices'} |"
+                  for m, n in sorted(advice.items())]
+        if any(row.verdict.rule == "bootstrap" for _, _, cmp in result.points for row in cmp.rows):
+            lines += ["", "Single runs: their spread is the sampling error within a run, a lower bound of the "
+                      "spread between runs; set `repeats` in the experiment to measure that."]
     if result.unmatched:
         lines += ["", *[f"- {md_text(u)}" for u in result.unmatched]]
     return "\n".join(lines) + "\n"

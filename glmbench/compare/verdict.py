@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Verdict", "worse_change", "threshold_verdict", "repeats_verdict", "interval_verdict",
+__all__ = ["Verdict", "repeats_needed", "worse_change", "threshold_verdict", "repeats_verdict", "interval_verdict",
            "proportion_verdict", "paired_proportion_verdict", "wilson_interval"]
 
 Status = Literal["regression", "improvement", "within noise", "ok"]
@@ -47,6 +47,8 @@ class Verdict:
     # The smallest change (worse direction, relative to the baseline) this rule would have
     # called a regression with this data: the threshold, widened by the noise it allows for.
     detectable: float | None = None
+    # The run-to-run spread of the metric (relative std of one run's value) the rule saw, when it saw one.
+    spread: float | None = None
 
     @property
     def regressed(self) -> bool:
@@ -97,7 +99,8 @@ def repeats_verdict(baseline: Sequence[float], candidate: Sequence[float], bette
     status = _classify(worse, margin, threshold)
     change = f"{_pct(worse)} worse" if worse > 0 else f"{_pct(-worse)} better"
     return Verdict(status, "repeats", f"mean of {len(cand)} vs {len(base)} runs {change}; margin {_pct(margin)} "
-                   f"= max(threshold {_pct(threshold)}, 2 x run-to-run std {_pct(spread)})", margin)
+                   f"= max(threshold {_pct(threshold)}, 2 x run-to-run std {_pct(spread)})", margin,
+                   spread if dof else None)
 
 
 def interval_verdict(ratio_low: float, ratio_high: float, better: Better, threshold: float,
@@ -119,7 +122,7 @@ def interval_verdict(ratio_low: float, ratio_high: float, better: Better, thresh
     # a change of the threshold plus that half width.
     return Verdict(status, what, f"95% interval of the change {_pct(best)} .. {_pct(worst)} worse "
                    f"(threshold {_pct(threshold)}; regression only if all of it is past the threshold)",
-                   threshold + (worst - best) / 2)
+                   threshold + (worst - best) / 2, (worst - best) / 2 / (1.959964 * math.sqrt(2)))
 
 
 def wilson_interval(correct: int, total: int, z: float = 1.959964) -> tuple[float, float]:
@@ -182,3 +185,24 @@ def paired_proportion_verdict(both: int, base_only: int, cand_only: int, neither
     high = diff + math.sqrt(max(0.0, (uc - pc) ** 2 - 2 * phi * (uc - pc) * (pb - lb) + (pb - lb) ** 2))
     return _accuracy_verdict(diff, low, high, pb, threshold, "paired",
                              f"{cand_ok}/{n} vs {base_ok}/{n}, same entries ({cand_only} gained, {base_only} lost)")
+
+# One-sided normal quantiles: 1% false alarms, 90% detection.
+_Z_FALSE_ALARM = 2.326348
+_Z_DETECT = 1.281552
+
+
+def repeats_needed(spread: float, threshold: float, effect: float = 0.10) -> int | None:
+    """Repeats per side for the ``repeats`` rule to catch a change of ``effect`` 90% of the time with at most
+    1% false alarms, given the run-to-run ``spread`` (relative std of one run's value); None if no number will.
+
+    With n runs a side the difference of the means has std ``spread * sqrt(2 / n)``. A false alarm needs it
+    past the margin ``max(threshold, 2 x spread)`` by chance; a miss needs it short of the margin despite the
+    change. Both bounds fix the smallest n (at least 2: the rule needs a spread of its own).
+    """
+    margin = max(threshold, 2 * spread)
+    if spread <= 0:
+        return 2
+    if margin >= effect:
+        return None  # the rule's own margin is as large as the change: repeats cannot help
+    n = 2 * (spread * max(_Z_FALSE_ALARM / margin, _Z_DETECT / (effect - margin))) ** 2
+    return max(2, math.ceil(n))
