@@ -83,6 +83,7 @@ def test_cells_and_points_are_result_folders_and_a_cell_that_cannot_start_is_rec
     assert servers["fast itl_ms=1"]["dominated"] is False and servers["fast itl_ms=4"]["dominated"] is True
     assert servers["broken"]["status"] == "failed" and servers["broken"]["dominated"] is None
     assert servers["fast itl_ms=1"]["best_output_tok_s"] > servers["fast itl_ms=4"]["best_output_tok_s"]
+    assert data["objective"] == "goodput" and [s["server"] for s in data["servers"] if s["best"]] == ["fast itl_ms=1"]
     html, plots = tmp_path / "e.html", tmp_path / "plots"
     page = run_cli("report", str(folder), "--out", str(html), "--plots", str(plots))
     assert page.returncode == 0, page.stderr

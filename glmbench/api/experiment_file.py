@@ -20,6 +20,7 @@ once) holding :class:`Point` objects (one result folder each)::
     suites: [bfcl-v3]                        # BFCL suites run against every server
     repeats: 1
     slo: {ttft: 500, tpot: 50}               # ms; goodput is counted against them
+    objective: goodput                       # what makes a server best in the report
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ class Experiment(_Strict):
     suites: list[str] = Field(default_factory=list, description="BFCL suites run against every server")
     repeats: int = Field(1, ge=1)
     slo: dict[Literal["ttft", "tpot", "e2e"], float] = Field(default_factory=dict, description="ms")
+    objective: Literal["goodput", "capacity", "throughput", "ttft", "bfcl"] = Field(
+        "goodput", description="what makes a server best in the report: the most goodput under the SLOs, the "
+        "highest capacity, the most output tok/s, the lowest p99 TTFT, or the best BFCL overall")
 
     @model_validator(mode="after")
     def _work(self) -> Experiment:

@@ -31,6 +31,7 @@ class ExperimentReport:
     name: str
     path: Path
     status: str
+    objective: str = "goodput"
     points: list[dict[str, Any]] = field(default_factory=list)
     servers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -103,7 +104,7 @@ def experiment_report(folder: Path) -> ExperimentReport:
     """Read an experiment folder (a user error if it is none)."""
     folder = Path(folder)
     index = read_index(folder)
-    report = ExperimentReport(index["name"], folder, index["status"])
+    report = ExperimentReport(index["name"], folder, index["status"], objective=_objective(folder))
     for cell in index["cells"]:
         report.points += [_point_row(folder, cell, p) for p in cell["points"]]
     load_points = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s") is not None]
@@ -127,7 +128,33 @@ def experiment_report(folder: Path) -> ExperimentReport:
             "dominated": bool(loads) and not any(p.get("on_frontier") for p in loads)
             if any(p.get("output_tok_s") is not None for p in loads) else None,
         })
+    _mark_best(report)
     return report
+
+
+# Objective -> (server row key, higher is better)
+_OBJECTIVES = {"goodput": ("max_goodput_request_s", True), "capacity": ("capacity", True),
+               "throughput": ("best_output_tok_s", True), "ttft": ("best_ttft_ms_p99", False),
+               "bfcl": ("bfcl_overall", True)}
+
+
+def _objective(folder: Path) -> str:
+    """The experiment file's objective (goodput when it names none, or for folders written before it existed)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((folder / "experiment.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return "goodput"
+    return data.get("objective") or "goodput"
+
+
+def _mark_best(report: ExperimentReport) -> None:
+    key, higher = _OBJECTIVES.get(report.objective, _OBJECTIVES["goodput"])
+    scored = [r for r in report.servers if r.get(key) is not None]
+    best = (max if higher else min)(scored, key=lambda r: r[key]) if scored else None
+    for row in report.servers:
+        row["best"] = row is best
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -146,7 +173,7 @@ def _capacity(row: dict[str, Any]) -> str:
 
 # (header, how to show a server row)
 SERVER_COLUMNS = (
-    ("server", lambda r: r["server"]),
+    ("server", lambda r: r["server"] + (" (best)" if r.get("best") else "")),
     ("status", lambda r: r["status"]),
     ("capacity under SLO", _capacity),
     ("best output tok/s", lambda r: f"{_fmt(r['best_output_tok_s'], '{:.0f}')} ({r['best_output_at'] or '-'})"),
@@ -185,13 +212,16 @@ def to_markdown(report: ExperimentReport) -> str:
         return (["| " + " | ".join(md_text(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
                 + ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows])
 
-    lines = [f"## Experiment {md_text(report.name)} ({md_text(report.status)})", "", "### Servers", ""]
+    lines = [f"## Experiment {md_text(report.name)} ({md_text(report.status)})", "",
+             f"Best server by {md_text(report.objective)}: "
+             f"{md_text(next((r['server'] for r in report.servers if r.get('best')), 'none'))}", "", "### Servers", ""]
     lines += table(*server_table(report)) + ["", "### Points", ""] + table(*point_table(report))
     return "\n".join(lines) + "\n"
 
 
 def to_json(report: ExperimentReport) -> str:
-    return json.dumps({"name": report.name, "status": report.status, "servers": report.servers,
+    return json.dumps({"name": report.name, "status": report.status, "objective": report.objective,
+                       "servers": report.servers,
                        "points": report.points}, indent=2, default=str)
 
 
