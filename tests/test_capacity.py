@@ -67,4 +67,5 @@ slo: {ttft: 60}
     [index_path] = (tmp_path / "r").glob("*/index.json")
     cells = json.loads(index_path.read_text())["cells"]
     assert [(c["capacity"]["value"], c["capacity"]["above"]) for c in cells] == [(2, 3), (4, 5), (8, 9)]
-    assert "4 in flight (fails at 5)" in " ".join(res.stdout.split())  # the servers table
+    md = run_cli("report", str(index_path.parent), "--format", "md").stdout
+    assert "| sim max\\_running=4 | complete | 4 in flight (fails at 5) |" in md  # the servers table

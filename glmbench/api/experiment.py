@@ -30,7 +30,7 @@ from glmbench.api.serving import serve
 from glmbench.backends.registry import get_backend
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import INDEX, SCHEMA_VERSION, read_index, write_index
-from glmbench.results.store import now_iso
+from glmbench.results.store import now_iso, repeat_folders
 
 __all__ = ["ExperimentResult", "run_experiment", "plan_experiment"]
 
@@ -293,8 +293,7 @@ def _request_rate(run_dir: Path) -> float:
     from glmbench.results.store import load_summary
 
     if not (run_dir / "summary.json").is_file():
-        repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
-        run_dir = repeats[-1]
+        run_dir = repeat_folders(run_dir)[-1]
     rows = load_summary(run_dir).rows
     return float(rows[-1].get("request_s") or 0.0) if rows else 0.0
 
@@ -304,8 +303,7 @@ def _attainment(run_dir: Path) -> float:
     from glmbench.results.store import load_summary
 
     if not (run_dir / "summary.json").is_file():
-        repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
-        shares = [_attainment(r) for r in repeats]
+        shares = [_attainment(r) for r in repeat_folders(run_dir)]
         return min(shares) if shares else 0.0  # with repeats the load holds only if every repeat held
     rows = load_summary(run_dir).rows
     return (rows[-1].get("goodput_pct") or 0.0) / 100 if rows else 0.0

@@ -40,23 +40,22 @@ class ExperimentComparison:
     def exit_code(self) -> int:
         return 1 if self.regressions else 0
 
-    def detectable(self) -> dict[str, float]:
-        """Per metric, the smallest change that would have been caught at every point (the worst point's)."""
+    def _largest(self, attribute: str) -> dict[str, float]:
         out: dict[str, float] = {}
         for _, _, cmp in self.points:
             for row in cmp.rows:
-                if row.verdict.detectable is not None:
-                    out[row.metric] = max(out.get(row.metric, 0.0), row.verdict.detectable)
+                value = getattr(row.verdict, attribute)
+                if value is not None:
+                    out[row.metric] = max(out.get(row.metric, 0.0), value)
         return out
+
+    def detectable(self) -> dict[str, float]:
+        """Per metric, the smallest change that would have been caught at every point (the worst point's)."""
+        return self._largest("detectable")
 
     def spreads(self) -> dict[str, float]:
         """Per metric, the largest run-to-run spread seen at any point (relative std of one run's value)."""
-        out: dict[str, float] = {}
-        for _, _, cmp in self.points:
-            for row in cmp.rows:
-                if row.verdict.spread is not None:
-                    out[row.metric] = max(out.get(row.metric, 0.0), row.verdict.spread)
-        return out
+        return self._largest("spread")
 
     def advice(self, effect: float = 0.10) -> dict[str, int | None]:
         """Per metric, the repeats per side that would catch a change of ``effect`` at every point 90% of the

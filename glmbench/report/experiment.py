@@ -15,7 +15,7 @@ from typing import Any
 
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import read_index
-from glmbench.results.store import load_any_summary, load_manifest
+from glmbench.results.store import load_any_summary, load_manifest, repeat_folders
 
 __all__ = ["ExperimentReport", "experiment_report", "frontier", "to_markdown", "to_json", "pareto_figure",
            "curves_figure", "experiment_plots", "render_experiment_html"]
@@ -41,8 +41,7 @@ def _run_dir(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> Path 
         return None
     run_dir = folder / cell["folder"] / point["folder"]
     if not (run_dir / "summary.json").is_file():
-        repeats = sorted(run_dir.glob("repeat-*"), key=lambda p: int(p.name.split("-")[1]))
-        run_dir = repeats[-1] if repeats else run_dir  # with repeats: the last one's figures
+        run_dir = (repeat_folders(run_dir) or [run_dir])[-1]  # with repeats: the last one's figures
     return run_dir if (run_dir / "summary.json").is_file() else None
 
 
@@ -225,26 +224,39 @@ def to_json(report: ExperimentReport) -> str:
                        "points": report.points}, indent=2, default=str)
 
 
-def _load_points_by_cell(report: ExperimentReport) -> dict[str, list[dict[str, Any]]]:
+def _by_cell(report: ExperimentReport, x: str, y: str) -> dict[str, list[dict[str, Any]]]:
+    """Each server's load points that have both ``x`` and ``y``, sorted by ``x``."""
     cells: dict[str, list[dict[str, Any]]] = {}
     for p in report.points:
-        if p["kind"] != "bfcl" and p.get("tok_s_per_user") is not None and p.get("output_tok_s_per_gpu") is not None:
+        if p["kind"] != "bfcl" and p.get(x) is not None and p.get(y) is not None:
             cells.setdefault(p["cell"], []).append(p)
-    return cells
+    return {label: sorted(pts, key=lambda p: p[x]) for label, pts in cells.items()}
+
+
+def _axes():
+    from glmbench.report.plots import _plt
+
+    return _plt().subplots(figsize=(8, 5.5))
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def pareto_figure(report: ExperimentReport):
     """Output tok/s per GPU against tok/s per user, one series per server; the frontier drawn, dominated servers hollow."""
-    from glmbench.report.plots import _plt
-
-    cells = _load_points_by_cell(report)
+    cells = _by_cell(report, "tok_s_per_user", "output_tok_s_per_gpu")
     if not cells:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = _axes()
     dominated = {r["server"]: r["dominated"] for r in report.servers}
     for i, (label, pts) in enumerate(cells.items()):
-        pts = sorted(pts, key=lambda p: p["tok_s_per_user"])
         colour = f"C{i % 10}"
         hollow = dominated.get(label)
         ax.plot([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], "-", color=colour,
@@ -256,38 +268,20 @@ def pareto_figure(report: ExperimentReport):
     if best:
         ax.plot([p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best], "k--", lw=1,
                 label="Pareto frontier")
-    ax.set_xlabel("output tok/s per user (1000 / mean TPOT ms)")
-    ax.set_ylabel("output tok/s per GPU")
-    ax.set_title(f"{report.name}: throughput per GPU vs interactivity")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "output tok/s per user (1000 / mean TPOT ms)", "output tok/s per GPU",
+                   f"{report.name}: throughput per GPU vs interactivity")
 
 
 def curves_figure(report: ExperimentReport):
     """Output tok/s against p99 TTFT per server, over its load points."""
-    from glmbench.report.plots import _plt
-
-    cells: dict[str, list[dict[str, Any]]] = {}
-    for p in report.points:
-        if p["kind"] != "bfcl" and p.get("output_tok_s") is not None and p.get("ttft_ms_p99") is not None:
-            cells.setdefault(p["cell"], []).append(p)
+    cells = _by_cell(report, "output_tok_s", "ttft_ms_p99")
     if not cells:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = _axes()
     for i, (label, pts) in enumerate(cells.items()):
-        pts = sorted(pts, key=lambda p: p["output_tok_s"])
         ax.plot([p["output_tok_s"] for p in pts], [p["ttft_ms_p99"] for p in pts], "o-", color=f"C{i % 10}",
                 label=label)
-    ax.set_xlabel("output tok/s")
-    ax.set_ylabel("TTFT p99 (ms)")
-    ax.set_title(f"{report.name}: throughput vs latency per server")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "output tok/s", "TTFT p99 (ms)", f"{report.name}: throughput vs latency per server")
 
 
 def experiment_plots(report: ExperimentReport) -> list:

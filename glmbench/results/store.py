@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from glmbench.errors import GlmbenchError
 from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, LoadSummary, Manifest
 
-__all__ = ["RunStore", "write_error", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
+__all__ = ["RunStore", "write_error", "repeat_folders", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
            "clock_pair"]
 
 # Kept free in every result folder while a run writes into it, and given back the
@@ -151,6 +151,12 @@ class RunStore:
                     self.release_reserve()
                     continue
                 raise write_error(path, exc) from None
+
+
+def repeat_folders(run_dir: Path) -> list[Path]:
+    """The ``repeat-i`` folders of a ``--repeat N`` run, in order (empty for a single run)."""
+    found = [p for p in Path(run_dir).glob("repeat-*") if p.name.split("-", 1)[1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))
 
 
 def clock_pair() -> dict[str, int]:
