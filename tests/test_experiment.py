@@ -273,3 +273,28 @@ load:
     assert len(rates) == 3 and sweep["sync_request_s"] < rates[0] < rates[1] < rates[2] < sweep["max_request_s"]
     assert [p["label"] for p in cell["points"]] == ["sweep-sync", "sweep-max", *[f"sweep-r{r:g}" for r in rates]]
     assert all(p["status"] == "complete" for p in cell["points"])
+
+
+def test_a_bfcl_suite_runs_against_every_server_of_the_experiment(tmp_path: Path) -> None:
+    suite = tmp_path / "bfcl-mini.yaml"
+    suite.write_text(f"kind: bfcl\nname: bfcl-mini\ncategories: [simple, irrelevance]\nsource: dir\n"
+                     f"data_dir: {REPO / 'tests' / 'data' / 'bfcl_mini'}\nconcurrency: 4\n")
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"""schema_version: 1
+name: fc
+servers:
+  - {{name: sim, backend: sim, set: {{options.ttft_ms: 5, options.itl_ms: 1, options.default_max_tokens: 8}}}}
+suites: [{suite}]
+objective: bfcl
+""")
+    res = run_cli("experiment", "run", str(path), "--results-dir", str(tmp_path / "r"), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    folder, index = _index(tmp_path / "r")
+    [cell] = index["cells"]
+    [point] = cell["points"]
+    assert (point["label"], point["kind"], point["status"]) == ("bfcl-mini", "bfcl", "complete")
+    manifest = json.loads((folder / cell["folder"] / point["folder"] / "manifest.json").read_text())
+    assert manifest["kind"] == "bfcl" and manifest["label"] == f"sim {point['label']}"
+    data = json.loads(run_cli("report", str(folder), "--format", "json").stdout)
+    [server] = data["servers"]
+    assert server["bfcl_overall"] is not None and server["best"]  # the simulator answers in text: irrelevance passes

@@ -244,8 +244,9 @@ def points(experiment: Experiment) -> list[Point]:
             for rate in load.rate:
                 out.append(Point(f"r{rate:g}", "load",
                                  RunOptions.model_validate({**common, "workload": base, "request_rate": rate})))
-    out += [Point(name if name.startswith("bfcl") else f"bfcl-{name}", "bfcl", suite=name)
-            for name in experiment.suites]
+    for name in experiment.suites:
+        short = Path(name).stem if name.endswith((".yaml", ".yml")) else name  # a suite file: its name
+        out.append(Point(short if short.startswith("bfcl") else f"bfcl-{short}", "bfcl", suite=name))
     return out
 
 
