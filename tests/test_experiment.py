@@ -133,6 +133,10 @@ def test_ctrl_c_keeps_everything_and_resume_finishes_the_rest(tmp_path: Path) ->
     ("servers: [{backend: sim}]\nload: {workloads: [burst], options: {workload: x}}", "options may not set workload"),
     ("servers: [{backend: sim, colour: red}]\nload: {workloads: [burst]}", "servers.0.colour"),
     ("servers: [{config: no-such-config}]\nload: {workloads: [burst]}", "no-such-config"),
+    ("servers: [{backend: sim}]\nload: {workloads: [burst], options: {bogus: 1}}", "unknown run option bogus"),
+    ("servers: [{backend: sim}]\nload: {workloads: [nope]}", "unknown workload 'nope'"),
+    ("servers: [{backend: sim}]\nload: {suite: nosuite, workloads: [burst]}", "unknown suite 'nosuite'"),
+    ("servers: [{backend: sim}]\nsuites: [no-such-bfcl-suite]", "no-such-bfcl-suite"),
     ("servers: [{backend: sim, set: {options.itl_ms: -1}}]\nload: {workloads: [burst]}", "itl_ms"),
 ])
 def test_a_bad_experiment_file_is_two_lines_before_anything_starts(tmp_path: Path, body: str, error: str) -> None:

@@ -99,6 +99,11 @@ def _checked_cells(experiment: Experiment) -> list[Cell]:
     for cell in planned:
         cfg = resolve_config(cell.launch)
         get_backend(cfg.backend).check(cfg)  # the values; the installation and port are checked at start
+    for point in planned[0].points if planned else []:  # every cell runs the same points
+        if point.options is not None:
+            point.options.suite_and_workloads()  # the suite exists and names the workload
+        elif point.suite is not None:
+            load_bfcl_suite(point.suite)
     return planned
 
 

@@ -37,7 +37,7 @@ from glmbench.api.launch import Launch
 from glmbench.api.options import RunOptions
 from glmbench.errors import GlmbenchError
 from glmbench.load.workload import load_suite
-from glmbench.util.config_file import load_model
+from glmbench.util.config_file import load_model, validate
 from glmbench.util.paths import shipped_file
 
 __all__ = ["Experiment", "ServerSpec", "LoadSpec", "Cell", "Point", "load_experiment", "experiment_path"]
@@ -108,6 +108,10 @@ class LoadSpec(_Strict):
             raise ValueError("load needs workloads, a concurrency or rate ladder, a sweep or a capacity search")
         if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
             raise ValueError("concurrency values must be >= 1 and rates > 0")
+        unknown = set(self.options) - set(RunOptions.model_fields)
+        if unknown:
+            raise ValueError(f"unknown run option {', '.join(sorted(unknown))} in options; "
+                             f"known: {', '.join(sorted(RunOptions.model_fields))}")
         bad = {"workload", "max_concurrency", "request_rate", "repeat", "results_dir", "run_id", "label", "goodput"}
         if bad & set(self.options):
             raise ValueError(f"options may not set {', '.join(sorted(bad & set(self.options)))}: "
@@ -142,13 +146,13 @@ class Experiment(_Strict):
         """The run options of one load probe (a closed loop at ``value`` in flight, or Poisson at ``value`` req/s)."""
         assert self.load is not None
         key = "max_concurrency" if by == "concurrency" else "request_rate"
-        return RunOptions.model_validate({**self._common(), "workload": _burst_workload(self.load.suite),
+        return _options({**self._common(), "workload": _burst_workload(self.load.suite),
                                           key: int(value) if by == "concurrency" else value})
 
     def burst_options(self) -> RunOptions:
         """The run options of a throughput pass: every request at once, no cap."""
         assert self.load is not None
-        return RunOptions.model_validate({**self._common(), "workload": _burst_workload(self.load.suite)})
+        return _options({**self._common(), "workload": _burst_workload(self.load.suite)})
 
     def _common(self) -> dict[str, Any]:
         assert self.load is not None
@@ -228,6 +232,10 @@ def _burst_workload(suite_name: str) -> str:
                         "add one (request_rate: inf), or use load.workloads instead of ladders")
 
 
+def _options(data: dict[str, Any]) -> RunOptions:
+    return validate(RunOptions, data, "load options", "fix load.options in the experiment file")
+
+
 def points(experiment: Experiment) -> list[Point]:
     """The points every server runs, in order: workloads, then the concurrency ladder, the rate ladder, BFCL."""
     out: list[Point] = []
@@ -235,15 +243,15 @@ def points(experiment: Experiment) -> list[Point]:
     if load is not None:
         common = experiment._common()
         for name in load.workloads:
-            out.append(Point(name, "load", RunOptions.model_validate({**common, "workload": name})))
+            out.append(Point(name, "load", _options({**common, "workload": name})))
         if load.concurrency or load.rate:
             base = _burst_workload(load.suite)
             for cap in load.concurrency:
                 out.append(Point(f"c{cap}", "load",
-                                 RunOptions.model_validate({**common, "workload": base, "max_concurrency": cap})))
+                                 _options({**common, "workload": base, "max_concurrency": cap})))
             for rate in load.rate:
                 out.append(Point(f"r{rate:g}", "load",
-                                 RunOptions.model_validate({**common, "workload": base, "request_rate": rate})))
+                                 _options({**common, "workload": base, "request_rate": rate})))
     for name in experiment.suites:
         short = Path(name).stem if name.endswith((".yaml", ".yml")) else name  # a suite file: its name
         out.append(Point(short if short.startswith("bfcl") else f"bfcl-{short}", "bfcl", suite=name))

@@ -32,6 +32,12 @@ def read_index(folder: Path) -> dict[str, Any]:
 
 
 def write_index(folder: Path, index: dict[str, Any]) -> None:
+    """Write the index through a temporary file (a reader never sees half of it); a full disk is a user error."""
     tmp = folder / f".{INDEX}.tmp"
-    tmp.write_text(json.dumps(index, indent=2, default=str) + "\n")
-    tmp.replace(folder / INDEX)
+    try:
+        tmp.write_text(json.dumps(index, indent=2, default=str) + "\n")
+        tmp.replace(folder / INDEX)
+    except OSError as exc:
+        from glmbench.results.store import write_error
+
+        raise write_error(folder / INDEX, exc) from None
