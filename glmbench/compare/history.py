@@ -65,7 +65,8 @@ def history(root: Path, metric: str, workload: str) -> tuple[list[HistoryPoint],
         if isinstance(value, (int, float)):
             points.append(HistoryPoint(str(folder.relative_to(root)) if folder != root else folder.name,
                                        manifest.started_at, manifest.backend.name,
-                                       _config_label(folder, manifest.backend.name), float(value)))
+                                       manifest.label or _config_label(folder, manifest.backend.name),
+                                       float(value)))
     if not points:
         raise GlmbenchError(f"no run under {root} has {metric} for {workload}",
                             "check the metric (a summary key such as ttft_ms_p99) and the workload name")
