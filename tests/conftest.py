@@ -6,6 +6,7 @@ a GPU, a model or the network.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -118,3 +119,13 @@ def live_processes() -> list[tuple[int, str]]:
 def url_port(url: str) -> int:
     """The port of an ``http://127.0.0.1:PORT/v1`` URL."""
     return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+def at_a_terminal() -> None:
+    """``preexec_fn`` for a process a test will Ctrl-C: SIGINT as at a terminal.
+
+    A test run from a background job of a non-interactive shell inherits SIGINT
+    ignored, and so would the glmbench it starts (which then rightly keeps
+    ignoring it, as background jobs do).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

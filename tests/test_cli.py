@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from glmbench.backends.process import port_is_free
-from tests.conftest import REPO, run_cli, url_port
+from tests.conftest import REPO, at_a_terminal, run_cli, url_port
 
 pytestmark = pytest.mark.e2e
 
@@ -154,7 +154,8 @@ def test_report_rejects_an_unknown_format(tmp_path, fast_sim_config):
 def test_ctrl_c_keeps_finished_records_and_stops_the_server(tmp_path, fast_sim_config):
     proc = subprocess.Popen([sys.executable, "-m", "glmbench", "run", "--workload", "steady", "--num-prompts", "200",
                              *_FAST, "--sim-config", str(fast_sim_config), "--results-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=at_a_terminal)
     run_dir = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

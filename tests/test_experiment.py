@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, live_processes, run_cli
+from tests.conftest import REPO, at_a_terminal, live_processes, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,8 @@ def test_ctrl_c_keeps_everything_and_resume_finishes_the_rest(tmp_path: Path) ->
     servers = f"  - {{name: a, backend: sim, set: {_FAST}, grid: {{options.itl_ms: [30, 31]}}}}\n"
     path, results = _write(tmp_path, servers), tmp_path / "r"
     proc = subprocess.Popen([sys.executable, "-m", "glmbench", "experiment", "run", str(path), "--results-dir",
-                             str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                             str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=at_a_terminal)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # interrupt once the first cell's second point has started
         found = list(results.glob("*/index.json"))

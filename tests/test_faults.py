@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from glmbench.backends.process import free_port
-from tests.conftest import REPO, live_processes
+from tests.conftest import REPO, at_a_terminal, live_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -456,7 +456,7 @@ def test_interrupt_at_each_phase(fake_python: Path, tmp_path: Path, sig, phase) 
     with err.open("w") as stderr:
         proc = subprocess.Popen([sys.executable, "-m", "glmbench", *args, "--workload", "high-conc",
                                  "--max-concurrency", "2", "--num-prompts", "40", "--output-len", "40"],
-                                stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO)
+                                stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO, preexec_fn=at_a_terminal)
         _wait_for(err, "starting sim" if phase == "starting" else "running high-conc")
         time.sleep(1.0 if phase == "starting" else 2.5)
         proc.send_signal(sig)

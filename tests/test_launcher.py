@@ -20,7 +20,7 @@ from glmbench.backends.process import ServerProcess, port_is_free
 from glmbench.backends.registry import get_backend
 from glmbench.errors import GlmbenchError
 
-from .conftest import REPO, live_processes, url_port
+from .conftest import REPO, at_a_terminal, live_processes, url_port
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,8 @@ def test_backends_lists_every_backend():
 def test_serve_prints_the_url_and_ctrl_c_stops_the_server(tmp_path):
     log = tmp_path / "serve.log"
     proc = subprocess.Popen([sys.executable, "-m", "glmbench", "serve", "--backend", "sim", "--log", str(log)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=at_a_terminal)
     try:
         line = proc.stdout.readline()
         url = line.split()[0]
