@@ -126,12 +126,11 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
         open_endpoint(prepared, api_key)  # probed before a result folder exists
     store = RunStore.reopen(resume) if resume else \
         RunStore(results_dir, run_id or new_run_id(prepared.label, label or "bfcl"))
-    running = server
     result = BFCLResult(path=store.path, status="failed", title="")
     manifest = None
-    interrupted = stopped = False
+    interrupted = False
     try:
-        with nullcontext(running) if running else serve(prepared, store.server_log, api_key, progress) as server:
+        with nullcontext(server) if server else serve(prepared, store.server_log, api_key, progress) as server:
             result.title = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
             store.write_config({"bfcl_suite": suite.model_dump(mode="json"), "backend": prepared.label,
                                 "backend_config": redacted_config(prepared.cfg) if prepared.cfg else None})
@@ -148,7 +147,7 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
             answered = result.records.values()
             result.status = "all-failed" if answered and all(r.get("error") for r in answered) else "complete"
     except KeyboardInterrupt:
-        result.status, interrupted, stopped = "interrupted", True, True
+        result.status, interrupted = "interrupted", True
         result.records = read_records(store.path / RECORDS)
     except GlmbenchError as exc:
         if manifest is None:
@@ -166,7 +165,7 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
         if result.write_failure is None:
             raise
         progress.warning(exc.message)
-    if stopped:
+    if result.status == "interrupted":
         raise RunInterrupted(result)
     return result
 

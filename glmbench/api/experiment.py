@@ -30,7 +30,7 @@ from glmbench.api.serving import serve
 from glmbench.backends.registry import get_backend
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import INDEX, SCHEMA_VERSION, read_index, write_index
-from glmbench.results.store import now_iso, repeat_folders
+from glmbench.results.store import now_iso, repeat_folders, summary_folder
 
 __all__ = ["ExperimentResult", "run_experiment", "plan_experiment"]
 
@@ -297,9 +297,7 @@ def _request_rate(run_dir: Path) -> float:
     """Completed requests per second of a load point (its last repeat when repeated)."""
     from glmbench.results.store import load_summary
 
-    if not (run_dir / "summary.json").is_file():
-        run_dir = repeat_folders(run_dir)[-1]
-    rows = load_summary(run_dir).rows
+    rows = load_summary(summary_folder(run_dir) or run_dir).rows
     return float(rows[-1].get("request_s") or 0.0) if rows else 0.0
 
 

@@ -104,15 +104,14 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
         open_endpoint(prepared, api_key)
     names = [n for n, _ in workloads]
     parent = RunStore(options.results_dir, options.run_id or new_run_id(prepared.label, options.label or options.workload))
-    running = server
     result = LoadResult(path=parent.path, status="failed", label="", records_path=parent.records_path,
-                        server_log=running.process.log_path if running and running.process else
+                        server_log=server.process.log_path if server and server.process else
                         None if prepared.endpoint else parent.server_log)
     plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset, slos=slos,
                 client_workers=options.client_workers)
     store, manifest = parent, None
     try:
-        with nullcontext(running) if running else serve(prepared, parent.server_log, api_key, progress) as server:
+        with nullcontext(server) if server else serve(prepared, parent.server_log, api_key, progress) as server:
             result.label = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
             backend = prepared.backend
             target = Target(server.base_url, server.model, api_key, backend.adapt_request if backend else None,

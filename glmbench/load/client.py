@@ -62,10 +62,6 @@ async def _on_body_sent(_session: object, ctx: object, _params: object) -> None:
 _SHOWN_BODY = 4096
 
 
-def _one_line(text: str, limit: int = 200) -> str:
-    return one_line(text, limit)
-
-
 class StreamClient:
     """Sends benchmark requests and fills their records. Use as an async context manager."""
 
@@ -137,13 +133,13 @@ class StreamClient:
                 record.http_status = resp.status
                 if resp.status != 200:
                     text = (await resp.content.read(_SHOWN_BODY)).decode("utf-8", "replace")
-                    record.error = f"HTTP {resp.status}: {_one_line(text)}"
+                    record.error = f"HTTP {resp.status}: {one_line(text)}"
                     return
                 kind = resp.headers.get("Content-Type")
                 if kind is not None and resp.content_type != "text/event-stream":
                     # A proxy's error page, or a server that ignored stream=true: say what came back.
                     text = (await resp.content.read(_SHOWN_BODY)).decode("utf-8", "replace")
-                    record.error = f"HTTP 200 but {_one_line(kind, 60)}, not an event stream: {_one_line(text) or '(empty)'}"
+                    record.error = f"HTTP 200 but {one_line(kind, 60)}, not an event stream: {one_line(text) or '(empty)'}"
                     return
                 received = 0
                 readany = resp.content.readany
@@ -165,16 +161,16 @@ class StreamClient:
             record.error = f"timeout after {self.spec.timeout_s:g} s (--timeout)"
             return
         except aiohttp.ClientPayloadError as exc:
-            record.error = f"stream cut mid-way: {_one_line(str(exc), 120)}"
+            record.error = f"stream cut mid-way: {one_line(str(exc), 120)}"
             return
         except aiohttp.ServerDisconnectedError:
             record.error = "stream cut mid-way: server disconnected"
             return
         except aiohttp.ClientConnectorError as exc:
-            record.error = f"cannot connect: {_one_line(str(exc), 120)}"
+            record.error = f"cannot connect: {one_line(str(exc), 120)}"
             return
         except aiohttp.ClientError as exc:
-            record.error = f"{type(exc).__name__}: {_one_line(str(exc), 120)}"
+            record.error = f"{type(exc).__name__}: {one_line(str(exc), 120)}"
             return
         finally:
             if not record.end_ns:

@@ -133,7 +133,7 @@ async def send_workload(
             # goes to whichever worker has room for it.
             freed = await slots.get() if slots is not None else 0
             index = next_index()
-            if index >= len(samples) or getattr(writer, "error", None) is not None:
+            if index >= len(samples) or writer.error is not None:
                 break  # all sent, or the records can no longer be stored (the run stops on that)
             sample, body = samples[index], bodies[index]
             due = run.t0_ns + offsets[index]

@@ -76,7 +76,9 @@ class _Job:
 
 
 class _PipeWriter:
-    """A RecordWriter for a worker: each ended request goes to the parent at once."""
+    """A RecordWriter for a worker: each ended request goes to the parent at once (which writes and watches it)."""
+
+    error: OSError | None = None  # as RecordWriter's: the parent's writer is the one that can fail
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn

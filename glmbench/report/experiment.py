@@ -15,7 +15,7 @@ from typing import Any
 
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import read_index
-from glmbench.results.store import load_any_summary, load_manifest, repeat_folders
+from glmbench.results.store import load_any_summary, load_manifest, summary_folder
 
 __all__ = ["ExperimentReport", "experiment_report", "frontier", "to_markdown", "to_json", "pareto_figure",
            "curves_figure", "experiment_plots", "render_experiment_html"]
@@ -39,10 +39,7 @@ class ExperimentReport:
 def _run_dir(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> Path | None:
     if not point.get("folder"):
         return None
-    run_dir = folder / cell["folder"] / point["folder"]
-    if not (run_dir / "summary.json").is_file():
-        run_dir = (repeat_folders(run_dir) or [run_dir])[-1]  # with repeats: the last one's figures
-    return run_dir if (run_dir / "summary.json").is_file() else None
+    return summary_folder(folder / cell["folder"] / point["folder"])
 
 
 def _gpus(run_dir: Path) -> int:

@@ -33,11 +33,6 @@ def read_index(folder: Path) -> dict[str, Any]:
 
 def write_index(folder: Path, index: dict[str, Any]) -> None:
     """Write the index through a temporary file (a reader never sees half of it); a full disk is a user error."""
-    tmp = folder / f".{INDEX}.tmp"
-    try:
-        tmp.write_text(json.dumps(index, indent=2, default=str) + "\n")
-        tmp.replace(folder / INDEX)
-    except OSError as exc:
-        from glmbench.results.store import write_error
+    from glmbench.results.store import replace_file
 
-        raise write_error(folder / INDEX, exc) from None
+    replace_file(Path(folder) / INDEX, (json.dumps(index, indent=2, default=str) + "\n").encode())

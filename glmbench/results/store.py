@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from glmbench.errors import GlmbenchError
 from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, LoadSummary, Manifest
 
-__all__ = ["RunStore", "write_error", "repeat_folders", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
+__all__ = ["RunStore", "write_error", "replace_file", "repeat_folders", "summary_folder", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
            "clock_pair"]
 
 # Kept free in every result folder while a run writes into it, and given back the
@@ -138,19 +138,40 @@ class RunStore:
         self._write(self.path / name, text.encode())
 
     def _write(self, path: Path, data: bytes) -> None:
-        """Write through a temporary file (a reader never sees half a file); on a full disk, use the reserve once."""
-        tmp = path.with_name(f".{path.name}.tmp")
-        for attempt in (1, 2):
-            try:
-                tmp.write_bytes(data)
-                tmp.replace(path)
-                return
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                if attempt == 1 and exc.errno == errno.ENOSPC and (self.path / _RESERVE).exists():
-                    self.release_reserve()
-                    continue
+        """:func:`replace_file`; on a full disk, with the reserve given back once first."""
+        try:
+            _replace(path, data)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC or not (self.path / _RESERVE).exists():
                 raise write_error(path, exc) from None
+            self.release_reserve()
+            replace_file(path, data)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` through a temporary file, so a reader never sees half of it; a failure is :func:`write_error`."""
+    try:
+        _replace(path, data)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
+def summary_folder(run_dir: Path) -> Path | None:
+    """Where a run's figures are: the folder itself, or with ``--repeat N`` its last repeat (None if neither)."""
+    for folder in (Path(run_dir), *reversed(repeat_folders(run_dir))):
+        if (folder / "summary.json").is_file():
+            return folder
+    return None
 
 
 def repeat_folders(run_dir: Path) -> list[Path]:
