@@ -186,23 +186,41 @@ def paired_proportion_verdict(both: int, base_only: int, cand_only: int, neither
     return _accuracy_verdict(diff, low, high, pb, threshold, "paired",
                              f"{cand_ok}/{n} vs {base_ok}/{n}, same entries ({cand_only} gained, {base_only} lost)")
 
-# One-sided normal quantiles: 1% false alarms, 90% detection.
-_Z_FALSE_ALARM = 2.326348
-_Z_DETECT = 1.281552
+# How far the advice allows the measured spread to be low: a spread measured from about a dozen runs is
+# uncertain by about 1 / sqrt(2 (runs - 1)), some 20%.
+_SPREAD_ALLOWANCE = 1.2
+_MAX_REPEATS = 20
+
+
+def _repeats_rule_rate(n: int, spread: float, threshold: float, change: float, seed: int,
+                       trials: int = 10_000) -> float:
+    """How often :func:`repeats_verdict` says ``regression`` for n normal runs a side, the candidate ``change`` worse."""
+    rng = np.random.default_rng(seed)
+    base = 1.0 + spread * rng.standard_normal((trials, n))
+    cand = 1.0 + change + spread * rng.standard_normal((trials, n))
+    base_mean = base.mean(axis=1)
+    pooled = np.sqrt((base.var(axis=1, ddof=1) + cand.var(axis=1, ddof=1)) / 2) / np.abs(base_mean)
+    margin = np.maximum(threshold, 2 * pooled)
+    worse = (cand.mean(axis=1) - base_mean) / np.abs(base_mean)
+    return float((worse > margin).mean())
 
 
 def repeats_needed(spread: float, threshold: float, effect: float = 0.10) -> int | None:
     """Repeats per side for the ``repeats`` rule to catch a change of ``effect`` 90% of the time with at most
     1% false alarms, given the run-to-run ``spread`` (relative std of one run's value); None if no number will.
 
-    With n runs a side the difference of the means has std ``spread * sqrt(2 / n)``. A false alarm needs it
-    past the margin ``max(threshold, 2 x spread)`` by chance; a miss needs it short of the margin despite the
-    change. Both bounds fix the smallest n (at least 2: the rule needs a spread of its own).
+    The rule's margin comes from the spread the runs themselves show, which with few runs is often well off
+    the true one; so the rates are those of the rule as applied, on normal run-to-run noise (a seeded
+    simulation, the same answer every time), sized for a spread 20% above the one given: a spread measured
+    from a dozen runs is uncertain by about that much. At least 2: the rule needs a spread of its own.
     """
-    margin = max(threshold, 2 * spread)
     if spread <= 0:
         return 2
-    if margin >= effect:
+    spread *= _SPREAD_ALLOWANCE
+    if max(threshold, 2 * spread) >= effect:
         return None  # the rule's own margin is as large as the change: repeats cannot help
-    n = 2 * (spread * max(_Z_FALSE_ALARM / margin, _Z_DETECT / (effect - margin))) ** 2
-    return max(2, math.ceil(n))
+    for n in range(2, _MAX_REPEATS + 1):
+        if (_repeats_rule_rate(n, spread, threshold, 0.0, seed=1) <= 0.01
+                and _repeats_rule_rate(n, spread, threshold, effect, seed=2) >= 0.90):
+            return n
+    return None
