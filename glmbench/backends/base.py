@@ -85,6 +85,10 @@ class Backend(Protocol):
         """Raise :class:`GlmbenchError` when the config holds a value this backend does not take."""
         ...
 
+    def serves_http(self, cfg: BackendConfig) -> bool:
+        """Whether this process answers HTTP: every single-node server, and rank 0 of one over several nodes."""
+        ...
+
     async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> Scrape:
         """The server's own figures right now (never raises)."""
         ...
@@ -110,6 +114,8 @@ class BaseBackend:
     module: ClassVar[str | None] = None
     cli: ClassVar[tuple[str, ...]] = ()
     speculative_model: ClassVar[type[BaseModel] | None] = None
+    # How the backend spans nodes, for the error of one that cannot (None: it runs on one node only).
+    multinode: ClassVar[str | None] = None
 
     def program(self, cfg: BackendConfig, python: str) -> list[str]:
         if cfg.launch.entry == "cli" and self.cli:
@@ -137,6 +143,12 @@ class BaseBackend:
 
     def check(self, cfg: BackendConfig) -> None:
         self.speculative(cfg)
+        if cfg.nodes > 1 and self.multinode is None:
+            raise GlmbenchError(f"{self.name} runs on one node; this config asks for nodes: {cfg.nodes}",
+                                "set nodes: 1, or use a backend that spans nodes (sglang, lightllm, vllm)")
+
+    def serves_http(self, cfg: BackendConfig) -> bool:
+        return cfg.node is None or cfg.node.rank == 0
 
     async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> Scrape:
         return {"metrics": await fetch_metrics(session, root_url)}

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glmbench.errors import GlmbenchError
 from glmbench.util.config_file import read_yaml, validate
 from glmbench.util.paths import shipped_file
 
-__all__ = ["LaunchSpec", "BackendConfig", "load_backend_config", "apply_overrides", "config_path"]
+__all__ = ["LaunchSpec", "NodeRank", "BackendConfig", "load_backend_config", "apply_overrides", "config_path"]
 
 
 class _Strict(BaseModel):
@@ -48,6 +48,33 @@ class LaunchSpec(_Strict):
                                    "the load client then keeps off them")
 
 
+class NodeRank(_Strict):
+    """Which rank of a server over several nodes this process is, and where rank 0 meets the others.
+
+    Filled in by whoever places the ranks (``glmbench experiment run --on ray``), not by hand.
+    """
+
+    rank: int = Field(ge=0)
+    head: str = Field(description="HOST:PORT on rank 0's node where the ranks meet (SGLang --dist-init-addr, "
+                      "LightLLM --nccl_host/--nccl_port, vLLM --data-parallel-address/--data-parallel-rpc-port)")
+
+    @property
+    def host(self) -> str:
+        return self.head.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.head.rsplit(":", 1)[1])
+
+    @field_validator("head")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("write HOST:PORT")
+        return value
+
+
 class BackendConfig(_Strict):
     """A backend and mode: what to serve and exactly how to start it."""
 
@@ -60,6 +87,10 @@ class BackendConfig(_Strict):
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port")
     tp: int = Field(1, ge=1)
     dp: int = Field(1, ge=1)
+    nodes: int = Field(1, ge=1, description="nodes the server spans: one rank per node, HTTP on rank 0")
+    gpus: int | None = Field(None, ge=0, description="GPUs the server takes on each node (default: tp x dp / nodes; "
+                             "the simulator: 0)")
+    node: NodeRank | None = Field(None, description="this process's rank of a server over several nodes")
     tool_call_parser: str | None = "glm47"
     reasoning_parser: str | None = "glm45"
     speculative: dict[str, Any] | None = None
@@ -77,6 +108,19 @@ class BackendConfig(_Strict):
         if isinstance(value, dict):
             return {k: (str(v).lower() if isinstance(v, bool) else str(v)) if v is not None else "" for k, v in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _ranks(self) -> BackendConfig:
+        if self.node is not None and self.node.rank >= self.nodes:
+            raise ValueError(f"node.rank {self.node.rank} is not below nodes {self.nodes}")
+        return self
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs each node gives the server."""
+        if self.gpus is not None:
+            return self.gpus
+        return 0 if self.backend == "sim" else -(-self.tp * self.dp // self.nodes)
 
     @property
     def source_label(self) -> str:

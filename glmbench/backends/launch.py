@@ -67,6 +67,9 @@ def plan_launch(backend: Backend, cfg: BackendConfig) -> LaunchPlan:
     if cfg.launch.kind == "external":
         raise GlmbenchError("an external config starts nothing", "use glmbench run --endpoint URL, or bench")
     backend.check(cfg)
+    if cfg.nodes > 1 and cfg.node is None:
+        raise GlmbenchError(f"this config spans {cfg.nodes} nodes, one rank on each: a cluster places the ranks",
+                            "run it in an experiment with glmbench experiment run FILE --on ray, or set nodes=1")
     if cfg.port and not port_is_free(cfg.port, "127.0.0.1"):
         raise GlmbenchError(f"port {cfg.port} is taken on 127.0.0.1",
                             "stop what listens there, or --set port=0 to pick a free port")
@@ -214,8 +217,10 @@ def start_server(backend: Backend, cfg: BackendConfig, log_path: Path, installed
     process = ServerProcess(plan.command, log_path, plan.env, cleanup=plan.cleanup, cpus=cpus)
     root = plan.base_url[: -len("/v1")]
     deadline = time.monotonic() + cfg.startup_timeout_s
+    # A rank other than 0 of a server over several nodes answers no HTTP: rank 0's readiness covers it.
+    readiness = backend.readiness if backend.serves_http(cfg) else ()
     try:
-        for path in backend.readiness:
+        for path in readiness:
             process.wait_ready(f"{root}{path}", max(1.0, deadline - time.monotonic()), env_line=plan.describe(),
                                limit_s=cfg.startup_timeout_s)
     except BaseException:

@@ -15,12 +15,21 @@ real one:
 - ``GLMBENCH_STANDIN_SPEC_ACCEPT`` (default 0.7): chance each draft token is accepted;
 - ``GLMBENCH_STANDIN_STARTUP_S`` (default 1.0): time spent "loading";
 - ``GLMBENCH_STANDIN_EXIT_AFTER_S`` (unset): die with exit code 3 that long after start.
+
+Over several nodes (SGLang ``--nnodes --node-rank --dist-init-addr``, LightLLM
+``--nnodes --node_rank --nccl_host --nccl_port``) the ranks meet as the real
+ones do before serving: rank 0 listens on the given address and waits for every
+other rank to connect and name itself, then serves HTTP (the joined ranks show
+in its ``server_args`` as ``joined_ranks``); the other ranks serve nothing and
+stay until rank 0 goes. Rank 0 exits when a rank drops out, as a server whose
+collective lost a member does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -167,14 +176,96 @@ def lightllm_settings(argv: Sequence[str], environ: Mapping[str, str] = os.envir
     return settings, args.host, args.port
 
 
+def _ranks(settings: SimConfig) -> tuple[int, int, str, int] | None:
+    """(nodes, this rank, meeting host, meeting port) of a command line over several nodes, else None."""
+    args = settings.server_args
+    nodes = int(args.get("nnodes") or 1)
+    if nodes <= 1:
+        return None
+    if args.get("dist_init_addr"):  # SGLang
+        host, _, port = str(args["dist_init_addr"]).rpartition(":")
+    else:  # LightLLM
+        host, port = args.get("nccl_host"), args.get("nccl_port")
+    if not host or not str(port).isdigit():
+        raise StandinError("a server over several nodes needs the address where its ranks meet")
+    rank = int(args.get("node_rank") or 0)
+    if not 0 <= rank < nodes:
+        raise StandinError(f"node rank {rank} is not below nnodes {nodes}")
+    return nodes, rank, str(host), int(port)
+
+
+def _meet_as_head(backend: str, nodes: int, host: str, port: int, timeout_s: float) -> list[int]:
+    """Rank 0: wait for every other rank to connect and name itself; then watch them (exit when one goes)."""
+    import socket
+    import threading
+
+    server = socket.create_server((host, port))
+    server.settimeout(timeout_s)
+    joined: dict[int, socket.socket] = {}
+    while len(joined) < nodes - 1:
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            raise StandinError(f"only ranks {sorted(joined)} joined within {timeout_s:g} s") from None
+        line = conn.makefile("r").readline().split()
+        if len(line) == 2 and line[0] == "rank" and line[1].isdigit() and 0 < int(line[1]) < nodes:
+            joined[int(line[1])] = conn
+            print(f"{backend} stand-in: rank {line[1]} joined", flush=True)
+    server.close()
+
+    def watch(rank: int, conn: socket.socket) -> None:
+        conn.recv(1)  # blocks until the rank goes (it never sends more)
+        print(f"{backend} stand-in: error: rank {rank} left; the collective is broken", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    for rank, conn in joined.items():
+        threading.Thread(target=watch, args=(rank, conn), daemon=True).start()
+    return sorted(joined)
+
+
+def _join(backend: str, rank: int, host: str, port: int, timeout_s: float) -> NoReturn:
+    """A rank other than 0: connect to rank 0, name itself, and stay until rank 0 goes."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn = socket.create_connection((host, port), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                print(f"{backend} stand-in: error: rank 0 at {host}:{port} did not answer within {timeout_s:g} s",
+                      file=sys.stderr, flush=True)
+                sys.exit(1)
+            time.sleep(0.2)
+    conn.sendall(f"rank {rank}\n".encode())
+    conn.settimeout(None)
+    print(f"{backend} stand-in: rank {rank} joined rank 0 at {host}:{port}; serving no HTTP", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    conn.recv(1)
+    print(f"{backend} stand-in: rank 0 went; rank {rank} exits", flush=True)
+    sys.exit(0)
+
+
 def _run(backend: str, settle) -> NoReturn:
     from glmbench.sim.run import serve_forever
 
     try:
         settings, host, port = settle()
         exit_after = _env(os.environ)["GLMBENCH_STANDIN_EXIT_AFTER_S"]
+        ranks = _ranks(settings)
+        if ranks is not None:
+            nodes, rank, meet_host, meet_port = ranks
+            if rank > 0:
+                _join(backend, rank, meet_host, meet_port, timeout_s=120)
+            joined = _meet_as_head(backend, nodes, meet_host, meet_port, timeout_s=120)
+            settings = settings.model_copy(update={"server_args": {**settings.server_args, "joined_ranks": joined}})
     except StandinError as exc:
         print(f"{backend} stand-in: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except OSError as exc:
+        print(f"{backend} stand-in: error: cannot meet the other ranks: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
     print(f"glmbench stand-in for {backend} (simulated server, not a model): {settings.model} at {host}:{port}, "
           f"loading for {settings.startup_s:g} s", flush=True)

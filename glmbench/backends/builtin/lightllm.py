@@ -43,6 +43,7 @@ class LightLLMBackend(BaseBackend):
     readiness = ("/health",)
     module = "lightllm.server.api_server"
     speculative_model = LightLLMSpeculative
+    multinode = "--nnodes --node_rank --nccl_host --nccl_port on every node; HTTP on rank 0"
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:
         spec = self.speculative(cfg)
@@ -66,6 +67,9 @@ class LightLLMBackend(BaseBackend):
                 ("--mtp_mode", spec.mode),
                 ("--mtp_draft_model_dir", spec.draft_model_dir or cfg.model),
             ]
+        if cfg.nodes > 1 and cfg.node is not None:
+            pairs += [("--nnodes", cfg.nodes), ("--node_rank", cfg.node.rank),
+                      ("--nccl_host", cfg.node.host), ("--nccl_port", cfg.node.port)]
         pairs += [("--host", cfg.host), ("--port", port)]
         return flag_pairs(pairs) + list(cfg.extra_args)
 

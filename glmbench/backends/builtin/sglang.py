@@ -60,6 +60,7 @@ class SGLangBackend(BaseBackend):
     readiness = ("/health", "/v1/models")
     module = "sglang.launch_server"
     speculative_model = SGLangSpeculative
+    multinode = "--nnodes --node-rank --dist-init-addr on every node; HTTP on rank 0"
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:
         spec = self.speculative(cfg)
@@ -81,6 +82,8 @@ class SGLangBackend(BaseBackend):
                 ("--speculative-num-draft-tokens", spec.num_draft_tokens),
                 ("--speculative-draft-model-path", spec.draft_model_path),
             ]
+        if cfg.nodes > 1 and cfg.node is not None:
+            pairs += [("--nnodes", cfg.nodes), ("--node-rank", cfg.node.rank), ("--dist-init-addr", cfg.node.head)]
         pairs.append(("--mem-fraction-static", cfg.options.get("mem_fraction_static")))
         # Prometheus metrics are off unless asked for; glmbench always wants them.
         pairs.append(("--enable-metrics", True))

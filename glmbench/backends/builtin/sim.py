@@ -41,6 +41,7 @@ class SimBackend(BaseBackend):
         if cfg.speculative:
             raise GlmbenchError("the simulator takes speculative decoding as options.spec_tokens and spec_accept",
                                 "move it under options")
+        super().check(cfg)
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:
         settings = self.settings(cfg).model_dump(mode="json")

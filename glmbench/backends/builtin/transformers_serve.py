@@ -39,6 +39,7 @@ class TransformersBackend(BaseBackend):
     def check(self, cfg: BackendConfig) -> None:
         if cfg.speculative:
             raise GlmbenchError("transformers serve has no speculative decoding", "remove 'speculative' from the config")
+        super().check(cfg)
         if cfg.served_model_name and cfg.served_model_name != cfg.model:
             raise GlmbenchError("transformers serve answers only to the model path it loaded",
                                 "set served_model_name: null in the config")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from glmbench.backends.base import BaseBackend, Scrape, flag_pairs
 from glmbench.backends.config import BackendConfig
+from glmbench.errors import GlmbenchError
 from glmbench.metrics.server import spec_acceptance
 
 __all__ = ["VLLMBackend", "VLLMSpeculative", "BACKEND"]
@@ -41,6 +42,14 @@ class VLLMBackend(BaseBackend):
     module = "vllm.entrypoints.openai.api_server"
     cli: ClassVar[tuple[str, ...]] = ("vllm", "serve")
     speculative_model = VLLMSpeculative
+    multinode = ("multi-node data parallel: --data-parallel-size-local --data-parallel-address "
+                 "--data-parallel-rpc-port on every node, --headless --data-parallel-start-rank on the others")
+
+    def check(self, cfg: BackendConfig) -> None:
+        super().check(cfg)
+        if cfg.nodes > 1 and cfg.dp % cfg.nodes:
+            raise GlmbenchError(f"vLLM spans nodes by data parallelism: dp {cfg.dp} does not split over "
+                                f"{cfg.nodes} nodes", f"set dp to a multiple of {cfg.nodes}")
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:
         # ``vllm serve`` takes the model as its first argument; the module takes --model.
@@ -56,7 +65,21 @@ class VLLMBackend(BaseBackend):
             ("--tool-call-parser", cfg.tool_call_parser),
             ("--reasoning-parser", cfg.reasoning_parser),
             ("--enable-auto-tool-choice", bool(cfg.tool_call_parser)),
-        ]) + list(cfg.extra_args)
+        ]) + self._node_args(cfg) + list(cfg.extra_args)
+
+    @staticmethod
+    def _node_args(cfg: BackendConfig) -> list[str]:
+        """Multi-node data parallel: ``dp / nodes`` engines on each node, rank 0 serving HTTP, the rest headless."""
+        if cfg.nodes <= 1 or cfg.node is None:
+            return []
+        local = cfg.dp // cfg.nodes
+        return flag_pairs([
+            ("--data-parallel-size-local", local),
+            ("--data-parallel-address", cfg.node.host),
+            ("--data-parallel-rpc-port", cfg.node.port),
+            ("--headless", cfg.node.rank > 0),
+            ("--data-parallel-start-rank", cfg.node.rank * local if cfg.node.rank > 0 else None),
+        ])
 
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         if not before.get("metrics") or not after.get("metrics"):
