@@ -25,6 +25,7 @@ from glmbench.api.experiment_file import Cell, Experiment, Point, cells, load_ex
 from glmbench.api.interrupted import RunInterrupted
 from glmbench.api.launch import prepare, resolve_config
 from glmbench.api.load_run import run_load
+from glmbench.api.on_ray import RayOptions, import_ray, run_cells_on_ray
 from glmbench.api.progress import Progress
 from glmbench.api.serving import serve
 from glmbench.backends.registry import get_backend
@@ -138,9 +139,14 @@ def _run_point(cell: Cell, point: Point, prepared: Any, server: Any, folder: Pat
 
 def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = Path("results"),
                    api_key: str | None = None, progress: Progress | None = None,
-                   resume: Path | None = None) -> ExperimentResult:
-    """Run an experiment file into ``results_dir/<time>-<name>/``, or finish the one at ``resume``."""
+                   resume: Path | None = None, ray: RayOptions | None = None) -> ExperimentResult:
+    """Run an experiment file into ``results_dir/<time>-<name>/``, or finish the one at ``resume``.
+
+    With ``ray``, the cells run on a Ray cluster in parallel (:mod:`glmbench.api.on_ray`), else one after another here.
+    """
     progress = progress or Progress()
+    if ray is not None:
+        import_ray()  # not installed: say so before any folder exists
     if resume is not None:
         folder = Path(resume)
         index = read_index(folder)
@@ -164,8 +170,11 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
     write_index(folder, index)
     result = ExperimentResult(folder, index)
     try:
-        for cell, entry in zip(planned, index["cells"]):
-            _run_cell(experiment, cell, entry, folder, api_key, progress, index)
+        if ray is not None:
+            run_cells_on_ray(experiment, planned, index, folder, api_key, progress, ray, _run_cell)
+        else:
+            for cell, entry in zip(planned, index["cells"]):
+                _run_cell(experiment, cell, entry, folder, api_key, progress, index)
     except KeyboardInterrupt:
         index["status"], index["finished_at"] = "interrupted", now_iso()
         write_index(folder, index)

@@ -36,5 +36,11 @@ class Progress:
     def point_done(self, cell: str, point: str, status: str, reason: str | None) -> None:
         """An experiment's point ended (``reason`` says why when it did not complete)."""
 
+    def cell_placed(self, cell: str, where: list[dict[str, Any]]) -> None:
+        """An experiment's cell got its nodes on a cluster (one entry per rank: node address, GPUs, ...)."""
+
+    def cell_done(self, cell: str, status: str, reason: str | None) -> None:
+        """An experiment's cell ended on a cluster (``reason`` says why when it did not complete)."""
+
     def warning(self, text: str) -> None:
         """Something the user should know that does not stop the run."""

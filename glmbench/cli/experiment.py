@@ -44,6 +44,12 @@ def run(
                                                    "the rest run.")] = None,
     api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.",
                                                    show_default=False)] = None,
+    on: Annotated[str, typer.Option("--on", help="Where the cells run: 'local' (one after another here) or 'ray' "
+                                    "(in parallel over a Ray cluster's nodes; pip install 'glmbench[ray]').")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="With --on ray: the cluster (HOST:6379, or ray://HOST:10001); "
+                                                   "default $RAY_ADDRESS or the cluster started on this machine.",
+                                                   show_default=False)] = None,
+    gpu_resource: Annotated[str, typer.Option(help="With --on ray: the Ray resource that counts as a GPU.")] = "GPU",
 ) -> None:
     """Run an experiment: each server configuration started once, every load point and suite against it."""
     from glmbench.api.experiment import run_experiment
@@ -53,12 +59,19 @@ def run(
 
     if not file and not resume:
         raise GlmbenchError("no experiment file given", "pass FILE (e.g. experiments/cpu-sim.yaml), or --resume DIR")
+    if on not in ("local", "ray"):
+        raise GlmbenchError(f"--on {on!r}: no such place to run", "pass --on local or --on ray")
+    if on == "local" and (address or gpu_resource != "GPU"):
+        raise GlmbenchError("--address and --gpu-resource are for --on ray", "add --on ray, or drop them")
     if dry_run:
         _print_plan(file or str(resume / "experiment.yaml"))
         return
+    from glmbench.api.on_ray import RayOptions
+
     progress = TerminalProgress()
+    ray = RayOptions(address, gpu_resource) if on == "ray" else None
     try:
-        result = run_experiment(file, results_dir, api_key, progress, resume)
+        result = run_experiment(file, results_dir, api_key, progress, resume, ray)
     except RunInterrupted as stop:
         print_experiment(stop.result.path)
         print(f"experiment: {stop.result.path}")

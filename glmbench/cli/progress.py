@@ -75,5 +75,13 @@ class TerminalProgress(Progress):
     def point_done(self, cell: str, point: str, status: str, reason: str | None) -> None:
         self.err.print(f"{visible(cell)} {visible(point)}: {status}" + (f" ({visible(reason)})" if reason else ""))
 
+    def cell_placed(self, cell: str, where: list[dict[str, Any]]) -> None:
+        nodes = ", ".join(f"rank {i} on node {str(w.get('ray_node_id'))[:8]} at {w.get('node_address')}"
+                          + (f" GPUs {','.join(w['gpus'])}" if w.get("gpus") else "") for i, w in enumerate(where))
+        self.err.print(f"{visible(cell)}: placed ({visible(nodes)})")
+
+    def cell_done(self, cell: str, status: str, reason: str | None) -> None:
+        self.err.print(f"{visible(cell)}: {status}" + (f" ({visible(reason.splitlines()[0])})" if reason else ""))
+
     def warning(self, text: str) -> None:
         self.err.print(f"warning: {visible(text)}")

@@ -52,6 +52,8 @@ class Manifest(_Model):
     repeat: int | None = Field(None, description="which repeat of a --repeat N run this folder is (1-based)")
     repeats: int = 1
     label: str | None = Field(None, description="what reports call this run (run --label, an experiment's point)")
+    placement: dict[str, Any] | None = Field(None, description="where it ran on a cluster (experiment run --on ray): "
+                                             "Ray node id, node address, GPUs and resources assigned, other ranks")
 
 
 class LoadSummary(_Model):

@@ -1,0 +1,454 @@
+"""Run an experiment's server cells on a Ray cluster: ``glmbench experiment run FILE --on ray``.
+
+Every cell that has not finished becomes Ray work. Its GPUs are reserved with a
+placement group of one bundle per node the server spans (``STRICT_SPREAD`` over
+several nodes, so each rank gets a node of its own), each bundle one CPU and the
+config's GPUs per node (``gpus``, default ``tp x dp / nodes``) of the resource
+named by ``gpu_resource`` (``GPU``: Ray's own, which also sets
+``CUDA_VISIBLE_DEVICES``; a custom resource on a test cluster). Then:
+
+- a server over several nodes gets its meeting address from rank 0's node (its
+  IP and a free port there), and ranks 1.. are started by actors on the other
+  bundles with the backend's own multi-node flags (:mod:`glmbench.backends`);
+- the cell itself (rank 0 and the load client, on one node, so no request
+  crosses the cluster's network) is one task on bundle 0 that runs the same
+  code as a local experiment (:func:`glmbench.api.experiment._run_cell`) in a
+  scratch folder, and sends that cell's folder back packed; the driver unpacks it
+  into the experiment folder, so ``report``, ``compare`` and ``history`` read it
+  like any. Each point's manifest and the cell's index entry record where it ran.
+
+Cells run in parallel as far as the cluster's free GPUs allow. A cell no node
+can hold fails at once with the reason; a node that dies fails its cells (what
+they measured went with it) and the others finish; Ctrl-C cancels every task,
+stops every rank (force-cancelled workers take their servers with them: the
+launcher's watchdog stops a server whose glmbench is gone), writes the index and
+raises :class:`~glmbench.api.interrupted.RunInterrupted`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from glmbench.api.experiment_file import Cell, Experiment, cells
+from glmbench.api.launch import resolve_config
+from glmbench.api.progress import Progress
+from glmbench.errors import GlmbenchError
+from glmbench.results.experiments import write_index
+from glmbench.results.store import now_iso
+
+__all__ = ["RayOptions", "run_cells_on_ray", "import_ray"]
+
+CellRunner = Callable[[Experiment, Cell, dict, Path, "str | None", Progress, dict], None]
+"""Runs one cell into an experiment folder (:func:`glmbench.api.experiment._run_cell`)."""
+
+# How often the driver looks at the other ranks of running multi-node cells, in seconds.
+_RANK_POLL_S = 2.0
+
+
+@dataclass
+class RayOptions:
+    """Where and how: the cluster's address (None: ``RAY_ADDRESS``, a cluster started on this machine, else a
+    new local one, as ``ray.init`` decides) and which Ray resource counts as a GPU."""
+
+    address: str | None = None
+    gpu_resource: str = "GPU"
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise GlmbenchError("--on ray needs Ray, which is not installed",
+                            "pip install 'glmbench[ray]' (Ray 2.60), on the driver and on every node") from None
+    return ray
+
+
+def _pack(folder: Path) -> bytes:
+    """A folder as a gzipped tar (empty bytes when it does not exist)."""
+    if not folder.is_dir():
+        return b""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(folder, arcname=".")
+    return buf.getvalue()
+
+
+def _unpack(data: bytes, folder: Path) -> None:
+    """Replace ``folder`` with the packed one; tar's ``data`` filter refuses links out and absolute paths."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    if data:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            tar.extractall(folder, filter="data")
+
+
+def _stamp_manifests(folder: Path, placement: dict[str, Any]) -> None:
+    """Record in every result folder of a cell where it ran."""
+    from glmbench.results.store import replace_file
+
+    for path in folder.rglob("manifest.json"):
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        manifest["placement"] = placement
+        replace_file(path, (json.dumps(manifest, indent=2) + "\n").encode())
+
+
+class _QueueProgress(Progress):
+    """A worker's progress, sent to the driver as ``(kind, cell, *args)`` through a Ray queue."""
+
+    def __init__(self, queue: Any, cell: str) -> None:
+        self.queue, self.cell = queue, cell
+
+    def _put(self, *item: Any) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except Exception:  # a full or gone queue costs a progress line, never the cell
+            pass
+
+    def point_done(self, cell: str, point: str, status: str, reason: str | None) -> None:
+        self._put("point_done", cell, point, status, reason)
+
+    def warning(self, text: str) -> None:
+        self._put("warning", self.cell, text)
+
+
+def _here(ray: Any) -> dict[str, Any]:
+    """This worker's node and what Ray gave it."""
+    ctx = ray.get_runtime_context()
+    assigned = {k: v for k, v in ctx.get_assigned_resources().items() if not k.startswith("bundle_group")}
+    return {"ray_node_id": ctx.get_node_id(), "node_address": ray.util.get_node_ip_address(),
+            "gpus": [str(g) for g in ctx.get_accelerator_ids().get("GPU", [])], "resources": assigned}
+
+
+def _cell_task(run_cell: CellRunner, experiment_json: dict[str, Any], position: int, entry: dict[str, Any],
+               packed: bytes, api_key: str | None, sets: list[str], queue: Any,
+               ranks: list[dict[str, Any]]) -> tuple[dict, bytes]:
+    """On the worker: run one cell (rank 0 and the load client) in a scratch folder; its entry and folder, packed."""
+    import ray
+
+    experiment = Experiment.model_validate(experiment_json)
+    cell = cells(experiment)[position]
+    cell = replace(cell, launch=replace(cell.launch, sets=[*cell.launch.sets, *sets]))
+    placement = {**_here(ray), "ranks": ranks}
+    scratch = Path(tempfile.mkdtemp(prefix="glmbench-cell-"))
+    try:
+        _unpack(packed, scratch / entry["folder"])
+        index = {"kind": "experiment", "name": experiment.name, "status": "running", "cells": [entry]}
+        entry["placement"] = placement
+        run_cell(experiment, cell, entry, scratch, api_key, _QueueProgress(queue, cell.label), index)
+        _stamp_manifests(scratch / entry["folder"], placement)
+        return entry, _pack(scratch / entry["folder"])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _meeting_point() -> dict[str, Any]:
+    """On rank 0's node: its address and a free port where the ranks will meet."""
+    import ray
+
+    from glmbench.backends.process import free_port
+
+    return {**_here(ray), "port": free_port()}
+
+
+class _Rank:
+    """A rank other than 0 of a server over several nodes, on its own node (a Ray actor)."""
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self.log: Path | None = None
+
+    def start(self, experiment_json: dict[str, Any], position: int, sets: list[str]) -> dict[str, Any]:
+        import ray
+
+        from glmbench.backends.launch import start_server
+        from glmbench.backends.registry import get_backend
+
+        cell = cells(Experiment.model_validate(experiment_json))[position]
+        cfg = resolve_config(replace(cell.launch, sets=[*cell.launch.sets, *sets]))
+        self.log = Path(tempfile.mkdtemp(prefix="glmbench-rank-")) / "server.log"
+        self.server = start_server(get_backend(cfg.backend), cfg, self.log)
+        return {**_here(ray), "rank": cfg.node.rank if cfg.node else None, "command": self.server.command}
+
+    def exit_code(self) -> int | None:
+        return self.server.exit_code() if self.server else None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log else ""
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@dataclass
+class _Running:
+    """A cell on the cluster: its placement group, the actors of its other ranks, and its task."""
+
+    position: int
+    cell: Cell
+    nodes: int
+    pg: Any
+    ready: Any
+    task: Any = None
+    ranks: list[Any] = field(default_factory=list)
+    rank_info: list[dict[str, Any]] = field(default_factory=list)
+    polled: float = 0.0
+
+
+def _bundle(cfg_gpus: int, gpu_resource: str) -> dict[str, float]:
+    bundle: dict[str, float] = {"CPU": 1.0}
+    if cfg_gpus:
+        bundle[gpu_resource] = float(cfg_gpus)
+    return bundle
+
+
+def _task_resources(bundle: dict[str, float]) -> dict[str, Any]:
+    """Ray ``options`` that take a whole bundle (``num_gpus`` for Ray's own GPUs, so it sets CUDA_VISIBLE_DEVICES)."""
+    rest = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU")}
+    return {"num_cpus": bundle["CPU"], "num_gpus": bundle.get("GPU", 0), "resources": rest}
+
+
+def _cluster_room(ray: Any, bundle: dict[str, float]) -> int:
+    """How many live nodes could hold one bundle on their own."""
+    return sum(1 for node in ray.nodes() if node.get("Alive")
+               and all(node.get("Resources", {}).get(k, 0.0) >= v for k, v in bundle.items()))
+
+
+def _fail(entry: dict[str, Any], reason: str) -> None:
+    entry["status"], entry["reason"], entry["finished_at"] = "failed", reason, now_iso()
+    for pentry in entry["points"]:
+        if pentry["status"] in ("pending", "running"):
+            pentry.update(status="not run", reason=reason.splitlines()[0])
+
+
+def _lost_reason(ray: Any, exc: BaseException, where: dict[str, Any] | None) -> str:
+    """One line on why a cell's Ray work ended without its results."""
+    node = f"node {where['node_address']} ({where['ray_node_id'][:12]})" if where else "its node"
+    if isinstance(exc, (ray.exceptions.NodeDiedError, ray.exceptions.WorkerCrashedError,
+                        ray.exceptions.ActorDiedError, ray.exceptions.OwnerDiedError)):
+        return f"{node} was lost while running this cell ({type(exc).__name__}); what it measured went with it"
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc
+        message = getattr(cause, "message", None) or str(cause).splitlines()[0]
+        return f"the cell failed on {node}: {message}"
+    return f"the cell's Ray work on {node} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[str, Any], folder: Path,
+                     api_key: str | None, progress: Progress, options: RayOptions, run_cell: CellRunner) -> None:
+    """Run every cell of ``index`` not yet complete on the Ray cluster; the index is updated and written as they end.
+
+    ``run_cell`` is what runs one cell on a worker (a local experiment's, so both run cells alike).
+
+    Raises ``KeyboardInterrupt`` after cancelling everything, for the caller to record.
+    """
+    ray = import_ray()
+    api_key = api_key or os.environ.get("OPENAI_API_KEY")  # the workers do not share this environment
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    try:
+        ray.init(address=options.address, log_to_driver=False, include_dashboard=False,
+                 ignore_reinit_error=True, logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise GlmbenchError(f"cannot reach the Ray cluster at {options.address or 'auto'}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                            "start it with ray start --head, or pass --address HOST:6379") from None
+    experiment_json = experiment.model_dump(mode="json")
+    queue = Queue(maxsize=10_000)
+    cell_task = ray.remote(max_retries=0)(_cell_task)
+    meeting = ray.remote(num_cpus=0, max_retries=0)(_meeting_point)
+    rank_actor = ray.remote(max_restarts=0)(_Rank)
+    running: dict[int, _Running] = {}
+
+    def place(where: _Running, bundle_index: int) -> PlacementGroupSchedulingStrategy:
+        return PlacementGroupSchedulingStrategy(where.pg, placement_group_bundle_index=bundle_index)
+
+    def release(run: _Running) -> None:
+        for actor in run.ranks:
+            try:
+                ray.get(actor.stop.remote(), timeout=30)
+            except Exception:
+                pass
+            ray.kill(actor)
+        remove_placement_group(run.pg)
+        running.pop(run.position, None)
+
+    def finish(run: _Running, entry: dict[str, Any]) -> None:
+        index["cells"][run.position] = entry
+        release(run)
+        write_index(folder, index)
+        progress.cell_done(run.cell.label, entry["status"], entry.get("reason"))
+
+    try:
+        for position, (cell, entry) in enumerate(zip(planned, index["cells"])):
+            if entry["status"] == "complete":
+                continue
+            cfg = resolve_config(cell.launch)
+            bundle = _bundle(cfg.gpus_per_node, options.gpu_resource)
+            room = _cluster_room(ray, bundle)
+            if room < cfg.nodes:
+                what = ", ".join(f"{v:g} {k}" for k, v in bundle.items())
+                _fail(entry, f"needs {cfg.nodes} node(s) with {what} free each; the cluster has {room} such node(s)")
+                write_index(folder, index)
+                progress.cell_done(cell.label, "failed", entry["reason"])
+                continue
+            pg = placement_group([dict(bundle) for _ in range(cfg.nodes)],
+                                 strategy="STRICT_SPREAD" if cfg.nodes > 1 else "PACK",
+                                 name=f"glmbench-{experiment.name}-{position}")
+            entry.update(status="queued", reason=None)
+            running[position] = _Running(position, cell, cfg.nodes, pg, pg.ready())
+        write_index(folder, index)
+
+        while running:
+            waiting = {r.task if r.task is not None else r.ready: r for r in running.values()}
+            done, _ = ray.wait(list(waiting), num_returns=1, timeout=0.5)
+            _drain(queue, progress)
+            for ref in done:
+                run = waiting[ref]
+                entry = index["cells"][run.position]
+                if run.task is None:  # its GPUs are reserved: start the other ranks, then the cell
+                    try:
+                        _start(ray, run, entry, experiment_json, api_key, queue, cell_task, meeting, rank_actor,
+                               place, options, _pack(folder / entry["folder"]), run_cell)
+                    except Exception as exc:
+                        reason = exc.message if isinstance(exc, GlmbenchError) else _lost_reason(ray, exc, None)
+                        _fail(entry, reason)
+                        finish(run, entry)
+                        continue
+                    write_index(folder, index)
+                    progress.cell_placed(run.cell.label, run.rank_info)
+                    continue
+                try:
+                    new_entry, packed = ray.get(ref)
+                except Exception as exc:
+                    _fail(entry, _lost_reason(ray, exc, run.rank_info[0] if run.rank_info else None))
+                    finish(run, entry)
+                    continue
+                _unpack(packed, folder / new_entry["folder"])
+                finish(run, new_entry)
+            _check_ranks(ray, running, index, folder, progress, options.gpu_resource)
+        _drain(queue, progress)
+    except BaseException:
+        for run in list(running.values()):
+            if run.task is not None:
+                ray.cancel(run.task, force=True)
+            entry = index["cells"][run.position]
+            if entry["status"] in ("queued", "running"):
+                entry["status"], entry["finished_at"] = "interrupted", now_iso()
+                for pentry in entry["points"]:
+                    if pentry["status"] == "running":
+                        pentry["status"] = "interrupted"
+            try:
+                release(run)
+            except Exception:
+                pass
+        raise
+
+
+def _start(ray: Any, run: _Running, entry: dict[str, Any], experiment_json: dict[str, Any], api_key: str | None,
+           queue: Any, cell_task: Any, meeting: Any, rank_actor: Any, place: Any, options: RayOptions,
+           packed: bytes, run_cell: CellRunner) -> None:
+    """Start a placed cell: over several nodes the meeting point and ranks 1.., then the cell's task on bundle 0."""
+    cfg = resolve_config(run.cell.launch)
+    bundle = _bundle(cfg.gpus_per_node, options.gpu_resource)
+    sets: list[str] = []
+    run.rank_info = [ray.get(meeting.options(scheduling_strategy=place(run, 0)).remote(), timeout=120)]
+    if run.nodes > 1:
+        head = f"{run.rank_info[0]['node_address']}:{run.rank_info[0]['port']}"
+        sets = ["node.rank=0", f"node.head={head}"]
+        for rank in range(1, run.nodes):
+            actor = rank_actor.options(scheduling_strategy=place(run, rank), **_task_resources(bundle)).remote()
+            run.ranks.append(actor)
+            run.rank_info.append(ray.get(actor.start.remote(experiment_json, run.position,
+                                                            [f"node.rank={rank}", f"node.head={head}"]),
+                                         timeout=cfg.startup_timeout_s))
+    entry.update(status="running", started_at=now_iso())
+    run.task = cell_task.options(scheduling_strategy=place(run, 0), **_task_resources(bundle)).remote(
+        run_cell, experiment_json, run.position, entry, packed, api_key, sets, queue, run.rank_info[1:])
+
+
+def _check_ranks(ray: Any, running: dict[int, _Running], index: dict[str, Any], folder: Path,
+                 progress: Progress, gpu_resource: str) -> None:
+    """Fail a multi-node cell whose other rank has exited (rank 0 alone cannot serve), and a queued cell that no
+    node left in the cluster can hold (a node died)."""
+    from ray.util.placement_group import remove_placement_group
+
+    now = time.monotonic()
+    for run in list(running.values()):
+        if now - run.polled < _RANK_POLL_S:
+            continue
+        run.polled = now
+        if run.task is None:
+            bundle = _bundle(resolve_config(run.cell.launch).gpus_per_node, gpu_resource)
+            room = _cluster_room(ray, bundle)
+            if room < run.nodes:
+                entry = index["cells"][run.position]
+                _fail(entry, f"needs {run.nodes} node(s) that can hold it; {room} left in the cluster")
+                remove_placement_group(run.pg)
+                running.pop(run.position, None)
+                write_index(folder, index)
+                progress.cell_done(run.cell.label, "failed", entry["reason"])
+            continue
+        for rank, actor in enumerate(run.ranks, start=1):
+            try:
+                code = ray.get(actor.exit_code.remote(), timeout=10)
+            except Exception:
+                code = "lost"
+            if code is None:
+                continue
+            tail = ""
+            if code != "lost":
+                try:
+                    tail = ray.get(actor.log_tail.remote(), timeout=10)
+                except Exception:
+                    pass
+            ray.cancel(run.task, force=True)
+            entry = index["cells"][run.position]
+            where = run.rank_info[rank] if rank < len(run.rank_info) else None
+            node = f" on {where['node_address']}" if where else ""
+            _fail(entry, f"rank {rank}{node} " + ("was lost" if code == "lost" else f"exited with code {code}")
+                  + (f"; its log ends: {tail.splitlines()[-1]}" if tail.strip() else ""))
+            run.task = None
+            index["cells"][run.position] = entry
+            for actor_ in run.ranks:
+                ray.kill(actor_)
+            remove_placement_group(run.pg)
+            running.pop(run.position, None)
+            write_index(folder, index)
+            progress.cell_done(run.cell.label, "failed", entry["reason"])
+            break
+
+
+def _drain(queue: Any, progress: Progress) -> None:
+    """Show what the workers reported since last time."""
+    while True:
+        try:
+            item = queue.get_nowait()
+        except Exception:
+            return
+        kind, cell, *args = item
+        if kind == "point_done":
+            progress.point_done(cell, *args)
+        elif kind == "warning":
+            progress.warning(f"{cell}: {args[0]}")
