@@ -25,7 +25,7 @@ from glmbench.api.experiment_file import Cell, Experiment, Point, cells, load_ex
 from glmbench.api.interrupted import RunInterrupted
 from glmbench.api.launch import prepare, resolve_config
 from glmbench.api.load_run import run_load
-from glmbench.api.on_ray import RayOptions, import_ray, run_cells_on_ray
+from glmbench.api.on_ray import RayOptions, connect, run_cells_on_ray
 from glmbench.api.progress import Progress
 from glmbench.api.serving import serve
 from glmbench.backends.registry import get_backend
@@ -146,7 +146,7 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
     """
     progress = progress or Progress()
     if ray is not None:
-        import_ray()  # not installed: say so before any folder exists
+        connect(ray)  # Ray missing, or no cluster there: say so before any folder exists
     if resume is not None:
         folder = Path(resume)
         index = read_index(folder)

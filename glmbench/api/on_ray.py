@@ -47,7 +47,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import write_index
 from glmbench.results.store import now_iso
 
-__all__ = ["RayOptions", "run_cells_on_ray", "import_ray"]
+__all__ = ["RayOptions", "connect", "run_cells_on_ray", "import_ray"]
 
 CellRunner = Callable[[Experiment, Cell, dict, Path, "str | None", Progress, dict], None]
 """Runs one cell into an experiment folder (:func:`glmbench.api.experiment._run_cell`)."""
@@ -72,6 +72,38 @@ def import_ray() -> Any:
         raise GlmbenchError("--on ray needs Ray, which is not installed",
                             "pip install 'glmbench[ray]' (Ray 2.60), on the driver and on every node") from None
     return ray
+
+
+def connect(options: RayOptions) -> Any:
+    """Join the Ray cluster as its driver (again: a no-op); the ``ray`` module."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    _reachable(options.address or os.environ.get("RAY_ADDRESS"))
+    try:
+        ray.init(address=options.address, log_to_driver=False, include_dashboard=False,
+                 logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+        raise GlmbenchError(f"cannot reach the Ray cluster at {options.address or 'auto'}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                            "start it with ray start --head, or pass --address HOST:6379") from None
+    return ray
+
+
+def _reachable(address: str | None, timeout_s: float = 10.0) -> None:
+    """A GCS address (HOST:PORT) that answers TCP; Ray itself would retry an unreachable one for ever."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise GlmbenchError(f"--address {address!r} is not HOST:PORT", "pass the head node as HOST:6379")
+    import socket
+
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise GlmbenchError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}",
+                            "start it with ray start --head, or pass the head's --address HOST:6379") from None
 
 
 def _pack(folder: Path) -> bytes:
@@ -129,8 +161,10 @@ class _QueueProgress(Progress):
 def _here(ray: Any) -> dict[str, Any]:
     """This worker's node and what Ray gave it."""
     ctx = ray.get_runtime_context()
+    node_id = ctx.get_node_id()
+    name = next((n.get("NodeName") for n in ray.nodes() if n.get("NodeID") == node_id), None)
     assigned = {k: v for k, v in ctx.get_assigned_resources().items() if not k.startswith("bundle_group")}
-    return {"ray_node_id": ctx.get_node_id(), "node_address": ray.util.get_node_ip_address(),
+    return {"ray_node_id": node_id, "node_name": name, "node_address": ray.util.get_node_ip_address(),
             "gpus": [str(g) for g in ctx.get_accelerator_ids().get("GPU", [])], "resources": assigned}
 
 
@@ -261,19 +295,12 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
 
     Raises ``KeyboardInterrupt`` after cancelling everything, for the caller to record.
     """
-    ray = import_ray()
+    ray = connect(options)
     api_key = api_key or os.environ.get("OPENAI_API_KEY")  # the workers do not share this environment
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.queue import Queue
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    try:
-        ray.init(address=options.address, log_to_driver=False, include_dashboard=False,
-                 ignore_reinit_error=True, logging_level=logging.WARNING)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise GlmbenchError(f"cannot reach the Ray cluster at {options.address or 'auto'}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                            "start it with ray start --head, or pass --address HOST:6379") from None
     experiment_json = experiment.model_dump(mode="json")
     queue = Queue(maxsize=10_000)
     cell_task = ray.remote(max_retries=0)(_cell_task)
@@ -383,7 +410,8 @@ def _start(ray: Any, run: _Running, entry: dict[str, Any], experiment_json: dict
             run.rank_info.append(ray.get(actor.start.remote(experiment_json, run.position,
                                                             [f"node.rank={rank}", f"node.head={head}"]),
                                          timeout=cfg.startup_timeout_s))
-    entry.update(status="running", started_at=now_iso())
+    entry.update(status="running", started_at=now_iso(),
+                 placement={**{k: v for k, v in run.rank_info[0].items() if k != "port"}, "ranks": run.rank_info[1:]})
     run.task = cell_task.options(scheduling_strategy=place(run, 0), **_task_resources(bundle)).remote(
         run_cell, experiment_json, run.position, entry, packed, api_key, sets, queue, run.rank_info[1:])
 

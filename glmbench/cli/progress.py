@@ -76,7 +76,7 @@ class TerminalProgress(Progress):
         self.err.print(f"{visible(cell)} {visible(point)}: {status}" + (f" ({visible(reason)})" if reason else ""))
 
     def cell_placed(self, cell: str, where: list[dict[str, Any]]) -> None:
-        nodes = ", ".join(f"rank {i} on node {str(w.get('ray_node_id'))[:8]} at {w.get('node_address')}"
+        nodes = ", ".join(f"rank {i} on {w.get('node_name') or str(w.get('ray_node_id'))[:8]} ({w.get('node_address')})"
                           + (f" GPUs {','.join(w['gpus'])}" if w.get("gpus") else "") for i, w in enumerate(where))
         self.err.print(f"{visible(cell)}: placed ({visible(nodes)})")
 

@@ -47,6 +47,10 @@ class VLLMBackend(BaseBackend):
 
     def check(self, cfg: BackendConfig) -> None:
         super().check(cfg)
+        if cfg.nodes > 1 and cfg.launch.entry != "cli":
+            # vLLM 0.32's API-server module parses --headless but only `vllm serve` acts on it.
+            raise GlmbenchError("vLLM's API-server module does not run the headless ranks of a server over "
+                                "several nodes", "set launch.entry=cli (vllm serve) in the config")
         if cfg.nodes > 1 and cfg.dp % cfg.nodes:
             raise GlmbenchError(f"vLLM spans nodes by data parallelism: dp {cfg.dp} does not split over "
                                 f"{cfg.nodes} nodes", f"set dp to a multiple of {cfg.nodes}")
