@@ -302,7 +302,7 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     experiment_json = experiment.model_dump(mode="json")
-    queue = Queue(maxsize=10_000)
+    queue = Queue(maxsize=10_000, actor_options={"num_cpus": 0})
     cell_task = ray.remote(max_retries=0)(_cell_task)
     meeting = ray.remote(num_cpus=0, max_retries=0)(_meeting_point)
     rank_actor = ray.remote(max_restarts=0)(_Rank)
