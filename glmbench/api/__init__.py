@@ -23,12 +23,13 @@ from glmbench.api.interrupted import RunInterrupted
 from glmbench.api.launch import Launch, PreparedLaunch, prepare, resolve_config
 from glmbench.api.load_run import LoadResult, run_load
 from glmbench.api.manifest import build_manifest
+from glmbench.api.on_ray import RayOptions
 from glmbench.api.options import RunOptions
 from glmbench.api.progress import Progress
 from glmbench.api.serving import serve
 
 __all__ = [
-    "BFCLResult", "Launch", "LoadResult", "PreparedLaunch", "Progress", "RunInterrupted", "RunOptions",
+    "BFCLResult", "Launch", "LoadResult", "PreparedLaunch", "Progress", "RayOptions", "RunInterrupted", "RunOptions",
     "build_manifest", "is_bfcl_suite", "load_bfcl_suite", "prepare", "rescore_run", "resolve_config", "resumed_suite",
     "run_bfcl", "run_load", "serve",
 ]

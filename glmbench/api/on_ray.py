@@ -372,7 +372,13 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
                     _fail(entry, _lost_reason(ray, exc, run.rank_info[0] if run.rank_info else None))
                     finish(run, entry)
                     continue
-                _unpack(packed, folder / new_entry["folder"])
+                try:
+                    _unpack(packed, folder / new_entry["folder"])
+                except (OSError, tarfile.TarError) as exc:
+                    _fail(entry, f"the cell ran, but its results could not be written into {folder}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}")
+                    finish(run, entry)
+                    continue
                 finish(run, new_entry)
             _check_ranks(ray, running, index, folder, progress, options.gpu_resource)
         _drain(queue, progress)
@@ -391,6 +397,11 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
             except Exception:
                 pass
         raise
+    finally:
+        try:
+            queue.shutdown()
+        except Exception:
+            pass
 
 
 def _start(ray: Any, run: _Running, entry: dict[str, Any], experiment_json: dict[str, Any], api_key: str | None,

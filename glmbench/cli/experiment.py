@@ -97,8 +97,12 @@ def _print_plan(file: str) -> None:
     if planned and experiment.load is not None:
         print(f"  every load point: suite {experiment.load.suite}, options {visible(experiment.load.options)}"
               + (f", SLOs {visible(experiment.slo)} ms" if experiment.slo else ""))
+    from glmbench.api.launch import resolve_config
+
     for cell in planned:
-        print(f"  {visible(cell.label)}: glmbench run " + " ".join(
+        cfg = resolve_config(cell.launch)
+        where = f" [{cfg.nodes} node(s) x {cfg.gpus_per_node} GPU]" if cfg.gpus_per_node or cfg.nodes > 1 else ""
+        print(f"  {visible(cell.label)}{where}: glmbench run " + " ".join(
             ([f"--backend {cell.launch.backend}"] if cell.launch.backend else [])
             + ([f"--config {cell.launch.config}"] if cell.launch.config else [])
             + [f"--set {shlex.quote(s)}" for s in cell.launch.sets]))
