@@ -164,11 +164,22 @@ def test_rescore_reads_stored_responses_without_a_server(start_sim, tmp_path):
     assert _table(again, "bfcl")["simple"]["correct"] == _table(summary, "bfcl")["simple"]["correct"]
 
 
-def test_multi_turn_is_listed_as_not_run_not_as_zero(start_sim, tmp_path):
+def test_multi_turn_is_played_and_scored_not_listed_as_not_run(start_sim, tmp_path):
+    from glmbench.bfcl.data import cached_wheel
+
+    if cached_wheel() is None and os.environ.get("GLMBENCH_REQUIRE_BFCL_DATA") != "1":
+        pytest.skip("BFCL's multi-turn environment comes from the cached wheel: run glmbench data fetch bfcl")
+    # The plain simulator answers every turn with text: each entry is played, and fails as BFCL fails a
+    # model that makes no call in a turn that needs calls.
     sim = start_sim("--ttft-ms", "1", "--itl-ms", "1")
-    summary = _bfcl(sim, tmp_path, "--data-dir", str(MINI), "--categories", "simple,multi_turn_base")
+    summary = _bfcl(sim, tmp_path, "--data-dir", str(MINI), "--categories", "simple,multi_turn_base",
+                    "--style", "bfcl", "--scoring", "bfcl")
     row = _table(summary, "bfcl")["multi_turn_base"]
-    assert row["accuracy"] is None and row["note"].startswith("not run")
+    assert row["scored"] and row["total"] == 2 and row["accuracy"] == 0.0
+    records = [json.loads(line) for line in (summary["run_dir"] / "bfcl_records.jsonl").read_text().splitlines()]
+    played = [r for r in records if r["category"] == "multi_turn_base"]
+    assert all(r["verdicts"]["bfcl"]["reason"].startswith("multi_turn:empty_turn_model_response") for r in played)
+    assert all(len(r["turns"]) == 2 for r in played)  # every turn asked, though the first got no call
 
 
 def test_missing_data_names_the_fetch_command(tmp_path):

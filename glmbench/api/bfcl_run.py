@@ -104,6 +104,21 @@ def _first_per_category(entries: list, limit: int) -> list:
     return kept
 
 
+def _without_environment(categories: list[str]) -> dict[str, str]:
+    """Multi-turn categories, each with the reason, when BFCL's simulated APIs (the cached wheel) are not there."""
+    from glmbench.bfcl.categories import traits
+    from glmbench.bfcl.multi_turn.environment import environment_code
+
+    multi_turn = [c for c in categories if traits(c).multi_turn]
+    if not multi_turn:
+        return {}
+    try:
+        environment_code()
+    except GlmbenchError as exc:
+        return {c: f"{exc.message} ({exc.hint})" for c in multi_turn}
+    return {}
+
+
 def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | None = None,
              results_dir: Path = Path("results"), resume: Path | None = None,
              progress: Progress | None = None, server: Server | None = None, run_id: str | None = None,
@@ -118,6 +133,8 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
     not_run = {c: why for c in suite.categories if (why := not_run_reason(c))}
     wanted = [c for c in suite.categories if c not in not_run]
+    not_run.update(_without_environment(wanted))
+    wanted = [c for c in wanted if c not in not_run]
     entries, info = load_bfcl(wanted, suite.source, suite.data_dir)
     not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
     if suite.limit:

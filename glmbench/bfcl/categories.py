@@ -121,16 +121,13 @@ class Category:
 
 _REST_BFCL = "rest is scored by executing calls; glmbench never executes model output"
 _SQL_BFCL = "sql is not scored by BFCL itself (its v3 evaluation skips the category)"
-_MULTI_TURN_BFCL = ("multi-turn is scored by executing calls against BFCL's simulated APIs; "
-                    "glmbench never executes model output")
 _RELEVANCE_LIGHTLLM = "not a category of LightLLM's script (its generic rule would pass only entries with no call)"
 _MULTI_TURN_LIGHTLLM = "not a category of LightLLM's script (it sends only the first message)"
-_MULTI_TURN_NOT_RUN = "multi-turn needs BFCL's simulated APIs (stateful tool execution); not implemented yet"
 
 
 def _multi_turn(name: str) -> Category:
-    return Category(name, 200, "python", False, "turns", "multi_turn",
-                    unscored={"lightllm": _MULTI_TURN_LIGHTLLM, "bfcl": _MULTI_TURN_BFCL}, not_run=_MULTI_TURN_NOT_RUN)
+    # Played turn by turn against BFCL's simulated APIs (glmbench.bfcl.multi_turn), scored by BFCL's rules.
+    return Category(name, 200, "python", False, "turns", "multi_turn", unscored={"lightllm": _MULTI_TURN_LIGHTLLM})
 
 
 _ROWS: tuple[Category, ...] = (

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from glmbench.bfcl.categories import traits
 from glmbench.bfcl.requests import as_calls, decode, prepare
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
@@ -33,6 +34,8 @@ def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
     from glmbench.bfcl.checker_bfcl import check_bfcl
     from glmbench.bfcl.checker_lightllm import check_lightllm
 
+    if traits(entry.category).multi_turn:
+        return _score_conversation(record, entry)
     names = record.get("names") or {}
     if record.get("error"):
         # An API error fails the entry under both rule sets, as LightLLM's script does.
@@ -45,6 +48,20 @@ def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
     for rules, verdict in (("lightllm", check_lightllm(entry, lightllm_calls)), ("bfcl", check_bfcl(entry, calls, names))):
         verdicts[rules] = {"ok": verdict.ok, "reason": verdict.reason, "rules": rules}
     return verdicts
+
+
+def _score_conversation(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
+    """A multi-turn entry: BFCL's multi-turn checker on the stored trajectory; LightLLM's rules have none."""
+    from glmbench.bfcl.categories import unscored_reason
+    from glmbench.bfcl.multi_turn.checker import check_multi_turn
+    from glmbench.bfcl.multi_turn.conversation import trajectory
+
+    unscored = {"ok": False, "reason": unscored_reason(entry.category, "lightllm") or "not scored", "rules": "lightllm"}
+    if record.get("error"):
+        return {"lightllm": unscored, "bfcl": {"ok": False, "reason": f"request failed: {record['error']}",
+                                               "rules": "bfcl"}}
+    verdict = check_multi_turn(trajectory(record), entry)
+    return {"lightllm": unscored, "bfcl": {"ok": verdict.ok, "reason": verdict.reason, "rules": "bfcl"}}
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
@@ -122,7 +139,34 @@ async def run_entries(
     gate = asyncio.Semaphore(suite.concurrency)
     thinking = suite.enable_thinking
 
+    async def conversation(entry: BFCLEntry) -> dict[str, Any]:
+        from glmbench.bfcl.multi_turn.conversation import play
+        from glmbench.bfcl.multi_turn.environment import (
+            BFCLModules,
+            Scenario,
+            new_environment,
+        )
+        from glmbench.bfcl.multi_turn.execute import execute_calls
+
+        env = new_environment(Scenario.of(entry), BFCLModules())  # this entry's own instances, for every turn
+
+        def execute(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+            return [e.result for e in execute_calls(env, calls)]
+
+        async def ask(endpoint: str, body: dict[str, Any]):
+            return await _ask(client, endpoint, body, suite.retries)
+
+        async with gate:
+            fields = await play(entry, suite, model, ask, execute)
+        return {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": "bfcl", "names": {},
+                "attempts": sum(s["attempts"] for t in fields["turns"] for s in t["steps"]), **fields}
+
     async def one(entry: BFCLEntry, sink) -> None:
+        if traits(entry.category).multi_turn:
+            record = await conversation(entry)
+            record["verdicts"] = score_record(record, entry)
+            keep(record, sink)
+            return
         prepared = prepare(entry, suite, model)
         async with gate:
             started = time.perf_counter_ns()
@@ -136,6 +180,9 @@ async def run_entries(
         record.update(decode(prepared.endpoint, response, prepared.tools, thinking) if response else
                       {"calls": [], "text_calls": [], "content": None, "malformed": False})
         record["verdicts"] = score_record(record, entry)
+        keep(record, sink)
+
+    def keep(record: dict[str, Any], sink) -> None:
         try:
             sink.write(orjson.dumps(record) + b"\n")
             sink.flush()
@@ -143,7 +190,7 @@ async def run_entries(
             from glmbench.results.store import write_error
 
             raise write_error(records_path, exc) from None
-        done[entry.id] = record
+        done[record["id"]] = record
         if on_done is not None:
             on_done(record)
 
@@ -170,6 +217,11 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
     for record in records:
         entry = entries.get(record["id"])
         if entry is None:
+            continue
+        if traits(entry.category).multi_turn:
+            # The conversation went as the model's replies decoded then (the results it saw depend on
+            # them), so its calls are scored again as stored, by the checker of now.
+            out.append({**record, "verdicts": score_record(record, entry)})
             continue
         request = record.get("request")
         tools = (request.get("tools") if isinstance(request, dict) else None) or []

@@ -13,7 +13,7 @@ order, then the others present, then summary rows in upper case.
   category it did not evaluate as 0; here a missing part is left out and the
   note says so, rather than averaging a zero.
 
-Categories a rule set does not score (rest, sql and multi-turn under ``bfcl``)
+Categories a rule set does not score (rest and sql under ``bfcl``, multi-turn under ``lightllm``)
 are listed with ``scored: False`` and left out of every summary. Which category
 is in which group, which is unscored and why, and the published order all come
 from :mod:`glmbench.bfcl.categories`; only the formulas are here.
@@ -140,7 +140,9 @@ def _bfcl_summary(tally: _Tally) -> list[dict[str, Any]]:
     if multi_turn is not None:
         sections.append(("multi-turn", multi_turn))
         rows.append(_row("MULTI_TURN", multi_turn, *_sums(tally, MULTI_TURN), "bfcl",
-                         "mean of the multi-turn categories" + _missing(tally, MULTI_TURN)))
+                         "mean of the multi-turn categories; state and response checks per turn as BFCL 2025.6.8's "
+                         "eval runner applies them (its irrelevance check is off there, so here too)"
+                         + _missing(tally, MULTI_TURN)))
 
     if sections:
         names = [name for name, _ in sections]

@@ -8,7 +8,10 @@ key of a request is :func:`request_key` of the question's text and the names of
 the tools offered, found the same way in a chat request (the last message; the
 ``tools`` list) and in a raw GLM-4.7 prompt sent to ``/v1/completions`` (the
 last ``<|user|>`` turn; the JSON lines of the ``<tools>`` block), so both native
-and prompt mode can be scripted with one book. Replies in prompt mode are GLM-4.7
+and prompt mode can be scripted with one book. Later in a conversation (a
+multi-turn entry) the key is every user message and tool result so far
+(:func:`conversation_text`); a request that does not end with the user's turn
+has no answer, so the reply to tool results is plain text. Replies in prompt mode are GLM-4.7
 text: a short reasoning closed by ``</think>``, then ``<tool_call>`` blocks.
 """
 
@@ -20,10 +23,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AnswerBook", "Answer", "request_key", "question_key"]
+__all__ = ["AnswerBook", "Answer", "request_key", "question_key", "conversation_text"]
 
-_USER_TURN = re.compile(r"<\|user\|>(.*?)(?=<\|(?:assistant|observation|user|system)\|>|$)", re.S)
-_TOOLS = re.compile(r"<tools>\n?(.*?)\n?</tools>", re.S)
+_PARTS = re.compile(r"<\|user\|>(.*?)(?=<\|(?:assistant|observation|user|system)\|>|$)|<tool_response>(.*?)</tool_response>",
+                    re.S)
+_TOOLS = re.compile(r"<tools>\n(.*?)\n?</tools>", re.S)  # the block, not the "<tools></tools>" of its preamble
 
 
 def question_key(text: str, tool_names: list[str]) -> str:
@@ -42,14 +46,27 @@ def _tool_names(tools: Any) -> list[str]:
     return names
 
 
+def conversation_text(parts: list[str], has_history: bool) -> str:
+    """The text a request is keyed on: its last user message; in a conversation with earlier replies (a
+    multi-turn entry's later turns), every user message and tool result so far, in order, so that the same
+    words at the same point of two conversations (BFCL's fixed "I have updated some more functions", one
+    question asked of two different file systems) are told apart by what the tools answered before."""
+    if not parts:
+        return ""
+    return "\x1e".join(p.strip() for p in parts) if has_history else parts[-1]
+
+
 def request_key(body: dict[str, Any], chat: bool) -> str | None:
-    """The key of a request, or None when it offers no tools."""
+    """The key of a request, or None when it offers no tools or does not end with the user's turn
+    (a reply to tool results ends with text, which ends a turn of a multi-turn conversation)."""
     if chat:
-        messages = body.get("messages") or []
-        if not body.get("tools") or not messages or not isinstance(messages[-1], dict):
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        if not body.get("tools") or not messages or messages[-1].get("role", "user") != "user":
             return None
-        content = messages[-1].get("content")
-        return question_key(content if isinstance(content, str) else "", _tool_names(body["tools"]))
+        history = any(m.get("role") in ("assistant", "tool") for m in messages)
+        parts = [m.get("content") if isinstance(m.get("content"), str) else "" for m in messages
+                 if m.get("role", "user") == "user" or (history and m.get("role") == "tool")]
+        return question_key(conversation_text(parts, history), _tool_names(body["tools"]))
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or (tools := _TOOLS.search(prompt)) is None:
         return None
@@ -59,8 +76,14 @@ def request_key(body: dict[str, Any], chat: bool) -> str | None:
             decoded.append(json.loads(line))
         except ValueError:
             continue
-    turns = _USER_TURN.findall(prompt)
-    return question_key(turns[-1] if turns else "", _tool_names(decoded))
+    last_user = prompt.rfind("<|user|>")
+    tail = prompt[last_user:] if last_user >= 0 else ""
+    if not tail or "<|observation|>" in tail or tail.count("<|assistant|>") > 1:
+        return None  # the prompt ends with tool results or a reply, not the user's turn
+    history = "<|assistant|>" in prompt[:last_user]
+    parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in _PARTS.finditer(prompt)
+             if m.group(1) is not None or history]
+    return question_key(conversation_text(parts, history), _tool_names(decoded))
 
 
 class Answer:
