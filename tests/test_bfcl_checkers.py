@@ -376,9 +376,9 @@ def test_bfcl_live_relevance_passes_iff_some_call():
 
 
 @pytest.mark.parametrize(("category", "words"), [
-    ("rest", "glmbench never executes model output"),
+    ("rest", "never sends model calls to the network"),
     ("sql", "not scored by BFCL itself"),
-    ("multi_turn_base", "glmbench never executes model output"),
+    ("multi_turn_base", "scored on its whole conversation"),
 ])
 def test_bfcl_leaves_executed_and_unscored_categories_alone(category, words):
     verdict = bfcl(category, [WEATHER], WEATHER_TRUTH, [])

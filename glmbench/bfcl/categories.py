@@ -119,7 +119,7 @@ class Category:
         return "turns" if self.multi_turn else "calls"
 
 
-_REST_BFCL = "rest is scored by executing calls; glmbench never executes model output"
+_REST_BFCL = "rest is scored by executing calls against live web APIs; glmbench never sends model calls to the network"
 _SQL_BFCL = "sql is not scored by BFCL itself (its v3 evaluation skips the category)"
 _RELEVANCE_LIGHTLLM = "not a category of LightLLM's script (its generic rule would pass only entries with no call)"
 _MULTI_TURN_LIGHTLLM = "not a category of LightLLM's script (it sends only the first message)"

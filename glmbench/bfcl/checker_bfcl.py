@@ -10,8 +10,10 @@ Per category:
   expected call in order, the first unused call that fits is taken (greedy);
 - ``irrelevance``, ``live_irrelevance``: pass iff no call; ``live_relevance``: pass
   iff at least one call;
-- ``rest`` and ``multi_turn_*`` are scored by executing the calls, and BFCL v3
-  does not score ``sql`` at all: these are not scored here (see :data:`UNSCORED`).
+- ``rest`` is scored by BFCL by executing calls against live APIs, and BFCL v3
+  does not score ``sql`` at all: these are not scored here (see :data:`UNSCORED`);
+- ``multi_turn_*`` is scored on a whole conversation, by
+  :mod:`glmbench.bfcl.multi_turn.checker`, never on one reply.
 
 Which check a category gets is its ``expects`` in :mod:`glmbench.bfcl.categories`.
 
@@ -71,6 +73,9 @@ def check_bfcl(entry: BFCLEntry, calls: Sequence[Call], names: dict[str, str] | 
         return Verdict(False, why, RULES)
     names = names or {}
     expects = categories.traits(entry.category).expects
+    if expects == "turns":
+        return Verdict(False, "a multi-turn entry is scored on its whole conversation (BFCL's multi-turn checker), "
+                              "not on one reply", RULES)
     if expects in ("no_call", "some_call"):
         return _relevance(expects, calls, names)
     if not entry.ground_truth:

@@ -161,6 +161,7 @@ async def play(entry: BFCLEntry, suite: BFCLSuite, model: str, ask: Ask, execute
                     "results": []}
             steps.append(step)
             messages.append(_assistant(endpoint, response, step, f"{turn}_{count}"))
+            del step["sent_calls"]  # the names as sent: in the assistant message, not the record
             if not step["calls"] or _undecodable(endpoint, response, step):
                 step["decoded"] = False if step["calls"] else None
                 break  # BFCL: an empty or undecodable reply ends the turn
