@@ -24,6 +24,7 @@ most chunks/s per client process count at which the delivery delay stays under
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -42,13 +43,15 @@ from glmbench.util.loop import run_async
 
 
 def start_sim(tmp: Path, ttft_ms: float, itl_ms: float, cpu: int | None,
-              model: str = "glm-4.7-flash-sim") -> tuple[ServerProcess, int, Path]:
+              model: str = "glm-4.7-flash-sim", decode: str = "per-request") -> tuple[ServerProcess, int, Path]:
     port = free_port()
     truth = tmp / f"truth-{port}.jsonl"
     cmd = [sys.executable, "-m", "glmbench", "sim", "--port", str(port), "--ttft-ms", str(ttft_ms),
            "--itl-ms", str(itl_ms), "--truth-log", str(truth), "--model", model]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
+    if decode != "per-request":
+        cmd += ["--settings", json.dumps({"decode": decode})]
     proc = ServerProcess(cmd, tmp / f"sim-{port}.log")
     proc.wait_ready(f"http://127.0.0.1:{port}/health", 30)
     return proc, port, truth
@@ -115,6 +118,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--ttft-ms", type=float, default=100)
     ap.add_argument("--itl-ms", type=float, default=20)
+    ap.add_argument("--decode", choices=["per-request", "batched"], default="per-request",
+                    help="the simulator's decode: batched writes every stream's chunk at one step clock, as a GPU")
     ap.add_argument("--workers", type=int, nargs="*", default=[1],
                     help="client processes to try at each point (glmbench run --client-workers)")
     args = ap.parse_args()
@@ -124,14 +129,15 @@ def main() -> None:
     if len(cores) > 1:
         os.sched_setaffinity(0, set(cores[:-1]))
     print(f"client on cores {sorted(os.sched_getaffinity(0))}, simulator on core {sim_cpu}; "
-          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, one token per chunk. All in ms.\n")
+          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, one token per chunk, "
+          f"{args.decode} decode. All in ms.\n")
     head = ("load", "procs", "chunks/s", "TTFT meas", "TTFT true", "intake", "1st deliv", "1st deliv p99",
             "p99 meas", "p99 true", "ITL meas", "ITL true", "ITL err", "ITL p99 err", "E2E err", "E2E p99 err",
             "deliv p99", "loop p99", "CPU%", "self-check", "failed")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head), flush=True)
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
-        proc, port, truth = start_sim(tmp, args.ttft_ms, args.itl_ms, sim_cpu)
+        proc, port, truth = start_sim(tmp, args.ttft_ms, args.itl_ms, sim_cpu, decode=args.decode)
         try:
             points = [(f"{c} streams", c, None, args.requests or 2 * c) for c in args.concurrency]
             points += [(f"{r:g} req/s", None, r, args.requests or int(30 * r)) for r in args.rates]

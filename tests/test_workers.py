@@ -58,12 +58,14 @@ def test_two_workers_keep_one_open_loop_schedule_on_one_clock(start_sim, tmp_pat
     assert all(0 <= r.send_ns - r.due_ns < 20_000_000 for r in records)
     # One clock: against the simulator's log of when each chunk left, every
     # chunk of both workers was stamped just after it was written.
+    # The simulator stamps a chunk once its write call has returned, which on another core can be a few
+    # tens of microseconds after the client has read it: a mean a hair below zero is still one clock.
     truth = compare_with_truth(records, read_truth(sim.truth))
     assert truth["matched"] == 40
-    assert 0 <= truth["delivery_mean"] < 1.0
+    assert -0.2 <= truth["delivery_mean"] < 1.0
     for worker in (1, 2):
         mine = compare_with_truth([r for r in records if r.worker == worker], read_truth(sim.truth))
-        assert 0 <= mine["first_delivery_mean"] < 2.0
+        assert -0.2 <= mine["first_delivery_mean"] < 2.0
 
 
 def test_two_workers_keep_the_global_concurrency_cap(start_sim, tmp_path):

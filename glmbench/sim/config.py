@@ -65,6 +65,10 @@ class SimConfig(BaseModel):
     itl_dist: Distribution = "fixed"
     itl_cv: float = Field(0.0, ge=0)
     batch_slowdown: float = Field(0.0, ge=0, description="ITL grows by this fraction per other running request")
+    decode: Literal["per-request", "batched"] = Field(
+        "per-request", description="per-request: each stream on its own ITL schedule; batched: as a GPU batch, "
+        "one step clock every itl_ms for all running requests, every stream's chunk written at the same step "
+        "(first tokens at the first step after prefill; itl_cv and batch_slowdown do not apply)")
     max_running: int = Field(0, ge=0, description="requests decoded at once; more wait in a queue (0: no limit)")
     spec_tokens: int = Field(0, ge=0, description="draft tokens per step (MTP/EAGLE); 0 turns it off")
     spec_accept: float = Field(0.0, ge=0, le=1, description="chance that each draft token is accepted")

@@ -4,7 +4,10 @@ Each streamed request follows an absolute schedule: first token due at
 admission + TTFT, then one decode step every ITL (stretched by
 ``batch_slowdown`` as more requests run). A step late by more than one ITL
 restarts the schedule from now instead of bursting to catch up, as a real
-server would. With a truth log, the time right after each chunk was handed to
+server would. With ``decode: batched`` there is one step clock for every
+request, as in a GPU's batched decode: a step every ITL from the simulator's
+start, each request's first token at the first step after its prefill, and
+every running stream's chunk written at each step, in one burst. With a truth log, the time right after each chunk was handed to
 the socket is recorded: that, not the configured latency, is the ground truth.
 """
 
@@ -66,8 +69,16 @@ class SimState:
         self.seq = 0
         self.gate = asyncio.Semaphore(config.max_running) if config.max_running else None
         self.ticker = _Ticker()
+        self.epoch_ns = perf_counter_ns()  # step 0 of the batched step clock
         self._on_finish = on_finish
         self._truth: IO[bytes] | None = truth_log.open("ab") if truth_log else None
+
+    def step_at_or_after(self, t_ns: int) -> int:
+        """The batched step clock's first step at or after ``t_ns``."""
+        period = int(self.config.itl_ms * 1e6)
+        if period <= 0:
+            return t_ns
+        return self.epoch_ns - (self.epoch_ns - t_ns) // period * period
 
     def loading(self) -> bool:
         """True during the configured startup time."""
@@ -150,6 +161,8 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
     admit_ns = perf_counter_ns()
     ttft_ms = draw(rng, cfg.ttft_ms, cfg.ttft_dist, cfg.ttft_cv) + cfg.prefill_ms_per_1k * gen.prompt_tokens / 1000
     due = admit_ns + int(ttft_ms * 1e6)
+    if cfg.decode == "batched":
+        due = state.step_at_or_after(due)
 
     steps: list[int] = []
     left = gen.output_tokens
@@ -218,6 +231,10 @@ class _Stream:
     def next_due(self, due: int) -> int:
         """The next step's due time: one ITL on, stretched by the batch; late steps restart from now."""
         cfg = self.state.config
+        if cfg.decode == "batched":
+            step = due + int(cfg.itl_ms * 1e6)
+            now = perf_counter_ns()
+            return self.state.step_at_or_after(now) if now - step > int(cfg.itl_ms * 1e6) else step
         itl_ns = int(draw(self.state.rng, cfg.itl_ms, cfg.itl_dist, cfg.itl_cv)
                      * (1 + cfg.batch_slowdown * (self.state.running - 1)) * 1e6)
         now = perf_counter_ns()
