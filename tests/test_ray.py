@@ -197,6 +197,9 @@ load:
             assert cmd[cmd.index(nnodes) + 1] == "2" and cmd[cmd.index(rank_flag) + 1] == rank
         assert rank0_cmd[rank0_cmd.index(addr_flag) + 1] == rank1_cmd[rank1_cmd.index(addr_flag) + 1]
         assert rank0_cmd[rank0_cmd.index(addr_flag) + 1].split(":")[0] == cell["placement"]["node_address"]
+        # Rank 1's log comes back beside rank 0's: it joined rank 0 and served no HTTP.
+        rank1_log = (_folder(tmp_path / "r") / cell["folder"] / "server-rank1.log").read_text()
+        assert "rank 1 joined rank 0" in rank1_log
     # Rank 0 serves only once rank 1 has joined (the stand-ins meet as the real ranks do), and every rank is gone.
     time.sleep(1)
     assert not _our_servers("sglang.launch_server") and not _our_servers("lightllm.server.api_server")

@@ -221,11 +221,13 @@ class _Rank:
     def exit_code(self) -> int | None:
         return self.server.exit_code() if self.server else None
 
-    def log_tail(self, lines: int = 20) -> str:
+    def log_tail(self, lines: int | None = 20) -> str:
+        """The last ``lines`` of the rank's server log (all of it with None)."""
         try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log else ""
+            text = self.log.read_text(errors="replace") if self.log else ""
         except OSError:
             return ""
+        return text if lines is None else "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
         if self.server is not None:
@@ -323,6 +325,13 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
 
     def finish(run: _Running, entry: dict[str, Any]) -> None:
         index["cells"][run.position] = entry
+        for rank, actor in enumerate(run.ranks, start=1):  # the other ranks' logs, beside rank 0's server.log
+            try:
+                text = ray.get(actor.log_tail.remote(None), timeout=30)
+                (folder / entry["folder"]).mkdir(exist_ok=True)
+                (folder / entry["folder"] / f"server-rank{rank}.log").write_text(text)
+            except Exception:  # a lost rank has no log to give
+                pass
         release(run)
         write_index(folder, index)
         progress.cell_done(run.cell.label, entry["status"], entry.get("reason"))
