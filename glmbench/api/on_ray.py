@@ -242,6 +242,8 @@ class _Running:
     position: int
     cell: Cell
     nodes: int
+    bundle: dict[str, float]  # what each of its nodes gives it
+    startup_s: float  # its config's startup_timeout_s, for starting the other ranks
     pg: Any
     ready: Any
     task: Any = None
@@ -353,7 +355,7 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
                                  strategy="STRICT_SPREAD" if cfg.nodes > 1 else "PACK",
                                  name=f"glmbench-{experiment.name}-{position}")
             entry.update(status="queued", reason=None)
-            running[position] = _Running(position, cell, cfg.nodes, pg, pg.ready())
+            running[position] = _Running(position, cell, cfg.nodes, bundle, cfg.startup_timeout_s, pg, pg.ready())
         write_index(folder, index)
 
         while running:
@@ -366,7 +368,7 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
                 if run.task is None:  # its GPUs are reserved: start the other ranks, then the cell
                     try:
                         _start(ray, run, entry, experiment_json, api_key, queue, cell_task, meeting, rank_actor,
-                               place, options, _pack(folder / entry["folder"]), run_cell)
+                               place, _pack(folder / entry["folder"]), run_cell)
                     except Exception as exc:
                         reason = exc.message if isinstance(exc, GlmbenchError) else _lost_reason(ray, exc, None)
                         _fail(entry, reason)
@@ -389,7 +391,10 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
                     finish(run, entry)
                     continue
                 finish(run, new_entry)
-            _check_ranks(ray, running, index, folder, progress, options.gpu_resource)
+            for run, reason in _stalled(ray, running):
+                entry = index["cells"][run.position]
+                _fail(entry, reason)
+                finish(run, entry)
         _drain(queue, progress)
     except BaseException:
         for run in list(running.values()):
@@ -414,49 +419,40 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
 
 
 def _start(ray: Any, run: _Running, entry: dict[str, Any], experiment_json: dict[str, Any], api_key: str | None,
-           queue: Any, cell_task: Any, meeting: Any, rank_actor: Any, place: Any, options: RayOptions,
-           packed: bytes, run_cell: CellRunner) -> None:
+           queue: Any, cell_task: Any, meeting: Any, rank_actor: Any, place: Any, packed: bytes,
+           run_cell: CellRunner) -> None:
     """Start a placed cell: over several nodes the meeting point and ranks 1.., then the cell's task on bundle 0."""
-    cfg = resolve_config(run.cell.launch)
-    bundle = _bundle(cfg.gpus_per_node, options.gpu_resource)
     sets: list[str] = []
     run.rank_info = [ray.get(meeting.options(scheduling_strategy=place(run, 0)).remote(), timeout=120)]
     if run.nodes > 1:
         head = f"{run.rank_info[0]['node_address']}:{run.rank_info[0]['port']}"
         sets = ["node.rank=0", f"node.head={head}"]
         for rank in range(1, run.nodes):
-            actor = rank_actor.options(scheduling_strategy=place(run, rank), **_task_resources(bundle)).remote()
+            actor = rank_actor.options(scheduling_strategy=place(run, rank), **_task_resources(run.bundle)).remote()
             run.ranks.append(actor)
             run.rank_info.append(ray.get(actor.start.remote(experiment_json, run.position,
                                                             [f"node.rank={rank}", f"node.head={head}"]),
-                                         timeout=cfg.startup_timeout_s))
+                                         timeout=run.startup_s))
     entry.update(status="running", started_at=now_iso(),
                  placement={**{k: v for k, v in run.rank_info[0].items() if k != "port"}, "ranks": run.rank_info[1:]})
-    run.task = cell_task.options(scheduling_strategy=place(run, 0), **_task_resources(bundle)).remote(
+    run.task = cell_task.options(scheduling_strategy=place(run, 0), **_task_resources(run.bundle)).remote(
         run_cell, experiment_json, run.position, entry, packed, api_key, sets, queue, run.rank_info[1:])
 
 
-def _check_ranks(ray: Any, running: dict[int, _Running], index: dict[str, Any], folder: Path,
-                 progress: Progress, gpu_resource: str) -> None:
-    """Fail a multi-node cell whose other rank has exited (rank 0 alone cannot serve), and a queued cell that no
-    node left in the cluster can hold (a node died)."""
-    from ray.util.placement_group import remove_placement_group
-
+def _stalled(ray: Any, running: dict[int, _Running]) -> list[tuple[_Running, str]]:
+    """Cells that cannot go on, each with why: a multi-node cell whose other rank has exited (rank 0 alone
+    cannot serve; its task is cancelled here), and a queued cell that no node left in the cluster can hold
+    (a node died). Each cell is looked at every few seconds."""
     now = time.monotonic()
-    for run in list(running.values()):
+    stalled = []
+    for run in running.values():
         if now - run.polled < _RANK_POLL_S:
             continue
         run.polled = now
         if run.task is None:
-            bundle = _bundle(resolve_config(run.cell.launch).gpus_per_node, gpu_resource)
-            room = _cluster_room(ray, bundle)
+            room = _cluster_room(ray, run.bundle)
             if room < run.nodes:
-                entry = index["cells"][run.position]
-                _fail(entry, f"needs {run.nodes} node(s) that can hold it; {room} left in the cluster")
-                remove_placement_group(run.pg)
-                running.pop(run.position, None)
-                write_index(folder, index)
-                progress.cell_done(run.cell.label, "failed", entry["reason"])
+                stalled.append((run, f"needs {run.nodes} node(s) that can hold it; {room} left in the cluster"))
             continue
         for rank, actor in enumerate(run.ranks, start=1):
             try:
@@ -472,20 +468,12 @@ def _check_ranks(ray: Any, running: dict[int, _Running], index: dict[str, Any], 
                 except Exception:
                     pass
             ray.cancel(run.task, force=True)
-            entry = index["cells"][run.position]
             where = run.rank_info[rank] if rank < len(run.rank_info) else None
             node = f" on {where['node_address']}" if where else ""
-            _fail(entry, f"rank {rank}{node} " + ("was lost" if code == "lost" else f"exited with code {code}")
-                  + (f"; its log ends: {tail.splitlines()[-1]}" if tail.strip() else ""))
-            run.task = None
-            index["cells"][run.position] = entry
-            for actor_ in run.ranks:
-                ray.kill(actor_)
-            remove_placement_group(run.pg)
-            running.pop(run.position, None)
-            write_index(folder, index)
-            progress.cell_done(run.cell.label, "failed", entry["reason"])
+            stalled.append((run, f"rank {rank}{node} " + ("was lost" if code == "lost" else f"exited with code {code}")
+                            + (f"; its log ends: {tail.splitlines()[-1]}" if tail.strip() else "")))
             break
+    return stalled
 
 
 def _drain(queue: Any, progress: Progress) -> None:
