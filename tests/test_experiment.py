@@ -303,3 +303,41 @@ objective: bfcl
     data = json.loads(run_cli("report", str(folder), "--format", "json").stdout)
     [server] = data["servers"]
     assert server["bfcl_overall"] is not None and server["best"]  # the simulator answers in text: irrelevance passes
+
+
+def test_the_report_tables_name_and_rank_metrics_as_the_registry_does(tmp_path: Path) -> None:
+    """Headers, formats and which end is best come from the metric registry; the tables read as before."""
+    from glmbench.report.experiment import (
+        ExperimentReport,
+        _mark_best,
+        point_table,
+        server_table,
+    )
+
+    def server(name: str, tok: float, ttft: float) -> dict:
+        return {"server": name, "status": "complete", "reason": None, "capacity": None, "capacity_by": None,
+                "capacity_fails_at": None, "best_output_tok_s": tok, "best_output_at": "c8",
+                "best_ttft_ms_p99": ttft, "best_ttft_at": "c1", "max_goodput_request_s": 1.5,
+                "max_goodput_at": "c8", "bfcl_overall": 71.25, "dominated": False}
+
+    point = {"cell": "a", "point": "c8", "status": "complete", "output_tok_s": 1234.56, "ttft_ms_mean": 50.04,
+             "ttft_ms_p99": 61.26, "tpot_ms_mean": 5.012, "goodput_request_s": 1.5, "bfcl_overall": 71.25,
+             "reason": None}
+    report = ExperimentReport("t", tmp_path, "complete", objective="ttft",
+                              servers=[server("a", 900.0, 80.0), server("b", 1200.0, 60.0)], points=[point])
+    _mark_best(report)  # TTFT: the lowest is best
+    assert [r["best"] for r in report.servers] == [False, True]
+    report.objective = "throughput"
+    _mark_best(report)
+    assert [r["best"] for r in report.servers] == [False, True]
+    report.servers[0]["best_output_tok_s"] = 1500.0
+    _mark_best(report)
+    assert [r["best"] for r in report.servers] == [True, False]
+    headers, rows = server_table(report)
+    assert headers == ["server", "status", "capacity under SLO", "best output tok/s", "best TTFT p99 ms",
+                       "max goodput req/s", "BFCL overall %", "Pareto"]
+    assert rows[0] == ["a (best)", "complete", "-", "1500 (c8)", "80.0 (c1)", "1.50 (c8)", "71.25", "on the frontier"]
+    headers, rows = point_table(report)
+    assert headers == ["server", "point", "status", "output tok/s", "TTFT mean ms", "TTFT p99 ms", "TPOT mean ms",
+                       "goodput req/s", "BFCL overall %"]  # no point has a reason: no "why"
+    assert rows == [["a", "c8", "complete", "1235", "50.0", "61.3", "5.01", "1.50", "71.25"]]

@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.errors import GlmbenchError
+from glmbench.metrics.registry import (
+    ACCURACY,
+    Metric,
+    axis_label,
+    column,
+    lookup,
+    metric,
+)
 from glmbench.results.experiments import read_index
 from glmbench.results.store import load_any_summary, load_manifest, summary_folder
 
@@ -88,11 +96,27 @@ def frontier(points: list[dict[str, Any]]) -> list[int]:
     return on
 
 
-def _best(rows: list[dict[str, Any]], key: str, lowest: bool = False) -> tuple[Any, str | None]:
+def _metric(key: str) -> Metric:
+    """The registered metric of a summary-row key (``ttft_ms_p99``), or BFCL's accuracy."""
+    if key == ACCURACY.tag:
+        return ACCURACY
+    found = lookup(key)
+    if found is None:
+        raise KeyError(f"{key!r} is no registered metric key")
+    return found[0]
+
+
+# The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
+_OUTPUT = metric("output_tok_s")
+_TPOT = metric("tpot")
+
+
+def _best(rows: list[dict[str, Any]], key: str) -> tuple[Any, str | None]:
+    """The best value of metric ``key`` over ``rows`` (its registered direction says which end) and its point."""
     found = [r for r in rows if r.get(key) is not None]
     if not found:
         return None, None
-    best = (min if lowest else max)(found, key=lambda r: r[key])
+    best = (min if _metric(key).better == "lower" else max)(found, key=lambda r: r[key])
     return best[key], best["point"]
 
 
@@ -112,7 +136,7 @@ def experiment_report(folder: Path) -> ExperimentReport:
         loads = [p for p in mine if p["kind"] != "bfcl"]
         cap = cell.get("capacity") or {}
         best_tok, best_tok_at = _best(loads, "output_tok_s")
-        best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99", lowest=True)
+        best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99")
         goodput, goodput_at = _best(loads, "goodput_request_s")
         bfcl = next((p.get("bfcl_overall") for p in mine if p["kind"] == "bfcl"), None)
         report.servers.append({
@@ -128,10 +152,12 @@ def experiment_report(folder: Path) -> ExperimentReport:
     return report
 
 
-# Objective -> (server row key, higher is better)
-_OBJECTIVES = {"goodput": ("max_goodput_request_s", True), "capacity": ("capacity", True),
-               "throughput": ("best_output_tok_s", True), "ttft": ("best_ttft_ms_p99", False),
-               "bfcl": ("bfcl_overall", True)}
+# Objective -> (server row key, the metric it holds: its registered direction says which end is best).
+# Capacity is no load metric: the most load held under the SLO is best.
+_OBJECTIVES: dict[str, tuple[str, str | None]] = {
+    "goodput": ("max_goodput_request_s", "goodput_request_s"), "capacity": ("capacity", None),
+    "throughput": ("best_output_tok_s", "output_tok_s"), "ttft": ("best_ttft_ms_p99", "ttft_ms_p99"),
+    "bfcl": ("bfcl_overall", ACCURACY.tag)}
 
 
 def _objective(folder: Path) -> str:
@@ -146,7 +172,8 @@ def _objective(folder: Path) -> str:
 
 
 def _mark_best(report: ExperimentReport) -> None:
-    key, higher = _OBJECTIVES.get(report.objective, _OBJECTIVES["goodput"])
+    key, measure = _OBJECTIVES.get(report.objective, _OBJECTIVES["goodput"])
+    higher = measure is None or _metric(measure).better == "higher"
     scored = [r for r in report.servers if r.get(key) is not None]
     best = (max if higher else min)(scored, key=lambda r: r[key]) if scored else None
     for row in report.servers:
@@ -167,24 +194,35 @@ def _capacity(row: dict[str, Any]) -> str:
     return value + (f" (fails at {row['capacity_fails_at']:g})" if row["capacity_fails_at"] is not None else "")
 
 
-# (header, how to show a server row)
+# Whole tokens per second: an experiment's throughputs run to thousands, where tenths are noise.
+_OUTPUT_COLUMN = column("output_tok_s", "{:.0f}")
+_TTFT_P99_COLUMN = column("ttft_ms_p99")
+_GOODPUT_COLUMN = column("goodput_request_s")
+_BFCL_COLUMN = ("bfcl_overall", f"BFCL overall {ACCURACY.unit}", ACCURACY.fmt)
+
+
+def _best_cell(value_key: str, at_key: str, fmt: str):
+    """How a server row shows a best value: the value, then the point it came from."""
+    return lambda r: f"{_fmt(r[value_key], fmt)} ({r[at_key] or '-'})"
+
+
+# (header, how to show a server row); a metric's header and format come from the registry.
 SERVER_COLUMNS = (
     ("server", lambda r: r["server"] + (" (best)" if r.get("best") else "")),
     ("status", lambda r: r["status"]),
     ("capacity under SLO", _capacity),
-    ("best output tok/s", lambda r: f"{_fmt(r['best_output_tok_s'], '{:.0f}')} ({r['best_output_at'] or '-'})"),
-    ("best TTFT p99 ms", lambda r: f"{_fmt(r['best_ttft_ms_p99'], '{:.1f}')} ({r['best_ttft_at'] or '-'})"),
-    ("max goodput req/s", lambda r: f"{_fmt(r['max_goodput_request_s'], '{:.2f}')} ({r['max_goodput_at'] or '-'})"),
-    ("BFCL overall %", lambda r: _fmt(r["bfcl_overall"], "{:.2f}")),
+    (f"best {_OUTPUT_COLUMN[1]}", _best_cell("best_output_tok_s", "best_output_at", _OUTPUT_COLUMN[2])),
+    (f"best {_TTFT_P99_COLUMN[1]}", _best_cell("best_ttft_ms_p99", "best_ttft_at", _TTFT_P99_COLUMN[2])),
+    (f"max {_GOODPUT_COLUMN[1]}", _best_cell("max_goodput_request_s", "max_goodput_at", _GOODPUT_COLUMN[2])),
+    (_BFCL_COLUMN[1], lambda r: _fmt(r["bfcl_overall"], _BFCL_COLUMN[2])),
     ("Pareto", lambda r: "-" if r["dominated"] is None else "dominated" if r["dominated"] else "on the frontier"),
 )
 
+# (key, header, format) of the point table; the metrics' headers and formats come from the registry.
 POINT_COLUMNS = (
     ("cell", "server", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
-    ("output_tok_s", "output tok/s", "{:.0f}"), ("ttft_ms_mean", "TTFT mean ms", "{:.1f}"),
-    ("ttft_ms_p99", "TTFT p99 ms", "{:.1f}"), ("tpot_ms_mean", "TPOT mean ms", "{:.2f}"),
-    ("goodput_request_s", "goodput req/s", "{:.2f}"), ("bfcl_overall", "BFCL overall %", "{:.2f}"),
-    ("reason", "why", "{}"),
+    _OUTPUT_COLUMN, column("ttft_ms_mean"), _TTFT_P99_COLUMN, column("tpot_ms_mean"), _GOODPUT_COLUMN,
+    _BFCL_COLUMN, ("reason", "why", "{}"),
 )
 
 
@@ -265,8 +303,8 @@ def pareto_figure(report: ExperimentReport):
     if best:
         ax.plot([p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best], "k--", lw=1,
                 label="Pareto frontier")
-    return _finish(fig, ax, "output tok/s per user (1000 / mean TPOT ms)", "output tok/s per GPU",
-                   f"{report.name}: throughput per GPU vs interactivity")
+    return _finish(fig, ax, f"{_OUTPUT.header()} per user (1000 / mean {_TPOT.title} {_TPOT.unit})",
+                   f"{_OUTPUT.header()} per GPU", f"{report.name}: throughput per GPU vs interactivity")
 
 
 def curves_figure(report: ExperimentReport):
@@ -278,7 +316,8 @@ def curves_figure(report: ExperimentReport):
     for i, (label, pts) in enumerate(cells.items()):
         ax.plot([p["output_tok_s"] for p in pts], [p["ttft_ms_p99"] for p in pts], "o-", color=f"C{i % 10}",
                 label=label)
-    return _finish(fig, ax, "output tok/s", "TTFT p99 (ms)", f"{report.name}: throughput vs latency per server")
+    return _finish(fig, ax, _OUTPUT.header(), axis_label("ttft_ms_p99"),
+                   f"{report.name}: throughput vs latency per server")
 
 
 def experiment_plots(report: ExperimentReport) -> list:
