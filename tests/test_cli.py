@@ -195,3 +195,67 @@ def test_repeat_writes_one_result_folder_per_repeat_against_one_server(tmp_path,
         assert json.loads((parent / name / "summary.json").read_text())["rows"][0]["completed"] == 6
     assert len(urls) == 1  # one server for all three
     assert (parent / "server.log").is_file()
+
+
+def test_ctrl_c_in_a_later_repeat_still_prints_the_repeats_that_completed(tmp_path, fast_sim_config):
+    proc = subprocess.Popen([sys.executable, "-m", "glmbench", "run", "--workload", "steady", "--num-prompts", "40",
+                             "--request-rate", "10", *_FAST, "--sim-config", str(fast_sim_config), "--repeat", "2",
+                             "--results-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=at_a_terminal)
+    second = None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list(tmp_path.glob("*/repeat-2/records.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            second = found[0].parent
+            break
+        time.sleep(0.1)
+    assert second is not None, "the second repeat wrote no records"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    first = second.parent / "repeat-1"
+    assert json.loads((first / "manifest.json").read_text())["status"] == "complete"
+    assert json.loads((second / "manifest.json").read_text())["status"] == "interrupted"
+    # The completed repeat's table, then the one cut short, then where the results are.
+    assert "repeat 1 of 2" in out and "repeat 2 of 2" not in out, out
+    assert out.count("Workload") == 2, out
+    assert out.index("repeat 1 of 2") < out.rindex("Workload") < out.index("results: ")
+    assert "interrupted; the requests that ended are kept in" in err
+
+
+def test_progress_off_a_terminal_is_one_line_per_workload(tmp_path, fast_sim_config):
+    res = run_cli("run", "--backend", "sim", "--workload", "burst,steady", "--num-prompts", "6", *_FAST,
+                  "--sim-config", str(fast_sim_config), "--results-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    done = [line for line in res.stderr.splitlines() if " done, " in line]
+    assert done == ["burst: 6/6 done, 0 failed", "steady (5 req/s): 6/6 done, 0 failed"], res.stderr
+    assert "━" not in res.stderr  # no bar re-rendered on every update in a CI log
+
+
+def test_sim_dialect_help_names_every_dialect_of_the_registry():
+    from typing import get_type_hints
+
+    from glmbench.cli.sim import sim
+    from glmbench.sim.config import dialect_names
+
+    option = get_type_hints(sim, include_extras=True)["dialect"].__metadata__[0]
+    assert f"({', '.join(dialect_names())})" in option.help
+
+
+def test_backends_are_described_by_the_library_and_only_rendered_by_the_cli():
+    from glmbench.api.launch import describe_backends
+    from glmbench.backends.registry import backends
+
+    rows = describe_backends(["sim"], ["launch.kind=container"])
+    assert [r.config for r in rows] == [b.default_config for b in backends().values()] + ["sim"]
+    sim = rows[-1]
+    assert sim.backend == "sim" and sim.command is None
+    assert sim.command_problem == "a container launch needs launch.image"
+    [sim] = [r for r in describe_backends() if r.backend == "sim"]
+    assert sim.found and sim.problem is None and sim.hint is None and sim.version
+    assert "-m glmbench sim --host 127.0.0.1 --port 8000" in sim.command and sim.command_problem is None
+    missing = [r for r in describe_backends() if not r.found]
+    assert all(r.problem and r.hint for r in missing)

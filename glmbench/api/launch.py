@@ -8,6 +8,7 @@ the port, a local model folder and the installation. What it returns is what
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,15 @@ from glmbench.backends.launch import (
     Installation,
     LaunchPlan,
     check_launchable,
+    find_installation,
+    plan_launch,
     redact_env,
 )
-from glmbench.backends.registry import get_backend
+from glmbench.backends.registry import backends, get_backend
 from glmbench.errors import GlmbenchError
 
-__all__ = ["Launch", "PreparedLaunch", "resolve_config", "prepare", "redacted_config"]
+__all__ = ["Launch", "PreparedLaunch", "BackendDescription", "resolve_config", "prepare", "redacted_config",
+           "describe_backends"]
 
 
 @dataclass
@@ -105,3 +109,47 @@ def redacted_config(cfg: BackendConfig) -> dict[str, Any]:
     data = cfg.model_dump(mode="json")
     data["env"] = redact_env(cfg.env)
     return data
+
+
+@dataclass(frozen=True)
+class BackendDescription:
+    """One backend config as ``glmbench backends`` lists it: where it would launch, what was found, the command.
+
+    ``hint``: the next step when the backend is not found (the installation's
+    own, else the backend's install hint). ``command``: the exact launch line,
+    or None with ``command_problem`` saying why the config cannot launch.
+    """
+
+    backend: str
+    config: str
+    found: bool
+    version: str | None
+    problem: str | None = None
+    hint: str | None = None
+    command: str | None = None
+    command_problem: str | None = None
+
+
+def describe_backends(configs: Sequence[str] = (), sets: Sequence[str] = ()) -> list[BackendDescription]:
+    """Every backend's default config, then ``configs`` (names or paths), each with ``sets`` applied: installed?
+
+    Starts nothing. A config with no port is described on port 8000. A config
+    that does not load is a user error; one that loads but cannot launch says
+    why in ``command_problem``.
+    """
+    rows = []
+    for name in [b.default_config for b in backends().values()] + list(configs):
+        cfg = load_backend_config(name, list(sets))
+        backend = get_backend(cfg.backend)
+        installed = find_installation(backend, cfg)
+        command = problem = None
+        try:
+            command = plan_launch(backend, cfg.model_copy(update={"port": cfg.port or 8000})).describe()
+        except GlmbenchError as exc:
+            problem = exc.message
+        rows.append(BackendDescription(
+            backend=backend.name, config=name, found=installed.found, version=installed.version,
+            problem=None if installed.found else installed.problem,
+            hint=None if installed.found else installed.hint or backend.install_hint,
+            command=command, command_problem=problem))
+    return rows

@@ -81,10 +81,21 @@ def _load(launch: Any, flags: dict[str, Any], api_key: Optional[str]) -> None:
         result = run_load(prepared, options, api_key, progress)
     except RunInterrupted as stop:
         result = stop.result
-        if result.summary is None:
-            progress.err.print(f"interrupted before any workload finished; records kept in {result.records_path}")
+        # The repeat cut short writes into the folder of records_path; its summary (if a workload of it
+        # ended) is the last one, after those of the repeats that completed.
+        cut = result.records_path.parent.name if result.records_path else None
+        completed = [s for s in result.summaries if s.run_id != cut]
+        for i, summary in enumerate(completed, start=1):
+            print_speed(summary.rows, f"{result.label}, repeat {i} of {options.repeat}")
+        interrupted = next((s for s in result.summaries if s.run_id == cut), None)
+        if interrupted is None:
+            if completed:
+                print(f"results: {result.path}")
+            which = f" of repeat {len(completed) + 1}" if completed else ""
+            progress.err.print(f"interrupted before any workload{which} finished; "
+                               f"records kept in {result.records_path}")
         else:
-            print_speed(result.rows, result.label)
+            print_speed(interrupted.rows, result.label)
             print(f"results: {result.path}")
             progress.err.print(f"interrupted; the requests that ended are kept in {result.records_path}")
         sys.exit(130)

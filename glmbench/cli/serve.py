@@ -22,26 +22,16 @@ def backends(
     """Each backend: found where its config would launch it? which version? the exact command."""
     from rich.table import Table
 
-    from glmbench.backends.config import load_backend_config
-    from glmbench.backends.launch import find_installation, plan_launch
-    from glmbench.backends.registry import backends as all_backends
-    from glmbench.backends.registry import get_backend
+    from glmbench.api.launch import describe_backends
     from glmbench.util.text import rich_text, safe_console
 
-    names = [b.default_config for b in all_backends().values()] + list(config)
     table = Table(title="glmbench backends", show_lines=True)
     for col in ("backend", "config", "found", "version", "launch"):
         table.add_column(col, overflow="fold")
-    for name in names:
-        cfg = load_backend_config(name, set_)
-        backend = get_backend(cfg.backend)
-        installed = find_installation(backend, cfg)
-        try:
-            command = plan_launch(backend, cfg.model_copy(update={"port": cfg.port or 8000})).describe()
-        except GlmbenchError as exc:
-            command = f"({exc.message})"
-        found = "yes" if installed.found else f"no: {installed.problem}\n{installed.hint or backend.install_hint}"
-        table.add_row(*(rich_text(v) for v in (backend.name, name, found, installed.version or "-", command)))
+    for row in describe_backends(config, set_):
+        found = "yes" if row.found else f"no: {row.problem}\n{row.hint}"
+        command = row.command if row.command is not None else f"({row.command_problem})"
+        table.add_row(*(rich_text(v) for v in (row.backend, row.config, found, row.version or "-", command)))
     safe_console(width=160).print(table)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from glmbench.errors import GlmbenchError
-from glmbench.sim.config import load_sim_config
+from glmbench.sim.config import dialect_names, load_sim_config
 
 __all__ = ["register"]
 
@@ -33,7 +33,8 @@ def sim(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     config: Annotated[Optional[Path], typer.Option(help="YAML file of sim settings (see configs/sim.yaml).")] = None,
     settings_json: Annotated[Optional[str], typer.Option("--settings", help="JSON object of sim settings, over --config.")] = None,
-    dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ (vllm, sglang, lightllm).")] = None,
+    dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ "
+                                                   f"({', '.join(dialect_names())}).")] = None,
     startup_s: Annotated[Optional[float], typer.Option(help="Seconds the server stays 'loading' after start.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name to serve.")] = None,
     ttft_ms: Annotated[Optional[float], typer.Option(help="Mean time to first token.")] = None,
