@@ -72,7 +72,7 @@ def span_rate(times_ns) -> float:
 
 
 def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rate: float | None,
-            requests: int, tokens: int, warm: bool = True, workers: int = 1) -> dict:
+            requests: int, tokens: int, warm: bool = True, workers: int = 1, http_client: str = "wire") -> dict:
     """One load point through glmbench's client, against the truth log.
 
     ``warm`` opens the connections first (one tiny request per stream), so that
@@ -80,7 +80,7 @@ def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rat
     figures; ``workers`` > 1 sends from that many client processes.
     """
     samples = [Sample("benchmark prompt " * 16, 48, tokens)] * requests
-    spec = RequestSpec()
+    spec = RequestSpec(http_client=http_client)
     records_path = tmp / f"records-{time.monotonic_ns()}.jsonl"
     workload = Workload(title="bench", max_concurrency=concurrency, request_rate=rate)
 
@@ -120,6 +120,8 @@ def main() -> None:
     ap.add_argument("--itl-ms", type=float, default=20)
     ap.add_argument("--decode", choices=["per-request", "batched"], default="per-request",
                     help="the simulator's decode: batched writes every stream's chunk at one step clock, as a GPU")
+    ap.add_argument("--http-client", choices=["wire", "aiohttp"], default="wire",
+                    help="wire: plain sockets with kernel receive stamps (the default); aiohttp: the earlier client")
     ap.add_argument("--workers", type=int, nargs="*", default=[1],
                     help="client processes to try at each point (glmbench run --client-workers)")
     args = ap.parse_args()
@@ -130,7 +132,7 @@ def main() -> None:
         os.sched_setaffinity(0, set(cores[:-1]))
     print(f"client on cores {sorted(os.sched_getaffinity(0))}, simulator on core {sim_cpu}; "
           f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, one token per chunk, "
-          f"{args.decode} decode. All in ms.\n")
+          f"{args.decode} decode, {args.http_client} client. All in ms.\n")
     head = ("load", "procs", "chunks/s", "TTFT meas", "TTFT true", "intake", "1st deliv", "1st deliv p99",
             "p99 meas", "p99 true", "ITL meas", "ITL true", "ITL err", "ITL p99 err", "E2E err", "E2E p99 err",
             "deliv p99", "loop p99", "CPU%", "self-check", "failed")
@@ -145,7 +147,8 @@ def main() -> None:
             verdicts, notes = [], []
             for label, conc, rate, n in points:
                 for workers in args.workers:
-                    res = measure(port, truth, tmp, conc, rate, n, args.tokens, workers=workers)
+                    res = measure(port, truth, tmp, conc, rate, n, args.tokens, workers=workers,
+                                  http_client=args.http_client)
                     if res["delivery_mean"] < 1.0 and res["first_delivery_mean"] < 1.0:
                         capacity[workers] = max(capacity.get(workers, 0.0), res["chunks_per_s"])
                     check = "**saturated**" if res["client_saturated"] else "ok"

@@ -1,9 +1,11 @@
-"""The streaming HTTP client: one shared aiohttp session, one timestamp per read.
+"""The streaming HTTP client: one timestamp per network read, handed with the bytes to the SSE decoder.
 
-While a stream is open the client takes ``perf_counter_ns()`` as each network
-read returns, before anything else, and hands the bytes to the decoder
-(:mod:`glmbench.load.sse`). Request bodies are serialised before the send
-timestamp is taken.
+``http://`` targets go through :mod:`glmbench.load.wire`: pooled keep-alive
+sockets read straight from the event loop's readiness callbacks, each read
+stamped by the kernel where the platform allows. ``https://`` targets (and
+``--http-client aiohttp``) go through one shared aiohttp session, stamped with
+``perf_counter_ns()`` as each read returns. Request bodies are serialised
+before the send timestamp is taken.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import asyncio
 from collections.abc import Callable
 from time import perf_counter_ns
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
+from glmbench.load import wire
 from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.load.workload import RequestSpec
 from glmbench.results.records import RequestRecord
@@ -70,6 +74,20 @@ class StreamClient:
         self.spec = spec
         self.url = f"{target.base_url}/{'chat/completions' if spec.api == 'chat' else 'completions'}"
         self._session: aiohttp.ClientSession | None = None
+        self._pool: wire.ConnectionPool | None = None
+        parts = urlsplit(self.url)
+        if spec.http_client == "wire" and parts.scheme == "http" and parts.hostname:
+            port = parts.port or 80
+            self._pool = wire.ConnectionPool(parts.hostname, port)
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            headers = {**_JSON, "User-Agent": "glmbench", **target.headers()}
+            self._head = (f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                          + "".join(f"{k}: {v}\r\n" for k, v in headers.items())).encode("latin-1")
+
+    @property
+    def kernel_stamps(self) -> bool:
+        """True when reads are stamped by the kernel, not by the event loop."""
+        return self._pool is not None and self._pool.stamps
 
     async def __aenter__(self) -> StreamClient:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, force_close=False)
@@ -84,9 +102,15 @@ class StreamClient:
         )
         return self
 
-    async def warm_up(self) -> None:
-        """One untimed request, so that first-call costs (TLS context, imports, connection) stay out of the figures."""
+    async def warm_up(self, connections: int = 1) -> None:
+        """One untimed request, so that first-call costs (TLS context, imports, connection) stay out of the
+        figures, and ``connections`` keep-alive connections opened before the clock starts."""
         assert self._session is not None, "use StreamClient as 'async with'"
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.open(max(connections, 1)), 30)
+            except (OSError, asyncio.TimeoutError, TimeoutError):
+                pass  # the timed requests will say what is wrong
         try:
             async with self._session.get(f"{self.target.root_url}{self.target.warmup_path}") as resp:
                 await resp.read()
@@ -98,6 +122,8 @@ class StreamClient:
             pass
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.close()
         if self._session is not None:
             await self._session.close()
 
@@ -125,6 +151,9 @@ class StreamClient:
     async def send(self, record: RequestRecord, body: bytes) -> None:
         """Send one request and fill ``record``; a failure is recorded, never raised."""
         assert self._session is not None, "use StreamClient as 'async with'"
+        if self._pool is not None:
+            await self._send_wire(record, body)
+            return
         decoder = StreamDecoder(record, self.spec.api)
         feed = decoder.feed
         record.send_ns = perf_counter_ns()
@@ -176,6 +205,49 @@ class StreamClient:
             if not record.end_ns:
                 record.end_ns = perf_counter_ns()
         if not finished:
+            record.error = "stream ended without [DONE] or finish_reason"
+        elif not record.chunk_ns:
+            record.error = "stream carried no tokens"
+        else:
+            record.ok = True
+
+
+    async def _send_wire(self, record: RequestRecord, body: bytes) -> None:
+        pool, spec = self._pool, self.spec
+        assert pool is not None
+        decoder = StreamDecoder(record, spec.api)
+        data = self._head + b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+        record.send_ns = perf_counter_ns()
+        try:
+            req = await wire.exchange(pool, data, record, decoder, spec.timeout_s, spec.stall_timeout_s)
+        except (asyncio.TimeoutError, TimeoutError):
+            record.end_ns = perf_counter_ns()
+            record.error = f"timeout after {spec.timeout_s:g} s (--timeout)"
+            return
+        except OSError as exc:
+            record.end_ns = perf_counter_ns()
+            record.error = f"cannot connect: {one_line(exc.strerror or str(exc), 120)}"
+            return
+        if req.stamps:
+            record.stamps = "kernel"
+            record.chunk_delay_ns = req.delays or []
+        record.end_ns = req.ts if req.complete and req.ts else perf_counter_ns()
+        status = req.status
+        if status and status != 200:
+            record.error = f"HTTP {status}: {one_line(req.body_text())}"
+            return
+        kind = req.content_type()
+        if status and not req._is_stream():
+            record.error = (f"HTTP 200 but {one_line(kind or '', 60)}, not an event stream: "
+                            f"{one_line(req.body_text()) or '(empty)'}")
+            return
+        if req.failure is not None:
+            record.error = req.failure
+            return
+        finished = decoder.close(record.end_ns)
+        if not req.received:
+            record.error = "HTTP 200 with an empty body: no event stream"
+        elif not finished:
             record.error = "stream ended without [DONE] or finish_reason"
         elif not record.chunk_ns:
             record.error = "stream carried no tokens"

@@ -22,7 +22,7 @@ from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload
 from glmbench.results.records import RecordWriter, RequestRecord
 
-__all__ = ["WorkloadRun", "send_workload", "LoopMonitor"]
+__all__ = ["WorkloadRun", "send_workload", "LoopMonitor", "connections_needed"]
 
 # Sleep to this much before a due time, then yield until it: asyncio timers
 # round to whole milliseconds, which would add up to 1 ms of dispatch lag.
@@ -65,6 +65,15 @@ class LoopMonitor:
         return self.lags
 
 
+# Connections opened before the clock starts: the in-flight cap, or every request up to this many.
+_MAX_OPENED = 1024
+
+
+def connections_needed(requests: int, cap: int | None) -> int:
+    """How many connections to open ahead: as many as can be in flight at once, within reason."""
+    return max(1, min(requests, cap or requests, _MAX_OPENED))
+
+
 async def _sleep_until(due_ns: int) -> None:
     wait = due_ns - perf_counter_ns()
     if wait > _SPIN_NS:
@@ -99,10 +108,11 @@ async def send_workload(
         bodies = [client.body(s) for s in samples]
     if next_index is None:
         next_index = itertools.count().__next__
-    if t0_ns is None:
-        await client.warm_up()  # a caller that fixes the start has warmed its client up already
-    offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
     cap = workload.max_concurrency if cap is None else cap
+    if t0_ns is None:
+        # A caller that fixes the start has warmed its client up already.
+        await client.warm_up(connections_needed(len(samples), cap))
+    offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
     monitor = LoopMonitor()
     cpu0 = time.process_time()
     run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())

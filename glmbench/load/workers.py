@@ -42,7 +42,7 @@ import orjson
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target
-from glmbench.load.sender import WorkloadRun, send_workload
+from glmbench.load.sender import WorkloadRun, connections_needed, send_workload
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.results.records import RecordWriter, RequestRecord
 
@@ -123,7 +123,7 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         target = Target(job.base_url, job.model, job.api_key, warmup_path=job.warmup_path)
         async with StreamClient(target, job.spec) as client:
-            await client.warm_up()
+            await client.warm_up(connections_needed(len(job.samples), job.cap))
             out.send_bytes(_READY)
             try:
                 t0_ns = int(await loop.run_in_executor(None, start.recv))

@@ -45,6 +45,8 @@ class RequestSpec(_Strict):
     # (--stall-timeout); None leaves only the whole-request limit.
     stall_timeout_s: float | None = Field(None, gt=0)
     continuous_usage: bool = True
+    # "wire": plain sockets with kernel receive stamps for http:// (https:// always uses aiohttp).
+    http_client: Literal["wire", "aiohttp"] = "wire"
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
 

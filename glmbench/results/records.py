@@ -31,6 +31,12 @@ class RequestRecord:
     and ``chunk_tokens`` the tokens each carried when the server reported them
     (continuous usage), else it is empty. ``worker`` is the client process that
     sent it when several did (1..N), else 0.
+
+    ``stamps`` says what the chunk times are: ``"kernel"``, the kernel's
+    receive time of each read (``SO_TIMESTAMPNS``, on the monotonic clock), or
+    ``"user"``, when the client's event loop got round to the read. With kernel
+    stamps ``chunk_delay_ns`` holds, per chunk, how much later the client read
+    it: its own delay, which no longer moves the figures.
     """
 
     workload: str
@@ -53,6 +59,8 @@ class RequestRecord:
     http_status: int | None = None
     response_id: str | None = None
     worker: int = 0
+    stamps: str = "user"
+    chunk_delay_ns: list[int] = field(default_factory=list)
 
     @property
     def start_ns(self) -> int:

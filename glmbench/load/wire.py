@@ -1,0 +1,384 @@
+"""Streamed HTTP/1.1 over plain non-blocking sockets, each read stamped by the kernel.
+
+The load client's hot path for ``http://`` targets. A request is one
+pre-built byte string (request line, headers and body) written with one
+``send``; the response is read with ``recvmsg`` straight from the event loop's
+readiness callback and parsed by httptools (llhttp, the parser uvicorn uses),
+whose body callback hands each piece of the de-chunked body to the SSE decoder.
+There is no stream object, task or buffer copy per chunk.
+
+Where the platform allows (Linux), every socket asks for the kernel's receive
+timestamp (``SO_TIMESTAMPNS``): the moment the data reached the socket,
+whatever the event loop was busy with. It is mapped onto the monotonic clock
+(``perf_counter_ns``) at the read, and the user-space time of the read is kept
+beside it as the client's delay. Elsewhere the user-space time is the stamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable
+from time import perf_counter_ns
+
+import httptools
+
+from glmbench.load.sse import StreamDecoder, StreamError
+from glmbench.results.records import RequestRecord
+from glmbench.util.text import one_line
+
+__all__ = ["ConnectionPool", "WireRequest", "kernel_stamps"]
+
+# SO_TIMESTAMPNS (the "old" value, a struct timespec of two longs) is 35 on
+# every Linux architecture but a few with their own socket.h; the control
+# message it produces has the same number. Python does not export it.
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@ll")
+_ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
+_READ_SIZE = 256 * 1024
+# How much of an error body is read and kept in the record's reason.
+_SHOWN_BODY = 4096
+_CUT_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+
+
+def _probe_kernel_stamps() -> bool:
+    """True when a loopback TCP socket here carries SO_TIMESTAMPNS stamps (Linux, not every sandbox)."""
+    if not sys.platform.startswith("linux") or not _ANC_SIZE or _TIMESPEC.size != 16:
+        return False
+    socks: list[socket.socket] = []
+    try:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        socks.append(listener)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        a = socket.create_connection(listener.getsockname(), timeout=2)
+        socks.append(a)
+        b, _ = listener.accept()
+        socks.append(b)
+        b.settimeout(2)
+        b.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        a.sendall(b"x")
+        _data, anc, _flags, _addr = b.recvmsg(16, _ANC_SIZE)
+        return any(level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS for level, kind, _ in anc)
+    except OSError:
+        return False
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+_KERNEL_STAMPS: bool | None = None
+
+
+def kernel_stamps() -> bool:
+    """Whether reads here are stamped by the kernel (checked once per process)."""
+    global _KERNEL_STAMPS
+    if _KERNEL_STAMPS is None:
+        _KERNEL_STAMPS = _probe_kernel_stamps()
+    return _KERNEL_STAMPS
+
+
+class ConnectionPool:
+    """Keep-alive connections to one ``host:port``, opened ahead of time when asked."""
+
+    def __init__(self, host: str, port: int, stamps: bool | None = None) -> None:
+        self.host, self.port = host, port
+        self.stamps = kernel_stamps() if stamps is None else stamps
+        self._idle: list[socket.socket] = []
+        self._addr: tuple[int, tuple] | None = None
+
+    async def _address(self) -> tuple[int, tuple]:
+        if self._addr is None:
+            infos = await asyncio.get_running_loop().getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            family, _type, _proto, _name, addr = infos[0]
+            self._addr = (family, addr)
+        return self._addr
+
+    async def connect(self) -> socket.socket:
+        """A new connection (OSError when the server cannot be reached)."""
+        family, addr = await self._address()
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.stamps:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            await asyncio.get_running_loop().sock_connect(sock, addr)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def open(self, n: int) -> None:
+        """Have ``n`` idle connections ready, so that connecting stays out of the timed run."""
+        missing = n - len(self._idle)
+        if missing <= 0:
+            return
+        done = await asyncio.gather(*(self.connect() for _ in range(missing)), return_exceptions=True)
+        self._idle.extend(s for s in done if isinstance(s, socket.socket))
+
+    def take(self) -> socket.socket | None:
+        """An idle connection the server has not closed meanwhile, or None."""
+        idle = self._idle
+        while idle:
+            sock = idle.pop()
+            try:
+                if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    sock.close()  # closed by the server while idle
+                    continue
+                sock.close()  # unasked-for bytes: the connection is out of step
+                continue
+            except BlockingIOError:
+                return sock  # nothing to read: alive
+            except OSError:
+                sock.close()
+        return None
+
+    def give(self, sock: socket.socket) -> None:
+        self._idle.append(sock)
+
+    def close(self) -> None:
+        for sock in self._idle:
+            sock.close()
+        self._idle.clear()
+
+
+def request_head(method: str, host: str, path: str, headers: dict[str, str], body_len: int) -> bytes:
+    """Request line and headers, ready to be followed by the body."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {body_len}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class WireRequest:
+    """One streamed request on one connection, driven by readiness callbacks; its outcome goes into the record.
+
+    ``await run()`` resolves when the response ended, failed or timed out; the
+    connection goes back to the pool only after a whole, keep-alive response.
+    """
+
+    __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
+                 "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "stall_timer",
+                 "stamps", "timeouts", "sender", "_delay", "framed")
+
+    def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
+                 stall_s: float | None, timeouts: tuple[float, float | None]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.pool, self.sock, self.record, self.decoder = pool, sock, record, decoder
+        self.parser = httptools.HttpResponseParser(self)
+        self.future: asyncio.Future[None] = self.loop.create_future()
+        self.status = 0
+        self.ctype: bytes | None = None
+        self.framed = False  # a length or chunking says where the body ends; else the connection's end does
+        self.shown = bytearray()
+        self.received = 0
+        self.complete = False
+        self.failure: str | None = None
+        self.ts = 0
+        self._delay = 0
+        self.sender: asyncio.Task | None = None
+        self.stamps = pool.stamps
+        self.delays: list[int] | None = [] if pool.stamps else None
+        self.last_ns = perf_counter_ns()
+        self.stall_ns = int(stall_s * 1e9) if stall_s else 0
+        self.stall_timer: asyncio.TimerHandle | None = None
+        self.timeouts = timeouts
+
+    # -- httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"content-type":
+            self.ctype = value
+        elif name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.record.http_status = self.status
+
+    def on_body(self, body: bytes) -> None:
+        self.received += len(body)
+        if self.failure is not None:
+            return
+        if self.status == 200 and self._is_stream():
+            record = self.record
+            before = len(record.chunk_ns)
+            try:
+                self.decoder.feed(self.ts, body)
+            except StreamError as exc:
+                self.failure = str(exc)
+                return
+            if self.delays is not None and len(record.chunk_ns) != before:
+                self.delays.extend([self._delay] * (len(record.chunk_ns) - before))
+        elif len(self.shown) < _SHOWN_BODY:
+            self.shown += body[: _SHOWN_BODY - len(self.shown)]
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+    # -- the rest
+    def _is_stream(self) -> bool:
+        ctype = self.ctype
+        return ctype is None or ctype.split(b";")[0].strip().lower() == b"text/event-stream"
+
+    def start(self, data: bytes) -> None:
+        """Send ``data`` (one write when it fits, the rest as the socket drains) and watch for the reply."""
+        record = self.record
+        record.wire_ns = perf_counter_ns()
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._fail_os(exc)
+            return
+        if sent < len(data):
+            self.sender = self.loop.create_task(self._send_rest(data[sent:]))
+            self.sender.add_done_callback(self._sent)
+        self.loop.add_reader(self.sock.fileno(), self._readable)
+        total_s, _ = self.timeouts
+        handle = self.loop.call_later(total_s, self._timeout)
+        self.future.add_done_callback(lambda _f: handle.cancel())
+        if self.stall_ns:
+            self.stall_timer = self.loop.call_later(self.stall_ns / 1e9, self._stall_check)
+
+    async def _send_rest(self, rest: bytes) -> None:
+        await self.loop.sock_sendall(self.sock, rest)
+
+    def _sent(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and not self.future.done():
+            exc = task.exception()
+            self._fail_os(exc if isinstance(exc, OSError) else OSError(str(exc)))
+
+    def _readable(self) -> None:
+        try:
+            self._read()
+        except Exception as exc:  # never leave a reader behind that fails on every wake-up
+            self._finish(f"client error reading the response: {type(exc).__name__}: {one_line(str(exc), 120)}")
+
+    def _read(self) -> None:
+        try:
+            data, anc, _flags, _addr = self.sock.recvmsg(_READ_SIZE, _ANC_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail_os(exc)
+            return
+        user = perf_counter_ns()
+        self.last_ns = user
+        if anc and self.stamps:
+            # The kernel's CLOCK_REALTIME stamp, moved onto the monotonic clock as it stands now.
+            sec, nsec = _TIMESPEC.unpack_from(anc[0][2])
+            kernel = sec * 1_000_000_000 + nsec - (time.time_ns() - perf_counter_ns())
+            self.ts = kernel if kernel < user else user
+            self._delay = user - self.ts
+        else:
+            self.ts = user
+        if not data:
+            self._eof()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._finish("the server switched protocols")
+            return
+        except httptools.HttpParserError as exc:
+            self._finish(self.failure or f"malformed HTTP response: {one_line(str(exc), 120)}")
+            return
+        if self.failure is not None:
+            self._finish(self.failure)
+        elif self.complete:
+            self._finish(None)
+
+    def _eof(self) -> None:
+        # A body without length or chunking ends with the connection: that is its proper end.
+        if self.failure is None and (self.complete or (self.status and not self.framed)):
+            self.complete = True
+            self._finish(None, keep=False)
+        else:
+            self._finish(self.failure or "stream cut mid-way: server disconnected")
+
+    def _fail_os(self, exc: OSError) -> None:
+        if exc.errno in _CUT_ERRNOS:
+            self._finish("stream cut mid-way: server disconnected" if self.status or self.received
+                         else "stream cut mid-way: connection reset")
+        else:
+            self._finish(f"{type(exc).__name__}: {one_line(str(exc), 120)}")
+
+    def _timeout(self) -> None:
+        total_s, _ = self.timeouts
+        self._finish(f"timeout after {total_s:g} s (--timeout)")
+
+    def _stall_check(self) -> None:
+        if self.future.done():
+            return
+        quiet = perf_counter_ns() - self.last_ns
+        if quiet >= self.stall_ns:
+            self._finish(f"stalled: no data for {self.stall_ns / 1e9:g} s (--stall-timeout)")
+        else:
+            self.stall_timer = self.loop.call_later((self.stall_ns - quiet) / 1e9, self._stall_check)
+
+    def _finish(self, failure: str | None, keep: bool = True) -> None:
+        if self.future.done():
+            return
+        self.failure = failure
+        self.release(keep=keep and failure is None and self.complete and self.parser.should_keep_alive())
+        self.future.set_result(None)
+
+    def release(self, keep: bool = False) -> None:
+        """Stop watching the socket; back to the pool if ``keep``, else closed."""
+        sock = self.sock
+        if sock is None:
+            return
+        self.sock = None  # type: ignore[assignment]
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+        if self.sender is not None and not self.sender.done():
+            self.sender.cancel()
+        try:
+            self.loop.remove_reader(sock.fileno())
+        except (ValueError, OSError):
+            pass
+        if keep:
+            self.pool.give(sock)
+        else:
+            sock.close()
+
+    def body_text(self) -> str:
+        return bytes(self.shown).decode("utf-8", "replace")
+
+    def content_type(self) -> str | None:
+        return None if self.ctype is None else self.ctype.decode("latin-1", "replace")
+
+
+async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: StreamDecoder,
+                   timeout_s: float, stall_s: float | None,
+                   on_request: Callable[[WireRequest], None] | None = None) -> WireRequest:
+    """Send ``data`` on a pooled (else new) connection and read the whole reply into ``record``.
+
+    A reused connection that the server closed before saying anything (its
+    keep-alive ran out as the request left) is replaced by a new one once.
+    Connection failures raise OSError; everything after is in the result.
+    """
+    for attempt in (0, 1):
+        sock = pool.take() if attempt == 0 else None
+        reused = sock is not None
+        if sock is None:
+            sock = await asyncio.wait_for(pool.connect(), timeout_s)
+        req = WireRequest(pool, sock, record, decoder, stall_s, (timeout_s, stall_s))
+        if on_request is not None:
+            on_request(req)
+        try:
+            req.start(data)
+            await req.future
+        finally:
+            req.release()
+        if reused and req.received == 0 and not req.status and (req.failure or "").startswith("stream cut"):
+            record.http_status = None
+            continue
+        return req
+    raise AssertionError("unreachable")
