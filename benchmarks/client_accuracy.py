@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from glmbench.backends.process import ServerProcess, free_port
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient, Target
@@ -43,15 +45,17 @@ from glmbench.util.loop import run_async
 
 
 def start_sim(tmp: Path, ttft_ms: float, itl_ms: float, cpu: int | None,
-              model: str = "glm-4.7-flash-sim", decode: str = "per-request") -> tuple[ServerProcess, int, Path]:
+              model: str = "glm-4.7-flash-sim", decode: str = "per-request",
+              settings: dict | None = None) -> tuple[ServerProcess, int, Path]:
     port = free_port()
     truth = tmp / f"truth-{port}.jsonl"
     cmd = [sys.executable, "-m", "glmbench", "sim", "--port", str(port), "--ttft-ms", str(ttft_ms),
            "--itl-ms", str(itl_ms), "--truth-log", str(truth), "--model", model]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
-    if decode != "per-request":
-        cmd += ["--settings", json.dumps({"decode": decode})]
+    settings = {**({"decode": decode} if decode != "per-request" else {}), **(settings or {})}
+    if settings:
+        cmd += ["--settings", json.dumps(settings)]
     proc = ServerProcess(cmd, tmp / f"sim-{port}.log")
     proc.wait_ready(f"http://127.0.0.1:{port}/health", 30)
     return proc, port, truth
@@ -102,6 +106,10 @@ def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rat
     result.update(client_health(run.loop_lag_ns, cpu, duration))
     result["chunks_per_s"] = chunks / duration
     result["failed"] = sum(1 for r in records if not r.ok)
+    # The client's own delay: how much later it read each chunk than the kernel received it.
+    delays = [d for r in records for d in r.chunk_delay_ns]
+    result["client_delay_p99"] = float(np.percentile(delays, 99)) / 1e6 if delays else float("nan")
+    result["kernel_stamps"] = bool(records) and all(r.stamps == "kernel" for r in records if r.ok)
     if rate:
         result["scheduled_rate"] = span_rate([r.due_ns for r in records])
         result["achieved_rate"] = span_rate([r.start_ns for r in records])
@@ -120,6 +128,9 @@ def main() -> None:
     ap.add_argument("--itl-ms", type=float, default=20)
     ap.add_argument("--decode", choices=["per-request", "batched"], default="per-request",
                     help="the simulator's decode: batched writes every stream's chunk at one step clock, as a GPU")
+    ap.add_argument("--events-per-write", type=int, default=1,
+                    help="N > 1: every step writes N tokens as N events in one write (LightLLM's style under MTP), "
+                         "for event rates past what one server core can send as single writes")
     ap.add_argument("--http-client", choices=["wire", "aiohttp"], default="wire",
                     help="wire: plain sockets with kernel receive stamps (the default); aiohttp: the earlier client")
     ap.add_argument("--workers", type=int, nargs="*", default=[1],
@@ -131,15 +142,17 @@ def main() -> None:
     if len(cores) > 1:
         os.sched_setaffinity(0, set(cores[:-1]))
     print(f"client on cores {sorted(os.sched_getaffinity(0))}, simulator on core {sim_cpu}; "
-          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, one token per chunk, "
+          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, {args.events_per_write} token(s) per write, one event each, "
           f"{args.decode} decode, {args.http_client} client. All in ms.\n")
     head = ("load", "procs", "chunks/s", "TTFT meas", "TTFT true", "intake", "1st deliv", "1st deliv p99",
             "p99 meas", "p99 true", "ITL meas", "ITL true", "ITL err", "ITL p99 err", "E2E err", "E2E p99 err",
-            "deliv p99", "loop p99", "CPU%", "self-check", "failed")
+            "deliv p99", "read delay p99", "loop p99", "CPU%", "self-check", "failed")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head), flush=True)
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
-        proc, port, truth = start_sim(tmp, args.ttft_ms, args.itl_ms, sim_cpu, decode=args.decode)
+        settings = ({"dialect": "lightllm", "spec_tokens": args.events_per_write - 1, "spec_accept": 1.0}
+                    if args.events_per_write > 1 else None)
+        proc, port, truth = start_sim(tmp, args.ttft_ms, args.itl_ms, sim_cpu, decode=args.decode, settings=settings)
         try:
             points = [(f"{c} streams", c, None, args.requests or 2 * c) for c in args.concurrency]
             points += [(f"{r:g} req/s", None, r, args.requests or int(30 * r)) for r in args.rates]
@@ -160,7 +173,7 @@ def main() -> None:
                            f"{res['itl_p99'] - res['itl_true_p99']:+.3f}",
                            f"{res['e2e_mean'] - res['e2e_true_mean'] - res['intake_mean']:+.2f}",
                            f"{res['e2e_p99'] - res['e2e_true_p99']:+.2f}",
-                           f"{res['delivery_p99']:.2f}", f"{res['loop_lag_ms_p99']:.2f}",
+                           f"{res['delivery_p99']:.2f}", f"{res['client_delay_p99']:.2f}", f"{res['loop_lag_ms_p99']:.2f}",
                            f"{res['client_cpu_pct']:.0f}", check, str(res["failed"]))
                     print("| " + " | ".join(row) + " |", flush=True)
                     if rate:

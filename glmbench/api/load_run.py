@@ -40,6 +40,7 @@ class LoadResult:
     summaries: list[LoadSummary] = field(default_factory=list)
     records_path: Path | None = None
     server_log: Path | None = None
+    repeats: int = 1
 
     @property
     def summary(self) -> LoadSummary | None:
@@ -52,22 +53,32 @@ class LoadResult:
         return self.summary.rows if self.summary else []
 
     def failure(self) -> GlmbenchError | None:
-        """Why this result cannot be vouched for (exit 1), or None: stopped early, or a workload with no success."""
-        summary = self.summary
-        if summary is None:
-            return None
-        if summary.aborted:
-            hint = {"server-died": f"see {self.server_log}" if self.server_log else "check the server",
-                    "write-failed": "free space on that disk or pass --results-dir on another"}
-            return GlmbenchError(f"{summary.aborted}; the requests that ended are kept in {self.records_path}",
-                                 hint.get(summary.aborted_by or "", "check the server"), exit_code=1)
-        dead = [r for r in summary.rows if not r.get("completed") and r.get("failed")]
+        """Why this result cannot be vouched for (exit 1), or None.
+
+        Every repeat counts: a run stopped early, or a workload with no success in
+        any one repeat (a later repeat that succeeds does not make up for it).
+        """
+        for summary in self.summaries:
+            if summary.aborted:
+                hint = {"server-died": f"see {self.server_log}" if self.server_log else "check the server",
+                        "write-failed": "free space on that disk or pass --results-dir on another"}
+                return GlmbenchError(f"{summary.aborted}; the requests that ended are kept in {self.records_path}",
+                                     hint.get(summary.aborted_by or "", "check the server"), exit_code=1)
+        dead = [(i, [r for r in s.rows if not r.get("completed") and r.get("failed")])
+                for i, s in enumerate(self.summaries, start=1)]
+        dead = [(i, rows) for i, rows in dead if rows]
         if not dead:
             return None
-        reasons = dead[0].get("errors") or {}
+        first, rows = dead[0]
+        reasons = rows[0].get("errors") or {}
         reason = max(reasons, key=reasons.get) if reasons else "unknown"
-        names = ", ".join(r["workload"] for r in dead)
-        return GlmbenchError(f"every request of {names} failed (most often: {reason})",
+        names = ", ".join(r["workload"] for r in rows)
+        where = ""
+        if len(self.summaries) > 1 or self.repeats > 1:
+            which = [i for i, _ in dead]
+            where = (f" in repeat {first}" if len(which) == 1 else
+                     f" in repeats {', '.join(map(str, which))}") + f" of {max(self.repeats, len(self.summaries))}"
+        return GlmbenchError(f"every request of {names} failed{where} (most often: {reason})",
                              "check the server and --endpoint/--model; the failures are listed above", exit_code=1)
 
 
@@ -78,6 +89,11 @@ def _status(summary: LoadSummary) -> str:
     if summary.rows and not any(r.get("completed") for r in summary.rows):
         return "all-failed"
     return "complete"
+
+
+def _overall(summaries: list[LoadSummary]) -> str:
+    """What happened to a run of several repeats: the last repeat that did not complete says it, else complete."""
+    return next((s for s in map(_status, reversed(summaries)) if s != "complete"), "complete")
 
 
 def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None, api_key: str | None = None,
@@ -105,6 +121,7 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
     names = [n for n, _ in workloads]
     parent = RunStore(options.results_dir, options.run_id or new_run_id(prepared.label, options.label or options.workload))
     result = LoadResult(path=parent.path, status="failed", label="", records_path=parent.records_path,
+                        repeats=options.repeat,
                         server_log=server.process.log_path if server and server.process else
                         None if prepared.endpoint else parent.server_log)
     plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset, slos=slos,
@@ -139,7 +156,8 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
                 summary = run_async(run_plan(plan, target, store, progress, watch))
                 result.summaries.append(summary)
                 result.status = _status(summary)
-                finish_manifest(store, manifest, result.status, progress)
+                finish_manifest(store, manifest, result.status, progress)  # this repeat's own status
+                result.status = _overall(result.summaries)
                 if options.repeat > 1:
                     progress.repeat_done(i, options.repeat, summary.rows)
                 if summary.aborted:

@@ -59,7 +59,7 @@ class RunOptions(BaseModel):
     label: str | None = Field(None, description="what reports call the run instead of its folder name")
     run_id: str | None = Field(None, description="the result folder's name (default: time, backend, workloads)")
     repeat: int = Field(1, ge=1)
-    client_workers: int = Field(1, ge=1)
+    client_workers: int | None = Field(None, ge=1, description="client processes; None picks them per workload")
 
     @field_validator("extra_body", mode="before")
     @classmethod

@@ -42,5 +42,8 @@ class Progress:
     def cell_done(self, cell: str, status: str, reason: str | None) -> None:
         """An experiment's cell ended on a cluster (``reason`` says why when it did not complete)."""
 
+    def note(self, text: str) -> None:
+        """A choice glmbench made for the user (how many client processes), worth a line."""
+
     def warning(self, text: str) -> None:
         """Something the user should know that does not stop the run."""

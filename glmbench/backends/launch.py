@@ -160,6 +160,15 @@ _PYTHON_HINT = ("point launch.python at a Python interpreter (or launch.venv at 
                 "in the config, e.g. --set launch.python=/usr/bin/python3")
 
 
+def _chosen_python_hint(cfg: BackendConfig, package: str, python: str) -> str | None:
+    """The next step when the config names its interpreter and that one lacks the package; None: the default one."""
+    if cfg.launch.venv:
+        return f"install {package} into {python}, or point launch.venv at the virtual environment that has it"
+    if cfg.launch.python:
+        return f"install {package} into {python}, or point launch.python at the interpreter that has it"
+    return None  # glmbench's own interpreter: the backend's install hint says what to do
+
+
 def find_installation(backend: Backend, cfg: BackendConfig, timeout_s: float = 60.0) -> Installation:
     """Look for the backend where ``cfg`` would launch it, without starting it."""
     kind = cfg.launch.kind
@@ -184,7 +193,8 @@ def find_installation(backend: Backend, cfg: BackendConfig, timeout_s: float = 6
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
         return Installation(False, None, python, f"cannot run {python}", _PYTHON_HINT)
     if not info["found"]:
-        return Installation(False, None, python, f"module {backend.package} not importable by {python}")
+        return Installation(False, None, python, f"module {backend.package} not importable by {python}",
+                            _chosen_python_hint(cfg, backend.package, python))
     return Installation(True, info["version"], python)
 
 

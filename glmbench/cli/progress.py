@@ -83,5 +83,8 @@ class TerminalProgress(Progress):
     def cell_done(self, cell: str, status: str, reason: str | None) -> None:
         self.err.print(f"{visible(cell)}: {status}" + (f" ({visible(reason.splitlines()[0])})" if reason else ""))
 
+    def note(self, text: str) -> None:
+        self.err.print(f"note: {visible(text)}")
+
     def warning(self, text: str) -> None:
         self.err.print(f"warning: {visible(text)}")

@@ -40,8 +40,9 @@ ApiKey = Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI
 ResultsDir = Annotated[Path, typer.Option(help="Where result folders go.")]
 Label = Annotated[Optional[str], typer.Option(help="What reports call this run (default: its folder name).")]
 RunId = Annotated[Optional[str], typer.Option(help="The result folder's name (default: time, backend, workloads).")]
-ClientWorkers = Annotated[int, typer.Option(help="Client processes, one event loop and core each: for loads past "
-                                            "one core (~25,000 chunks/s); records merge on one clock.")]
+ClientWorkers = Annotated[Optional[int], typer.Option(help="Client processes, one event loop and core each; records "
+                                                      "merge on one clock. Default: chosen per workload from its "
+                                                      "expected chunk rate and the free cores.", show_default=False)]
 Repeat = Annotated[int, typer.Option(help="Run the workloads N times against the same server "
                                      "(results/<run-id>/repeat-i/).")]
 Backend_ = Annotated[Optional[str], typer.Option(help="Backend to start (glmbench backends lists them); default sim.")]
@@ -120,7 +121,7 @@ def run(
     timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, goodput: Goodput = None,
     api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
     sim_config: SimConfig_ = None,
-    repeat: Repeat = 1, client_workers: ClientWorkers = 1,
+    repeat: Repeat = 1, client_workers: ClientWorkers = None,
 ) -> None:
     """Start a backend, run the suite's workloads against it, print the tables, write results/<run-id>/."""
     from glmbench.api import Launch
@@ -143,7 +144,7 @@ def bench(
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
     timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, goodput: Goodput = None,
     api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
-    client_workers: ClientWorkers = 1,
+    client_workers: ClientWorkers = None,
 ) -> None:
     """Run the suite's workloads against a server that is already running."""
     from glmbench.api import Launch

@@ -19,6 +19,7 @@ from glmbench.datasets.tokens import TokenCounter, make_counter
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target
 from glmbench.load.runner import run_workload
+from glmbench.load.workers import auto_workers
 from glmbench.load.workload import DatasetSpec, Suite, Workload
 from glmbench.metrics.summary import summarize_workload
 from glmbench.results.records import RecordWriter, RequestRecord
@@ -45,8 +46,8 @@ class Plan:
     samples: list[Sample]
     dataset: DatasetInfo
     slos: Mapping[str, float] = field(default_factory=dict)
-    # Client processes per workload (glmbench.load.workers); 1 runs in this process.
-    client_workers: int = 1
+    # Client processes per workload (glmbench.load.workers); 1 runs in this process, None picks per workload.
+    client_workers: int | None = None
 
 
 def prepare_samples(spec: DatasetSpec, count: int, model: str | None = None) -> tuple[list[Sample], DatasetInfo]:
@@ -146,10 +147,15 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 before = await watch.scraper.scrape(session, target.root_url)
                 _try(store.append_server_metrics, _entry(name, "start", before))
                 t0 = perf_counter_ns()
-                interrupted, aborted, aborted_by, lags, cpu, workers = False, None, None, [], 0.0, plan.client_workers
+                workers = plan.client_workers
+                if workers is None:
+                    workers, why = auto_workers(workload, samples)
+                    if why is not None and progress is not None:
+                        progress.note(f"{name}: {why}")
+                interrupted, aborted, aborted_by, lags, cpu = False, None, None, [], 0.0
                 loop = asyncio.get_running_loop()
                 work = loop.create_task(run_workload(client, name, workload, samples, plan.suite.dataset.seed,
-                                                     writer, done, workers=plan.client_workers))
+                                                     writer, done, workers=workers))
                 watcher = loop.create_task(_watch(watch, session, target.root_url, store, name, writer))
                 try:
                     await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)

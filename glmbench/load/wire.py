@@ -163,7 +163,7 @@ class WireRequest:
 
     __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
                  "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "stall_timer",
-                 "stamps", "timeouts", "sender", "_delay", "framed")
+                 "stamps", "timeouts", "sender", "framed", "streaming", "keep_alive")
 
     def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
                  stall_s: float | None, timeouts: tuple[float, float | None]) -> None:
@@ -179,7 +179,8 @@ class WireRequest:
         self.complete = False
         self.failure: str | None = None
         self.ts = 0
-        self._delay = 0
+        self.streaming = False
+        self.keep_alive = False
         self.sender: asyncio.Task | None = None
         self.stamps = pool.stamps
         self.delays: list[int] | None = [] if pool.stamps else None
@@ -197,28 +198,24 @@ class WireRequest:
             self.framed = True
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        self.record.http_status = self.status
+        self.status = status = self.parser.get_status_code()
+        self.record.http_status = status
+        self.streaming = status == 200 and self._is_stream()
 
     def on_body(self, body: bytes) -> None:
         self.received += len(body)
-        if self.failure is not None:
-            return
-        if self.status == 200 and self._is_stream():
-            record = self.record
-            before = len(record.chunk_ns)
-            try:
-                self.decoder.feed(self.ts, body)
-            except StreamError as exc:
-                self.failure = str(exc)
-                return
-            if self.delays is not None and len(record.chunk_ns) != before:
-                self.delays.extend([self._delay] * (len(record.chunk_ns) - before))
+        if self.streaming:
+            if self.failure is None:
+                try:
+                    self.decoder.feed(self.ts, body)
+                except StreamError as exc:
+                    self.failure = str(exc)
         elif len(self.shown) < _SHOWN_BODY:
             self.shown += body[: _SHOWN_BODY - len(self.shown)]
 
     def on_message_complete(self) -> None:
         self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()  # the parser forgets it once the message is over
 
     # -- the rest
     def _is_stream(self) -> bool:
@@ -274,13 +271,14 @@ class WireRequest:
             # The kernel's CLOCK_REALTIME stamp, moved onto the monotonic clock as it stands now.
             sec, nsec = _TIMESPEC.unpack_from(anc[0][2])
             kernel = sec * 1_000_000_000 + nsec - (time.time_ns() - perf_counter_ns())
-            self.ts = kernel if kernel < user else user
-            self._delay = user - self.ts
+            self.ts = ts = kernel if kernel < user else user
         else:
-            self.ts = user
+            self.ts = ts = user
         if not data:
             self._eof()
             return
+        chunks = self.record.chunk_ns
+        before = len(chunks)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -289,6 +287,8 @@ class WireRequest:
         except httptools.HttpParserError as exc:
             self._finish(self.failure or f"malformed HTTP response: {one_line(str(exc), 120)}")
             return
+        if self.delays is not None and len(chunks) != before:
+            self.delays.extend([user - ts] * (len(chunks) - before))
         if self.failure is not None:
             self._finish(self.failure)
         elif self.complete:
@@ -326,7 +326,7 @@ class WireRequest:
         if self.future.done():
             return
         self.failure = failure
-        self.release(keep=keep and failure is None and self.complete and self.parser.should_keep_alive())
+        self.release(keep=keep and failure is None and self.complete and self.keep_alive)
         self.future.set_result(None)
 
     def release(self, keep: bool = False) -> None:

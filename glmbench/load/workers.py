@@ -1,8 +1,10 @@
 """One workload from several client processes, when one event loop cannot keep up.
 
-One core's event loop reads about 25,000 chunks/s before its timestamps fall
-behind (benchmarks/README.md). Past that, ``--client-workers N`` splits the
-load over N processes, each with its own event loop and connections:
+One core's event loop reads over 100,000 chunks/s within the accuracy targets
+(benchmarks/README.md). Past what one process should carry, ``--client-workers
+N`` splits the load over N processes, each with its own event loop and
+connections; without the flag, :func:`auto_workers` picks N from the expected
+chunk rate and the free cores:
 
 - The parent serialises every request body and draws the arrival schedule's
   seed once; each worker gets the same bodies, seed and workload.
@@ -28,6 +30,7 @@ records of the requests it cut short, marked interrupted, before it exits.
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -212,6 +215,43 @@ class _Worker:
             self.process.join(1.0)
         self.records_in.close()
         self.start_out.close()
+
+
+# What one client process is given to carry, in chunks/s: about half of what one core reads within the
+# accuracy targets (benchmarks/README.md), so that its loop stays prompt through waves of requests.
+CHUNKS_PER_WORKER = 60_000
+# The decode rate assumed for a stream when sizing the client: GLM-4.7-Flash with MTP on one GPU, the high end.
+STREAM_CHUNKS_PER_S = 100.0
+
+
+def expected_streams(workload: Workload, samples: Sequence[Sample]) -> float:
+    """How many streams can be open at once: the cap, every request of a burst, or (open loop) rate x decode time."""
+    n = len(samples)
+    if not n:
+        return 0.0
+    cap = workload.max_concurrency or n
+    if workload.request_rate is None:
+        return float(min(n, cap))
+    decode_s = sum(s.output_tokens for s in samples) / n / STREAM_CHUNKS_PER_S
+    return float(min(n, cap, workload.request_rate * decode_s))
+
+
+def auto_workers(workload: Workload, samples: Sequence[Sample], free_cores: int | None = None) -> tuple[int, str | None]:
+    """Client processes for ``workload`` when the user did not say, and the line that says why (None for one)."""
+    if free_cores is None:
+        free_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    streams = expected_streams(workload, samples)
+    rate = streams * STREAM_CHUNKS_PER_S
+    needed = max(1, math.ceil(rate / CHUNKS_PER_WORKER))
+    workers = max(1, min(needed, free_cores))
+    expected = (f"up to {streams:.0f} streams x {STREAM_CHUNKS_PER_S:.0f} chunks/s = {rate / 1000:.0f}k chunks/s "
+                f"expected, {CHUNKS_PER_WORKER // 1000}k per client process")
+    if workers > 1:
+        return workers, f"{workers} client processes ({expected}); --client-workers N sets it"
+    if needed > 1:
+        return 1, (f"one client process for {expected}: no other core is free; the self-check says "
+                   "whether it kept up")
+    return 1, None
 
 
 async def run_in_workers(client: StreamClient, name: str, workload: Workload, samples: Sequence[Sample], seed: int,

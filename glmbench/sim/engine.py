@@ -196,13 +196,14 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         await stream.done
     if stream.cut or fault == "stall":
         return resp
+    # The truth is on disk before the stream's end leaves: a client that has the end can read it.
+    state.log_truth({"id": gen.id, "head_ns": head_ns, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
+                     "tokens": steps, "prompt_tokens": gen.prompt_tokens})
     tail = gen.tail()
     if tail:
         await resp.write(tail)
     await resp.write_eof()
     state.finish(Finished(True, gen.prompt_tokens, steps))
-    state.log_truth({"id": gen.id, "head_ns": head_ns, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
-                     "tokens": steps, "prompt_tokens": gen.prompt_tokens})
     return resp
 
 

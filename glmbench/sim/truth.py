@@ -41,10 +41,15 @@ def compare_with_truth(records: Iterable[RequestRecord], truth: dict[str, dict])
     matched = 0
     for r in records:
         entry = truth.get(r.response_id or "")
-        if not r.ok or entry is None or len(entry["write_ns"]) != len(r.chunk_ns):
+        if not r.ok or entry is None:
+            continue
+        writes = entry["write_ns"]
+        if len(writes) != len(r.chunk_ns) and sum(entry.get("tokens", ())) == len(r.chunk_ns):
+            # One event per token (LightLLM's style): a step of k tokens is k events in one write.
+            writes = [w for w, k in zip(writes, entry["tokens"]) for _ in range(k)]
+        if len(writes) != len(r.chunk_ns):
             continue
         matched += 1
-        writes = entry["write_ns"]
         m_ttft.append(r.chunk_ns[0] - r.start_ns)
         t_ttft.append(writes[0] - entry["recv_ns"])
         m_e2e.append(r.chunk_ns[-1] - r.start_ns)

@@ -1,0 +1,180 @@
+"""The load client's plain-socket HTTP path (glmbench.load.wire) and the automatic client process count.
+
+Against the simulator (a real ``glmbench sim`` process) and small asyncio
+servers written here: connection reuse, kernel receive stamps, keep-alive
+connections the server closed, close-delimited bodies, and the aiohttp path
+kept beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from glmbench.datasets.base import Sample
+from glmbench.load import wire
+from glmbench.load.client import StreamClient, Target
+from glmbench.load.runner import run_workload
+from glmbench.load.workers import CHUNKS_PER_WORKER, auto_workers, expected_streams
+from glmbench.load.workload import RequestSpec, Workload
+from glmbench.results.records import RecordWriter, read_records
+from glmbench.sim.truth import compare_with_truth, read_truth
+from glmbench.util.loop import run_async
+
+from .conftest import run_load
+
+_EVENTS = (b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
+           b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}]}\n\n'
+           b"data: [DONE]\n\n")
+
+
+def _count_connects(monkeypatch) -> list[int]:
+    opened = [0]
+    connect = wire.ConnectionPool.connect
+
+    async def counting(self):
+        opened[0] += 1
+        return await connect(self)
+
+    monkeypatch.setattr(wire.ConnectionPool, "connect", counting)
+    return opened
+
+
+@pytest.mark.e2e
+def test_streams_reuse_the_connections_opened_before_the_clock(start_sim, tmp_path, monkeypatch):
+    opened = _count_connects(monkeypatch)
+    sim = start_sim("--ttft-ms", "5", "--itl-ms", "1")
+    _, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=4), [Sample("hi", 1, 8)] * 40)
+    assert all(r.ok for r in records), [r.error for r in records]
+    assert opened[0] == 4  # the cap's connections, opened once, carried all 40 requests
+
+
+@pytest.mark.e2e
+def test_chunks_carry_kernel_receive_stamps_and_the_clients_delay(start_sim, tmp_path):
+    if not wire.kernel_stamps():
+        pytest.skip("this platform gives no SO_TIMESTAMPNS receive stamps on loopback TCP")
+    sim = start_sim("--ttft-ms", "20", "--itl-ms", "5")
+    _, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=8), [Sample("hi", 1, 16)] * 16)
+    assert all(r.ok and r.stamps == "kernel" for r in records)
+    for r in records:
+        assert len(r.chunk_delay_ns) == len(r.chunk_ns) and all(d >= 0 for d in r.chunk_delay_ns)
+    truth = compare_with_truth(records, read_truth(sim.truth))
+    assert truth["matched"] == 16
+    # A kernel stamp is taken as the data reaches the socket, during the simulator's own write:
+    # within a fraction of a millisecond of its stamp, on either side.
+    assert abs(truth["first_delivery_mean"]) < 0.5 and abs(truth["delivery_mean"]) < 0.5
+
+
+@pytest.mark.e2e
+def test_the_aiohttp_path_stays_available_with_user_space_stamps(start_sim, tmp_path):
+    sim = start_sim("--ttft-ms", "5", "--itl-ms", "1")
+    _, records = run_load(sim.url, tmp_path, Workload(title="t", max_concurrency=2), [Sample("hi", 1, 8)] * 4,
+                          spec=RequestSpec(http_client="aiohttp"))
+    assert all(r.ok and r.stamps == "user" and not r.chunk_delay_ns and len(r.chunk_ns) == 8 for r in records)
+
+
+async def _serve(handler) -> tuple[asyncio.AbstractServer, int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bool:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    await reader.readexactly(length)
+    return True
+
+
+def _send_all(port: int, tmp_path, n: int, cap: int) -> list:
+    async def main():
+        async with StreamClient(Target(f"http://127.0.0.1:{port}/v1", "m"), RequestSpec(timeout_s=10)) as client:
+            with RecordWriter(tmp_path / "r.jsonl") as writer:
+                await run_workload(client, "w", Workload(title="t", max_concurrency=cap), [Sample("hi", 1, 2)] * n,
+                                   0, writer)
+
+    return main()
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced(tmp_path, monkeypatch):
+    """A server that closes each connection after one reply although it said keep-alive (an expired idle timer)."""
+    opened = _count_connects(monkeypatch)
+
+    async def handler(reader, writer):
+        try:
+            await _read_request(reader)
+        except (asyncio.IncompleteReadError, StopIteration):
+            writer.close()
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%b"
+                     % (len(_EVENTS), _EVENTS))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server, port = await _serve(handler)
+        async with server:
+            await _send_all(port, tmp_path, 6, 1)
+
+    run_async(main())
+    records = list(read_records(tmp_path / "r.jsonl"))
+    assert len(records) == 6 and all(r.ok and len(r.chunk_ns) == 2 for r in records), [r.error for r in records]
+    assert opened[0] >= 6
+
+
+def test_a_body_ended_by_the_connection_closing_is_a_whole_stream(tmp_path):
+    """HTTP/1.1 without length or chunking: the body runs to the close, which is its proper end."""
+    async def handler(reader, writer):
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+        for event in _EVENTS.split(b"\n\n")[:-1]:
+            writer.write(event + b"\n\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.close()
+
+    async def main():
+        server, port = await _serve(handler)
+        async with server:
+            await _send_all(port, tmp_path, 3, 1)
+
+    run_async(main())
+    records = list(read_records(tmp_path / "r.jsonl"))
+    assert all(r.ok and len(r.chunk_ns) == 2 for r in records), [r.error for r in records]
+    gaps = [r.chunk_ns[1] - r.chunk_ns[0] for r in records]
+    assert all(gap > 5_000_000 for gap in gaps)  # each event stamped as it came, not at the close
+
+
+def test_client_processes_are_chosen_from_the_expected_chunk_rate():
+    tokens = [Sample("x", 1, 256)] * 4000
+    one_core_load = int(CHUNKS_PER_WORKER / 100)  # streams one process carries at 100 chunks/s each
+    assert auto_workers(Workload(title="t", max_concurrency=one_core_load), tokens, free_cores=8) == (1, None)
+    workers, why = auto_workers(Workload(title="t", max_concurrency=2048), tokens, free_cores=8)
+    assert workers == 4 and "2048 streams" in why and "--client-workers" in why
+    workers, why = auto_workers(Workload(title="t"), tokens, free_cores=2)  # a burst of 4000: every core free
+    assert workers == 2
+    workers, why = auto_workers(Workload(title="t", max_concurrency=2048), tokens, free_cores=1)
+    assert workers == 1 and "no other core is free" in why
+    # An open loop holds rate x decode time streams: 10 req/s of 256 tokens at 100 tok/s is about 26.
+    assert expected_streams(Workload(title="t", request_rate=10), tokens) == pytest.approx(25.6)
+    assert auto_workers(Workload(title="t", request_rate=10), tokens, free_cores=8) == (1, None)
+
+
+@pytest.mark.e2e
+def test_run_says_how_many_client_processes_it_chose(tmp_path, fast_sim_config):
+    import json
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "glmbench", "run", "--backend", "sim", "--sim-config",
+                           str(fast_sim_config), "--workload", "burst", "--num-prompts", "700", "--dataset", "random",
+                           "--input-len", "4", "--output-len", "2", "--results-dir", str(results)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [note] = [line for line in proc.stderr.splitlines() if line.startswith("note: burst:")]
+    assert "700 streams" in note
+    [summary] = results.glob("*/summary.json")
+    row = json.loads(summary.read_text())["rows"][0]
+    assert row["completed"] == 700
+    assert row["client_workers"] == (2 if "2 client processes" in note else 1)
