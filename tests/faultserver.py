@@ -23,11 +23,15 @@ FAULT_MODE (default ``ok``), per completion request:
   packed        the whole reply body as one HTTP chunk in one write
   error-event   one token event, then an ``{"error": ...}`` event and [DONE]
   hostile       tokens (and the default model id) carry markup/escape text
-  hostile-error HTTP 500 whose error message is hostile text
+  hostile-error hostile text (raw ESC, BEL, rich markup, HTML, a newline) as the error: odd-numbered
+                requests get an HTTP 500 whose text/plain body is those raw bytes, even-numbered
+                ones one token event and then an ``{"error": ...}`` event carrying the same text
+                (JSON-escaped as ``\\u001b``, which decodes to a real ESC in the message)
   nothttp       every connection gets an SSH banner and is closed
 
 FAULT_MODEL (default ``fault-model``), FAULT_TOKENS (8), FAULT_ITL_MS (2),
 FAULT_TTFT_MS (5), FAULT_OK_FIRST (0: requests 1..N are served as ``ok``),
+FAULT_FAIL_FIRST (0: when set, requests 1..N get FAULT_MODE and every later one ``ok``),
 FAULT_DIE_AFTER (requests 1..N are served, request N+1 sends its headers and
 one token event and the process exits with ``os._exit(1)``),
 FAULT_STARTUP (``ok`` | ``exit`` | ``never-ready`` | ``slow``, FAULT_STARTUP_S=2),
@@ -57,6 +61,7 @@ TOKENS = int(ENV.get("FAULT_TOKENS", "8"))
 ITL = float(ENV.get("FAULT_ITL_MS", "2")) / 1000
 TTFT = float(ENV.get("FAULT_TTFT_MS", "5")) / 1000
 OK_FIRST = int(ENV.get("FAULT_OK_FIRST", "0"))
+FAIL_FIRST = int(ENV.get("FAULT_FAIL_FIRST", "0"))
 DIE_AFTER = int(ENV["FAULT_DIE_AFTER"]) if ENV.get("FAULT_DIE_AFTER") else None
 STARTUP = ENV.get("FAULT_STARTUP", "ok")
 COMPLETION_PATHS = ("/v1/chat/completions", "/v1/completions")
@@ -128,6 +133,11 @@ class Conn:
         await self.w.drain()
 
 
+def error_event_message(mode: str) -> str:
+    """The message of an ``{"error": ...}`` event; JSON carries the hostile text's ESC as ``\\u001b``."""
+    return HOSTILE_ERROR if mode == "hostile-error" else "injected error event"
+
+
 def token_events(chat: bool, n: int, prompt_tokens: int, mode: str) -> list[str]:
     """JSON payloads of a normal stream: n token chunks, then the usage chunk."""
     kind = "chat.completion.chunk" if chat else "text_completion"
@@ -154,8 +164,8 @@ async def stream_reply(c: Conn, mode: str, events: list[str]) -> None:
     frames = [f"data: {e}{nl}{nl}" for e in events] + [f"data: [DONE]{nl}{nl}"]
     if mode == "badjson" and len(frames) > 2:
         frames[1] = "data: {not json\n\n"
-    elif mode == "error-event":
-        err = {"error": {"message": "injected error event", "code": 500}}
+    elif mode in ("error-event", "hostile-error"):
+        err = {"error": {"message": error_event_message(mode), "code": 500}}
         frames = [frames[0], f"data: {dumps(err)}\n\n", "data: [DONE]\n\n"]
     elif mode == "comments":
         frames = [(": keep-alive\n\n" + ("event: message\n" if i % 2 == 0 else "") + f)
@@ -191,7 +201,7 @@ async def stream_reply(c: Conn, mode: str, events: list[str]) -> None:
 async def completion(c: Conn, path: str, body: bytes) -> None:
     state["requests"] += 1
     n = state["requests"]
-    mode = "ok" if n <= OK_FIRST else MODE
+    mode = "ok" if n <= OK_FIRST or (FAIL_FIRST and n > FAIL_FIRST) else MODE
     if DIE_AFTER is not None and n > DIE_AFTER:
         mode = "die"
     if ENV.get("FAULT_LOG"):
@@ -212,11 +222,13 @@ async def completion(c: Conn, path: str, body: bytes) -> None:
         await c.chunk(f"data: {token_events(chat, 1, 1, 'ok')[0]}\n\n".encode())
         await asyncio.sleep(0.05)
         os._exit(1)
-    if mode in ("http500", "http429", "http400", "hostile-error"):
-        code = 500 if mode == "hostile-error" else int(mode[4:])
-        msg = HOSTILE_ERROR if mode == "hostile-error" else f"injected {code}"
+    if mode == "hostile-error" and n % 2:
+        # The raw bytes, as a proxy or a broken server may send them: no JSON to escape anything.
+        return await c.send(500, HOSTILE_ERROR.encode(), "text/plain; charset=utf-8")
+    if mode in ("http500", "http429", "http400"):
+        code = int(mode[4:])
         extra = [("Retry-After", "1")] if code == 429 else []
-        return await c.send_json(code, {"error": {"message": msg, "type": "fault"}}, extra)
+        return await c.send_json(code, {"error": {"message": f"injected {code}", "type": "fault"}}, extra)
     if mode == "html":
         page = b"<html><body><h1>Gateway says hi</h1></body></html>"
         return await c.send(200, page, "text/html")
@@ -228,8 +240,8 @@ async def completion(c: Conn, path: str, body: bytes) -> None:
     if req.get("stream", False):
         return await stream_reply(c, mode, token_events(chat, ntok, prompt_tokens, mode))
     # Non-streamed reply; stream-only faults get a JSON-shaped equivalent.
-    if mode == "error-event":
-        return await c.send_json(200, {"error": {"message": "injected error event", "code": 500}})
+    if mode in ("error-event", "hostile-error"):
+        return await c.send_json(200, {"error": {"message": error_event_message(mode), "code": 500}})
     if mode == "badjson":
         return await c.send(200, b"{not json")
     if mode == "stall":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -68,6 +69,28 @@ class FaultServer:
         self.log.close()
 
 
+def kill_leftovers(marker: str) -> list[str]:
+    """SIGKILL every live process but this one whose command line carries ``marker``; their command lines.
+
+    The finalizer of a test that failed half-way: a glmbench it started (which
+    carries the fault server's address or the fake interpreter's path on its
+    command line), the server glmbench launched and that server's children.
+    """
+    me, killed = os.getpid(), []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            pid, cmd = int(path.parent.name), path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if pid != me and marker in cmd:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(cmd)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed
+
+
 @pytest.fixture
 def fault(tmp_path: Path):
     started: list[FaultServer] = []
@@ -79,6 +102,7 @@ def fault(tmp_path: Path):
 
     yield start
     for server in started:
+        kill_leftovers(f"127.0.0.1:{server.port}")  # a glmbench still using it (--endpoint URL)
         server.stop()
 
 
@@ -147,6 +171,22 @@ def assert_nothing_left(marker: str) -> None:
     assert not left, left
 
 
+def test_kill_leftovers_stops_a_marked_process_and_the_server_it_started(tmp_path: Path) -> None:
+    """The fixtures' finalizer: a process and its child in a session of its own, both marked, both gone."""
+    marker = str(tmp_path / "leftover-mark")
+    code = ("import subprocess, sys, time\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', sys.argv[1]], "
+            "start_new_session=True)\n"
+            "time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, marker])
+    deadline = time.monotonic() + 10
+    while len([c for _, c in live_processes() if marker in c]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(kill_leftovers(marker)) == 2
+    assert proc.wait(timeout=5) == -signal.SIGKILL
+    assert_nothing_left(marker)
+
+
 # ---------------------------------------------------------------- per-request faults (bench --endpoint)
 
 # (mode, extra server env, extra options, exit code, reason every failed request must give; None: all succeed)
@@ -212,6 +252,21 @@ def test_a_server_that_dies_mid_run_under_bench(fault, tmp_path: Path) -> None:
     assert errors and all(e.startswith(("stream cut mid-way", "cannot connect")) for e in errors), errors
 
 
+@pytest.mark.parametrize("env,dead,alive", [({"fail_first": "3"}, 1, 2), ({"ok_first": "3"}, 2, 1)],
+                         ids=["first-repeat-dead", "last-repeat-dead"])
+def test_a_repeat_in_which_every_request_failed_fails_the_run(fault, tmp_path: Path, env, dead, alive) -> None:
+    """--repeat N: any one repeat with no success exits 1 and says which, whatever the other repeats did."""
+    server = fault("http500", **env)
+    results = tmp_path / "results"
+    proc = glmbench("run", "--endpoint", server.url, "--workload", "burst", "--num-prompts", "3", "--repeat", "2",
+                    *LOAD, "--results-dir", str(results))
+    assert_outcome(proc, 1, f"every request of burst failed in repeat {dead} of 2 (most often: HTTP 500: ")
+    [parent] = run_folders(results)
+    assert_consistent(parent / f"repeat-{dead}", "all-failed", sent=3)
+    assert assert_consistent(parent / f"repeat-{alive}", "complete", sent=3)["rows"][0]["completed"] == 3
+    assert "repeat 1 of 2" in proc.stdout and "repeat 2 of 2" in proc.stdout  # both tables are printed
+
+
 # ---------------------------------------------------------------- hostile server text
 
 def test_hostile_model_name_and_text_are_shown_as_data(fault, tmp_path: Path) -> None:
@@ -234,23 +289,64 @@ def test_hostile_model_name_and_text_are_shown_as_data(fault, tmp_path: Path) ->
 
 
 def test_hostile_error_text_is_escaped_in_terminal_and_markdown(fault, tmp_path: Path) -> None:
+    """Raw ESC/BEL bytes in a text/plain 500 body, and the same text decoded from an error event: shown as data."""
     server = fault("hostile-error")
     results = tmp_path / "results"
-    proc = glmbench("bench", "--endpoint", server.url, "--workload", "burst", "--num-prompts", "3", *LOAD,
+    proc = glmbench("bench", "--endpoint", server.url, "--workload", "burst", "--num-prompts", "4", *LOAD,
                     "--results-dir", str(results))
     assert_outcome(proc, 1, "every request of burst failed")
     for text in (proc.stdout, proc.stderr):
         assert "\x1b" not in text and "\x07" not in text
     assert "[/]" in proc.stdout and "MarkupError" not in proc.stderr
+    # Visible, not executed: the escapes are written out, in the notes and in the error line.
+    assert "\\x1b]0;pwned\\x07" in "".join(proc.stdout.split()) and "\\x1b[2J" in proc.stderr
     [folder] = run_folders(results)
+    errors = [r["error"] for r in stored_records(folder) if not r["ok"]]
+    assert len(errors) == 4 and all(e.isprintable() for e in errors), errors  # one visible line each
+    assert {e.split(":")[0] for e in errors} == {"HTTP 500", "server error in stream"}, errors
+    assert all("injected [/] \\x1b[2J <script>" in e and "\\x1b]0;pwned\\x07" in e for e in errors), errors
     for args in (("report", str(folder), "--format", "md"), ("report", str(folder), str(folder), "--format", "md"),
                  ("compare", str(folder), str(folder), "--format", "md")):
         md = glmbench(*args)
         assert md.returncode in (0, 1) and "Traceback" not in md.stderr, md.stderr
-        assert "<script>" not in md.stdout and "\x1b" not in md.stdout
+        assert "<script>" not in md.stdout and "\x1b" not in md.stdout and "\x07" not in md.stdout, md.stdout
+    md = glmbench("report", str(folder), "--format", "md")
+    assert "&lt;script&gt;" in md.stdout and "\\\\x1b" in md.stdout  # the markdown shows the text, escaped
     table = glmbench("report", str(folder))
     assert_outcome(table, 0)
-    assert "\x1b" not in table.stdout and "[/]" in table.stdout
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout and "[/]" in table.stdout
+    page = tmp_path / "r.html"
+    assert_outcome(glmbench("report", str(folder), "--out", str(page)), 0)
+    assert "<script>" not in page.read_text() and "\x1b" not in page.read_text()
+
+
+def test_a_result_folder_holding_raw_server_text_is_shown_as_data(fault, tmp_path: Path) -> None:
+    """Files that hold server text unescaped (a folder from before escaping, or another tool's): reports escape it."""
+    raw = "HTTP 500: injected [/] \x1b[2J <script>alert(1)</script> [bold red]x[/bold red] \x1b]0;pwned\x07 | pipe |"
+    results = tmp_path / "results"
+    assert_outcome(glmbench("bench", "--endpoint", fault("http500").url, "--workload", "burst", "--num-prompts", "2",
+                            *LOAD, "--results-dir", str(results)), 1, "every request of burst failed")
+    [folder] = run_folders(results)
+    summary = json.loads((folder / "summary.json").read_text())
+    for row in summary["rows"]:
+        row["errors"] = {raw: row["failed"]}
+    (folder / "summary.json").write_text(json.dumps(summary))  # JSON keeps ESC as \u001b; it reads back raw
+    records = [{**r, "error": raw} for r in stored_records(folder)]
+    (folder / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    for args in (("report", str(folder), "--format", "md"), ("report", str(folder), str(folder), "--format", "md"),
+                 ("compare", str(folder), str(folder), "--format", "md"), ("report", str(folder))):
+        shown = glmbench(*args)
+        assert shown.returncode in (0, 1) and "Traceback" not in shown.stderr, shown.stderr
+        for text in (shown.stdout, shown.stderr):
+            assert "\x1b" not in text and "\x07" not in text, text
+        if "md" in args:  # compare's markdown lists no reasons; a report's does, escaped
+            assert "<script>" not in shown.stdout, shown.stdout
+            assert args[0] == "compare" or "&lt;script&gt;" in shown.stdout, shown.stdout
+    table = glmbench("report", str(folder))
+    assert "\\x1b]0;pwned\\x07" in "".join(table.stdout.split()) and "[/]" in table.stdout
+    page = tmp_path / "r.html"
+    assert_outcome(glmbench("report", str(folder), "--out", str(page)), 0)
+    assert "<script>" not in page.read_text() and "\x1b" not in page.read_text()
 
 
 def test_report_of_a_server_without_metrics(fault, tmp_path: Path) -> None:
@@ -357,8 +453,12 @@ def test_results_dir_that_is_a_file(tmp_path: Path, fault) -> None:
 # ---------------------------------------------------------------- server lifecycle (glmbench's launcher)
 
 @pytest.fixture
-def fake_python(tmp_path: Path) -> Path:
-    """An interpreter that runs the fault server where ``python -m glmbench sim`` is asked for."""
+def fake_python(tmp_path: Path):
+    """An interpreter that runs the fault server where ``python -m glmbench sim`` is asked for.
+
+    Its path marks every process of the test (see :func:`marked`): what a test
+    that failed half-way left running is killed when it ends.
+    """
     path = tmp_path / "fake-python"
     path.write_text(f"""#!/bin/sh
 if [ "$1" = "-m" ] && [ "$2" = "glmbench" ] && [ "$3" = "sim" ]; then
@@ -367,7 +467,8 @@ fi
 exec {sys.executable} "$@"
 """)
     path.chmod(0o755)
-    return path
+    yield path
+    kill_leftovers(str(path))
 
 
 def marked(fake_python: Path) -> list[str]:
@@ -390,6 +491,24 @@ def test_launch_with_a_missing_interpreter(tmp_path: Path) -> None:
                     "--results-dir", str(tmp_path / "r"))
     assert_outcome(proc, 2, "python not found: /nonexistent/bin/python")
     assert "launch.python" in proc.stderr and "reinstall" not in proc.stderr
+    assert run_folders(tmp_path / "r") == []
+
+
+@pytest.mark.parametrize("key", ["launch.python", "launch.venv"])
+def test_launch_with_an_interpreter_that_lacks_glmbench(tmp_path: Path, key) -> None:
+    """The config names an interpreter without glmbench: the next step names that interpreter, not a reinstall."""
+    venv = tmp_path / "bare-venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -S \"$@\"\n")  # -S: no site-packages
+    python.chmod(0o755)
+    value = python if key == "launch.python" else venv
+    # Run outside the checkout: from its root, the package folder there is importable by any interpreter.
+    proc = glmbench("run", "--backend", "sim", "--set", f"{key}={value}", *LOAD, "--num-prompts", "2",
+                    "--results-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert_outcome(proc, 2, f"module glmbench not importable by {python}")
+    assert f"next: install glmbench into {python}, or point {key} at the " in proc.stderr, proc.stderr
+    assert "reinstall" not in proc.stderr
     assert run_folders(tmp_path / "r") == []
 
 
