@@ -23,7 +23,7 @@ __all__ = ["RunOptions"]
 _DATASET = {"num_prompts": "num_prompts", "seed": "seed", "dataset": "name", "dataset_path": "path",
             "dataset_source": "source", "tokenizer": "tokenizer", "input_len": "random_input_len",
             "output_len": "random_output_len"}
-_REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_timeout_s"}
+_REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_timeout_s", "http_client": "http_client"}
 _WORKLOAD = ("request_rate", "max_concurrency", "burstiness")
 
 
@@ -54,6 +54,7 @@ class RunOptions(BaseModel):
     extra_body: dict[str, Any] | None = Field(None, description="JSON merged into every request body")
     timeout_s: float | None = None
     stall_timeout_s: float | None = None
+    http_client: str | None = Field(None, description="wire (glmbench's own reader, the default) or aiohttp")
     goodput: list[str] = Field(default_factory=list, description="SLOs as KEY:MS (ttft, tpot, e2e)")
     results_dir: Path = Path("results")
     label: str | None = Field(None, description="what reports call the run instead of its folder name")

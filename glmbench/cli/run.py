@@ -35,6 +35,9 @@ Timeout = Annotated[Optional[float], typer.Option("--timeout", help="Limit on ea
 StallTimeout = Annotated[Optional[float], typer.Option("--stall-timeout", help="Limit in seconds on the silence between "
                                                        "two reads of a stream, the wait for the first byte included "
                                                        "(default: none).")]
+HttpClient = Annotated[Optional[str], typer.Option(help="wire (glmbench's own HTTP reader with kernel receive "
+                                                 "stamps, the default) or aiohttp; https:// always uses aiohttp.",
+                                                 show_default=False)]
 Goodput = Annotated[Optional[list[str]], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")]
 ApiKey = Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)]
 ResultsDir = Annotated[Path, typer.Option(help="Where result folders go.")]
@@ -118,7 +121,8 @@ def run(
     max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
     dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
-    timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, goodput: Goodput = None,
+    timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, http_client: HttpClient = None,
+    goodput: Goodput = None,
     api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
     sim_config: SimConfig_ = None,
     repeat: Repeat = 1, client_workers: ClientWorkers = None,
@@ -142,7 +146,8 @@ def bench(
     max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
     dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
     input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
-    timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, goodput: Goodput = None,
+    timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, http_client: HttpClient = None,
+    goodput: Goodput = None,
     api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
     client_workers: ClientWorkers = None,
 ) -> None:
