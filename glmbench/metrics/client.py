@@ -18,7 +18,7 @@ import numpy as np
 
 from glmbench.results.records import RequestRecord
 
-__all__ = ["client_health", "issue_lags", "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
+__all__ = ["client_health", "issue_lags", "read_delays", "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
            "ISSUE_LAG_LIMIT_MS", "CPU_LIMIT_PCT"]
 
 # A healthy loop wakes a timer within about a millisecond on average; a p99
@@ -77,3 +77,19 @@ def client_health(loop_lag_ns: Sequence[int], client_cpu_s: float, duration_s: f
         "client_warning": ("client saturated, latencies overstated: " + "; ".join(reasons)
                            + " (rerun with --client-workers N, one per free core)") if reasons else None,
     }
+
+
+def read_delays(records: Sequence[RequestRecord]) -> dict[str, object]:
+    """What stamped the chunks (``kernel``, ``user`` or ``mixed``) and, with kernel stamps, the client's read delay.
+
+    A kernel stamp is the data's arrival at the socket; the client's delay
+    (read minus arrival) no longer moves the figures, and is reported as such.
+    """
+    kinds = {r.stamps for r in records if r.chunk_ns}
+    out: dict[str, object] = {"receive_stamps": kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)}
+    delays = [d for r in records for d in r.chunk_delay_ns]
+    if delays:
+        ms = _ms(delays)
+        out["read_delay_ms_mean"] = float(ms.mean())
+        out["read_delay_ms_p99"] = float(np.percentile(ms, 99))
+    return out

@@ -141,6 +141,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("loop_lag", "loop lag", "ms", "lower", stats=("mean", "p99", "max")),
     Metric("issue_lag", "issue lag", "ms", "lower", stats=("mean", "p99")),
     Metric("client_cpu_pct", "client CPU", "%", "lower", short="client CPU %", fmt="{:.0f}"),
+    # With kernel receive stamps: how long after its arrival the client read a chunk (not part of any figure).
+    Metric("read_delay", "client read delay", "ms", "lower", stats=("mean", "p99"), always=False),
     Metric("client_workers", "client processes", "count", short="client procs", fmt="{:.0f}", kind=int,
            always=False),
     Metric("spec_accept_length", "acceptance length", "tokens/step", "higher", short="accept length", always=False,

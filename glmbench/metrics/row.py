@@ -26,6 +26,8 @@ class _RowFields(BaseModel):
     goodput_slos: dict[str, float] | None = None
     client_saturated: bool
     client_warning: str | None
+    # What stamped the chunks: "kernel" (the socket's receive time), "user" (the client's read) or "mixed".
+    receive_stamps: str | None = None
     errors: dict[str, int]
     description: str | None = None
     num_prompts: int | None = None

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glmbench.metrics.base import DistributionMetric
-from glmbench.metrics.client import client_health, issue_lags
+from glmbench.metrics.client import client_health, issue_lags, read_delays
 from glmbench.metrics.goodput import goodput
 from glmbench.metrics.registry import distributions, published
 from glmbench.metrics.row import validated_row
@@ -43,6 +43,7 @@ def summarize_workload(
         row.update(goodput(records, slos, row["duration_s"]))
         row["goodput_slos"] = dict(slos)
     row.update(client_health(loop_lag_ns, client_cpu_s, row["duration_s"], issue_lags(records)))
+    row.update(read_delays(records))
     row["errors"] = error_reasons(records)
     if extra:
         row.update(extra)
