@@ -238,7 +238,9 @@ class WireRequest:
             self.sender.add_done_callback(self._sent)
         self.loop.add_reader(self.sock.fileno(), self._readable)
         total_s, _ = self.timeouts
-        handle = self.loop.call_later(total_s, self._timeout)
+        # The whole-request limit runs from when the call was issued, connecting included.
+        left_s = total_s - (perf_counter_ns() - (record.send_ns or record.wire_ns)) / 1e9
+        handle = self.loop.call_later(max(left_s, 0.0), self._timeout)
         self.future.add_done_callback(lambda _f: handle.cancel())
         if self.stall_ns:
             self.stall_timer = self.loop.call_later(self.stall_ns / 1e9, self._stall_check)
