@@ -26,7 +26,7 @@ from glmbench.backends.config import BackendConfig
 from glmbench.backends.process import ServerProcess, free_port, port_is_free
 from glmbench.errors import GlmbenchError
 
-__all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env", "keep_client_off", "check_launchable"]
+__all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env", "keep_client_off", "check_launchable", "backend_python"]
 
 _SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
@@ -56,6 +56,11 @@ def _python(cfg: BackendConfig) -> str:
     if cfg.launch.venv:
         return str(Path(cfg.launch.venv).expanduser() / "bin" / "python")
     return cfg.launch.python or sys.executable
+
+
+def backend_python(cfg: BackendConfig) -> str:
+    """The interpreter a local launch of ``cfg`` runs: ``launch.venv``'s, else ``launch.python``, else glmbench's."""
+    return _python(cfg)
 
 
 def _is_local_path(model: str) -> bool:
