@@ -27,6 +27,7 @@ def _register() -> None:
         compare,
         data,
         experiment,
+        parsers,
         report,
         run,
         serve,
@@ -43,6 +44,7 @@ def _register() -> None:
     data.register(app)
     compare.register(app)
     experiment.register(app)
+    parsers.register(app)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -172,4 +172,6 @@ def differences(backend: str, cases: Sequence[Case], results: Iterable[Mapping[s
             first = group[0]
             out.append(Difference(backend, case.id, case.kind, tuple(o.mode for o in group), first.fields,
                                   expected_parse(case.expected), first.got, first.crash, case.note))
-    return out
+    # what a served reply shows first (whole, then per token), arbitrary cuts last; corpus order within
+    rank = {m: i for i, m in enumerate(MODES)}
+    return sorted(out, key=lambda d: min(rank.get(m, len(MODES)) for m in d.modes))
