@@ -1,7 +1,7 @@
 """One workload from several client processes, when one event loop cannot keep up.
 
-One core's event loop reads over 100,000 chunks/s within the accuracy targets
-(benchmarks/README.md). Past what one process should carry, ``--client-workers
+One core's event loop reads about 90,000 reads/s (175,000 token events/s when a
+read holds several) within the accuracy targets (benchmarks/README.md). Past what one process should carry, ``--client-workers
 N`` splits the load over N processes, each with its own event loop and
 connections; without the flag, :func:`auto_workers` picks N from the expected
 chunk rate and the free cores:

@@ -1,9 +1,12 @@
 """The client's self-check: was the load generator itself the bottleneck?
 
-Timestamps are taken when the event loop gets round to a read. If the loop is
-late (too many streams for one core), every timestamp is late and TTFT is
-overstated; and requests leave after their scheduled time, so the offered load
-is not the one asked for. Three of the client's own measurements say so: the
+With user-space stamps (aiohttp, https, platforms without kernel receive
+stamps) a chunk is stamped when the event loop gets round to its read: a late
+loop (too many streams for one core) stamps every chunk late and overstates
+TTFT. Kernel receive stamps are the data's arrival whatever the loop does, but
+a stream read more than one inter-token gap late still merges two chunks under
+the later one's stamp. Either way a late loop also sends requests after their
+scheduled time, so the offered load is not the one asked for. Three of the client's own measurements say so: the
 loop monitor's wake-up delay, the issue lag (HTTP call issued minus the time
 the schedule set for it) and the client's CPU use. A run past the limits is
 flagged in the summary, the tables and the report rather than printed as if it
