@@ -237,7 +237,7 @@ class StreamClient:
             record.error = f"HTTP {status}: {one_line(req.body_text())}"
             return
         kind = req.content_type()
-        if status and not req._is_stream():
+        if status and not req.streaming:
             record.error = (f"HTTP 200 but {one_line(kind or '', 60)}, not an event stream: "
                             f"{one_line(req.body_text()) or '(empty)'}")
             return

@@ -22,7 +22,6 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable
 from time import perf_counter_ns
 
 import httptools
@@ -31,7 +30,7 @@ from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.results.records import RequestRecord
 from glmbench.util.text import one_line
 
-__all__ = ["ConnectionPool", "WireRequest", "kernel_stamps"]
+__all__ = ["ConnectionPool", "WireRequest", "exchange", "kernel_stamps"]
 
 # SO_TIMESTAMPNS (the "old" value, a struct timespec of two longs) is 35 on
 # every Linux architecture but a few with their own socket.h; the control
@@ -145,13 +144,6 @@ class ConnectionPool:
         for sock in self._idle:
             sock.close()
         self._idle.clear()
-
-
-def request_head(method: str, host: str, path: str, headers: dict[str, str], body_len: int) -> bytes:
-    """Request line and headers, ready to be followed by the body."""
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {body_len}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 class WireRequest:
@@ -358,8 +350,7 @@ class WireRequest:
 
 
 async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: StreamDecoder,
-                   timeout_s: float, stall_s: float | None,
-                   on_request: Callable[[WireRequest], None] | None = None) -> WireRequest:
+                   timeout_s: float, stall_s: float | None) -> WireRequest:
     """Send ``data`` on a pooled (else new) connection and read the whole reply into ``record``.
 
     A reused connection that the server closed before saying anything (its
@@ -372,8 +363,6 @@ async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, dec
         if sock is None:
             sock = await asyncio.wait_for(pool.connect(), timeout_s)
         req = WireRequest(pool, sock, record, decoder, stall_s, (timeout_s, stall_s))
-        if on_request is not None:
-            on_request(req)
         try:
             req.start(data)
             await req.future
