@@ -102,8 +102,9 @@ def parsers(
                 "notes": result.notes, "backends": [asdict(b) for b in result.backends]}
         print(json.dumps(data, ensure_ascii=True, indent=1))
         return
-    print(f"{len(result.cases)} cases ({sum(1 for c in result.cases if not c.kind.startswith('bfcl:'))} "
-          f"hand-written, BFCL from {md_text(result.bfcl_source or 'nowhere')}); tokenizer {md_text(result.tokenizer)}")
+    hand = sum(1 for c in result.cases if not c.kind.startswith("bfcl:"))
+    bfcl = f"{len(result.cases) - hand} from BFCL ({md_text(result.bfcl_source)})" if result.bfcl_source else "no BFCL cases"
+    print(f"{len(result.cases)} cases ({hand} hand-written, {bfcl}); tokenizer {md_text(result.tokenizer)}")
     for note in result.notes:
         print(f"* {md_text(note)}")
     print()
