@@ -4,6 +4,8 @@ a cell that cannot start recorded while the others finish, Ctrl-C then resume to
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,12 +249,85 @@ load:
 def test_the_nightly_example_runs_one_experiment_and_compares_it() -> None:
     import yaml
 
+    from glmbench.api.experiment_file import load_experiment
+
     workflow = yaml.safe_load((REPO / "examples" / "nightly.yml").read_text())
     [job] = workflow["jobs"].values()
     assert "strategy" not in job  # no matrix written by hand: the experiment file is the matrix
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "glmbench experiment run" in script and 'glmbench compare "$BASELINES/last-good" "$RUN"' in script
     assert (REPO / job["env"]["EXPERIMENT"]).is_file()
+    # The runs and the baseline live on the runner's disk, outside the workspace that checkout cleans.
+    assert job["env"]["BASELINES"].startswith("/") and "github.workspace" not in job["env"]["BASELINES"]
+    assert '--results-dir "$NIGHT"' in script and "results/" not in script
+    # Compare needs the run-to-run spread: the shipped nightly experiment repeats every load point.
+    assert load_experiment(REPO / job["env"]["EXPERIMENT"]).repeats >= 2
+
+
+def _nightly_steps() -> tuple[dict, list[dict]]:
+    import yaml
+
+    [job] = yaml.safe_load((REPO / "examples" / "nightly.yml").read_text())["jobs"].values()
+    return job, [step for step in job["steps"] if "run" in step and "pip install" not in step["run"]]
+
+
+def test_the_nightly_baseline_survives_the_checkout_cleaning_the_workspace(tmp_path: Path) -> None:
+    """The workflow's shell steps, three nights in a row, with a stand-in glmbench and the workspace wiped
+    before each night as actions/checkout does: the second night is compared with the first, a night with a
+    regression does not become the baseline, old nights are pruned but the last good one stays."""
+    job, steps = _nightly_steps()
+    assert [s["name"] for s in steps] == ["Run the experiment", "Report", "Compare with the last good night",
+                                          "Keep the last nights"]
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    fake = bin_dir / "glmbench"
+    fake.write_text(f"""#!/bin/bash
+echo "$*" >> {calls}
+case "$1 $2" in
+  "experiment run")
+    if [ "$3" = "--dry-run" ]; then echo "plan"; exit 0; fi
+    dir="$5/$(date +%Y%m%d-%H%M%S)-glm-4.7-flash"; mkdir -p "$dir"; echo '{{}}' > "$dir/index.json";
+    echo "experiment: $dir" ;;
+  report*) [ -d "$2" ] || exit 2; echo report ;;
+  compare*) [ -f "$2/index.json" ] || {{ echo "error: no experiment index at $2" >&2; exit 2; }}
+            echo "compared $(realpath "$2") $(realpath "$3")" >> {calls}
+            echo "OK"; exit "${{FAKE_COMPARE_EXIT:-0}}" ;;
+esac
+""")
+    fake.chmod(0o755)
+    baselines = tmp_path / "srv" / "baselines"
+
+    def night(run_id: int, compare_exit: int = 0) -> list[int]:
+        workspace = tmp_path / "workspace"
+        if workspace.exists():
+            shutil.rmtree(workspace)  # actions/checkout: git clean -ffdx, nothing of last night's stays
+        (workspace / ".venv" / "bin").mkdir(parents=True)
+        (workspace / ".venv" / "bin" / "activate").write_text(f'export PATH="{bin_dir}:$PATH"\n')
+        github_env = tmp_path / f"env-{run_id}"
+        github_env.write_text("")
+        env = {**os.environ, **{k: str(v) for k, v in job["env"].items()}, "BASELINES": str(baselines),
+               "KEEP_NIGHTS": "1", "GITHUB_ENV": str(github_env), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+               "GITHUB_RUN_ID": str(run_id), "GITHUB_RUN_ATTEMPT": "1", "FAKE_COMPARE_EXIT": str(compare_exit)}
+        codes = []
+        for step in steps:
+            for line in github_env.read_text().splitlines():  # what earlier steps set, as Actions passes it on
+                key, _, value = line.partition("=")
+                env[key] = value
+            codes.append(subprocess.run(["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, check=False,
+                                        capture_output=True, text=True).returncode)
+        return codes
+
+    assert night(1) == [0, 0, 0, 0]
+    first = (baselines / "last-good").resolve()
+    assert first.is_dir() and baselines in first.parents and (tmp_path / "workspace") not in first.parents
+    assert night(2) == [0, 0, 0, 0]
+    second = (baselines / "last-good").resolve()
+    compares = [line.split()[1:] for line in calls.read_text().splitlines() if line.startswith("compared ")]
+    assert compares == [[str(first), str(second)]] and second != first  # compared with the first night; it passed
+    assert night(3, compare_exit=1) == [0, 0, 1, 0]  # a regression fails the job
+    assert (baselines / "last-good").resolve() == second  # and does not become the baseline
+    nights = sorted(p.name for p in (baselines / "nights").iterdir())
+    assert len(nights) == 2 and nights[0].endswith("-2-1") and nights[1].endswith("-3-1")  # the first pruned
 
 
 def test_sweep_runs_synchronous_then_all_at_once_then_rates_between(tmp_path: Path) -> None:
@@ -341,3 +416,252 @@ def test_the_report_tables_name_and_rank_metrics_as_the_registry_does(tmp_path: 
     assert headers == ["server", "point", "status", "output tok/s", "TTFT mean ms", "TTFT p99 ms", "TPOT mean ms",
                        "goodput req/s", "BFCL overall %"]  # no point has a reason: no "why"
     assert rows == [["a", "c8", "complete", "1235", "50.0", "61.3", "5.01", "1.50", "71.25"]]
+
+
+# ---------------------------------------------------------------- one finished experiment, read many ways
+
+def _sim(name: str, itl_ms: int) -> str:
+    return (f"  - {{name: {name}, backend: sim, set: {{options.ttft_ms: 5, options.ttft_dist: fixed, "
+            f"options.itl_dist: fixed, options.batch_slowdown: 0, options.itl_ms: {itl_ms}}}}}\n")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two simulated servers (a: ITL 1 ms, b: ITL 4 ms), points burst, c2 and r50, every one complete."""
+    tmp = tmp_path_factory.mktemp("finished")
+    res = run_cli("experiment", "run", str(_write(tmp, _sim("a", 1) + _sim("b", 4))), "--results-dir",
+                  str(tmp / "r"), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    folder, index = _index(tmp / "r")
+    assert [(c["label"], [p["label"] for p in c["points"]]) for c in index["cells"]] == [
+        ("a", ["burst", "c2", "r50"]), ("b", ["burst", "c2", "r50"])]
+    return folder
+
+
+def _copy(folder: Path, dest: Path, edit_index=None) -> Path:
+    """A copy of an experiment folder, its index edited by ``edit_index(index)``."""
+    copy = dest / folder.name
+    shutil.copytree(folder, copy)
+    if edit_index is not None:
+        index = json.loads((copy / "index.json").read_text())
+        edit_index(index)
+        (copy / "index.json").write_text(json.dumps(index))
+    return copy
+
+
+def _edit_row(folder: Path, cell: str, point: str, **values) -> None:
+    """Change the summary row of one point of an experiment folder."""
+    index = json.loads((folder / "index.json").read_text())
+    [entry] = [c for c in index["cells"] if c["label"] == cell]
+    [p] = [p for p in entry["points"] if p["label"] == point]
+    path = folder / entry["folder"] / p["folder"] / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["rows"][0].update(values)
+    path.write_text(json.dumps(summary))
+
+
+def test_compare_fails_as_incomplete_when_the_candidate_did_not_finish_a_baseline_point(finished: Path,
+                                                                                      tmp_path: Path) -> None:
+    reason = "cannot launch sim: python not found: /nonexistent/python"
+
+    def b_failed(index: dict) -> None:
+        a, b = index["cells"]
+        b.update(status="failed", reason=reason)
+        for point in b["points"]:
+            point.update(status="not run", folder=None, reason=reason)
+        del a["points"][2]  # a's r50: missing altogether
+
+    candidate = _copy(finished, tmp_path / "cand", b_failed)
+    res = run_cli("compare", str(finished), str(candidate), "--format", "md", "--max-regression", "50%")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert ("**INCOMPLETE: 4 baseline points did not finish in the candidate (a r50, b burst, b c2, b r50)**"
+            in res.stdout), res.stdout
+    assert "OK: no regression" not in res.stdout
+    assert "| a | r50 | missing from the candidate |" in res.stdout
+    assert "| b | c2 | not run in the candidate: cannot launch sim: python not found: /nonexistent/python |" \
+        in res.stdout
+    data = json.loads(run_cli("compare", str(finished), str(candidate), "--format", "json").stdout)
+    assert data["exit_code"] == 1 and data["verdict"].startswith("INCOMPLETE: 4 ")
+    assert [(p["server"], p["point"]) for p in data["points"]] == [("a", "burst"), ("a", "c2")]
+
+    # Nothing of the candidate finished: still a verdict (exit 1), not an error about unrelated experiments.
+    def all_failed(index: dict) -> None:
+        for cell in index["cells"]:
+            cell.update(status="failed", reason=reason)
+            for point in cell["points"]:
+                point.update(status="not run", folder=None, reason=reason)
+
+    dead = _copy(finished, tmp_path / "dead", all_failed)
+    res = run_cli("compare", str(finished), str(dead))
+    assert res.returncode == 1 and "INCOMPLETE: 6 baseline points" in res.stdout, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+
+    # A capacity probe the candidate's finished search did not try is no missing point.
+    def probed(index: dict) -> None:
+        a = index["cells"][0]
+        a["points"].append({**a["points"][1], "label": "cap-c3", "kind": "capacity"})
+
+    searched = _copy(finished, tmp_path / "searched", probed)
+    res = run_cli("compare", str(searched), str(finished), "--format", "md", "--max-regression", "50%")
+    assert res.returncode == 0 and "OK: no regression" in res.stdout, res.stdout + res.stderr
+    assert "a cap-c3: only in the baseline (the candidate's capacity took other steps)" in res.stdout
+
+
+def test_compare_headline_names_regressions_and_unfinished_points_together() -> None:
+    from types import SimpleNamespace
+
+    from glmbench.compare.experiments import ExperimentComparison
+
+    both = ExperimentComparison("base", "cand", 0.05,
+                                points=[("a", "c2", SimpleNamespace(regressions=["ttft"], rows=[]))],
+                                incomplete=[("b", "c2", "failed in the candidate")])
+    assert both.exit_code == 1
+    assert both.headline() == ("REGRESSION: 1 regressions in 1 points; "
+                               "INCOMPLETE: 1 baseline point did not finish in the candidate (b c2)")
+    quiet = ExperimentComparison("base", "cand", 0.05, points=[("a", "c2", SimpleNamespace(regressions=[], rows=[]))])
+    assert quiet.exit_code == 0 and quiet.headline() == "OK: no regression beyond 5% in 1 points"
+
+
+def test_frontier_ranks_only_points_whose_figures_can_be_trusted() -> None:
+    from glmbench.report.experiment import frontier, not_ranked
+
+    points = [
+        {"tok_s_per_user": 200.0, "output_tok_s_per_gpu": 600.0, "tpot_ms_mean": 5.0},
+        {"tok_s_per_user": 100.0, "output_tok_s_per_gpu": 700.0, "tpot_ms_mean": 10.0},
+        {"tok_s_per_user": 50.0, "output_tok_s_per_gpu": 650.0, "tpot_ms_mean": 20.0},  # dominated by the 2nd
+        # 0.0012 ms: 833,000 tok/s "per user" -- the tokens came together; it would beat everything
+        {"tok_s_per_user": 1000 / 0.0012, "output_tok_s_per_gpu": 5000.0, "tpot_ms_mean": 0.0012},
+        {"tok_s_per_user": 300.0, "output_tok_s_per_gpu": 900.0, "tpot_ms_mean": 3.3, "client_saturated": True},
+        {"tok_s_per_user": None, "output_tok_s_per_gpu": 800.0, "tpot_ms_mean": 0.0},
+    ]
+    assert frontier(points) == [0, 1]
+    assert [not_ranked(p) is None for p in points] == [True, True, True, False, False, False]
+    assert "tokens arrived together" in not_ranked(points[3]) and "client saturated" in not_ranked(points[4])
+
+
+def test_the_report_marks_saturated_points_and_leaves_untrustworthy_ones_off_the_frontier(finished: Path,
+                                                                                        tmp_path: Path) -> None:
+    from glmbench.report.experiment import experiment_report, pareto_figure
+
+    folder = _copy(finished, tmp_path / "one")
+    # b's c2 with a TPOT of 0.0012 ms and a huge throughput: counted, it would take the whole frontier.
+    _edit_row(folder, "b", "c2", tpot_ms_mean=0.0012, output_tok_s=1e6)
+    warning = "client saturated, latencies overstated: event-loop delay mean 41.25 ms > 1 ms"
+    _edit_row(folder, "a", "r50", client_saturated=True, client_warning=warning)
+    data = json.loads(run_cli("report", str(folder), "--format", "json").stdout)
+    points = {(p["cell"], p["point"]): p for p in data["points"]}
+    assert points["a", "r50"]["client_saturated"] is True and points["a", "r50"]["pareto"] == "not ranked"
+    assert points["b", "c2"]["pareto"] == "not ranked" and points["b", "c2"]["on_frontier"] is None
+    assert points["a", "burst"]["pareto"] == "frontier"  # all at once at ITL 1 ms: beats every point of b
+    servers = {s["server"]: s for s in data["servers"]}
+    assert servers["a"]["dominated"] is False and servers["b"]["dominated"] is True
+    md = run_cli("report", str(folder), "--format", "md").stdout
+    assert "| a | r50 \\* | complete |" in md and "| a | c2 | complete |" in md
+    assert "a point marked \\* had a saturated client" in md and "a r50: client saturated" in md
+    assert "b c2: not ranked on the Pareto frontier: mean TPOT 0.0012 ms" in md
+    table = run_cli("report", str(folder)).stdout
+    assert "r50 *" in table and "note: a r50: client saturated" in table
+
+    # Every point of b out of the ranking, and all of a's but one: b is neither on the frontier nor dominated,
+    # and the single point left is still marked as the frontier on the plot; the others are drawn as x.
+    _edit_row(folder, "a", "r50", client_saturated=False, client_warning=None)
+    for cell, point in (("b", "burst"), ("b", "r50"), ("a", "c2"), ("a", "burst")):
+        _edit_row(folder, cell, point, client_saturated=True, client_warning=warning)
+    report = experiment_report(folder)
+    servers = {s["server"]: s for s in report.servers}
+    assert servers["b"]["dominated"] is None and servers["b"]["pareto"] == "not ranked"
+    assert servers["a"]["dominated"] is False and servers["a"]["pareto"] == "on the frontier"
+    assert [(p["cell"], p["point"]) for p in report.points if p.get("on_frontier")] == [("a", "r50")]
+    fig = pareto_figure(report)
+    drawn = {c.get_label(): c for c in fig.axes[0].collections}
+    assert len(drawn["Pareto frontier"].get_offsets()) == 1
+    assert len(drawn["a (not ranked)"].get_offsets()) == 2 and len(drawn["b (not ranked)"].get_offsets()) == 2
+    assert "1 not ranked off the chart (mean TPOT near 0)" in [line.get_label() for line in fig.axes[0].lines]
+    md = run_cli("report", str(folder), "--format", "md").stdout
+    [b_row] = [line for line in md.splitlines() if line.startswith("| b | complete | - |")]
+    assert b_row.endswith("| not ranked |"), md
+
+
+def test_report_out_makes_its_folders_and_a_path_it_cannot_write_is_an_error(finished: Path, tmp_path: Path) -> None:
+    html = tmp_path / "not" / "yet" / "there" / "report.html"
+    res = run_cli("report", str(finished), "--out", str(html), "--plots", str(tmp_path / "new" / "plots"))
+    assert res.returncode == 0, res.stderr
+    assert "Pareto frontier" in html.read_text(encoding="utf-8") and (tmp_path / "new" / "plots" / "pareto.svg").is_file()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for flag in ("--out", "--plots"):
+        res = run_cli("report", str(finished), flag, str(blocker / "inside" / "report.html"))
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.startswith("error: cannot write") and "\nnext: pass " + flag in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr
+
+
+def test_dry_run_lists_a_sweep_and_a_capacity_search_and_counts_their_points(tmp_path: Path) -> None:
+    from glmbench.api.experiment import plan_experiment
+
+    server = ("servers:\n  - {name: s, backend: sim, set: {options.ttft_ms: 20, options.itl_ms: 10}}\n"
+              "load:\n  options: {num_prompts: 16, dataset: random, input_len: 16, output_len: 8}\n")
+    sweep, capacity = tmp_path / "sweep.yaml", tmp_path / "capacity.yaml"
+    sweep.write_text(f"schema_version: 1\nname: sw\n{server}  sweep: {{points: 3}}\n")
+    capacity.write_text(f"schema_version: 1\nname: cap\n{server}  capacity: {{by: concurrency, start: 1, max: 64, "
+                        f"max_probes: 10}}\nslo: {{ttft: 60}}\n")
+    res = run_cli("experiment", "run", str(sweep), "--dry-run", "--results-dir", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    assert "1 server configurations x 5 sweep points, repeats 1" in res.stdout and "x 0 points" not in res.stdout
+    assert ("sweep: one request at a time (sweep-sync), all at once (sweep-max), then 3 Poisson rates evenly "
+            "between") in res.stdout
+    assert "points: sweep-sync, sweep-max, sweep-r<rate>" in res.stdout
+    assert "about 0 min" not in res.stdout and "estimated duration: about 9 s" in res.stdout
+    # One request: 20 ms + 8 x 10 ms. Start-up 2 s; synchronous 16 x 0.1 s, each of 3 rates at most as long,
+    # the burst two requests' length.
+    assert plan_experiment(sweep)[2] == pytest.approx(2 + 4 * 1.6 + 0.2)
+    res = run_cli("experiment", "run", str(capacity), "--dry-run", "--results-dir", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    assert "1 server configurations x up to 10 capacity probes" in res.stdout
+    assert ("capacity search by concurrency: from 1 in flight up to 64, doubling then bisecting to a tolerance of "
+            "0.1, then the boundary run once more; at most 10 probes (the rerun among them)") in res.stdout
+    assert "points: cap-c<load>, cap-c<load>-rerun" in res.stdout
+    assert plan_experiment(capacity)[2] == pytest.approx(2 + 10 * 1.6)  # every probe as long as the first
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_server_that_dies_mid_experiment_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+    """The middle server dies on its fifth request (the fault server, started where the simulator would be):
+    its point is recorded as the server's death with the reason, its other points not run, the servers around
+    it complete, nothing of it is left running, and the run exits 1."""
+    from tests.test_faults import FAULT_SERVER, kill_leftovers
+
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"""#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "glmbench" ] && [ "$3" = "sim" ]; then
+    exec {sys.executable} {FAULT_SERVER} "$@"
+fi
+exec {sys.executable} "$@"
+""")
+    fake.chmod(0o755)
+    dies = (f'  - {{name: dies, backend: sim, set: {{launch.python: "{fake}", env.FAULT_MARK: "{fake}", '
+            f'extra_args: ["--mark", "{fake}"], env.FAULT_DIE_AFTER: 4, env.FAULT_ITL_MS: 20, '
+            f'startup_timeout_s: 10, scrape_interval_s: 0.5}}}}\n')
+    results = tmp_path / "r"
+    try:
+        res = run_cli("experiment", "run", str(_write(tmp_path, _sim("a", 1) + dies + _sim("b", 1))),
+                      "--results-dir", str(results), timeout=300)
+    finally:
+        left = kill_leftovers(str(fake))
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    assert "error: 1 of 3 server configurations did not finish (first: dies: server exited with code 1" \
+        in res.stderr, res.stderr
+    _, index = _index(results)
+    assert index["status"] == "incomplete"
+    cells = {c["label"]: c for c in index["cells"]}
+    assert cells["a"]["status"] == cells["b"]["status"] == "complete"
+    assert all(p["status"] == "complete" for label in ("a", "b") for p in cells[label]["points"])
+    cell = cells["dies"]
+    assert cell["status"] == "failed" and "server exited with code 1 during burst" in cell["reason"]
+    burst, *rest = cell["points"]
+    # Whether the run saw the death mid-run or only its requests failing, the point is no result: not done.
+    assert burst["status"] == "server-died" and "server exited with code 1" in burst["reason"], burst
+    assert [p["status"] for p in rest] == ["not run", "not run"]
+    assert all("server exited with code 1" in p["reason"] for p in rest)
+    assert not left  # the dead server's cell stopped everything it started

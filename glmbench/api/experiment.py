@@ -33,7 +33,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import INDEX, SCHEMA_VERSION, read_index, write_index
 from glmbench.results.store import now_iso, repeat_folders, summary_folder
 
-__all__ = ["ExperimentResult", "run_experiment", "plan_experiment"]
+__all__ = ["ExperimentResult", "run_experiment", "plan_experiment", "Search", "searches"]
 
 # Statuses a point ends with that need no rerun on resume.
 _DONE = {"complete", "all-failed"}
@@ -108,14 +108,66 @@ def _checked_cells(experiment: Experiment) -> list[Cell]:
     return planned
 
 
+@dataclass
+class Search:
+    """Points a server decides on as it runs (a sweep, a capacity search): how many at most, and what they are."""
+
+    kind: str  # "sweep" or "capacity"
+    points: int  # per server, at most
+    labels: str  # the points' labels, as a pattern
+    text: str  # what the search does, in a line
+
+    def seconds(self, cell: Cell, experiment: Experiment) -> float:
+        """A rough upper bound of the search's duration on ``cell``.
+
+        The sweep: the synchronous pass, the burst, and each rate timed as the synchronous pass (every rate
+        lies above the synchronous request rate, so none takes longer). The capacity search: every probe timed
+        at the start load, the longest of a search that only goes up.
+        """
+        if self.kind == "sweep":
+            sync = _estimate_point_s(cell, Point("sweep-sync", "load", experiment.probe_options("concurrency", 1)),
+                                     experiment)
+            burst = _estimate_point_s(cell, Point("sweep-max", "load", experiment.burst_options()), experiment)
+            return sync * (self.points - 1) + burst
+        search = experiment.load.capacity  # type: ignore[union-attr]
+        probe = Point("cap", "load", experiment.probe_options(search.by, search.start))
+        return self.points * _estimate_point_s(cell, probe, experiment)
+
+
+def searches(experiment: Experiment) -> list[Search]:
+    """The sweep and the capacity search of the experiment, if it has them (each server runs them)."""
+    load = experiment.load
+    out: list[Search] = []
+    if load is not None and load.sweep is not None:
+        n = load.sweep.points
+        out.append(Search("sweep", n + 2, "sweep-sync, sweep-max, sweep-r<rate>",
+                          f"sweep: one request at a time (sweep-sync), all at once (sweep-max), then {n} Poisson "
+                          f"rate{'s' if n != 1 else ''} evenly between the two request rates measured"))
+    if load is not None and load.capacity is not None:
+        c = load.capacity
+        unit = "in flight" if c.by == "concurrency" else "req/s"
+        tag = "c" if c.by == "concurrency" else "r"
+        out.append(Search("capacity", c.max_probes, f"cap-{tag}<load>, cap-{tag}<load>-rerun",
+                          f"capacity search by {c.by}: from {c.start:g} {unit} up to {c.max:g}, doubling then "
+                          f"bisecting to a tolerance of {c.tolerance:g}, then the boundary run once more; at most "
+                          f"{c.max_probes} probes (the rerun among them); a load holds when {c.attainment:g} of "
+                          f"its requests meet every SLO"))
+    return out
+
+
 def plan_experiment(name_or_path: str | Path) -> tuple[Experiment, list[Cell], float]:
-    """The experiment, its cells and points, and a rough estimate of its duration in seconds; nothing starts."""
+    """The experiment, its cells and points, and a rough estimate of its duration in seconds; nothing starts.
+
+    The estimate counts each server's start, its planned points, and the most points its sweep and capacity
+    search can run (:func:`searches`).
+    """
     experiment = load_experiment(name_or_path)
     planned = _checked_cells(experiment)
     total = 0.0
     for cell in planned:
         total += _STARTUP_S.get(cell.launch.backend or (cell.launch.config or "").split("-")[0], 60.0)
         total += sum(_estimate_point_s(cell, p, experiment) for p in cell.points)
+        total += sum(search.seconds(cell, experiment) for search in searches(experiment))
     return experiment, planned, total
 
 
@@ -268,11 +320,16 @@ class _CellRunner:
             raise
         except GlmbenchError as exc:
             status, reason, name = "failed", exc.message, None
+        code = self.server.exit_code()
+        if code is not None and status == "all-failed":
+            # Every request failed because the server died before the run noticed: no result of the server's,
+            # and not done (a resume runs it again).
+            status, reason = "server-died", f"server exited with code {code} during {point.label}: every request failed"
         pentry.update(status=status, reason=reason, folder=name, seconds=round(time.monotonic() - started, 1))
         write_index(self.folder, self.index)
         self.progress.point_done(self.cell.label, point.label, status, reason)
-        if self.server.exit_code() is not None:
-            raise GlmbenchError(f"server exited with code {self.server.exit_code()} during {point.label}",
+        if code is not None:
+            raise GlmbenchError(f"server exited with code {code} during {point.label}",
                                 f"see {self.cell_dir / 'server.log'}")
         return pentry
 

@@ -19,7 +19,12 @@ def print_experiment(folder: Path) -> None:
     """The per-server table, then every point (shared with ``glmbench report EXPERIMENT_DIR``)."""
     from rich.table import Table
 
-    from glmbench.report.experiment import experiment_report, point_table, server_table
+    from glmbench.report.experiment import (
+        experiment_report,
+        notes,
+        point_table,
+        server_table,
+    )
     from glmbench.util.text import rich_text, safe_console
 
     report = experiment_report(folder)
@@ -33,6 +38,8 @@ def print_experiment(folder: Path) -> None:
         for row in rows:
             table.add_row(*(rich_text(c) for c in row))
         out.print(table)
+    for note in notes(report):
+        out.print(rich_text(f"note: {note}"))
 
 
 @experiment_app.command("run")
@@ -88,15 +95,21 @@ def run(
 
 
 def _print_plan(file: str) -> None:
-    from glmbench.api.experiment import plan_experiment
+    from glmbench.api.experiment import plan_experiment, searches
     from glmbench.util.text import visible
 
     experiment, planned, seconds = plan_experiment(file)
-    print(f"experiment {experiment.name}: {len(planned)} server configurations x "
-          f"{len(planned[0].points) if planned else 0} points, repeats {experiment.repeats}")
+    found = searches(experiment)
+    fixed = len(planned[0].points) if planned else 0
+    counts = ([f"{fixed} points"] if fixed or not found else []) + [
+        f"{s.points} sweep points" if s.kind == "sweep" else f"up to {s.points} capacity probes" for s in found]
+    print(f"experiment {experiment.name}: {len(planned)} server configurations x {' + '.join(counts)}, "
+          f"repeats {experiment.repeats}")
     if planned and experiment.load is not None:
         print(f"  every load point: suite {experiment.load.suite}, options {visible(experiment.load.options)}"
               + (f", SLOs {visible(experiment.slo)} ms" if experiment.slo else ""))
+    for search in found:
+        print(f"  {search.text}")
     from glmbench.api.launch import resolve_config
 
     for cell in planned:
@@ -106,8 +119,10 @@ def _print_plan(file: str) -> None:
             ([f"--backend {cell.launch.backend}"] if cell.launch.backend else [])
             + ([f"--config {cell.launch.config}"] if cell.launch.config else [])
             + [f"--set {shlex.quote(s)}" for s in cell.launch.sets]))
-        print("    points: " + ", ".join(p.label for p in cell.points))
-    print(f"estimated duration: about {seconds / 60:.0f} min (rough: start-up and request times assumed per backend)")
+        print("    points: " + ", ".join([p.label for p in cell.points] + [s.labels for s in found]))
+    about = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    print(f"estimated duration: about {about} (rough: start-up and request times assumed per backend"
+          + ("; sweeps and capacity searches counted at their most points" if found else "") + ")")
 
 
 def register(app: typer.Typer) -> None:

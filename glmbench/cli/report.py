@@ -72,25 +72,47 @@ def _print_many(run_dirs: list[Path], format: str) -> None:
 
 
 def _write_files(run_dirs: list[Path], out: Path | None, plots_dir: Path | None) -> None:
-    from glmbench.report.plots import make_plots, save_plots
+    from glmbench.report.plots import make_plots
     from glmbench.report.runs import open_runs
     from glmbench.report.tables import build_tables
 
     runs = open_runs(run_dirs)
     plots = make_plots(runs)
     if plots_dir is not None:
-        written = save_plots(plots, plots_dir)
-        typer.echo(f"wrote {len(written)} plot files to {plots_dir}", err=True)
+        _save_plots(plots, plots_dir)
     if out is not None:
         from glmbench.report.html import render_html
 
         title = "glmbench report: " + ", ".join(r.label for r in runs)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(render_html(build_tables(runs), plots, title=title), encoding="utf-8")
-        except OSError as exc:
-            raise GlmbenchError(f"cannot write {out}: {exc.strerror}", "pass --out a writable path") from None
-        typer.echo(f"wrote {out}", err=True)
+        _write_html(out, render_html(build_tables(runs), plots, title=title))
+
+
+def _save_plots(plots: list, plots_dir: Path) -> None:
+    """Every plot as PNG and SVG under ``plots_dir`` (made with its parents); a folder that cannot be written
+    is a user error, not a traceback."""
+    from glmbench.report.plots import save_plots
+
+    try:
+        written = save_plots(plots, plots_dir)
+    except OSError as exc:
+        raise GlmbenchError(f"cannot write plots to {plots_dir}: {_why(exc)}",
+                            "pass --plots a writable folder") from None
+    typer.echo(f"wrote {len(written)} plot files to {plots_dir}", err=True)
+
+
+def _write_html(out: Path, html: str) -> None:
+    """The HTML report at ``out`` (its folders made), as UTF-8; a path that cannot be written is a user error."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise GlmbenchError(f"cannot write {out}: {_why(exc)}", "pass --out a writable path") from None
+    typer.echo(f"wrote {out}", err=True)
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in a few words, naming the path it was about."""
+    return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
 
 def _renderers(kind: str):
@@ -116,15 +138,11 @@ def _experiment(folder: Path, format: str, out: Path | None, plots_dir: Path | N
 
     report = e.experiment_report(folder)
     if out is not None or plots_dir is not None:
-        from glmbench.report.plots import save_plots
-
         plots = e.experiment_plots(report)
         if plots_dir is not None:
-            written = save_plots(plots, plots_dir)
-            typer.echo(f"wrote {len(written)} plot files to {plots_dir}", err=True)
+            _save_plots(plots, plots_dir)
         if out is not None:
-            out.write_text(e.render_experiment_html(report, plots))
-            typer.echo(f"wrote {out}", err=True)
+            _write_html(out, e.render_experiment_html(report, plots))
     if format == "table":
         from glmbench.cli.experiment import print_experiment
 

@@ -1,7 +1,10 @@
 """Two experiment folders compared point by point: the same server configuration and load point on both sides.
 
 Each matched point is an ordinary comparison (:func:`~glmbench.compare.compare_results`,
-with its noise rules); the experiment regresses when any point does. Beside the
+with its noise rules); the experiment regresses when any point does. A point the
+baseline finished that the candidate did not (its server failed or died, the
+point was cut short or is missing) makes the comparison incomplete: it fails
+like a regression, since nothing vouches for that point tonight. Beside the
 verdicts it says, per metric, the smallest change the data could have caught at
 every point (the largest of the points' detectable changes), so a quiet night is
 known to be quiet down to that size and no further.
@@ -31,6 +34,8 @@ class ExperimentComparison:
     threshold: float
     points: list[tuple[str, str, Comparison]] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    # Baseline points the candidate did not finish: (server, point, what became of it there).
+    incomplete: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[tuple[str, str, Any]]:
@@ -38,7 +43,20 @@ class ExperimentComparison:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.regressions else 0
+        """1 on a regression at any point, or when a point the baseline finished did not finish in the candidate."""
+        return 1 if self.regressions or self.incomplete else 0
+
+    def headline(self) -> str:
+        """The verdict in one line: regressions, then the points the candidate did not finish, else OK."""
+        parts = []
+        if self.regressions:
+            parts.append(f"REGRESSION: {len(self.regressions)} regressions in {len(self.points)} points")
+        if self.incomplete:
+            names = [f"{cell} {point}" for cell, point, _ in self.incomplete]
+            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            parts.append(f"INCOMPLETE: {len(names)} baseline point{'s' if len(names) != 1 else ''} "
+                         f"did not finish in the candidate ({shown})")
+        return "; ".join(parts) or f"OK: no regression beyond {100 * self.threshold:g}% in {len(self.points)} points"
 
     def _largest(self, attribute: str) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -64,36 +82,74 @@ class ExperimentComparison:
 
     def to_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "candidate": self.candidate, "threshold": self.threshold,
+                "verdict": self.headline(), "exit_code": self.exit_code,
                 "regressions": len(self.regressions), "unmatched": self.unmatched,
+                "incomplete": [{"server": c, "point": p, "why": why} for c, p, why in self.incomplete],
                 "detectable": self.detectable(), "spread": self.spreads(), "repeats_for_10pct": self.advice(),
                 "points": [{"server": c, "point": p, **cmp.to_json()} for c, p, cmp in self.points]}
 
 
-def _folders(root: Path) -> dict[tuple[str, str], Path]:
+# Points a cell decides on as it runs (capacity probes, sweep rates): another night may take other steps.
+_SEARCHED = ("capacity", "sweep")
+
+
+def _entries(root: Path) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every point of an experiment by (server label, point label), with its cell; and the cells by label."""
     index = read_index(root)
-    out = {}
+    points = {}
     for cell in index["cells"]:
         for point in cell["points"]:
-            if point.get("folder") and point["status"] in ("complete", "all-failed"):
-                out[cell["label"], point["label"]] = root / cell["folder"] / point["folder"]
-    return out
+            points[cell["label"], point["label"]] = {**point, "cell": cell}
+    return points, {cell["label"]: cell for cell in index["cells"]}
+
+
+def _finished(entry: dict[str, Any] | None) -> bool:
+    return bool(entry and entry.get("folder") and entry["status"] in ("complete", "all-failed"))
+
+
+def _what_became(entry: dict[str, Any] | None, cell: dict[str, Any] | None) -> str:
+    """Why a baseline point has no finished counterpart in the candidate, in a few words."""
+    if cell is None:
+        return "no such server configuration in the candidate"
+    if entry is None:
+        if cell["status"] == "complete":
+            return "missing from the candidate"
+        why = cell.get("reason")
+        return f"missing from the candidate (server {cell['status']}{': ' + why.splitlines()[0] if why else ''})"
+    why = entry.get("reason") or (cell.get("reason") if entry["status"] == "not run" else None)
+    return f"{entry['status']} in the candidate" + (f": {why.splitlines()[0]}" if why else "")
 
 
 def compare_experiments(baseline: Path, candidate: Path, threshold: float = 0.05) -> ExperimentComparison:
-    """Match the two experiments' points by server label and point label, and compare each pair."""
-    base, cand = _folders(Path(baseline)), _folders(Path(candidate))
+    """Match the two experiments' points by server label and point label, and compare each pair.
+
+    A point the baseline finished and the candidate did not is listed in ``incomplete``
+    (the comparison then exits 1), except a capacity probe or sweep rate the candidate's
+    completed search simply did not try.
+    """
+    base, base_cells = _entries(Path(baseline))
+    cand, cand_cells = _entries(Path(candidate))
     result = ExperimentComparison(Path(baseline).name, Path(candidate).name, threshold)
-    for key in base:
-        if key not in cand:
-            result.unmatched.append(f"{key[0]} {key[1]}: only in the baseline")
-    for key in cand:
-        if key not in base:
-            result.unmatched.append(f"{key[0]} {key[1]}: only in the candidate")
-    for key in (k for k in base if k in cand):
-        result.points.append((*key, compare_results(base[key], cand[key], threshold)))
-    if not result.points:
-        raise GlmbenchError("the two experiments share no finished point (same server label and point label)",
+    if not set(base) & set(cand) and not set(base_cells) & set(cand_cells):
+        raise GlmbenchError("the two experiments share no point (same server label and point label)",
                             "compare two runs of the same experiment file")
+    done = [key for key, entry in base.items() if _finished(entry)]
+    if not done:
+        raise GlmbenchError(f"the baseline {baseline} has no finished point to compare with",
+                            "pass a baseline experiment that finished")
+    for key in done:
+        entry, cell = cand.get(key), cand_cells.get(key[0])
+        if _finished(entry):
+            b, c = Path(baseline) / base[key]["cell"]["folder"], Path(candidate) / cell["folder"]
+            result.points.append((*key, compare_results(b / base[key]["folder"], c / entry["folder"], threshold)))
+        elif entry is None and base[key]["kind"] in _SEARCHED and cell is not None and cell["status"] == "complete":
+            result.unmatched.append(f"{key[0]} {key[1]}: only in the baseline (the candidate's "
+                                    f"{base[key]['kind']} took other steps)")
+        else:
+            result.incomplete.append((*key, _what_became(entry, cell)))
+    for key, entry in cand.items():
+        if _finished(entry) and not _finished(base.get(key)):
+            result.unmatched.append(f"{key[0]} {key[1]}: only in the candidate")
     return result
 
 
@@ -102,18 +158,23 @@ def to_markdown(result: ExperimentComparison) -> str:
     from glmbench.util.text import md_text
 
     regressions = result.regressions
-    head = (f"REGRESSION: {len(regressions)} regressions in {len(result.points)} points" if regressions else
-            f"OK: no regression beyond {100 * result.threshold:g}% in {len(result.points)} points")
-    lines = ["## glmbench compare (experiments)", "", f"**{head}**", "",
+    lines = ["## glmbench compare (experiments)", "", f"**{md_text(result.headline())}**", "",
              f"baseline: {md_text(result.baseline)}  ", f"candidate: {md_text(result.candidate)}", ""]
+    if result.incomplete:
+        lines += ["Finished in the baseline, not in the candidate (nothing vouches for these points):", "",
+                  "| server | point | in the candidate |", "|---|---|---|"]
+        lines += [f"| {md_text(c)} | {md_text(p)} | {md_text(why)} |" for c, p, why in result.incomplete]
+        lines.append("")
     if regressions:
         lines += ["| server | point | metric | baseline | candidate | why |", "|---|---|---|---:|---:|---|"]
         lines += [f"| {md_text(c)} | {md_text(p)} | {md_text(r.metric)} | {r.baseline:.4g} | {r.candidate:.4g} "
                   f"| {md_text(r.verdict.why)} |" for c, p, r in regressions]
         lines.append("")
-    lines += ["Smallest change caught at every point, per metric:", "",
-              "| metric | detectable change |", "|---|---:|"]
-    lines += [f"| {md_text(m)} | {100 * v:.1f}% |" for m, v in sorted(result.detectable().items())]
+    detectable = result.detectable()
+    if detectable:
+        lines += ["Smallest change caught at every point, per metric:", "",
+                  "| metric | detectable change |", "|---|---:|"]
+        lines += [f"| {md_text(m)} | {100 * v:.1f}% |" for m, v in sorted(detectable.items())]
     advice = result.advice()
     if advice:
         lines += ["", "Repeats per side to catch a 10% regression 90% of the time with at most 1% false alarms, "

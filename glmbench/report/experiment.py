@@ -4,6 +4,13 @@ Read from ``index.json`` and the point folders only, so a report can be made
 again anywhere. The frontier follows InferenceX's axes: output tok/s per GPU (the
 cost side) against output tok/s per user (1000 / mean TPOT, interactivity); a
 server configuration none of whose load points is on the frontier is dominated.
+
+Only points whose figures can be trusted are ranked: a point whose client was
+saturated (its latencies overstated, its chunks stamped late and together), or
+whose mean TPOT is missing or below :data:`MIN_TPOT_MS` (its tokens arrived
+together, so 1000 / TPOT is no decode speed), is drawn as "not ranked" and
+decides nothing; a server none of whose points is ranked is neither on the
+frontier nor dominated.
 """
 
 from __future__ import annotations
@@ -25,11 +32,15 @@ from glmbench.metrics.registry import (
 from glmbench.results.experiments import read_index
 from glmbench.results.store import load_any_summary, load_manifest, summary_folder
 
-__all__ = ["ExperimentReport", "experiment_report", "frontier", "to_markdown", "to_json", "pareto_figure",
-           "curves_figure", "experiment_plots", "render_experiment_html"]
+__all__ = ["ExperimentReport", "experiment_report", "frontier", "not_ranked", "notes", "to_markdown", "to_json",
+           "pareto_figure", "curves_figure", "experiment_plots", "render_experiment_html", "MIN_TPOT_MS"]
 
 _POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
-               "goodput_pct", "completed", "failed")
+               "goodput_pct", "completed", "failed", "client_saturated", "client_warning")
+
+# A mean TPOT below this (10,000 tok/s for one user) is no decode speed: the tokens reached the
+# client together (a buffered stream, or a client too late to read them apart).
+MIN_TPOT_MS = 0.1
 
 
 @dataclass
@@ -85,10 +96,26 @@ def _point_row(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> dic
     return row
 
 
+def not_ranked(point: dict[str, Any]) -> str | None:
+    """Why a load point may not take part in the Pareto frontier (None: it may)."""
+    if point.get("output_tok_s_per_gpu") is None:
+        return "no throughput"
+    if point.get("client_saturated"):
+        return "client saturated: latencies overstated"
+    tpot = point.get("tpot_ms_mean")
+    if not tpot or tpot < MIN_TPOT_MS:
+        return (f"mean TPOT {_fmt(tpot, '{:.2g}')} ms: the tokens arrived together, "
+                f"1000 / TPOT is no decode speed")
+    return None
+
+
 def frontier(points: list[dict[str, Any]]) -> list[int]:
-    """Indices of the points no other point beats on both tok/s per GPU and tok/s per user (ties kept)."""
+    """Indices of the points no other point beats on both tok/s per GPU and tok/s per user (ties kept).
+
+    Points :func:`not_ranked` rules out are neither on it nor decide it.
+    """
     usable = [(i, p["tok_s_per_user"], p["output_tok_s_per_gpu"]) for i, p in enumerate(points)
-              if p.get("tok_s_per_user") is not None and p.get("output_tok_s_per_gpu") is not None]
+              if p.get("tok_s_per_user") is not None and not_ranked(p) is None]
     on = []
     for i, x, y in usable:
         if not any(x2 >= x and y2 >= y and (x2 > x or y2 > y) for j, x2, y2 in usable if j != i):
@@ -130,7 +157,9 @@ def experiment_report(folder: Path) -> ExperimentReport:
     load_points = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s") is not None]
     on_frontier = {id(load_points[i]) for i in frontier(load_points)}
     for p in load_points:
-        p["on_frontier"] = id(p) in on_frontier
+        p["not_ranked"] = not_ranked(p)
+        p["on_frontier"] = None if p["not_ranked"] else id(p) in on_frontier
+        p["pareto"] = "not ranked" if p["not_ranked"] else "frontier" if p["on_frontier"] else "dominated"
     for cell in index["cells"]:
         mine = [p for p in report.points if p["cell"] == cell["label"]]
         loads = [p for p in mine if p["kind"] != "bfcl"]
@@ -139,14 +168,18 @@ def experiment_report(folder: Path) -> ExperimentReport:
         best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99")
         goodput, goodput_at = _best(loads, "goodput_request_s")
         bfcl = next((p.get("bfcl_overall") for p in mine if p["kind"] == "bfcl"), None)
+        ranked = [p for p in loads if p.get("on_frontier") is not None]
+        placed = [p for p in loads if p.get("output_tok_s") is not None]
         report.servers.append({
             "server": cell["label"], "status": cell["status"], "reason": cell["reason"],
             "capacity": cap.get("value"), "capacity_by": cap.get("by"), "capacity_fails_at": cap.get("above"),
             "best_output_tok_s": best_tok, "best_output_at": best_tok_at,
             "best_ttft_ms_p99": best_ttft, "best_ttft_at": best_ttft_at,
             "max_goodput_request_s": goodput, "max_goodput_at": goodput_at, "bfcl_overall": bfcl,
-            "dominated": bool(loads) and not any(p.get("on_frontier") for p in loads)
-            if any(p.get("output_tok_s") is not None for p in loads) else None,
+            # None when no point of the server could be placed: it is neither on the frontier nor dominated.
+            "dominated": not any(p["on_frontier"] for p in ranked) if ranked else None,
+            "pareto": ("on the frontier" if any(p["on_frontier"] for p in ranked) else "dominated") if ranked
+            else "not ranked" if placed else None,
         })
     _mark_best(report)
     return report
@@ -215,15 +248,36 @@ SERVER_COLUMNS = (
     (f"best {_TTFT_P99_COLUMN[1]}", _best_cell("best_ttft_ms_p99", "best_ttft_at", _TTFT_P99_COLUMN[2])),
     (f"max {_GOODPUT_COLUMN[1]}", _best_cell("max_goodput_request_s", "max_goodput_at", _GOODPUT_COLUMN[2])),
     (_BFCL_COLUMN[1], lambda r: _fmt(r["bfcl_overall"], _BFCL_COLUMN[2])),
-    ("Pareto", lambda r: "-" if r["dominated"] is None else "dominated" if r["dominated"] else "on the frontier"),
+    ("Pareto", lambda r: r.get("pareto") or ("-" if r["dominated"] is None else
+                                             "dominated" if r["dominated"] else "on the frontier")),
 )
 
 # (key, header, format) of the point table; the metrics' headers and formats come from the registry.
 POINT_COLUMNS = (
     ("cell", "server", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
     _OUTPUT_COLUMN, column("ttft_ms_mean"), _TTFT_P99_COLUMN, column("tpot_ms_mean"), _GOODPUT_COLUMN,
-    _BFCL_COLUMN, ("reason", "why", "{}"),
+    _BFCL_COLUMN, ("pareto", "Pareto", "{}"), ("reason", "why", "{}"),
 )
+
+
+def _point_cell(point: dict[str, Any], key: str, spec: str) -> str:
+    """A point-table cell; a point whose client was saturated is marked * (as the single-run tables mark it)."""
+    text = _fmt(point.get(key), spec)
+    return f"{text} *" if key == "point" and point.get("client_saturated") else text
+
+
+def notes(report: ExperimentReport) -> list[str]:
+    """What a reader must see beside the tables: saturated clients, and points left off the frontier."""
+    out = []
+    if any(p.get("client_saturated") for p in report.points):
+        out.append("a point marked * had a saturated client: its latencies are overstated and it is not ranked "
+                   "on the Pareto frontier; the reason follows")
+    for p in report.points:
+        if p.get("client_saturated"):
+            out.append(f"{p['cell']} {p['point']}: {p.get('client_warning') or 'client saturated'}")
+        elif p.get("not_ranked"):
+            out.append(f"{p['cell']} {p['point']}: not ranked on the Pareto frontier: {p['not_ranked']}")
+    return out
 
 
 def server_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:
@@ -235,7 +289,7 @@ def point_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:
     """Headers and cells of the per-point table (columns without any value left out)."""
     shown = [c for c in POINT_COLUMNS
              if c[0] in ("cell", "point", "status") or any(p.get(c[0]) is not None for p in report.points)]
-    return [h for _, h, _ in shown], [[_fmt(p.get(k), spec) for k, _, spec in shown] for p in report.points]
+    return [h for _, h, _ in shown], [[_point_cell(p, k, spec) for k, _, spec in shown] for p in report.points]
 
 
 def to_markdown(report: ExperimentReport) -> str:
@@ -250,6 +304,7 @@ def to_markdown(report: ExperimentReport) -> str:
              f"Best server by {md_text(report.objective)}: "
              f"{md_text(next((r['server'] for r in report.servers if r.get('best')), 'none'))}", "", "### Servers", ""]
     lines += table(*server_table(report)) + ["", "### Points", ""] + table(*point_table(report))
+    lines += ["", *[f"- {md_text(n)}" for n in notes(report)]] if notes(report) else []
     return "\n".join(lines) + "\n"
 
 
@@ -285,24 +340,44 @@ def _finish(fig, ax, xlabel: str, ylabel: str, title: str):
 
 
 def pareto_figure(report: ExperimentReport):
-    """Output tok/s per GPU against tok/s per user, one series per server; the frontier drawn, dominated servers hollow."""
-    cells = _by_cell(report, "tok_s_per_user", "output_tok_s_per_gpu")
-    if not cells:
+    """Output tok/s per GPU against tok/s per user, one series per server; the frontier's points ringed (and joined
+    when there are several), dominated servers hollow, points that are not ranked drawn as x."""
+    placed = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s_per_gpu") is not None]
+    if not placed:
         return None
+    ranked = [p for p in placed if p.get("on_frontier") is not None]
+    unranked = [p for p in placed if p.get("on_frontier") is None]
+    # A point that is not ranked is drawn where it lies when that is on the chart; a TPOT near 0 (tok/s per user
+    # in the hundreds of thousands) would squash every ranked point against the axis, so it is only counted.
+    right = max((p["tok_s_per_user"] for p in ranked), default=None)
+    shown = [p for p in unranked if p.get("tok_s_per_user") is not None
+             and (right is None or p["tok_s_per_user"] <= 1.5 * right)]
+    off = len(unranked) - len(shown)
     fig, ax = _axes()
-    dominated = {r["server"]: r["dominated"] for r in report.servers}
-    for i, (label, pts) in enumerate(cells.items()):
+    status = {r["server"]: r.get("pareto") for r in report.servers}
+    order = list(dict.fromkeys(p["cell"] for p in placed))
+    for i, label in enumerate(order):
         colour = f"C{i % 10}"
-        hollow = dominated.get(label)
-        ax.plot([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], "-", color=colour,
-                alpha=0.5)
-        ax.scatter([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], s=40,
-                   facecolors="none" if hollow else colour, edgecolors=colour,
-                   label=f"{label}{' (dominated)' if hollow else ''}")
-    best = sorted((p for pts in cells.values() for p in pts if p.get("on_frontier")), key=lambda p: p["tok_s_per_user"])
+        pts = sorted((p for p in ranked if p["cell"] == label), key=lambda p: p["tok_s_per_user"])
+        hollow = status.get(label) == "dominated"
+        if pts:
+            ax.plot([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], "-",
+                    color=colour, alpha=0.5)
+            ax.scatter([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], s=40,
+                       facecolors="none" if hollow else colour, edgecolors=colour,
+                       label=f"{label}{' (dominated)' if hollow else ''}")
+        mine = [p for p in shown if p["cell"] == label]
+        if mine:
+            ax.scatter([p["tok_s_per_user"] for p in mine], [p["output_tok_s_per_gpu"] for p in mine], s=50,
+                       marker="x", color=colour, label=f"{label} (not ranked)")
+    best = sorted((p for p in ranked if p["on_frontier"]), key=lambda p: p["tok_s_per_user"])
     if best:
-        ax.plot([p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best], "k--", lw=1,
-                label="Pareto frontier")
+        xs, ys = [p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best]
+        if len(best) > 1:
+            ax.plot(xs, ys, "k--", lw=1)
+        ax.scatter(xs, ys, s=160, facecolors="none", edgecolors="k", linewidths=1.5, label="Pareto frontier")
+    if off:
+        ax.plot([], [], "x", color="grey", label=f"{off} not ranked off the chart (mean TPOT near 0)")
     return _finish(fig, ax, f"{_OUTPUT.header()} per user (1000 / mean {_TPOT.title} {_TPOT.unit})",
                    f"{_OUTPUT.header()} per GPU", f"{report.name}: throughput per GPU vs interactivity")
 
@@ -316,6 +391,10 @@ def curves_figure(report: ExperimentReport):
     for i, (label, pts) in enumerate(cells.items()):
         ax.plot([p["output_tok_s"] for p in pts], [p["ttft_ms_p99"] for p in pts], "o-", color=f"C{i % 10}",
                 label=label)
+    saturated = [p for pts in cells.values() for p in pts if p.get("client_saturated")]
+    if saturated:  # latencies the client cannot vouch for
+        ax.scatter([p["output_tok_s"] for p in saturated], [p["ttft_ms_p99"] for p in saturated], s=90,
+                   marker="x", color="k", zorder=3, label="client saturated (latency overstated)")
     return _finish(fig, ax, _OUTPUT.header(), axis_label("ttft_ms_p99"),
                    f"{report.name}: throughput vs latency per server")
 
@@ -344,4 +423,6 @@ def render_experiment_html(report: ExperimentReport, plots: list) -> str:
 
     body = ["<h2>Servers</h2>", table(*server_table(report)), "<h2>Plots</h2>",
             "".join(figure_html(p) for p in plots), "<h2>Points</h2>", table(*point_table(report))]
+    if notes(report):
+        body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes(report)) + "</ul>")
     return page(f"experiment {report.name}", "\n".join(body))
