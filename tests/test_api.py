@@ -54,3 +54,23 @@ def test_options_are_one_model_shared_by_run_and_bench() -> None:
     for command in (run, bench):
         assert fields <= set(inspect.signature(command).parameters), command.__name__
     assert "repeat" in inspect.signature(run).parameters
+
+
+def test_every_server_in_turn_gets_its_own_cores_and_the_client_gets_them_back(tmp_path: Path) -> None:
+    """Two servers one after the other (as an experiment runs its cells): each pinned to its core, the client off it."""
+    import os
+
+    from glmbench.api import Launch
+    from glmbench.api.launch import prepare
+    from glmbench.api.serving import serve
+
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        pytest.skip("pinning needs two cores")
+    server_core = cores[-1]
+    for i in range(2):
+        prepared = prepare(Launch(backend="sim", sets=[f"launch.cpus=[{server_core}]"]))
+        with serve(prepared, tmp_path / f"sim-{i}.log") as server:
+            assert os.sched_getaffinity(server.process.proc.pid) == {server_core}
+            assert server_core not in os.sched_getaffinity(0)
+        assert sorted(os.sched_getaffinity(0)) == cores

@@ -9,7 +9,7 @@ from pathlib import Path
 from glmbench.api.launch import PreparedLaunch
 from glmbench.api.progress import Progress
 from glmbench.backends.base import Server
-from glmbench.backends.launch import keep_client_off, start_server
+from glmbench.backends.launch import keep_client_off, restore_client, start_server
 from glmbench.load.client import Target, probe_target, served_model
 from glmbench.util.loop import run_async
 
@@ -42,9 +42,11 @@ def serve(prepared: PreparedLaunch, log: Path | None = None, api_key: str | None
     assert cfg is not None and backend is not None and log is not None, "a started server needs its config and a log"
     progress.server_starting(cfg.backend, log)
     server = start_server(backend, cfg, log, prepared.installed, prepared.plan)
+    cores = None
     try:
-        keep_client_off(cfg.launch.cpus)
+        cores = keep_client_off(cfg.launch.cpus)
         yield server
     finally:
         if not server.stop():
             progress.warning(f"port {server.port} still answers after the server was stopped")
+        restore_client(cores)

@@ -26,7 +26,7 @@ from glmbench.backends.config import BackendConfig
 from glmbench.backends.process import ServerProcess, free_port, port_is_free
 from glmbench.errors import GlmbenchError
 
-__all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env", "keep_client_off", "check_launchable", "backend_python"]
+__all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env", "keep_client_off", "restore_client", "check_launchable", "backend_python"]
 
 _SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
@@ -112,22 +112,39 @@ def _container_plan(cfg: BackendConfig, program: list[str], args: list[str], por
     return LaunchPlan(command=command, env={}, port=port, base_url=base_url, cleanup=[runtime, "rm", "-f", name])
 
 
+# The cores this process may use as it started: a configured core is there or not whatever pinning
+# the load client has had since (kept off one server's cores, it must not lose them for the next).
+_CORES_AT_START = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset()
+
+
 def _usable_cpus(cpus: list[int] | None) -> list[int] | None:
     """The configured cores that this machine has; None (no pinning) when none of them is there."""
     if not cpus or not hasattr(os, "sched_getaffinity"):
         return None
-    usable = [c for c in cpus if c in os.sched_getaffinity(0)]
+    usable = [c for c in cpus if c in _CORES_AT_START]
     return usable or None
 
 
-def keep_client_off(cpus: list[int] | None) -> None:
-    """Pin this process (the load client) to the cores the server was not pinned to, if any are left."""
+def keep_client_off(cpus: list[int] | None) -> set[int] | None:
+    """Pin this process (the load client) to the cores the server was not pinned to, if any are left.
+
+    Returns the cores it had before, for :func:`restore_client` once that server stops (None: unchanged).
+    """
     usable = _usable_cpus(cpus)
     if not usable:
-        return
-    rest = set(os.sched_getaffinity(0)) - set(usable)
-    if rest:
-        os.sched_setaffinity(0, rest)
+        return None
+    before = set(os.sched_getaffinity(0))
+    rest = before - set(usable)
+    if not rest or rest == before:
+        return None
+    os.sched_setaffinity(0, rest)
+    return before
+
+
+def restore_client(before: set[int] | None) -> None:
+    """Give this process back the cores :func:`keep_client_off` took from it."""
+    if before:
+        os.sched_setaffinity(0, before)
 
 
 @dataclass
