@@ -54,11 +54,11 @@ def _probe_kernel_stamps() -> bool:
         socks.append(listener)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        a = socket.create_connection(listener.getsockname(), timeout=2)
+        a = socket.create_connection(listener.getsockname(), timeout=30)
         socks.append(a)
         b, _ = listener.accept()
         socks.append(b)
-        b.settimeout(2)
+        b.settimeout(30)  # generous: a starved machine must not turn the stamps off
         b.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         a.sendall(b"x")
         _data, anc, _flags, _addr = b.recvmsg(16, _ANC_SIZE)
