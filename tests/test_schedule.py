@@ -86,7 +86,7 @@ class FakeClient:
     def body(self, sample: Sample) -> bytes:
         return sample.prompt.encode()
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, connections: int = 1) -> None:
         return None
 
     async def send(self, record: RequestRecord, body: bytes) -> None:

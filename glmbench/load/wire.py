@@ -60,9 +60,15 @@ def _probe_kernel_stamps() -> bool:
         socks.append(b)
         b.settimeout(30)  # generous: a starved machine must not turn the stamps off
         b.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-        a.sendall(b"x")
-        _data, anc, _flags, _addr = b.recvmsg(16, _ANC_SIZE)
-        return any(level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS for level, kind, _ in anc)
+        # The kernel switches receive stamping on for the whole machine a moment after the
+        # first socket asks (deferred work), so the first packets may come unstamped: try a few.
+        for _ in range(50):
+            a.sendall(b"x")
+            _data, anc, _flags, _addr = b.recvmsg(16, _ANC_SIZE)
+            if any(level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS for level, kind, _ in anc):
+                return True
+            time.sleep(0.01)
+        return False
     except OSError:
         return False
     finally:
@@ -262,7 +268,8 @@ class WireRequest:
         user = perf_counter_ns()
         self.last_ns = user
         if anc and self.stamps:
-            # The kernel's CLOCK_REALTIME stamp, moved onto the monotonic clock as it stands now.
+            # The kernel's CLOCK_REALTIME stamp, moved onto the monotonic clock as it stands now
+            # (a read without one, as when stamping is just being switched on, keeps the read's time).
             sec, nsec = _TIMESPEC.unpack_from(anc[0][2])
             kernel = sec * 1_000_000_000 + nsec - (time.time_ns() - perf_counter_ns())
             self.ts = ts = kernel if kernel < user else user
