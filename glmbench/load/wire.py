@@ -132,15 +132,13 @@ class ConnectionPool:
         while idle:
             sock = idle.pop()
             try:
-                if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
-                    sock.close()  # closed by the server while idle
-                    continue
-                sock.close()  # unasked-for bytes: the connection is out of step
-                continue
+                sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return sock  # nothing to read: alive
             except OSError:
-                sock.close()
+                pass
+            # The server closed it while idle, sent bytes nobody asked for, or it broke.
+            sock.close()
         return None
 
     def give(self, sock: socket.socket) -> None:
