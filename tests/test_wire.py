@@ -178,3 +178,13 @@ def test_run_says_how_many_client_processes_it_chose(tmp_path, fast_sim_config):
     row = json.loads(summary.read_text())["rows"][0]
     assert row["completed"] == 700
     assert row["client_workers"] == (2 if "2 client processes" in note else 1)
+
+
+def test_connections_opened_ahead_follow_what_can_be_in_flight():
+    from glmbench.load.sender import connections_needed
+
+    assert connections_needed(2000, 512) == 512  # a closed loop: its cap
+    assert connections_needed(2000, None) == 1024  # a burst: every request, within reason
+    assert connections_needed(150, None, 5.0) == 50  # an open loop: its first 10 s of arrivals
+    assert connections_needed(150, None, 0.1) == 8
+    assert connections_needed(3, None, 100.0) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,11 +71,19 @@ _DISPATCH_SLICE = 16
 
 # Connections opened before the clock starts: the in-flight cap, or every request up to this many.
 _MAX_OPENED = 1024
+_OPEN_LOOP_AHEAD_S = 10.0
 
 
-def connections_needed(requests: int, cap: int | None) -> int:
-    """How many connections to open ahead: as many as can be in flight at once, within reason."""
-    return max(1, min(requests, cap or requests, _MAX_OPENED))
+def connections_needed(requests: int, cap: int | None, rate: float | None = None) -> int:
+    """How many connections to open ahead: as many as can be in flight at once, within reason.
+
+    An open loop gets its first ``_OPEN_LOOP_AHEAD_S`` seconds of arrivals (a server's idle
+    keep-alive limit closes the rest before they would be used anyway).
+    """
+    n = min(requests, cap or requests, _MAX_OPENED)
+    if rate:
+        n = min(n, max(8, math.ceil(rate * _OPEN_LOOP_AHEAD_S)))
+    return max(1, n)
 
 
 async def _sleep_until(due_ns: int) -> None:
@@ -114,7 +123,7 @@ async def send_workload(
     cap = workload.max_concurrency if cap is None else cap
     if t0_ns is None:
         # A caller that fixes the start has warmed its client up already.
-        await client.warm_up(connections_needed(len(samples), cap))
+        await client.warm_up(connections_needed(len(samples), cap, workload.request_rate))
     offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
     monitor = LoopMonitor()
     cpu0 = time.process_time()

@@ -126,7 +126,7 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         target = Target(job.base_url, job.model, job.api_key, warmup_path=job.warmup_path)
         async with StreamClient(target, job.spec) as client:
-            await client.warm_up(connections_needed(len(job.samples), job.cap))
+            await client.warm_up(connections_needed(len(job.samples), job.cap, job.workload.request_rate))
             out.send_bytes(_READY)
             try:
                 t0_ns = int(await loop.run_in_executor(None, start.recv))
