@@ -629,16 +629,9 @@ def test_a_server_that_dies_mid_experiment_is_recorded_and_the_others_finish(tmp
     """The middle server dies on its fifth request (the fault server, started where the simulator would be):
     its point is recorded as the server's death with the reason, its other points not run, the servers around
     it complete, nothing of it is left running, and the run exits 1."""
-    from tests.test_faults import FAULT_SERVER, kill_leftovers
+    from tests.test_faults import kill_leftovers, write_fake_python
 
-    fake = tmp_path / "fake-python"
-    fake.write_text(f"""#!/bin/sh
-if [ "$1" = "-m" ] && [ "$2" = "glmbench" ] && [ "$3" = "sim" ]; then
-    exec {sys.executable} {FAULT_SERVER} "$@"
-fi
-exec {sys.executable} "$@"
-""")
-    fake.chmod(0o755)
+    fake = write_fake_python(tmp_path / "fake-python")
     dies = (f'  - {{name: dies, backend: sim, set: {{launch.python: "{fake}", env.FAULT_MARK: "{fake}", '
             f'extra_args: ["--mark", "{fake}"], env.FAULT_DIE_AFTER: 4, env.FAULT_ITL_MS: 20, '
             f'startup_timeout_s: 10, scrape_interval_s: 0.5}}}}\n')

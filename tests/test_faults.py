@@ -459,7 +459,13 @@ def fake_python(tmp_path: Path):
     Its path marks every process of the test (see :func:`marked`): what a test
     that failed half-way left running is killed when it ends.
     """
-    path = tmp_path / "fake-python"
+    path = write_fake_python(tmp_path / "fake-python")
+    yield path
+    kill_leftovers(str(path))
+
+
+def write_fake_python(path: Path) -> Path:
+    """A shell script at ``path`` that runs the fault server for ``-m glmbench sim`` and Python for the rest."""
     path.write_text(f"""#!/bin/sh
 if [ "$1" = "-m" ] && [ "$2" = "glmbench" ] && [ "$3" = "sim" ]; then
     exec {sys.executable} {FAULT_SERVER} "$@"
@@ -467,8 +473,7 @@ fi
 exec {sys.executable} "$@"
 """)
     path.chmod(0o755)
-    yield path
-    kill_leftovers(str(path))
+    return path
 
 
 def marked(fake_python: Path) -> list[str]:

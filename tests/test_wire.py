@@ -86,14 +86,18 @@ async def _read_request(reader: asyncio.StreamReader) -> bool:
     return True
 
 
-def _send_all(port: int, tmp_path, n: int, cap: int) -> list:
+def _records_against(handler, tmp_path, n: int) -> list:
+    """``n`` requests, one at a time, to a server running ``handler``; their records."""
     async def main():
-        async with StreamClient(Target(f"http://127.0.0.1:{port}/v1", "m"), RequestSpec(timeout_s=10)) as client:
+        server, port = await _serve(handler)
+        async with server, StreamClient(Target(f"http://127.0.0.1:{port}/v1", "m"),
+                                        RequestSpec(timeout_s=10)) as client:
             with RecordWriter(tmp_path / "r.jsonl") as writer:
-                await run_workload(client, "w", Workload(title="t", max_concurrency=cap), [Sample("hi", 1, 2)] * n,
+                await run_workload(client, "w", Workload(title="t", max_concurrency=1), [Sample("hi", 1, 2)] * n,
                                    0, writer)
 
-    return main()
+    run_async(main())
+    return list(read_records(tmp_path / "r.jsonl"))
 
 
 def test_a_keep_alive_connection_the_server_closed_is_replaced(tmp_path, monkeypatch):
@@ -111,13 +115,7 @@ def test_a_keep_alive_connection_the_server_closed_is_replaced(tmp_path, monkeyp
         await writer.drain()
         writer.close()
 
-    async def main():
-        server, port = await _serve(handler)
-        async with server:
-            await _send_all(port, tmp_path, 6, 1)
-
-    run_async(main())
-    records = list(read_records(tmp_path / "r.jsonl"))
+    records = _records_against(handler, tmp_path, 6)
     assert len(records) == 6 and all(r.ok and len(r.chunk_ns) == 2 for r in records), [r.error for r in records]
     assert opened[0] >= 6
 
@@ -133,13 +131,7 @@ def test_a_body_ended_by_the_connection_closing_is_a_whole_stream(tmp_path):
             await asyncio.sleep(0.01)
         writer.close()
 
-    async def main():
-        server, port = await _serve(handler)
-        async with server:
-            await _send_all(port, tmp_path, 3, 1)
-
-    run_async(main())
-    records = list(read_records(tmp_path / "r.jsonl"))
+    records = _records_against(handler, tmp_path, 3)
     assert all(r.ok and len(r.chunk_ns) == 2 for r in records), [r.error for r in records]
     gaps = [r.chunk_ns[1] - r.chunk_ns[0] for r in records]
     assert all(gap > 5_000_000 for gap in gaps)  # each event stamped as it came, not at the close
