@@ -159,10 +159,10 @@ class WireRequest:
 
     __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
                  "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "stall_timer",
-                 "stamps", "timeouts", "sender", "framed", "streaming", "keep_alive")
+                 "stamps", "total_s", "sender", "framed", "streaming", "keep_alive")
 
     def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
-                 stall_s: float | None, timeouts: tuple[float, float | None]) -> None:
+                 total_s: float, stall_s: float | None) -> None:
         self.loop = asyncio.get_running_loop()
         self.pool, self.sock, self.record, self.decoder = pool, sock, record, decoder
         self.parser = httptools.HttpResponseParser(self)
@@ -183,7 +183,7 @@ class WireRequest:
         self.last_ns = perf_counter_ns()
         self.stall_ns = int(stall_s * 1e9) if stall_s else 0
         self.stall_timer: asyncio.TimerHandle | None = None
-        self.timeouts = timeouts
+        self.total_s = total_s
 
     # -- httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -233,9 +233,8 @@ class WireRequest:
             self.sender = self.loop.create_task(self._send_rest(data[sent:]))
             self.sender.add_done_callback(self._sent)
         self.loop.add_reader(self.sock.fileno(), self._readable)
-        total_s, _ = self.timeouts
         # The whole-request limit runs from when the call was issued, connecting included.
-        left_s = total_s - (perf_counter_ns() - (record.send_ns or record.wire_ns)) / 1e9
+        left_s = self.total_s - (perf_counter_ns() - (record.send_ns or record.wire_ns)) / 1e9
         handle = self.loop.call_later(max(left_s, 0.0), self._timeout)
         self.future.add_done_callback(lambda _f: handle.cancel())
         if self.stall_ns:
@@ -309,8 +308,7 @@ class WireRequest:
             self._finish(f"{type(exc).__name__}: {one_line(str(exc), 120)}")
 
     def _timeout(self) -> None:
-        total_s, _ = self.timeouts
-        self._finish(f"timeout after {total_s:g} s (--timeout)")
+        self._finish(f"timeout after {self.total_s:g} s (--timeout)")
 
     def _stall_check(self) -> None:
         if self.future.done():
@@ -367,7 +365,7 @@ async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, dec
         reused = sock is not None
         if sock is None:
             sock = await asyncio.wait_for(pool.connect(), timeout_s)
-        req = WireRequest(pool, sock, record, decoder, stall_s, (timeout_s, stall_s))
+        req = WireRequest(pool, sock, record, decoder, timeout_s, stall_s)
         try:
             req.start(data)
             await req.future
