@@ -28,6 +28,15 @@ FAULT_MODE (default ``ok``), per completion request:
                 ones one token event and then an ``{"error": ...}`` event carrying the same text
                 (JSON-escaped as ``\\u001b``, which decodes to a real ESC in the message)
   nothttp       every connection gets an SSH banner and is closed
+  pipelined     a whole second response (3 tokens, another id) follows the reply's end in the same write
+  continue100   ``HTTP/1.1 100 Continue`` first, the reply 20 ms later
+  torn          the reply's events, then a torn last line ``data: {"id":...`` and the body's end (no [DONE])
+  torn-huge     the same with a 10 MB unterminated last line
+  bare-cr       SSE lines end with a bare CR (legal)
+  multiline     every event's JSON spread over several ``data:`` lines (legal)
+  bom           the body starts with a UTF-8 byte-order mark (legal)
+  gzip          ``Content-Encoding: gzip``, the body gzip-compressed
+Every stream's chunks carry the id ``cmpl-<n>``, n the request's number.
 
 FAULT_MODEL (default ``fault-model``), FAULT_TOKENS (8), FAULT_ITL_MS (2),
 FAULT_TTFT_MS (5), FAULT_OK_FIRST (0: requests 1..N are served as ``ok``),
@@ -43,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import gzip
 import json
 import os
 import signal
@@ -138,7 +148,7 @@ def error_event_message(mode: str) -> str:
     return HOSTILE_ERROR if mode == "hostile-error" else "injected error event"
 
 
-def token_events(chat: bool, n: int, prompt_tokens: int, mode: str) -> list[str]:
+def token_events(chat: bool, n: int, prompt_tokens: int, mode: str, rid: str = "cmpl-1") -> list[str]:
     """JSON payloads of a normal stream: n token chunks, then the usage chunk."""
     kind = "chat.completion.chunk" if chat else "text_completion"
     out = []
@@ -150,18 +160,44 @@ def token_events(chat: bool, n: int, prompt_tokens: int, mode: str) -> list[str]
             text = "x" * (4 * 1024 * 1024)
         choice = {"index": 0, **({"delta": {"content": text}} if chat else {"text": text}),
                   "finish_reason": "length" if i == n - 1 else None}
-        out.append(dumps({"id": "cmpl-1", "object": kind, "created": 0, "model": MODEL,
+        out.append(dumps({"id": rid, "object": kind, "created": 0, "model": MODEL,
                           "choices": [choice]}))
     usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n,
              "total_tokens": prompt_tokens + n}
-    out.append(dumps({"id": "cmpl-1", "object": kind, "created": 0, "model": MODEL,
+    out.append(dumps({"id": rid, "object": kind, "created": 0, "model": MODEL,
                       "choices": [], "usage": usage}))
     return out
 
 
-async def stream_reply(c: Conn, mode: str, events: list[str]) -> None:
-    nl = "\r\n" if mode == "crlf" else "\n"
+def second_response(chat: bool) -> bytes:
+    """A whole framed response of 3 tokens under another id: what a pipelining or misframing peer appends."""
+    body = "".join(f"data: {e}\n\n" for e in token_events(chat, 3, 1, "ok", "cmpl-stray")) + "data: [DONE]\n\n"
+    return (f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+            + body).encode()
+
+
+async def stream_reply(c: Conn, mode: str, events: list[str], chat: bool = True) -> None:
+    nl = {"crlf": "\r\n", "bare-cr": "\r"}.get(mode, "\n")
     frames = [f"data: {e}{nl}{nl}" for e in events] + [f"data: [DONE]{nl}{nl}"]
+    if mode == "multiline":
+        # Break each JSON payload after its commas onto data: lines of their own (they join with newlines).
+        frames = ["".join(f"data: {part},\n" for part in e.split(",")[:-1]) + f"data: {e.split(',')[-1]}\n\n"
+                  for e in events] + ["data: [DONE]\n\n"]
+    elif mode == "bom":
+        frames[0] = "\ufeff" + frames[0]
+    elif mode in ("torn", "torn-huge"):
+        tail = "x" * (10 * 1024 * 1024) if mode == "torn-huge" else ""
+        frames[-1] = 'data: {"id":"cmpl-torn","choi' + tail
+    if mode == "continue100":
+        c.w.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await c.w.drain()
+        await asyncio.sleep(0.02)
+    if mode == "gzip":
+        data = gzip.compress("".join(frames).encode())
+        c.w.write(c.head(200, [("Content-Type", "text/event-stream"), ("Content-Encoding", "gzip"),
+                               ("Content-Length", str(len(data)))]) + data)
+        await c.w.drain()
+        return
     if mode == "badjson" and len(frames) > 2:
         frames[1] = "data: {not json\n\n"
     elif mode in ("error-event", "hostile-error"):
@@ -195,6 +231,10 @@ async def stream_reply(c: Conn, mode: str, events: list[str]) -> None:
         if mode == "stall" and i == 0:
             await asyncio.sleep(3600)
             return
+    if mode == "pipelined":
+        c.w.write(b"0\r\n\r\n" + second_response(chat))  # one write: the reply's end and a stray reply
+        await c.w.drain()
+        return
     await c.end_stream()
 
 
@@ -238,7 +278,7 @@ async def completion(c: Conn, path: str, body: bytes) -> None:
         await asyncio.sleep(3600)
         return
     if req.get("stream", False):
-        return await stream_reply(c, mode, token_events(chat, ntok, prompt_tokens, mode))
+        return await stream_reply(c, mode, token_events(chat, ntok, prompt_tokens, mode, f"cmpl-{n}"), chat)
     # Non-streamed reply; stream-only faults get a JSON-shaped equivalent.
     if mode in ("error-event", "hostile-error"):
         return await c.send_json(200, {"error": {"message": error_event_message(mode), "code": 500}})

@@ -238,6 +238,42 @@ def test_request_fault(fault, tmp_path: Path, mode, env, options, code, reason) 
         assert summary["rows"][0]["completed"] == 3 and summary["rows"][0]["failed"] == 3
 
 
+# Faults on the wire itself, with connections reused (2 in flight, 12 requests), through both HTTP clients:
+# (mode, exit code, reason every request must fail with; None: each record holds exactly its own 8 tokens).
+WIRE_FAULTS = [
+    ("pipelined", 0, None),
+    ("continue100", 0, None),
+    ("bare-cr", 0, None),
+    ("multiline", 0, None),
+    ("bom", 0, None),
+    ("torn", 1, "the stream ended inside an event: non-JSON chunk"),
+    ("torn-huge", 1, "the stream ended inside an event: non-JSON chunk"),
+    ("gzip", 1, "HTTP 200 but the stream is compressed (gzip encoding)"),
+]
+
+
+@pytest.mark.parametrize("client", ["wire", "aiohttp"])
+@pytest.mark.parametrize("mode,code,reason", WIRE_FAULTS, ids=[m for m, _, _ in WIRE_FAULTS])
+def test_wire_fault(fault, tmp_path: Path, mode, code, reason, client) -> None:
+    """A record never carries another response's tokens, and a stream's odd end is a reason, not a crash."""
+    server = fault(mode)
+    results = tmp_path / "results"
+    proc = glmbench("bench", "--endpoint", server.url, "--workload", "high-conc", "--max-concurrency", "2",
+                    "--num-prompts", "12", *LOAD, "--http-client", client, "--results-dir", str(results))
+    assert_outcome(proc, code, "every request of high-conc failed" if code == 1 else None)
+    [folder] = run_folders(results)
+    assert_consistent(folder, "all-failed" if code == 1 else "complete", sent=12)
+    records = stored_records(folder)
+    if reason is None:
+        assert all(r["ok"] for r in records), [r["error"] for r in records if not r["ok"]][:3]
+        assert all(r["output_tokens"] == 8 and len(r["chunk_ns"]) == 8 for r in records), \
+            [(r["output_tokens"], len(r["chunk_ns"])) for r in records]
+        ids = [r["response_id"] for r in records]
+        assert len(set(ids)) == 12 and all(i.startswith("cmpl-") and i != "cmpl-stray" for i in ids), ids
+    else:
+        assert all(reason in r["error"] for r in records), [r["error"] for r in records][:3]
+
+
 def test_a_server_that_dies_mid_run_under_bench(fault, tmp_path: Path) -> None:
     """Someone else's server dies: every request after it fails with a reason, the run ends, what ended is kept."""
     server = fault("ok", die_after="3", itl_ms="20")

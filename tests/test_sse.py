@@ -139,3 +139,61 @@ def test_comments_and_other_fields_are_ignored():
     body = b": keep-alive\n\nevent: message\ndata: " + orjson.dumps(chat(content="a", finish="stop")) + b"\n\n"
     r, finished = decode([(4, body)])
     assert finished and r.chunk_ns == [4]
+
+
+def _lines(body: bytes, end: bytes) -> bytes:
+    return body.replace(b"\n", end)
+
+
+@pytest.mark.parametrize("end", [b"\r", b"\r\n"], ids=["bare-cr", "crlf"])
+def test_every_legal_line_end_split_anywhere_reads_the_same(end):
+    """A CR whose LF comes in the next read is one line end, not two (two would cut a multi-line event)."""
+    body = _lines(b'data: {"id": "r1", "choices": [{"index": 0,\ndata: "delta": {"content": "a"}}]}\n\n'
+                  + event(chat(content="b", finish="stop")) + b"data: [DONE]\n\n", end)
+    for cut in range(1, len(body)):
+        r, finished = decode([(1, body[:cut]), (2, body[cut:])])
+        assert finished and len(r.chunk_ns) == 2, cut
+
+
+def test_a_leading_byte_order_mark_is_dropped_even_split_over_reads():
+    body = b"\xef\xbb\xbf" + event(chat(content="a", finish="stop")) + b"data: [DONE]\n\n"
+    for cut in range(1, 5):
+        r, finished = decode([(1, body[:cut]), (2, body[cut:])])
+        assert finished and r.chunk_ns == [2], cut
+
+
+def test_a_chunk_of_another_response_is_refused():
+    """Two replies mixed on one connection: counting both would report another request's tokens as this one's."""
+    other = {**chat(content="x"), "id": "r2"}
+    record = RequestRecord(workload="w", index=0, prompt_tokens=1, max_tokens=1, due_ns=0)
+    dec = StreamDecoder(record, "chat")
+    dec.feed(1, event(chat(content="a")))
+    with pytest.raises(StreamError, match="two responses in one stream"):
+        dec.feed(2, event(other))
+
+
+@pytest.mark.parametrize("tail", [b'data: {"id": "r1", "choi', b"data: " + b"x" * (10 << 20)],
+                         ids=["torn", "10MB-unended"])
+def test_a_torn_last_line_fails_the_stream_with_a_reason(tail):
+    record = RequestRecord(workload="w", index=0, prompt_tokens=1, max_tokens=1, due_ns=0)
+    dec = StreamDecoder(record, "chat")
+    dec.feed(1, event(chat(content="a", finish="stop")))
+    for i in range(0, len(tail), 1 << 16):
+        dec.feed(2, tail[i:i + (1 << 16)])
+    with pytest.raises(StreamError, match="the stream ended inside an event: non-JSON chunk"):
+        dec.close(3)
+
+
+def test_an_event_that_never_ends_is_refused_at_the_bound_not_buffered_on():
+    from glmbench.load.sse import MAX_EVENT_BYTES
+
+    record = RequestRecord(workload="w", index=0, prompt_tokens=1, max_tokens=1, due_ns=0)
+    dec = StreamDecoder(record, "chat")
+    piece = b"x" * (1 << 20)
+    dec.feed(1, b"data: ")
+    buffer = dec._buf
+    with pytest.raises(StreamError, match="without an end"):
+        for _ in range(MAX_EVENT_BYTES // len(piece) + 1):
+            dec.feed(2, piece)
+    # Each read of the long line was appended to the same buffer, not copied into a new one.
+    assert dec._buf is buffer and len(buffer) > MAX_EVENT_BYTES

@@ -29,7 +29,8 @@ from glmbench.util.text import one_line
 
 __all__ = ["StreamClient", "Target", "probe_target", "served_model"]
 
-_JSON = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+# No compression: events are timed as they arrive, which a compressed stream would blur.
+_JSON = {"Content-Type": "application/json", "Accept": "text/event-stream", "Accept-Encoding": "identity"}
 
 
 class Target:
@@ -170,11 +171,22 @@ class StreamClient:
                     text = (await resp.content.read(_SHOWN_BODY)).decode("utf-8", "replace")
                     record.error = f"HTTP 200 but {one_line(kind, 60)}, not an event stream: {one_line(text) or '(empty)'}"
                     return
+                encoding = resp.headers.get("Content-Encoding", "").strip()
+                if encoding and encoding.lower() != "identity":
+                    record.error = (f"HTTP 200 but the stream is compressed ({one_line(encoding, 40)} encoding) "
+                                    f"although glmbench asked for none: turn compression off on the server or proxy")
+                    return
+                # aiohttp hands the connection back the moment the body ends, which may be half-way
+                # through a read that also holds a second, unasked-for response: that one would be
+                # queued for the next request on this connection. Kept here to close it then.
+                protocol = resp.connection.protocol if resp.connection is not None else None
                 received = 0
                 readany = resp.content.readany
                 while data := await readany():
                     received += len(data)
                     feed(perf_counter_ns(), data)
+                if protocol is not None and protocol.should_close:
+                    protocol.close()
             record.end_ns = perf_counter_ns()
             finished = decoder.close(record.end_ns)
             if not received:
@@ -244,7 +256,11 @@ class StreamClient:
         if req.failure is not None:
             record.error = req.failure
             return
-        finished = decoder.close(record.end_ns)
+        try:
+            finished = decoder.close(record.end_ns)
+        except StreamError as exc:
+            record.error = str(exc)
+            return
         if not req.received:
             record.error = "HTTP 200 with an empty body: no event stream"
         elif not finished:

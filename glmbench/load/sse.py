@@ -21,6 +21,9 @@ class StreamError(Exception):
 
 
 _EMPTY: dict = {}
+_BOM = b"\xef\xbb\xbf"
+# No token chunk comes near this; past it an unended event is a broken stream, not one to buffer on.
+MAX_EVENT_BYTES = 64 << 20
 
 
 def _shown(payload: bytes) -> str:
@@ -34,45 +37,70 @@ class StreamDecoder:
     delta, or when the server's cumulative ``completion_tokens`` grew (a
     byte-level token can stream as empty text). With continuous usage the
     tokens of each chunk are recorded too.
+
+    Lines end as the SSE spec allows (LF, CRLF or a bare CR, a pair possibly
+    split between two reads); an event may carry several ``data:`` lines, which
+    join with newlines; one leading byte-order mark is dropped. A chunk whose
+    ``id`` differs from the stream's first is refused: two responses were
+    mixed on one connection, and counting both would report wrong tokens.
     """
 
-    __slots__ = ("record", "chat", "finished", "_buf", "_last_count", "_counts_known")
+    __slots__ = ("record", "chat", "finished", "_buf", "_scan", "_cr", "_started", "_last_count",
+                 "_counts_known")
 
     def __init__(self, record: RequestRecord, api: str) -> None:
         self.record = record
         self.chat = api == "chat"
         self.finished = False
-        self._buf = b""
+        self._buf = bytearray()
+        self._scan = 0  # where the search for the next blank line resumes
+        self._cr = False  # the last read ended on a CR whose LF may open the next one
+        self._started = False  # past the place where a byte-order mark may stand
         self._last_count = 0
         self._counts_known = True
 
     def feed(self, ts: int, data: bytes) -> None:
         """Take one read; raises :class:`StreamError` on a protocol violation."""
-        if not self._buf and data[:6] == b"data: " and data.find(b"\n\n") == len(data) - 2:
-            self._event(ts, data[6:-2])  # the common case: exactly one whole event
+        if not self._started:
+            data = self._skip_bom(data)
+            if not data:
+                return
+        buf = self._buf
+        if not buf and not self._cr and data[:6] == b"data: " and data.find(b"\n") == len(data) - 2 \
+                and data[-1:] == b"\n" and b"\r" not in data:
+            self._event(ts, data[6:-2])  # the common case: exactly one whole single-line event
             return
-        buf = self._buf + data if self._buf else data
+        if self._cr and data[:1] == b"\n":
+            data = data[1:]  # the LF of a CRLF pair the last read began
+        self._cr = data[-1:] == b"\r"
         if b"\r" in data:
-            buf = buf.replace(b"\r\n", b"\n")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf += data
         start = 0
-        while (cut := buf.find(b"\n\n", start)) >= 0:
-            event = buf[start:cut]
-            start = cut + 2
-            if event.startswith(b"data:") and b"\n" not in event:
-                self._event(ts, event[5:].strip())
-            elif b"data:" in event:
-                # Several lines: other fields (event:, id:, comments) may come first;
-                # the data lines join with newlines, as the SSE spec says.
-                self._event(ts, b"\n".join(
-                    line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:")))
-        self._buf = buf[start:]
+        while (cut := buf.find(b"\n\n", self._scan)) >= 0:
+            self._dispatch(ts, bytes(buf[start:cut]))
+            start = self._scan = cut + 2
+        if start:
+            del buf[:start]
+        if len(buf) > MAX_EVENT_BYTES:
+            raise StreamError(f"an event of over {MAX_EVENT_BYTES >> 20} MiB without an end: "
+                              f"{_shown(bytes(buf[:80]))}")
+        # An unfinished event is not searched again from its start on the next read.
+        self._scan = max(len(buf) - 1, 0)
 
     def close(self, ts: int) -> bool:
-        """End of body: decode a last event without its blank line; True if the stream ended properly."""
-        tail = self._buf.strip()
-        if tail.startswith(b"data:"):
-            self._event(ts, tail[5:].strip())
-        self._buf = b""
+        """End of body: decode a last event without its blank line; True if the stream ended properly.
+
+        Raises :class:`StreamError` when that last event is not a whole chunk
+        (a torn last line).
+        """
+        tail = bytes(self._buf).strip()
+        self._buf = bytearray()
+        if tail:
+            try:
+                self._dispatch(ts, tail)
+            except StreamError as exc:
+                raise StreamError(f"the stream ended inside an event: {exc}") from None
         record = self.record
         if not self._counts_known or len(record.chunk_tokens) != len(record.chunk_ns):
             record.chunk_tokens = []
@@ -80,6 +108,27 @@ class StreamDecoder:
             record.output_tokens = len(record.chunk_ns)
             record.output_tokens_source = "chunks"
         return self.finished
+
+    def _skip_bom(self, data: bytes) -> bytes:
+        """Drop one leading UTF-8 byte-order mark, even when it comes split over reads."""
+        head = bytes(self._buf) + data
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._buf = bytearray(head)  # too short to tell yet
+            return b""
+        self._buf = bytearray()
+        self._started = True
+        return head[len(_BOM):] if head.startswith(_BOM) else head
+
+    def _dispatch(self, ts: int, event: bytes) -> None:
+        if event.startswith(b"data:") and b"\n" not in event:
+            self._event(ts, event[5:].strip())
+        elif b"data" in event:
+            # Several lines: other fields (event:, id:, comments) may come first;
+            # the data lines join with newlines, as the SSE spec says.
+            lines = [line[5:].strip() if line.startswith(b"data:") else b""
+                     for line in event.split(b"\n") if line.startswith(b"data:") or line == b"data"]
+            if lines:
+                self._event(ts, b"\n".join(lines))
 
     def _event(self, ts: int, payload: bytes) -> None:
         if payload == b"[DONE]":
@@ -97,9 +146,12 @@ class StreamDecoder:
                 err = obj["error"]
                 message = err.get("message", err) if isinstance(err, dict) else err
                 raise StreamError(f"server error in stream: {one_line(message)}")
+            rid = obj.get("id")
             if record.response_id is None:
-                rid = obj.get("id")
                 record.response_id = rid if isinstance(rid, str) else ""
+            elif rid != record.response_id and rid and record.response_id and isinstance(rid, str):
+                raise StreamError(f"two responses in one stream: chunk id {_shown(rid.encode())} after "
+                                  f"{_shown(record.response_id.encode())} (a proxy or server mixed replies)")
             count = None
             usage = obj.get("usage")
             if usage:

@@ -154,12 +154,17 @@ class WireRequest:
     """One streamed request on one connection, driven by readiness callbacks; its outcome goes into the record.
 
     ``await run()`` resolves when the response ended, failed or timed out; the
-    connection goes back to the pool only after a whole, keep-alive response.
+    connection goes back to the pool only after a whole, keep-alive response
+    and only when nothing followed it. An interim ``1xx`` response (``100
+    Continue``) is skipped; the final one is the reply. Bytes after the reply's
+    end (a second response a server pipelined or misframed) are never read into
+    this record: the connection is closed instead, as nobody can tell whose they are.
     """
 
     __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
                  "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "stall_timer",
-                 "stamps", "total_s", "sender", "framed", "streaming", "keep_alive")
+                 "stamps", "total_s", "sender", "framed", "streaming", "keep_alive", "interim", "trailing",
+                 "encoding", "raw")
 
     def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
                  total_s: float, stall_s: float | None) -> None:
@@ -177,6 +182,10 @@ class WireRequest:
         self.ts = 0
         self.streaming = False
         self.keep_alive = False
+        self.interim = False  # the message being parsed is a 1xx, not the reply
+        self.trailing = False  # bytes came after the reply ended
+        self.encoding: bytes | None = None
+        self.raw = 0  # bytes read from the socket, headers included
         self.sender: asyncio.Task | None = None
         self.stamps = pool.stamps
         self.delays: list[int] | None = [] if pool.stamps else None
@@ -185,20 +194,49 @@ class WireRequest:
         self.stall_timer: asyncio.TimerHandle | None = None
         self.total_s = total_s
 
-    # -- httptools callbacks
+    # -- httptools callbacks (after the reply is complete, whatever follows is ignored)
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.trailing = True
+            return
+        self.ctype = self.encoding = None
+        self.framed = False
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            return
         name = name.lower()
         if name == b"content-type":
             self.ctype = value
-        elif name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
+        elif name == b"content-length":
             self.framed = True
+        elif name == b"transfer-encoding":
+            codings = {c.strip() for c in value.lower().split(b",")} - {b"chunked", b"identity", b""}
+            self.framed = self.framed or b"chunked" in value.lower()
+            if codings:
+                self.encoding = b", ".join(sorted(codings))
+        elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            self.encoding = value.strip()
 
     def on_headers_complete(self) -> None:
-        self.status = status = self.parser.get_status_code()
+        if self.complete:
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            self.interim = True  # 100 Continue, 103 Early Hints: the reply is still to come
+            return
+        self.status = status
         self.record.http_status = status
         self.streaming = status == 200 and self._is_stream()
+        if self.streaming and self.encoding is not None:
+            # The SSE events cannot be read, nor timed, through a compression glmbench did not ask for.
+            self.failure = (f"HTTP 200 but the stream is compressed ({one_line(self.encoding.decode('latin-1'), 40)}"
+                            f" encoding) although glmbench asked for none: turn compression off on the server "
+                            f"or proxy")
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return
         self.received += len(body)
         if self.streaming:
             if self.failure is None:
@@ -210,6 +248,11 @@ class WireRequest:
             self.shown += body[: _SHOWN_BODY - len(self.shown)]
 
     def on_message_complete(self) -> None:
+        if self.complete:
+            return
+        if self.interim:
+            self.interim = False
+            return
         self.complete = True
         self.keep_alive = self.parser.should_keep_alive()  # the parser forgets it once the message is over
 
@@ -275,6 +318,7 @@ class WireRequest:
         if not data:
             self._eof()
             return
+        self.raw += len(data)
         chunks = self.record.chunk_ns
         before = len(chunks)
         try:
@@ -283,14 +327,17 @@ class WireRequest:
             self._finish("the server switched protocols")
             return
         except httptools.HttpParserError as exc:
-            self._finish(self.failure or f"malformed HTTP response: {one_line(str(exc), 120)}")
+            if self.complete and self.failure is None:
+                self._finish(None, keep=False)  # garbage after a whole reply: not this reply's
+            else:
+                self._finish(self.failure or f"malformed HTTP response: {one_line(str(exc), 120)}")
             return
         if self.delays is not None and len(chunks) != before:
             self.delays.extend([user - ts] * (len(chunks) - before))
         if self.failure is not None:
             self._finish(self.failure)
         elif self.complete:
-            self._finish(None)
+            self._finish(None, keep=not self.trailing)
 
     def _eof(self) -> None:
         # A body without length or chunking ends with the connection: that is its proper end.
@@ -371,7 +418,7 @@ async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, dec
             await req.future
         finally:
             req.release()
-        if reused and req.received == 0 and not req.status and (req.failure or "").startswith("stream cut"):
+        if reused and req.raw == 0 and (req.failure or "").startswith("stream cut"):
             record.http_status = None
             continue
         return req
