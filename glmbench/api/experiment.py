@@ -11,9 +11,8 @@ not finish; Ctrl-C stops the server, writes the index and raises
 
 from __future__ import annotations
 
-import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,19 @@ import yaml
 
 from glmbench.api.bfcl_run import load_bfcl_suite, run_bfcl
 from glmbench.api.capacity import search_capacity
-from glmbench.api.experiment_file import Cell, Experiment, Point, cells, load_experiment
+from glmbench.api.experiment_file import Cell, Experiment, Point, cells, folder_name, load_experiment
 from glmbench.api.interrupted import RunInterrupted
 from glmbench.api.launch import prepare, resolve_config
 from glmbench.api.load_run import run_load
 from glmbench.api.on_ray import RayOptions, connect, run_cells_on_ray
 from glmbench.api.progress import Progress
 from glmbench.api.serving import serve
+from glmbench.backends.config import BackendConfig
 from glmbench.backends.registry import get_backend
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import INDEX, SCHEMA_VERSION, read_index, write_index
 from glmbench.results.store import now_iso, repeat_folders, summary_folder
+from glmbench.util.paths import remove_tree
 
 __all__ = ["ExperimentResult", "run_experiment", "plan_experiment", "Search", "searches"]
 
@@ -58,15 +59,11 @@ class ExperimentResult:
         return [c for c in self.index["cells"] if c["status"] != "complete"]
 
 
-def _safe(label: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label)
-
-
 def _new_index(experiment: Experiment, planned: list[Cell]) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION, "kind": "experiment", "name": experiment.name, "status": "running",
         "started_at": now_iso(), "finished_at": None,
-        "cells": [{"label": cell.label, "folder": _safe(cell.label), "backend": cell.launch.backend,
+        "cells": [{"label": cell.label, "folder": cell.folder, "backend": cell.launch.backend,
                    "config": cell.launch.config, "overrides": cell.overrides, "status": "pending", "reason": None,
                    "command": None, "server_log": None, "started_at": None, "finished_at": None,
                    "points": [{"label": p.label, "kind": p.kind, "folder": None, "status": "pending",
@@ -94,18 +91,20 @@ def _estimate_point_s(cell: Cell, point: Point, experiment: Experiment) -> float
     return span * experiment.repeats
 
 
-def _checked_cells(experiment: Experiment) -> list[Cell]:
-    """The cells, each config resolved and validated (a typo fails here, before anything starts)."""
+def _checked_cells(experiment: Experiment) -> tuple[list[Cell], list[BackendConfig]]:
+    """The cells and their configs, each resolved once and validated (a typo fails here, before anything starts)."""
     planned = cells(experiment)
+    configs = []
     for cell in planned:
         cfg = resolve_config(cell.launch)
         get_backend(cfg.backend).check(cfg)  # the values; the installation and port are checked at start
+        configs.append(cfg)
     for point in planned[0].points if planned else []:  # every cell runs the same points
         if point.options is not None:
             point.options.suite_and_workloads()  # the suite exists and names the workload
         elif point.suite is not None:
             load_bfcl_suite(point.suite)
-    return planned
+    return planned, configs
 
 
 @dataclass
@@ -116,6 +115,8 @@ class Search:
     points: int  # per server, at most
     labels: str  # the points' labels, as a pattern
     text: str  # what the search does, in a line
+    # The points timed for the estimate: the same for every cell, so built (their suite read) once.
+    _timed: list[Point] | None = field(default=None, repr=False, compare=False)
 
     def seconds(self, cell: Cell, experiment: Experiment) -> float:
         """A rough upper bound of the search's duration on ``cell``.
@@ -124,14 +125,17 @@ class Search:
         lies above the synchronous request rate, so none takes longer). The capacity search: every probe timed
         at the start load, the longest of a search that only goes up.
         """
+        if self._timed is None:
+            if self.kind == "sweep":
+                self._timed = [Point("sweep-sync", "load", experiment.probe_options("concurrency", 1)),
+                               Point("sweep-max", "load", experiment.burst_options())]
+            else:
+                search = experiment.load.capacity  # type: ignore[union-attr]
+                self._timed = [Point("cap", "load", experiment.probe_options(search.by, search.start))]
         if self.kind == "sweep":
-            sync = _estimate_point_s(cell, Point("sweep-sync", "load", experiment.probe_options("concurrency", 1)),
-                                     experiment)
-            burst = _estimate_point_s(cell, Point("sweep-max", "load", experiment.burst_options()), experiment)
+            sync, burst = (_estimate_point_s(cell, p, experiment) for p in self._timed)
             return sync * (self.points - 1) + burst
-        search = experiment.load.capacity  # type: ignore[union-attr]
-        probe = Point("cap", "load", experiment.probe_options(search.by, search.start))
-        return self.points * _estimate_point_s(cell, probe, experiment)
+        return self.points * _estimate_point_s(cell, self._timed[0], experiment)
 
 
 def searches(experiment: Experiment) -> list[Search]:
@@ -155,29 +159,31 @@ def searches(experiment: Experiment) -> list[Search]:
     return out
 
 
-def plan_experiment(name_or_path: str | Path) -> tuple[Experiment, list[Cell], float]:
-    """The experiment, its cells and points, and a rough estimate of its duration in seconds; nothing starts.
+def plan_experiment(name_or_path: str | Path) -> tuple[Experiment, list[Cell], float, list[BackendConfig]]:
+    """The experiment, its cells and points, a rough estimate of its duration in seconds, and each cell's
+    resolved backend config (in the cells' order); nothing starts.
 
     The estimate counts each server's start, its planned points, and the most points its sweep and capacity
     search can run (:func:`searches`).
     """
     experiment = load_experiment(name_or_path)
-    planned = _checked_cells(experiment)
+    planned, configs = _checked_cells(experiment)
+    found = searches(experiment)
     total = 0.0
     for cell in planned:
         total += _STARTUP_S.get(cell.launch.backend or (cell.launch.config or "").split("-")[0], 60.0)
         total += sum(_estimate_point_s(cell, p, experiment) for p in cell.points)
-        total += sum(search.seconds(cell, experiment) for search in searches(experiment))
-    return experiment, planned, total
+        total += sum(search.seconds(cell, experiment) for search in found)
+    return experiment, planned, total, configs
 
 
 def _run_point(cell: Cell, point: Point, prepared: Any, server: Any, folder: Path, api_key: str | None,
                progress: Progress) -> tuple[str, str | None, str]:
     """Run one point into ``folder/<label>``; its status, the reason when not complete, and its folder name."""
-    run_id = _safe(point.label)
+    run_id = folder_name(point.label, "point")
     stale = folder / run_id
     if stale.exists():
-        shutil.rmtree(stale)  # a point cut short before: run again from the start
+        remove_tree(stale, folder)  # a point cut short before: run again from the start
     label = f"{cell.label} {point.label}"
     if point.kind == "bfcl":
         result = run_bfcl(prepared, load_bfcl_suite(point.suite or "bfcl-v3"), api_key, folder, None, progress,
@@ -209,7 +215,7 @@ def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = P
                                 "start the experiment anew instead of resuming")
     else:
         experiment = load_experiment(name_or_path or "")
-        planned = _checked_cells(experiment)
+        planned, _ = _checked_cells(experiment)
         folder = Path(results_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{experiment.name}"
         try:
             folder.mkdir(parents=True)

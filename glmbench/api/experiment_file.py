@@ -27,20 +27,27 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glmbench.api.launch import Launch
 from glmbench.api.options import RunOptions
 from glmbench.errors import GlmbenchError
 from glmbench.load.workload import load_suite
 from glmbench.util.config_file import load_model, validate
-from glmbench.util.paths import shipped_file
+from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file
+from glmbench.util.text import one_line
 
-__all__ = ["Experiment", "ServerSpec", "LoadSpec", "Cell", "Point", "load_experiment", "experiment_path"]
+__all__ = ["Experiment", "ServerSpec", "LoadSpec", "Cell", "Point", "load_experiment", "experiment_path",
+           "MAX_CELLS", "count_cells", "folder_name"]
+
+# More server configurations than anyone can start one after another; the cartesian product of a grid
+# is counted before it is built, so a grid of 10^12 is refused at once instead of filling memory.
+MAX_CELLS = 10_000
 
 
 class _Strict(BaseModel):
@@ -56,6 +63,14 @@ class ServerSpec(_Strict):
     model: str | None = None
     set: dict[str, Any] = Field(default_factory=dict, description="config overrides, dotted keys as --set")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="overrides to expand, one cell per combination")
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, value: str | None) -> str | None:
+        # The name starts the cell's folder name: ".." would put it beside the experiment, not in it.
+        if value is not None and not is_safe_name(value):
+            raise ValueError(f"{value[:80]!r} cannot name a folder: use {NAME_RULE}")
+        return value
 
     @model_validator(mode="after")
     def _something_to_start(self) -> ServerSpec:
@@ -179,6 +194,23 @@ class Cell:
     overrides: dict[str, Any]
     points: list[Point] = field(default_factory=list)
 
+    @property
+    def folder(self) -> str:
+        """The cell's folder under the experiment folder."""
+        return folder_name(self.label, "server")
+
+
+def folder_name(label: str, field: str) -> str:
+    """The folder of a cell or point labelled ``label``: the label with anything but letters, digits and
+    ``-_.=`` made ``_``, leading dots dropped (``./my.yaml`` is a config path, not a hidden folder).
+
+    A label that leaves no name (``..``) is a user error naming ``field``, where it came from.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label).lstrip(".")
+    if not is_safe_name(safe):
+        raise GlmbenchError(f"{field} {label[:80]!r} makes no folder name", f"name it with {NAME_RULE}")
+    return safe
+
 
 def experiment_path(name_or_path: str) -> Path:
     """An experiment file: a path, or the name of one shipped in ``experiments/``."""
@@ -237,12 +269,16 @@ def _options(data: dict[str, Any]) -> RunOptions:
 
 
 def points(experiment: Experiment) -> list[Point]:
-    """The points every server runs, in order: workloads, then the concurrency ladder, the rate ladder, BFCL."""
+    """The points every server runs, in order: workloads, then the concurrency ladder, the rate ladder, BFCL.
+
+    Each point's folder name is checked here, before anything starts.
+    """
     out: list[Point] = []
     load = experiment.load
     if load is not None:
         common = experiment._common()
-        for name in load.workloads:
+        for i, name in enumerate(load.workloads):
+            folder_name(name, f"load.workloads.{i}")
             out.append(Point(name, "load", _options({**common, "workload": name})))
         if load.concurrency or load.rate:
             base = _burst_workload(load.suite)
@@ -252,25 +288,52 @@ def points(experiment: Experiment) -> list[Point]:
             for rate in load.rate:
                 out.append(Point(f"r{rate:g}", "load",
                                  _options({**common, "workload": base, "request_rate": rate})))
-    for name in experiment.suites:
+    for i, name in enumerate(experiment.suites):
         short = Path(name).stem if name.endswith((".yaml", ".yml")) else name  # a suite file: its name
-        out.append(Point(short if short.startswith("bfcl") else f"bfcl-{short}", "bfcl", suite=name))
+        label = short if short.startswith("bfcl") else f"bfcl-{short}"
+        folder_name(label, f"suites.{i}")
+        out.append(Point(label, "bfcl", suite=name))
     return out
 
 
+def count_cells(experiment: Experiment) -> int:
+    """How many server configurations the experiment has: each server, times the sizes of its grid's keys."""
+    return sum(math.prod(len(values) for values in spec.grid.values()) for spec in experiment.servers)
+
+
 def cells(experiment: Experiment) -> list[Cell]:
-    """Every server configuration: each server, times the cartesian product of its grid."""
+    """Every server configuration: each server, times the cartesian product of its grid.
+
+    The product is counted first: more than :data:`MAX_CELLS` is a user error, before any is built.
+    """
+    total = count_cells(experiment)
+    if total > MAX_CELLS:
+        sizes = [math.prod(len(v) for v in spec.grid.values()) for spec in experiment.servers]
+        big = sizes.index(max(sizes))
+        keys = [f"{len(v)} {one_line(k, 40)}" for k, v in experiment.servers[big].grid.items()]
+        grid = " x ".join(keys[:6]) + (f" x ... ({len(keys)} keys)" if len(keys) > 6 else "") if keys else "no grid"
+        raise GlmbenchError(f"the experiment has {total:,} server configurations, more than the {MAX_CELLS:,} one "
+                            f"experiment may have (the largest, servers.{big}: {grid} = {sizes[big]:,})",
+                            "give the grid fewer keys or fewer values per key, or split it over several "
+                            "experiment files")
+    planned = points(experiment)  # the same for every cell: built (and its suites read) once
     out: list[Cell] = []
-    for spec in experiment.servers:
+    for i, spec in enumerate(experiment.servers):
         keys = list(spec.grid)
         for values in itertools.product(*(spec.grid[k] for k in keys)) if keys else [()]:
             combo = dict(zip(keys, values))
             overrides = {**spec.set, **combo}
             sets = [f"{k}={_value(v)}" for k, v in overrides.items()]
             launch = Launch(backend=spec.backend, config=spec.config, sets=sets, model=spec.model)
-            out.append(Cell(_cell_label(spec, combo), launch, overrides, points(experiment)))
+            label = _cell_label(spec, combo)
+            folder_name(label, f"servers.{i}")
+            out.append(Cell(label, launch, overrides, list(planned)))
     labels = [c.label for c in out]
     if len(set(labels)) != len(labels):
         raise GlmbenchError("two servers of the experiment have the same label",
+                            "give each server its own name")
+    folders = [c.folder for c in out]
+    if len(set(folders)) != len(folders):  # "a b" and "a_b": one folder, two cells
+        raise GlmbenchError("two servers of the experiment would share a folder",
                             "give each server its own name")
     return out

@@ -46,6 +46,7 @@ from glmbench.api.progress import Progress
 from glmbench.errors import GlmbenchError
 from glmbench.results.experiments import write_index
 from glmbench.results.store import now_iso
+from glmbench.util.paths import check_name, remove_tree
 
 __all__ = ["RayOptions", "connect", "run_cells_on_ray", "import_ray"]
 
@@ -116,10 +117,12 @@ def _pack(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def _unpack(data: bytes, folder: Path) -> None:
-    """Replace ``folder`` with the packed one; tar's ``data`` filter refuses links out and absolute paths."""
+def _unpack(data: bytes, root: Path, name: str) -> None:
+    """Replace the cell folder ``root/name`` with the packed one; tar's ``data`` filter refuses links out and
+    absolute paths, and the name must be a folder name, so what is replaced lies inside ``root``."""
+    folder = root / check_name(name, "cell folder")
     if folder.exists():
-        shutil.rmtree(folder)
+        remove_tree(folder, root)
     folder.mkdir(parents=True)
     if data:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
@@ -180,7 +183,7 @@ def _cell_task(run_cell: CellRunner, experiment_json: dict[str, Any], position: 
     placement = {**_here(ray), "ranks": ranks}
     scratch = Path(tempfile.mkdtemp(prefix="glmbench-cell-"))
     try:
-        _unpack(packed, scratch / entry["folder"])
+        _unpack(packed, scratch, entry["folder"])
         index = {"kind": "experiment", "name": experiment.name, "status": "running", "cells": [entry]}
         entry["placement"] = placement
         run_cell(experiment, cell, entry, scratch, api_key, _QueueProgress(queue, cell.label), index)
@@ -384,8 +387,8 @@ def run_cells_on_ray(experiment: Experiment, planned: list[Cell], index: dict[st
                     finish(run, entry)
                     continue
                 try:
-                    _unpack(packed, folder / new_entry["folder"])
-                except (OSError, tarfile.TarError) as exc:
+                    _unpack(packed, folder, new_entry["folder"])
+                except (OSError, tarfile.TarError, GlmbenchError) as exc:
                     _fail(entry, f"the cell ran, but its results could not be written into {folder}: "
                                  f"{getattr(exc, 'strerror', None) or exc}")
                     finish(run, entry)

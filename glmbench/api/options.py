@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from glmbench.errors import GlmbenchError
 from glmbench.load.workload import Suite, Workload, load_suite
 from glmbench.util.config_file import validate
+from glmbench.util.paths import NAME_RULE, is_safe_name
 
 __all__ = ["RunOptions"]
 
@@ -61,6 +62,14 @@ class RunOptions(BaseModel):
     run_id: str | None = Field(None, description="the result folder's name (default: time, backend, workloads)")
     repeat: int = Field(1, ge=1)
     client_workers: int | None = Field(None, ge=1, description="client processes; None picks them per workload")
+
+    @field_validator("run_id")
+    @classmethod
+    def _a_folder_name(cls, value: str | None) -> str | None:
+        # Checked here too, so a bad --run-id fails before a dataset is read or a server starts.
+        if value is not None and not is_safe_name(value):
+            raise ValueError(f"--run-id {value[:80]!r} cannot name a folder: use {NAME_RULE}")
+        return value
 
     @field_validator("extra_body", mode="before")
     @classmethod

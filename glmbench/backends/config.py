@@ -9,6 +9,7 @@ field; dotted keys reach nested ones (``--set speculative.num_speculative_tokens
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glmbench.errors import GlmbenchError
-from glmbench.util.config_file import read_yaml, validate
+from glmbench.util.config_file import parse_yaml, read_text, validate
 from glmbench.util.paths import shipped_file
+from glmbench.util.yamlsafe import load_yaml
 
 __all__ = ["LaunchSpec", "NodeRank", "BackendConfig", "load_backend_config", "apply_overrides", "config_path"]
 
@@ -164,18 +166,34 @@ def apply_overrides(data: dict[str, Any], items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise GlmbenchError(f"bad --set {item!r}", "write KEY=VALUE, e.g. --set tp=1 or --set launch.venv=/opt/vllm")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = load_yaml(raw, f"--set {key.strip()}") if raw.strip() else None
         except yaml.YAMLError:
             value = raw
         _set_dotted(data, key.strip(), value)
     return data
 
 
+# (path, text) -> the parsed data: an experiment resolves one config file for each of up to thousands of
+# cells, and parsing YAML is most of that time; reading the text is not, and a changed file parses anew.
+_PARSED: dict[tuple[str, str], Any] = {}
+
+
+def _config_data(path: Path) -> Any:
+    """The YAML data of a config file (a copy: the caller applies overrides to it)."""
+    text = read_text(path, "backend config")
+    key = (str(path), text)
+    if key not in _PARSED:
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[key] = parse_yaml(text, path)
+    return copy.deepcopy(_PARSED[key])
+
+
 def load_backend_config(name_or_path: str, overrides: list[str] | None = None,
                         model: str | None = None) -> BackendConfig:
     """Read a backend config, apply ``--set`` and ``--model``, validate."""
     path = config_path(name_or_path)
-    data = read_yaml(path, "backend config") or {}
+    data = _config_data(path) or {}
     if not isinstance(data, dict) or "backend" not in data:
         raise GlmbenchError(f"{path} is not a backend config (no 'backend' key)", "see configs/vllm.yaml for the shape")
     apply_overrides(data, overrides or [])

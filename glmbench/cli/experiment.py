@@ -94,11 +94,15 @@ def run(
                             exit_code=1)
 
 
+# Server configurations the plan lists one by one; a large grid is summed up after them.
+_LISTED = 50
+
+
 def _print_plan(file: str) -> None:
     from glmbench.api.experiment import plan_experiment, searches
     from glmbench.util.text import visible
 
-    experiment, planned, seconds = plan_experiment(file)
+    experiment, planned, seconds, configs = plan_experiment(file)
     found = searches(experiment)
     fixed = len(planned[0].points) if planned else 0
     counts = ([f"{fixed} points"] if fixed or not found else []) + [
@@ -110,16 +114,15 @@ def _print_plan(file: str) -> None:
               + (f", SLOs {visible(experiment.slo)} ms" if experiment.slo else ""))
     for search in found:
         print(f"  {search.text}")
-    from glmbench.api.launch import resolve_config
-
-    for cell in planned:
-        cfg = resolve_config(cell.launch)
+    for cell, cfg in zip(planned[:_LISTED], configs):
         where = f" [{cfg.nodes} node(s) x {cfg.gpus_per_node} GPU]" if cfg.gpus_per_node or cfg.nodes > 1 else ""
         print(f"  {visible(cell.label)}{where}: glmbench run " + " ".join(
             ([f"--backend {cell.launch.backend}"] if cell.launch.backend else [])
             + ([f"--config {cell.launch.config}"] if cell.launch.config else [])
             + [f"--set {shlex.quote(s)}" for s in cell.launch.sets]))
         print("    points: " + ", ".join([p.label for p in cell.points] + [s.labels for s in found]))
+    if len(planned) > _LISTED:
+        print(f"  ... and {len(planned) - _LISTED:,} more server configurations")
     about = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
     print(f"estimated duration: about {about} (rough: start-up and request times assumed per backend"
           + ("; sweeps and capacity searches counted at their most points" if found else "") + ")")

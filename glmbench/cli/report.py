@@ -152,11 +152,13 @@ def _experiment(folder: Path, format: str, out: Path | None, plots_dir: Path | N
         import csv
         import io
 
+        from glmbench.util.text import csv_cell
+
         buf = io.StringIO()
         headers, rows = e.point_table(report)
         writer = csv.writer(buf)
         writer.writerow(headers)
-        writer.writerows(rows)
+        writer.writerows([csv_cell(c) for c in row] for row in rows)
         typer.echo(buf.getvalue(), nl=False)
         return
     typer.echo(e.to_json(report) if format == "json" else e.to_markdown(report), nl=False)

@@ -10,6 +10,7 @@ import yaml
 from glmbench.compare.sides import find_result_folders
 from glmbench.errors import GlmbenchError
 from glmbench.metrics.registry import axis_label
+from glmbench.util.yamlsafe import load_yaml
 
 __all__ = ["HistoryPoint", "history", "plot_history"]
 
@@ -30,8 +31,8 @@ def _config_label(folder: Path, backend: str) -> str:
     path = folder / "config.yaml"
     if path.is_file():
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
+            data = load_yaml(path.read_text(), str(path)) or {}
+        except (yaml.YAMLError, GlmbenchError):
             data = {}
         label = data.get("backend") if isinstance(data, dict) else None
         if isinstance(label, str):

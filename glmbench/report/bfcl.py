@@ -52,12 +52,14 @@ def bfcl_csv(summary: BFCLSummary) -> str:
     import csv
     import io
 
+    from glmbench.util.text import csv_cell
+
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["rules", "category", "accuracy", "correct", "total", "scored", "note"])
     for row in bfcl_rows(summary):
-        writer.writerow([row["rules"], row["category"], row.get("accuracy"), row.get("correct"), row.get("total"),
-                         row.get("scored", True), row.get("note") or ""])
+        writer.writerow([csv_cell(v) for v in (row["rules"], row["category"], row.get("accuracy"), row.get("correct"),
+                                               row.get("total"), row.get("scored", True), row.get("note") or "")])
     return buf.getvalue()
 
 

@@ -197,11 +197,15 @@ def _objective(folder: Path) -> str:
     """The experiment file's objective (goodput when it names none, or for folders written before it existed)."""
     import yaml
 
+    from glmbench.util.yamlsafe import load_yaml
+
+    path = folder / "experiment.yaml"
     try:
-        data = yaml.safe_load((folder / "experiment.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        data = load_yaml(path.read_text(), str(path)) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, GlmbenchError):
         return "goodput"
-    return data.get("objective") or "goodput"
+    objective = data.get("objective") if isinstance(data, dict) else None
+    return objective if isinstance(objective, str) else "goodput"
 
 
 def _mark_best(report: ExperimentReport) -> None:

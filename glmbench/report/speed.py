@@ -15,7 +15,7 @@ from glmbench.metrics.registry import (
     distributions,
     published,
 )
-from glmbench.util.text import md_text, rich_text
+from glmbench.util.text import csv_cell, md_text, rich_text
 
 __all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "json_rows", "to_markdown",
            "to_csv", "rich_tables", "detail_rows", "notes"]
@@ -112,9 +112,9 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         keys.extend(k for k in r if k not in keys and not isinstance(r[k], dict))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=[csv_cell(k) for k in keys], extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({csv_cell(k): csv_cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
 
 

@@ -229,13 +229,15 @@ def to_json(tables: ReportTables) -> str:
 
 def to_csv(tables: ReportTables) -> str:
     """The speed figures joined with the detail (one row per workload and run), then BFCL rows, as CSV."""
+    from glmbench.util.text import csv_cell
+
     parts = []
     if not tables.speed.empty:
         speed = tables.speed.drop(columns=[c for c in tables.speed.columns if c.endswith("_base")] + ["flag"])
         merged = speed.merge(tables.detail, on=["workload", "run"], how="left")
-        parts.append(merged.to_csv(index=False))
+        parts.append(merged.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
     if not tables.bfcl.empty:
-        parts.append(tables.bfcl.to_csv(index=False))
+        parts.append(tables.bfcl.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
     return "\n".join(parts)
 
 

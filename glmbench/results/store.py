@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from glmbench.errors import GlmbenchError
 from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, LoadSummary, Manifest
+from glmbench.util.paths import check_name
 
 __all__ = ["RunStore", "write_error", "replace_file", "repeat_folders", "summary_folder", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
            "clock_pair"]
@@ -49,6 +50,7 @@ def now_iso() -> str:
 def new_run_id(backend: str, workload: str) -> str:
     """``20261122-153000-sim-burst``; a numeric suffix is added if the folder exists."""
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{backend}-{workload}")
+    safe = safe.encode()[:180].decode(errors="ignore")  # a long --label must still make a folder name
     return f"{datetime.now():%Y%m%d-%H%M%S}-{safe}"
 
 
@@ -68,9 +70,11 @@ def git_sha() -> str | None:
 
 
 class RunStore:
-    """One result folder being written."""
+    """One result folder being written: ``root/<run_id>``, never anywhere else."""
 
     def __init__(self, root: Path, run_id: str) -> None:
+        # "../x" or "/abs" would put the run beside --results-dir or anywhere on the disk.
+        check_name(run_id, "--run-id", "pass --run-id a plain folder name; the run goes under --results-dir")
         path = root / run_id
         n = 1
         while path.exists():

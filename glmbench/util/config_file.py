@@ -1,8 +1,9 @@
 """Reading YAML settings files and validating them, with errors that name the field path.
 
-One loader for every file a user writes: load suites, backend configs, the
-simulator's settings and BFCL suites. A YAML mistake names the file and the
-line; a validation mistake names each bad field as a dotted path
+One loader for every file a user writes: experiment files, load suites, backend
+configs, the simulator's settings and BFCL suites, read through
+:func:`~glmbench.util.yamlsafe.load_yaml` (no alias bomb). A YAML mistake names
+the file and the line; a validation mistake names each bad field as a dotted path
 (``workloads.burst.request_rate: Input should be greater than 0``).
 """
 
@@ -15,8 +16,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from glmbench.errors import GlmbenchError
+from glmbench.util.yamlsafe import load_yaml
 
-__all__ = ["validation_message", "read_yaml", "validate", "load_model"]
+__all__ = ["validation_message", "read_text", "parse_yaml", "read_yaml", "validate", "load_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,16 +32,27 @@ def validation_message(exc: ValidationError, where: str) -> str:
     return f"{where}: " + "; ".join(parts)
 
 
-def read_yaml(path: Path, what: str = "file") -> Any:
-    """A YAML document; a missing file or a syntax error is a user's mistake with the next step."""
+def read_text(path: Path, what: str = "file") -> str:
+    """A settings file's text; a missing or unreadable file is a user's mistake with the next step."""
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return Path(path).read_text()
     except FileNotFoundError:
         raise GlmbenchError(f"{what} not found: {path}", "check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise GlmbenchError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", "check the path") from None
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    """The YAML document in ``text``, read from ``path``; a syntax error or an alias bomb names the file."""
+    try:
+        return load_yaml(text, str(path))
     except yaml.YAMLError as exc:
         raise GlmbenchError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", "fix the file") from None
+
+
+def read_yaml(path: Path, what: str = "file") -> Any:
+    """A YAML document; a missing file or a syntax error is a user's mistake with the next step."""
+    return parse_yaml(read_text(path, what), path)
 
 
 def validate(model: type[M], data: Any, where: str, hint: str = "fix the field named above") -> M:

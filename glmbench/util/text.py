@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-__all__ = ["visible", "one_line", "md_text", "rich_text", "safe_console"]
+__all__ = ["visible", "one_line", "md_text", "csv_cell", "rich_text", "safe_console"]
 
 # Format characters that reorder or hide text on screen ("trojan source"); other
 # format characters, such as the zero-width joiner inside emoji, are harmless.
@@ -58,6 +58,11 @@ def md_text(text: Any) -> str:
     """Plain text for a markdown line or table cell: no markup, no HTML, no link, one line."""
     shown = visible(text).translate(_MD_SPECIAL)
     return shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: text with its control characters written out (one line), numbers and None as they are."""
+    return visible(value) if isinstance(value, str) else value
 
 
 def rich_text(text: Any, style: str = "") -> Any:
