@@ -16,6 +16,8 @@ Per category:
   :mod:`glmbench.bfcl.multi_turn.checker`, never on one reply.
 
 Which check a category gets is its ``expects`` in :mod:`glmbench.bfcl.categories`.
+Before any of them, a call whose arguments were not decoded (over glmbench's
+bounds, :mod:`glmbench.glm.limits`) fails the entry with the reason.
 
 One call is checked as BFCL does: the name (compared in the form it was sent:
 ``math.factorial`` went out as ``math_factorial``), every schema-required
@@ -38,7 +40,7 @@ from typing import Any
 from glmbench.bfcl import categories
 from glmbench.bfcl.convert import language_of, sent_name
 from glmbench.bfcl.java_js import JAVA_TYPES, JS_TYPES, UnsupportedType, decode_java_js
-from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr
+from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr, undecoded
 
 __all__ = ["RULES", "UNSCORED", "unscored_reason", "standardize", "check_bfcl"]
 
@@ -72,6 +74,9 @@ def check_bfcl(entry: BFCLEntry, calls: Sequence[Call], names: dict[str, str] | 
     if why:
         return Verdict(False, why, RULES)
     names = names or {}
+    why = undecoded(calls)
+    if why:
+        return Verdict(False, why, RULES)
     expects = categories.traits(entry.category).expects
     if expects == "turns":
         return Verdict(False, "a multi-turn entry is scored on its whole conversation (BFCL's multi-turn checker), "

@@ -5,6 +5,8 @@ The script's rules, written from it:
 - the calls are the response's ``tool_calls`` (arguments as JSON; invalid JSON
   counts as ``{}``, see :func:`decode_arguments`), or, when there are none, the
   calls written in the text content (:func:`calls_from_text`);
+- (glmbench's own bound, not the script's) a call whose arguments are over the
+  bounds of :mod:`glmbench.glm.limits` fails the entry, with the reason;
 - a category with ``irrelevance`` in its name passes iff there is no call;
 - otherwise the expected calls are the possible answer's, for the categories
   whose answer files the script loads (all of its categories but ``rest`` and
@@ -30,10 +32,11 @@ from typing import Any
 
 from glmbench.bfcl import categories
 from glmbench.bfcl.text_calls import calls_from_text, jsonable
-from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr
+from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr, undecoded
+from glmbench.glm.limits import MAX_ARGUMENT_DEPTH, MAX_CALL_TEXT_CHARS, text_size, value_problem
 
-__all__ = ["RULES", "UNSCORED", "unscored_reason", "decode_arguments", "calls_from_text", "normalize",
-           "check_lightllm"]
+__all__ = ["RULES", "UNSCORED", "unscored_reason", "decode_arguments", "decode_call_arguments", "calls_from_text",
+           "normalize", "check_lightllm"]
 
 RULES = "lightllm"
 
@@ -55,16 +58,38 @@ def decode_arguments(arguments: Any) -> dict[str, Any]:
     LightLLM's script counts invalid JSON as ``{}``. (BFCL itself fails the
     whole output to decode instead; glmbench scores both rule sets from the same
     decoded calls.) Values come back JSON-safe (:func:`~glmbench.bfcl.text_calls.jsonable`).
+    Arguments over glmbench's bounds are ``{}`` too: :func:`decode_call_arguments` says why.
+    """
+    return decode_call_arguments(arguments)[0]
+
+
+def decode_call_arguments(arguments: Any) -> tuple[dict[str, Any], str]:
+    """As :func:`decode_arguments`, with why the arguments were refused ("" when they were not).
+
+    Refused, as ``{}``: text longer than :data:`~glmbench.glm.limits.MAX_CALL_TEXT_CHARS`
+    (not parsed at all), and a value over the bounds of :mod:`glmbench.glm.limits`
+    (nested too deep, too many values, too much text, a huge integer), checked
+    with a loop before anything walks the value.
     """
     if isinstance(arguments, dict):
-        return jsonable(arguments)
-    if not arguments or not isinstance(arguments, (str, bytes)):
-        return {}
-    try:
-        value = json.loads(arguments)
-    except (ValueError, RecursionError):
-        return {}
-    return jsonable(value) if isinstance(value, dict) else {}
+        value = arguments
+    elif not arguments or not isinstance(arguments, (str, bytes)):
+        return {}, ""
+    elif len(arguments) > MAX_CALL_TEXT_CHARS:
+        return {}, f"arguments: {len(arguments):,} characters of text, over {text_size(MAX_CALL_TEXT_CHARS)}"
+    else:
+        try:
+            value = json.loads(arguments)
+        except RecursionError:  # json gives up at Python's recursion limit, far past the bound
+            return {}, f"arguments: nested deeper than {MAX_ARGUMENT_DEPTH} levels"
+        except ValueError:
+            return {}, ""
+        if not isinstance(value, dict):
+            return {}, ""
+    problem = value_problem(value)
+    if problem:
+        return {}, problem
+    return jsonable(value), ""
 
 
 def normalize(value: Any) -> Any:
@@ -119,6 +144,9 @@ def expected_calls(entry: BFCLEntry) -> list[tuple[str, dict[str, Any]]]:
 def check_lightllm(entry: BFCLEntry, calls: Sequence[Call]) -> Verdict:
     """``calls`` for ``entry`` under LightLLM's script's rules."""
     why = unscored_reason(entry.category)
+    if why:
+        return Verdict(False, why, RULES)
+    why = undecoded(calls)
     if why:
         return Verdict(False, why, RULES)
     if categories.traits(entry.category).irrelevance:

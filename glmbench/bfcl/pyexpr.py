@@ -5,7 +5,9 @@ running it. Supported: literals, containers (with ``*``/``**`` unpacking),
 names from a given scope, unary and binary operators, comparisons, ``and``/
 ``or``, conditional expressions, subscripts and comprehensions, all on plain
 data (str, bytes, numbers, bool, None, list, tuple, set, dict), with caps on
-the size of what arithmetic may build. A name in ``opaque_names`` (a module,
+the size of what arithmetic may build and on how deeply the expression nests
+(:data:`MAX_DEPTH`; the evaluator recurses once per level, and a deeper
+expression is :class:`Rejected`). A name in ``opaque_names`` (a module,
 a function...) and any other expression (attributes, lambdas, f-strings) give
 an :class:`Opaque` value, which equals nothing. Where Python would raise, this
 raises an error too: :class:`Rejected`, or the error Python itself raises on
@@ -19,10 +21,11 @@ import operator
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-__all__ = ["Rejected", "Opaque", "evaluate", "MAX_ITEMS", "MAX_BITS"]
+__all__ = ["Rejected", "Opaque", "evaluate", "MAX_ITEMS", "MAX_BITS", "MAX_DEPTH"]
 
 MAX_ITEMS = 1_000_000   # longest string or list an operation may build, and most loop steps
 MAX_BITS = 100_000      # largest integer an operation may build
+MAX_DEPTH = 200         # deepest expression evaluated (Python's parser allows 200 nested brackets)
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -68,6 +71,7 @@ class _Evaluator:
     def __init__(self, opaque_names: Collection[str]) -> None:
         self.opaque_names = opaque_names
         self.steps = 0
+        self.depth = 0
 
     def value(self, node: ast.AST, scope: Mapping[str, Any]) -> Any:
         return self._value(node, scope)
@@ -75,6 +79,9 @@ class _Evaluator:
     def _value(self, node: ast.AST, scope: Mapping[str, Any]) -> Any:
         """The node's value; opaque when it (or a part it needs) is not computed here."""
         method = getattr(self, f"_{type(node).__name__}", None)
+        if self.depth >= MAX_DEPTH:
+            raise Rejected(f"expression nested deeper than {MAX_DEPTH} levels")
+        self.depth += 1
         try:
             if method is None:
                 raise _Unknown
@@ -82,6 +89,8 @@ class _Evaluator:
         except _Unknown:
             self._names_resolve(node, scope)
             return Opaque(ast.unparse(node))
+        finally:
+            self.depth -= 1
 
     # -- leaves and containers ---------------------------------------------
     def _Constant(self, node: ast.Constant, scope: Mapping[str, Any]) -> Any:

@@ -4,7 +4,9 @@ Two request styles (see :class:`~glmbench.bfcl.suite.BFCLSuite`) and two modes.
 In native mode the body goes to ``/v1/chat/completions`` with OpenAI ``tools``;
 in prompt mode glmbench renders the GLM-4.7 prompt (tools in the system turn)
 and sends it to ``/v1/completions``, then parses the raw text itself. Decoding
-never executes model output.
+never executes model output, and is bounded (:mod:`glmbench.glm.limits`): a
+call whose arguments are over the bounds keeps its name, gets ``{}`` and a
+``refused`` reason, which fails the entry under both rule sets.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def decode(endpoint: str, response: dict[str, Any] | None, tools: list[dict[str,
            thinking: bool = True) -> dict[str, Any]:
     """Calls from a stored response: ``calls`` (the server's tool_calls, or glmbench's parse of
     the raw text in prompt mode), ``text_calls`` (calls written as text in the content, which
-    LightLLM's script also accepts), the answer ``content`` and whether the output was malformed."""
-    from glmbench.bfcl.checker_lightllm import calls_from_text, decode_arguments
+    LightLLM's script also accepts), the answer ``content`` and whether the output was malformed.
+    A call dict is ``{"name", "arguments"}``, plus ``"refused"`` (why) when its arguments were refused."""
+    from glmbench.bfcl.checker_lightllm import calls_from_text, decode_call_arguments
 
     out: dict[str, Any] = {"calls": [], "text_calls": [], "content": None, "malformed": False}
     if not response or not response.get("choices"):
@@ -88,7 +91,7 @@ def decode(endpoint: str, response: dict[str, Any] | None, tools: list[dict[str,
         from glmbench.glm.toolcall import parse_tool_calls
 
         parsed = parse_tool_calls(choice.get("text") or "", tools, thinking=thinking)
-        out["calls"] = [_call(tc["function"]["name"], decode_arguments(tc["function"]["arguments"]))
+        out["calls"] = [_call(tc["function"]["name"], *decode_call_arguments(tc["function"]["arguments"]))
                         for tc in parsed.tool_calls]
         out["content"] = parsed.content
         out["malformed"] = parsed.is_malformed
@@ -96,17 +99,20 @@ def decode(endpoint: str, response: dict[str, Any] | None, tools: list[dict[str,
         message = choice.get("message") or {}
         for tc in message.get("tool_calls") or []:
             fn = tc.get("function") or {}
-            out["calls"].append(_call(str(fn.get("name", "")), decode_arguments(fn.get("arguments"))))
+            out["calls"].append(_call(str(fn.get("name", "")), *decode_call_arguments(fn.get("arguments"))))
         out["content"] = message.get("content")
     if out["content"]:
-        out["text_calls"] = [_call(c.name, c.arguments) for c in calls_from_text(out["content"])]
+        out["text_calls"] = [_call(c.name, c.arguments, c.refused) for c in calls_from_text(out["content"])]
     return out
 
 
-def _call(name: str, arguments: Any) -> dict[str, Any]:
-    return {"name": name, "arguments": arguments if isinstance(arguments, dict) else {}}
+def _call(name: str, arguments: Any, refused: str = "") -> dict[str, Any]:
+    call = {"name": name, "arguments": arguments if isinstance(arguments, dict) else {}}
+    if refused:
+        call["refused"] = refused
+    return call
 
 
 def as_calls(items: list[dict[str, Any]]) -> list[Call]:
     """Stored call dicts as :class:`Call` objects."""
-    return [Call(c["name"], c.get("arguments") or {}) for c in items]
+    return [Call(c["name"], c.get("arguments") or {}, c.get("refused") or "") for c in items]

@@ -82,6 +82,23 @@ def read_records(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _storable(record: dict[str, Any]) -> bytes:
+    """The record as a JSON line. What glmbench decoded is bounded (nested at most 100 deep,
+    :mod:`glmbench.glm.limits`), but a server's raw reply may hold anything: when it cannot be
+    written (nested past orjson's 255 levels, say), the raw replies are left out of the record,
+    which says why, and the rest of the record is kept."""
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError as exc:
+        why = f"the server's raw reply was not stored: {exc}"
+    kept = {**record, "response": None, "response_not_stored": why} if "response" in record else dict(record)
+    if kept.get("turns"):
+        kept["turns"] = [{**turn, "steps": [{**step, "response": None} for step in turn.get("steps") or []]}
+                         for turn in kept["turns"]]
+        kept["response_not_stored"] = why
+    return orjson.dumps(kept)
+
+
 def _retryable(exc: BaseException) -> bool:
     import openai
 
@@ -184,7 +201,7 @@ async def run_entries(
 
     def keep(record: dict[str, Any], sink) -> None:
         try:
-            sink.write(orjson.dumps(record) + b"\n")
+            sink.write(_storable(record) + b"\n")
             sink.flush()
         except OSError as exc:
             from glmbench.results.store import write_error

@@ -24,6 +24,14 @@ as there: the script's variables (``name``, ``response``, ``args_str``,
 other module names and Python's builtins to an opaque value that equals
 nothing; any other name fails the call, as ``NameError`` does. Values come back
 JSON-safe (:func:`jsonable`), which keeps the script's verdicts.
+
+glmbench's own bounds (:mod:`glmbench.glm.limits`), which the script does not
+have: a text longer than :data:`~glmbench.glm.limits.MAX_CALL_TEXT_CHARS` is not
+searched (no calls); a call whose arguments text is longer than
+:data:`~glmbench.glm.limits.MAX_LITERAL_TEXT_CHARS`, or whose arguments are over
+the value bounds, is kept with ``{}`` and the reason in
+:attr:`~glmbench.bfcl.types.Call.refused`. The ``word(...)`` pattern is applied
+so that no text makes it backtrack more than linearly (see ``_CALL_IN_TEXT``).
 """
 
 from __future__ import annotations
@@ -37,10 +45,16 @@ from typing import Any
 from glmbench.bfcl.categories import PUBLISHED_ORDER, TABLE
 from glmbench.bfcl.pyexpr import Opaque, evaluate
 from glmbench.bfcl.types import Call
+from glmbench.glm.limits import MAX_CALL_TEXT_CHARS, MAX_LITERAL_TEXT_CHARS, text_size, value_problem
 
 __all__ = ["calls_from_text", "jsonable"]
 
-_CALL_IN_TEXT = re.compile(r"(\w+)\s*\((.*?)\)", re.DOTALL)
+# The script's r"(\w+)\s*\((.*?)\)". A match can only start where a word starts (one starting inside a
+# word would end where the match from its start ends, and that one is found first), so the look-behind
+# changes no match and keeps \w+ from being tried at every letter of a long word; and the text is cut
+# after its last ")", past which no match can end, so no attempt scans to the end and fails.
+_CALL_IN_TEXT = re.compile(r"(?<!\w)(\w+)\s*\((.*?)\)", re.DOTALL)
+_SCRIPT_PATTERN = r"(\w+)\s*\((.*?)\)"  # as the script's variable ``func_pattern`` holds it
 _JSON_CALL_IN_TEXT = re.compile(r'\{"name":\s*"([^"]+)",\s*"arguments":\s*(\{[^}]+\})\}')
 
 # What a name in the script's eval can resolve to besides its local variables.
@@ -66,9 +80,9 @@ _INT64 = 2**63
 
 def calls_from_text(text: str | None) -> list[Call]:
     """The calls LightLLM's script recovers from a response's text content (executing nothing)."""
-    if not text:
+    if not text or len(text) > MAX_CALL_TEXT_CHARS:
         return []
-    scope: dict[str, Any] = {**_SCRIPT_CONSTANTS, "response": text, "func_pattern": _CALL_IN_TEXT.pattern}
+    scope: dict[str, Any] = {**_SCRIPT_CONSTANTS, "response": text, "func_pattern": _SCRIPT_PATTERN}
     try:
         parsed = json.loads(text)
     except (ValueError, RecursionError):
@@ -81,13 +95,18 @@ def calls_from_text(text: str | None) -> list[Call]:
         scope["parsed"] = parsed
     calls: list[Call] = []
     found: list[dict[str, Any]] = []  # the script's own list of calls so far, which its eval can read
-    scope["matches"] = _CALL_IN_TEXT.findall(text)
-    for match in _CALL_IN_TEXT.finditer(text):
+    searched = text[:text.rfind(")") + 1]
+    scope["matches"] = _CALL_IN_TEXT.findall(searched)
+    for match in _CALL_IN_TEXT.finditer(searched):
         name, args_text = match.group(1), match.group(2).strip()
+        if len(args_text) > MAX_LITERAL_TEXT_CHARS:
+            calls.append(Call(name, {}, f"arguments: {len(args_text):,} characters of text, "
+                                        f"over {text_size(MAX_LITERAL_TEXT_CHARS)}"))
+            continue
         scope.update(name=name, args_str=args_text, calls=[dict(c) for c in found])
         arguments = _dict_call(args_text, scope) if args_text else {}
         if arguments is not None:
-            calls.append(Call(name, jsonable(arguments)))
+            calls.append(_call(name, arguments))
             found.append({"name": name, "arguments": arguments})
             scope["args"] = arguments  # the script's loop variable, visible to later evals
     for match in _JSON_CALL_IN_TEXT.finditer(text):
@@ -95,8 +114,14 @@ def calls_from_text(text: str | None) -> list[Call]:
             arguments = json.loads(match.group(2))
         except (ValueError, RecursionError):
             continue
-        calls.append(Call(match.group(1), jsonable(arguments) if isinstance(arguments, dict) else {}))
+        calls.append(_call(match.group(1), arguments if isinstance(arguments, dict) else {}))
     return calls
+
+
+def _call(name: str, arguments: dict[Any, Any]) -> Call:
+    """A recovered call, its arguments JSON-safe, or ``{}`` and the reason when they are over the bounds."""
+    problem = value_problem(arguments)
+    return Call(name, {}, problem) if problem else Call(name, jsonable(arguments))
 
 
 def _json_call(item: Any) -> Call:
@@ -104,7 +129,7 @@ def _json_call(item: Any) -> Call:
     if not isinstance(item, dict):
         return Call("", {})  # the script fails such an entry either way
     name, arguments = item.get("name", ""), item.get("arguments", {})
-    return Call(name if isinstance(name, str) else "", jsonable(arguments) if isinstance(arguments, dict) else {})
+    return _call(name if isinstance(name, str) else "", arguments if isinstance(arguments, dict) else {})
 
 
 def _dict_call(args_text: str, scope: dict[str, Any]) -> dict[Any, Any] | None:
@@ -139,7 +164,18 @@ def _dict_call(args_text: str, scope: dict[str, Any]) -> dict[Any, Any] | None:
 def jsonable(value: Any) -> Any:
     """``value`` as JSON can store it, keeping LightLLM's verdicts: the script compares numbers as
     floats and other values by their text, so huge ints become floats, sets/bytes/complex their
-    text, and an opaque value a text that equals no answer."""
+    text, and an opaque value a text that equals no answer.
+
+    Raises ValueError for a value over the bounds of :mod:`glmbench.glm.limits` (callers check
+    first, with :func:`~glmbench.glm.limits.value_problem`), so the walk below never runs deeper.
+    """
+    problem = value_problem(value, "value")
+    if problem:
+        raise ValueError(problem)
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
     if isinstance(value, Opaque):
         return repr(value)
     if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
@@ -152,7 +188,7 @@ def jsonable(value: Any) -> Any:
         except OverflowError:
             return str(value)
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [_jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k if isinstance(k, str) else str(jsonable(k)): jsonable(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else str(_jsonable(k)): _jsonable(v) for k, v in value.items()}
     return str(value)

@@ -3,18 +3,21 @@
 An entry is one line of ``BFCL_v3_<category>.json`` joined with its line of
 ``possible_answer/BFCL_v3_<category>.json`` (categories without answers, such as
 irrelevance and rest, have ``ground_truth`` None). A call is what a model asked
-for, decoded: a function name and its arguments as a dict. A verdict is one
-checker's judgement of one entry, with the reason when it failed.
+for, decoded: a function name and its arguments as a dict (or, when its
+arguments were over glmbench's bounds, why they were not decoded). A verdict is
+one checker's judgement of one entry, with the reason when it failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from glmbench.bfcl.categories import COUNTS, PUBLISHED_ORDER
+from glmbench.glm.limits import value_problem
 
-__all__ = ["CATEGORIES", "PUBLISHED_CATEGORIES", "BFCLEntry", "Call", "Verdict", "short_repr"]
+__all__ = ["CATEGORIES", "PUBLISHED_CATEGORIES", "BFCLEntry", "Call", "Verdict", "short_repr", "undecoded"]
 
 # Views of the category table (glmbench.bfcl.categories), kept under these names for their importers.
 CATEGORIES: dict[str, int] = COUNTS
@@ -40,10 +43,34 @@ class BFCLEntry:
 
 @dataclass(frozen=True)
 class Call:
-    """One decoded function call: the name as the model wrote it and its arguments."""
+    """One decoded function call: the name as the model wrote it and its arguments.
+
+    ``refused`` says why the arguments were not decoded (over the bounds of
+    :mod:`glmbench.glm.limits`); they are then ``{}``, and both rule sets fail
+    the entry with that reason. Empty for a call that decoded.
+    """
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    refused: str = ""
+
+    def problem(self) -> str:
+        """Why this call cannot be checked: ``refused``, or arguments over the bounds (made by hand); else ""."""
+        if self.refused:
+            return self.refused
+        return (value_problem(self.arguments) or "") if isinstance(self.arguments, dict) else ""
+
+
+def undecoded(calls: Sequence[Call]) -> str | None:
+    """A verdict's reason when some call was not decoded (see :meth:`Call.problem`), else None.
+
+    Checked before any rule walks the arguments, so no checker recurses into a value past the bounds.
+    """
+    for number, call in enumerate(calls, 1):
+        why = call.problem()
+        if why:
+            return f"call {number} ({short_repr(call.name, 60)}) not decoded: {why}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,13 @@ class Verdict:
 
 
 def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for a verdict's reason."""
-    text = repr(value)
+    """``repr(value)`` cut to ``limit`` characters, for a verdict's reason.
+
+    Never raises: a value whose ``repr`` fails (nested past Python's recursion
+    limit, an integer too long to print) is shown by its type.
+    """
+    try:
+        text = repr(value)
+    except (RecursionError, MemoryError, ValueError):
+        text = f"<a {type(value).__name__} too large to show>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

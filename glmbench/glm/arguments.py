@@ -5,7 +5,8 @@ text alone cannot tell the string ``"75001"`` from the number 75001; the schema
 can (LightLLM's parser does not look, and gets zip codes wrong). A ``string``
 parameter keeps its exact text, spaces included; other types are decoded as
 JSON, then as a Python literal (``True``, ``None``, ``{'a': 1}``; read with
-``ast.literal_eval``, never ``eval``), else kept as text. Unions (``type`` lists,
+``ast.literal_eval``, never ``eval``), else kept as text; a value over the bounds
+of :mod:`glmbench.glm.limits` is kept as text too. Unions (``type`` lists,
 ``anyOf``/``oneOf``), ``allOf``, ``enum``/``const`` and local ``$ref`` are
 followed; a value that fits a non-string branch of a union takes it. Unknown
 tools and parameters are decoded as JSON when they can be.
@@ -18,6 +19,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from glmbench.glm.limits import MAX_CALL_TEXT_CHARS, MAX_LITERAL_TEXT_CHARS, value_problem
 
 __all__ = ["ArgumentTyper"]
 
@@ -140,13 +143,27 @@ def _decode(raw: str, spec: _Spec) -> Any:
 
 
 def _loads(text: str) -> tuple[bool, Any]:
-    """JSON, else a Python literal (``True``, ``None``, ``'x'``) that is also JSON data."""
+    """JSON, else a Python literal (``True``, ``None``, ``'x'``) that is also JSON data.
+
+    A value over glmbench's bounds (:mod:`glmbench.glm.limits`: nested too deep,
+    too large) does not decode, and Python-literal text over
+    :data:`~glmbench.glm.limits.MAX_LITERAL_TEXT_CHARS` is not parsed: the value
+    stays text, as any value that does not decode.
+    """
+    if len(text) > MAX_CALL_TEXT_CHARS:
+        return False, None
     try:
-        return True, json.loads(text)
+        value = json.loads(text)
     except (ValueError, RecursionError):
         pass
+    else:
+        return (True, value) if value_problem(value) is None else (False, None)
+    if len(text) > MAX_LITERAL_TEXT_CHARS:
+        return False, None
     try:
         value = ast.literal_eval(text)
+        if value_problem(value) is not None:
+            return False, None
         json.dumps(value)  # sets, bytes and complex numbers are not argument values
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False, None

@@ -7,8 +7,10 @@ parse. Values are typed back by the tool's JSON schema
 ``75001`` stays ``"75001"``.
 
 A block that does not parse (a bad name, stray text between pairs, a missing
-closing tag) never raises: its raw text stays in the content and is listed in
-``malformed``. The stream and the whole-text parser are one implementation, so
+closing tag, a block longer than
+:data:`~glmbench.glm.limits.MAX_CALL_TEXT_CHARS` or a name longer than
+:data:`MAX_NAME_CHARS`) never raises: its raw text stays in the content and is
+listed in ``malformed``. The stream and the whole-text parser are one implementation, so
 they agree however the text is cut into deltas.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glmbench.glm.arguments import ArgumentTyper
+from glmbench.glm.limits import MAX_CALL_TEXT_CHARS
 from glmbench.glm.reasoning import ReasoningStream, partial_tag_len
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "ParsedMessage",
     "ToolCallStream",
     "parse_tool_calls",
+    "MAX_NAME_CHARS",
 ]
 
 _CALL_START, _CALL_END = "<tool_call>", "</tool_call>"
@@ -43,6 +47,12 @@ _VALUE_START, _VALUE_END = "<arg_value>", "</arg_value>"
 
 # Function names as tool lists spell them: letters, digits, _ - . : / (BFCL keeps dots).
 _NAME_SO_FAR = re.compile(r"\s*[\w.:/-]*\s*")
+_SPACE = re.compile(r"\s*")
+# A block's closing tags must end by here (the buffer starts at the block): MAX_CALL_TEXT_CHARS and a tag.
+_BLOCK_END = MAX_CALL_TEXT_CHARS + len(_CALL_END)
+
+MAX_NAME_CHARS = 1024
+"""The longest function name (spaces around it included) a block may have; OpenAI allows 64 characters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +221,9 @@ class ToolCallStream:
         return True
 
     def _name(self, events: list[ToolCallEvent], final: bool) -> bool:
-        lt = self._buf.find("<", self._pos)
-        name = self._buf[self._pos:lt if lt >= 0 else None]
-        if not _NAME_SO_FAR.fullmatch(name):
+        lt = self._buf.find("<", self._pos, self._pos + MAX_NAME_CHARS + 1)
+        name = self._buf[self._pos:lt if lt >= 0 else self._pos + MAX_NAME_CHARS + 1]
+        if len(name) > MAX_NAME_CHARS or not _NAME_SO_FAR.fullmatch(name):
             return self._abort(events, self._pos)  # prose after a stray "<tool_call>", not a name
         if lt < 0:
             return False
@@ -233,7 +243,7 @@ class ToolCallStream:
     def _key(self, events: list[ToolCallEvent], final: bool) -> bool:
         end = self._find_close(_KEY_END)
         if end is None:
-            return False
+            return self._too_long(events)
         if end[1] == _CALL_END:  # the block closes inside a key
             return self._abort(events, end[0] + len(_CALL_END), closed=True)
         self._call["key"] = self._buf[self._pos:end[0]].strip()
@@ -242,8 +252,11 @@ class ToolCallStream:
 
     def _after_key(self, events: list[ToolCallEvent], final: bool) -> bool:
         at = _skip_space(self._buf, self._pos)
+        if at > MAX_CALL_TEXT_CHARS:
+            return self._abort(events, self._pos)
         tag = self._tag_at(at, (_VALUE_START,), final)
         if tag is None:
+            self._pos = at  # the spaces are read: not scanned again on the next delta
             return False
         if tag == "":
             return self._abort(events, at)
@@ -253,7 +266,7 @@ class ToolCallStream:
     def _value(self, events: list[ToolCallEvent], final: bool) -> bool:
         end = self._find_close(_VALUE_END)
         if end is None:
-            return False
+            return self._too_long(events)
         if end[1] == _CALL_END:  # the block closes inside a value
             return self._abort(events, end[0] + len(_CALL_END), closed=True)
         call = self._call
@@ -267,8 +280,11 @@ class ToolCallStream:
 
     def _after_value(self, events: list[ToolCallEvent], final: bool) -> bool:
         at = _skip_space(self._buf, self._pos)
+        if at > MAX_CALL_TEXT_CHARS:
+            return self._abort(events, self._pos)
         tag = self._tag_at(at, (_KEY_START, _CALL_END), final)
         if tag is None:
+            self._pos = at  # the spaces are read: not scanned again on the next delta
             return False
         if tag == "":
             return self._abort(events, at)
@@ -313,13 +329,24 @@ class ToolCallStream:
         return ""
 
     def _find_close(self, tag: str) -> tuple[int, str] | None:
-        """The first ``tag`` or ``</tool_call>`` from the current position, whichever comes first."""
+        """The first ``tag`` or ``</tool_call>`` from the current position, whichever comes first.
+
+        None also when it is not within :data:`~glmbench.glm.limits.MAX_CALL_TEXT_CHARS` of the
+        block's start (the buffer starts at the block): :meth:`_too_long` then ends the block.
+        """
         start = max(self._pos, self._searched - len(_CALL_END))
-        found = [(i, t) for t in (tag, _CALL_END) if (i := self._buf.find(t, start)) >= 0]
+        found = [(i, t) for t in (tag, _CALL_END) if (i := self._buf.find(t, start, _BLOCK_END)) >= 0]
         if not found:
-            self._searched = len(self._buf)
+            self._searched = min(len(self._buf), _BLOCK_END)
             return None
         return min(found)
+
+    def _too_long(self, events: list[ToolCallEvent]) -> bool:
+        """No closing tag yet: wait for more text, or, once no closing tag can end within the bound
+        whatever text follows, end the block as malformed (so a stream and a whole text agree)."""
+        if len(self._buf) < _BLOCK_END:
+            return False
+        return self._abort(events, self._pos)
 
     def _end_call(self, events: list[ToolCallEvent], upto: int) -> bool:
         call, self._call = self._call, None
@@ -356,9 +383,7 @@ class ToolCallStream:
 
 
 def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
+    return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # \s* always matches
 
 
 def _dumps(value: Any) -> str:

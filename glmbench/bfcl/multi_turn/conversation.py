@@ -8,10 +8,12 @@ conversation and the tools), the model's reply appended as the assistant
 message, its calls executed on the entry's environment (one fresh set of BFCL's
 simulated API instances per entry, kept across turns) and each result sent back
 as a ``tool`` message. A reply with no call, or with a call whose arguments do
-not decode, ends the turn; a turn of more than :data:`MAX_STEPS` steps ends the
-whole entry (BFCL's force quit: its trajectory then has fewer turns than the
-ground truth, which the checker fails as ``force_terminated``). An API error that
-persists ends the entry and fails it with the reason.
+not decode (or are over glmbench's bounds, :mod:`glmbench.glm.limits`: the
+call then keeps a ``refused`` reason in the record), ends the turn; a turn of
+more than :data:`MAX_STEPS` steps ends the whole entry (BFCL's force quit: its
+trajectory then has fewer turns than the ground truth, which the checker fails
+as ``force_terminated``). An API error that persists ends the entry and fails
+it with the reason.
 
 Native mode sends ``/v1/chat/completions`` with OpenAI tools; prompt mode renders
 the GLM-4.7 prompt of the same conversation and parses the raw completion, as
@@ -30,6 +32,7 @@ from typing import Any
 
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
+from glmbench.glm.limits import MAX_CALL_TEXT_CHARS
 
 __all__ = ["MAX_STEPS", "ADDED_FUNCTIONS_MESSAGE", "Executor", "play", "turn_functions", "turn_messages",
            "trajectory"]
@@ -87,7 +90,7 @@ def _body(messages: list[dict[str, Any]], tools: list[dict[str, Any]], suite: BF
 
 def _undecodable(endpoint: str, response: dict[str, Any], step: dict[str, Any]) -> bool:
     """Whether a reply's calls do not decode, as BFCL's decoder would refuse them (then nothing runs)."""
-    if step.get("malformed"):
+    if step.get("malformed") or any(c.get("refused") for c in step["calls"]):
         return True
     if endpoint != "chat":
         return False
@@ -96,10 +99,12 @@ def _undecodable(endpoint: str, response: dict[str, Any], step: dict[str, Any]) 
         raw = (tc.get("function") or {}).get("arguments")
         if isinstance(raw, dict):
             continue
+        if isinstance(raw, (str, bytes)) and len(raw) > MAX_CALL_TEXT_CHARS:
+            return True
         try:
             if not isinstance(json.loads(raw or "{}"), dict):
                 return True
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return True
     return False
 
@@ -156,8 +161,7 @@ async def play(entry: BFCLEntry, suite: BFCLSuite, model: str, ask: Ask, execute
             step = {"response": response, "error": None, "attempts": attempts, "latency_ms": latency,
                     "content": decoded["content"], "malformed": decoded["malformed"],
                     "sent_calls": decoded["calls"],
-                    "calls": [{"name": toolset.names.get(c["name"], c["name"]), "arguments": c["arguments"]}
-                              for c in decoded["calls"]],
+                    "calls": [{**c, "name": toolset.names.get(c["name"], c["name"])} for c in decoded["calls"]],
                     "results": []}
             steps.append(step)
             messages.append(_assistant(endpoint, response, step, f"{turn}_{count}"))

@@ -6,9 +6,15 @@ must be one call of a bare name, ``name(...)``, whose arguments (positional or
 keyword, no ``*``/``**``) are each a literal that :func:`ast.literal_eval` accepts
 (strings, numbers, a negative number, booleans, None, and lists, tuples, dicts
 and sets of those). A name, attribute, call, subscript, comprehension, f-string
-or operator other than a sign is refused before anything runs. A call given as
+or operator other than a sign is refused before anything runs, and so is a call
+string longer than :data:`~glmbench.glm.limits.MAX_LITERAL_TEXT_CHARS` (the
+parser's memory grows some 500-fold with the text). A call given as
 ``(name, arguments)`` or a :class:`~glmbench.bfcl.types.Call` (already decoded,
 say from JSON tool-call arguments) must hold plain data of the same kinds.
+Either way the arguments must be within the bounds of
+:mod:`glmbench.glm.limits` (nesting, number of values, text, integer size),
+checked with a loop before anything else looks at them (``repr``, copying,
+the method), so no argument value makes :func:`execute_call` raise.
 
 The name must be a public method of one of the entry's involved instances (BFCL's
 map, :attr:`Environment.methods`): never a ``_`` name, never a plain attribute,
@@ -22,15 +28,26 @@ them as strings: a ``str`` as it is, a ``dict`` (exactly) through
 ``Decimal`` results), anything else (lists, None, numbers) through ``str``; an
 exception becomes ``Error during execution: {exception}``.
 
-Time limit: in the main thread a ``SIGALRM`` timer (:func:`signal.setitimer`)
-interrupts an overrunning call between two Python bytecodes and the call's
-result is an error; in any other thread (or when another ``ITIMER_REAL`` timer
-is running) the call runs on a helper thread that is waited for, and one that
-overruns is left behind and marks the environment ``broken``, refusing any
-further call there. Neither can stop a single long computation inside C code
-(a huge integer power) before it returns. Each call runs in its own
-:func:`decimal.localcontext` and mpmath's precision is put back afterwards, as
-MathAPI sets both globally.
+Bounds in time and memory. A call whose arguments would make the method's
+work unbounded (a precision of 10^7 digits, a huge integer power, a string
+repeated past 1 MiB, an id draw that can never end) is refused before it runs
+by :mod:`glmbench.bfcl.multi_turn.guards`, which covers every public method of
+BFCL's eight classes and says why this is done by refusal rather than in a
+worker process; the refusal is the error its class gives for bad input and the
+call's status is ``refused``. Every other call does work in proportion to its
+bounded arguments and the instances' state, and runs exactly as before.
+
+Time limit, for what the guards cannot foresee: in the main thread a
+``SIGALRM`` timer (:func:`signal.setitimer`) interrupts an overrunning call
+between two Python bytecodes and the call's result is an error; in any other
+thread (or when another ``ITIMER_REAL`` timer is running) the call runs on a
+helper thread that is waited for, and one that overruns is left behind and
+marks the environment ``broken``, refusing any further call there. Neither can
+stop a single long step inside C code, which is why the guards exist. The
+checker replays a trajectory on fresh instances, so a call that timed out in a
+run can run again there: no longer than the same limit. Each call runs in its
+own :func:`decimal.localcontext` and mpmath's precision is put back afterwards,
+as MathAPI sets both globally.
 """
 
 from __future__ import annotations
@@ -47,7 +64,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from glmbench.bfcl.multi_turn.environment import Environment
-from glmbench.bfcl.types import Call
+from glmbench.bfcl.multi_turn.guards import refusal
+from glmbench.bfcl.types import Call, short_repr
+from glmbench.glm.limits import MAX_LITERAL_TEXT_CHARS, text_size, value_problem
 
 __all__ = [
     "ERROR_PREFIX", "DEFAULT_TIME_LIMIT_S", "CallLike", "Execution", "InvalidCall", "ParsedCall",
@@ -60,7 +79,7 @@ DEFAULT_TIME_LIMIT_S = 5.0
 # A call as the executor takes it: BFCL's call string, a decoded Call, or (name, arguments).
 CallLike = str | Call | tuple[str, Mapping[str, Any]]
 
-Status = Literal["ok", "error", "invalid", "timeout"]
+Status = Literal["ok", "error", "invalid", "refused", "timeout"]
 
 
 class InvalidCall(ValueError):
@@ -82,8 +101,10 @@ class Execution:
 
     ``call`` is the call as text (as given, or rendered as BFCL renders a decoded
     call); ``result`` what the model is shown and the checker compares;
-    ``status`` is ``ok``, ``error`` (the method raised), ``invalid`` (refused,
-    nothing ran) or ``timeout``; ``name`` the function name when it parsed.
+    ``status`` is ``ok``, ``error`` (the method raised), ``invalid`` (not a
+    valid call: nothing ran), ``refused`` (its arguments would make the method
+    run without bound: nothing ran, the result is its class's error) or
+    ``timeout``; ``name`` the function name when it parsed.
     """
 
     call: str
@@ -98,10 +119,14 @@ def parse_call(text: str) -> ParsedCall:
     """``name(arg, key=value, ...)`` with literal arguments only; :class:`InvalidCall` otherwise."""
     if not isinstance(text, str):
         raise InvalidCall(f"a call must be a string, not {type(text).__name__}")
+    if len(text) > MAX_LITERAL_TEXT_CHARS:
+        raise InvalidCall(f"call text over {text_size(MAX_LITERAL_TEXT_CHARS)} ({len(text):,} characters): not parsed")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        source = text.strip()
+        tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        raise InvalidCall(f"not a call: {getattr(exc, 'msg', None) or exc}") from None
+        why = getattr(exc, "msg", None) or _text(exc) or type(exc).__name__  # MemoryError() says nothing
+        raise InvalidCall(f"not a call: {why}") from None
     node = tree.body
     if not isinstance(node, ast.Call):
         raise InvalidCall(f"not a call: a {type(node).__name__} expression")
@@ -111,45 +136,50 @@ def parse_call(text: str) -> ParsedCall:
     for position, arg in enumerate(node.args):
         if isinstance(arg, ast.Starred):
             raise InvalidCall("*arguments are not allowed")
-        args.append(_literal(arg, f"positional argument {position}"))
+        args.append(_literal(arg, f"positional argument {position}", source))
     kwargs: dict[str, Any] = {}
     for keyword in node.keywords:
         if keyword.arg is None:
             raise InvalidCall("**arguments are not allowed")
         if keyword.arg in kwargs:
             raise InvalidCall(f"argument {keyword.arg!r} given twice")
-        kwargs[keyword.arg] = _literal(keyword.value, f"argument {keyword.arg!r}")
+        kwargs[keyword.arg] = _literal(keyword.value, f"argument {keyword.arg!r}", source)
     return ParsedCall(node.func.id, tuple(args), kwargs)
 
 
-def _literal(node: ast.expr, what: str) -> Any:
+def _literal(node: ast.expr, what: str, source: str) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        source = ast.unparse(node)
+        # The node's own text, cut from the source: ast.unparse would recurse as deep as the node nests.
+        source = ast.get_source_segment(source, node) or ""
         shown = source if len(source) <= 60 else source[:57] + "..."
         raise InvalidCall(f"{what} is not a literal value: {shown}") from None
 
 
 _PLAIN_SCALARS = (str, int, float, complex, bool, type(None), bytes)
+_PLAIN_CONTAINERS = (list, tuple, set, frozenset)
 
 
-def _check_plain(value: Any, what: str, depth: int = 0) -> None:
-    """Decoded arguments must be data of the kinds a literal can spell, nothing callable or custom."""
-    if depth > 100:
-        raise InvalidCall(f"{what} is nested too deeply")
-    if type(value) in _PLAIN_SCALARS:
-        return
-    if type(value) in (list, tuple, set, frozenset):
-        for item in value:
-            _check_plain(item, what, depth + 1)
-        return
-    if type(value) is dict:
-        for key, item in value.items():
-            _check_plain(key, what, depth + 1)
-            _check_plain(item, what, depth + 1)
-        return
-    raise InvalidCall(f"{what} is not plain data: a {type(value).__name__}")
+def _check_plain(value: Any, what: str) -> None:
+    """Arguments must be within the bounds (checked first) and data of the kinds a literal can spell,
+    nothing callable or custom; both checks are loops, so no value can exhaust the stack."""
+    problem = value_problem(value, what)
+    if problem:
+        raise InvalidCall(problem)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _PLAIN_SCALARS:
+            continue
+        if kind in _PLAIN_CONTAINERS:
+            stack.extend(item)
+        elif kind is dict:
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            raise InvalidCall(f"{what} is not plain data: a {kind.__name__}")
 
 
 def render_call(name: str, arguments: Mapping[str, Any]) -> str:
@@ -160,8 +190,15 @@ def render_call(name: str, arguments: Mapping[str, Any]) -> str:
 def _parsed(call: CallLike) -> tuple[str, ParsedCall]:
     """The call's text and its parts; :class:`InvalidCall` when it is refused."""
     if isinstance(call, str):
-        return call, parse_call(call)
+        parsed = parse_call(call)
+        for position, value in enumerate(parsed.args):
+            _check_plain(value, f"positional argument {position}")
+        for key, value in (parsed.kwargs or {}).items():
+            _check_plain(value, f"argument {key!r}")
+        return call, parsed
     if isinstance(call, Call):
+        if call.refused:
+            raise InvalidCall(f"its arguments were not decoded: {call.refused}")
         name, arguments = call.name, call.arguments
     elif isinstance(call, tuple) and len(call) == 2:
         name, arguments = call
@@ -169,16 +206,25 @@ def _parsed(call: CallLike) -> tuple[str, ParsedCall]:
         raise InvalidCall(f"not a call: {type(call).__name__}")
     if not isinstance(name, str) or not isinstance(arguments, Mapping):
         raise InvalidCall("a decoded call is a name and a mapping of arguments")
-    text = render_call(name, arguments) if all(isinstance(k, str) for k in arguments) else repr(call)
     if not name.isidentifier():
-        raise InvalidCall(f"not a function name: {name!r}")
+        raise InvalidCall(f"not a function name: {short_repr(name, 60)}")
+    arguments = dict(arguments)
     for key, value in arguments.items():
         if not isinstance(key, str) or not key.isidentifier():
-            raise InvalidCall(f"not an argument name: {key!r}")
+            raise InvalidCall(f"not an argument name: {short_repr(key, 60)}")
         _check_plain(value, f"argument {key!r}")
-    # A copy, as BFCL's eval of the call's text makes fresh values: a method that keeps or changes a list
-    # it is given (TwitterAPI's mentions) must not reach the caller's record of the call.
-    return text, ParsedCall(name, (), copy.deepcopy(dict(arguments)))
+    # Only now, bounded and plain, may the values be written out and copied (both recurse). A copy, as
+    # BFCL's eval of the call's text makes fresh values: a method that keeps or changes a list it is
+    # given (TwitterAPI's mentions) must not reach the caller's record of the call.
+    return render_call(name, arguments), ParsedCall(name, (), copy.deepcopy(arguments))
+
+
+def _shown(call: Any) -> str:
+    """A refused call as text for its record, cut short: it may be any size or shape."""
+    if isinstance(call, str):
+        return call
+    name = call.name if isinstance(call, Call) else call[0] if isinstance(call, tuple) and call else None
+    return f"{name}(...)" if isinstance(name, str) and len(name) <= 200 else f"<a refused {type(call).__name__}>"
 
 
 def _method(env: Environment, name: str) -> Callable[..., Any]:
@@ -232,6 +278,7 @@ def _guarded(method: Callable[..., Any], parsed: ParsedCall) -> tuple[Status, st
 
 
 def _text(exc: BaseException) -> str:
+    """``str(exc)``, as BFCL writes a method's exception (even when empty)."""
     try:
         return str(exc)
     except Exception:
@@ -276,13 +323,17 @@ def execute_call(env: Environment, call: CallLike, time_limit_s: float | None = 
     try:
         text, parsed = _parsed(call)
     except InvalidCall as exc:
-        return Execution(call if isinstance(call, str) else repr(call), ERROR_PREFIX + str(exc), "invalid")
+        return Execution(_shown(call), ERROR_PREFIX + str(exc), "invalid")
     if env.broken:
         return Execution(text, ERROR_PREFIX + f"not run: {env.broken}", "invalid", parsed.name)
     try:
         method = _method(env, parsed.name)
     except InvalidCall as exc:
         return Execution(text, ERROR_PREFIX + str(exc), "invalid", parsed.name)
+    refused = refusal(env.methods.get(parsed.name, ""), method, parsed.args, parsed.kwargs or {})
+    if refused is not None:
+        result = format_result({"error": refused.reason}) if refused.shape == "dict" else ERROR_PREFIX + refused.reason
+        return Execution(text, result, "refused", parsed.name)
     if time_limit_s is None:
         status, result = _guarded(method, parsed)
     elif _can_use_alarm():
