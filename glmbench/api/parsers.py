@@ -245,7 +245,8 @@ def _tools(record: dict[str, Any], entry: Any) -> list[dict[str, Any]]:
 def _bfcl_effect(cfg: BackendConfig, python: str, tokenizer: str, stored: _Stored,
                  timeout_s: float) -> list[BFCLEffectRow]:
     from glmbench.bfcl.categories import RULE_SETS, unscored_reason
-    from glmbench.bfcl.checker_lightllm import calls_from_text, decode_arguments
+    from glmbench.bfcl.checker_lightllm import calls_from_text, decode_call_arguments
+    from glmbench.bfcl.requests import call_dict
     from glmbench.bfcl.runner import score_record
 
     answer: DriverAnswer = run_driver(cfg.backend, python, stored.cases, tokenizer, cfg.tool_call_parser or "",
@@ -264,10 +265,10 @@ def _bfcl_effect(cfg: BackendConfig, python: str, tokenizer: str, stored: _Store
             failed = {"ok": False, "reason": f"{cfg.backend}'s parser crashed"}
             verdicts = {rules: failed for rules in RULE_SETS}
         else:
-            calls = [{"name": str(c.get("name") or ""), "arguments": decode_arguments(c.get("arguments"))}
+            calls = [call_dict(str(c.get("name") or ""), *decode_call_arguments(c.get("arguments")))
                      for c in whole.get("calls") or []]
             content = whole.get("content")
-            text_calls = [{"name": c.name, "arguments": c.arguments} for c in calls_from_text(content)] \
+            text_calls = [call_dict(c.name, c.arguments, c.refused) for c in calls_from_text(content)] \
                 if content else []
             verdicts = score_record({**record, "calls": calls, "text_calls": text_calls, "content": content}, entry)
         for rules in RULE_SETS:

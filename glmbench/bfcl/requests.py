@@ -17,7 +17,7 @@ from typing import Any
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry, Call
 
-__all__ = ["LIGHTLLM_SYSTEM_PROMPT", "PreparedRequest", "prepare", "decode", "as_calls"]
+__all__ = ["LIGHTLLM_SYSTEM_PROMPT", "PreparedRequest", "prepare", "decode", "as_calls", "call_dict"]
 
 # The fixed system prompt of LightLLM's BFCL script (the published table's runs).
 LIGHTLLM_SYSTEM_PROMPT = (
@@ -91,7 +91,7 @@ def decode(endpoint: str, response: dict[str, Any] | None, tools: list[dict[str,
         from glmbench.glm.toolcall import parse_tool_calls
 
         parsed = parse_tool_calls(choice.get("text") or "", tools, thinking=thinking)
-        out["calls"] = [_call(tc["function"]["name"], *decode_call_arguments(tc["function"]["arguments"]))
+        out["calls"] = [call_dict(tc["function"]["name"], *decode_call_arguments(tc["function"]["arguments"]))
                         for tc in parsed.tool_calls]
         out["content"] = parsed.content
         out["malformed"] = parsed.is_malformed
@@ -99,14 +99,15 @@ def decode(endpoint: str, response: dict[str, Any] | None, tools: list[dict[str,
         message = choice.get("message") or {}
         for tc in message.get("tool_calls") or []:
             fn = tc.get("function") or {}
-            out["calls"].append(_call(str(fn.get("name", "")), *decode_call_arguments(fn.get("arguments"))))
+            out["calls"].append(call_dict(str(fn.get("name", "")), *decode_call_arguments(fn.get("arguments"))))
         out["content"] = message.get("content")
     if out["content"]:
-        out["text_calls"] = [_call(c.name, c.arguments, c.refused) for c in calls_from_text(out["content"])]
+        out["text_calls"] = [call_dict(c.name, c.arguments, c.refused) for c in calls_from_text(out["content"])]
     return out
 
 
-def _call(name: str, arguments: Any, refused: str = "") -> dict[str, Any]:
+def call_dict(name: str, arguments: Any, refused: str = "") -> dict[str, Any]:
+    """A decoded call as records store it: ``{"name", "arguments"}``, plus ``"refused"`` (why) when it was."""
     call = {"name": name, "arguments": arguments if isinstance(arguments, dict) else {}}
     if refused:
         call["refused"] = refused
