@@ -29,8 +29,10 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # Text as glyph paths keeps SVGs self-contained and free of fonts the viewer may lack.
-    plt.rcParams.update({"svg.fonttype": "path", "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3})
+    # Text as glyph paths keeps SVGs self-contained and free of fonts the viewer may lack; a fixed salt
+    # for the SVG's element ids makes the same results give the same bytes (reports can be diffed).
+    plt.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "glmbench", "figure.dpi": 100,
+                         "axes.grid": True, "grid.alpha": 0.3})
     return plt
 
 
