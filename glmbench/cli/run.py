@@ -1,7 +1,9 @@
 """``glmbench run`` (start a backend, then load it) and ``glmbench bench`` (load a server that already runs).
 
-Both parse their flags into :class:`~glmbench.api.RunOptions` (flags named as its
-fields), call :func:`~glmbench.api.run_load` and render what it returns.
+Their run options are the fields of :class:`~glmbench.api.RunOptions`, made
+options by :func:`~glmbench.cli.options.options_command`; each command adds its
+own options for the server it loads. Both call :func:`~glmbench.api.run_load`
+and render what it returns.
 """
 
 from __future__ import annotations
@@ -12,42 +14,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from glmbench.cli.options import ApiKey, options_command
+from glmbench.load.options import RunOptions
+
 __all__ = ["register"]
 
-# Options shared by ``run`` and ``bench``, named as the fields of RunOptions.
-Workload_ = Annotated[str, typer.Option("--workload", "-w", help="Workload of the suite, a comma list, or 'all'.")]
-Suite_ = Annotated[str, typer.Option(help="Suite name or YAML path.")]
-NumPrompts = Annotated[Optional[int], typer.Option(help="Prompts per workload.")]
-Seed = Annotated[Optional[int], typer.Option(help="Seed of the dataset shuffle and arrival times.")]
-RequestRate = Annotated[Optional[float], typer.Option(help="Override the arrival rate (req/s) of every workload.")]
-MaxConcurrency = Annotated[Optional[int], typer.Option(help="Override the in-flight cap of every workload.")]
-Burstiness = Annotated[Optional[float], typer.Option(help="Gamma shape of arrivals: 1 Poisson, <1 burstier.")]
-Dataset = Annotated[Optional[str], typer.Option(help="sharegpt or random.")]
-DatasetPath = Annotated[Optional[str], typer.Option(help="ShareGPT JSON file to read.")]
-DatasetSource = Annotated[Optional[str], typer.Option(help="Where ShareGPT comes from without a path: auto, hub, package.")]
-Tokenizer = Annotated[Optional[str], typer.Option(help="Folder or tokenizer.json for exact token counts.")]
-InputLen = Annotated[Optional[int], typer.Option(help="Random dataset: prompt tokens.")]
-OutputLen = Annotated[Optional[int], typer.Option(help="Random dataset: output tokens.")]
-Api = Annotated[Optional[str], typer.Option(help="chat (default) or completions.")]
-ExtraBody = Annotated[Optional[str], typer.Option(help="JSON merged into every request body.")]
-Timeout = Annotated[Optional[float], typer.Option("--timeout", help="Limit on each whole request in seconds, from "
-                                                  "sending to the stream's end (default 600); a request past it fails.")]
-StallTimeout = Annotated[Optional[float], typer.Option("--stall-timeout", help="Limit in seconds on the silence between "
-                                                       "two reads of a stream, the wait for the first byte included "
-                                                       "(default: none).")]
-HttpClient = Annotated[Optional[str], typer.Option(help="wire (glmbench's own HTTP reader with kernel receive "
-                                                 "stamps, the default) or aiohttp; https:// always uses aiohttp.",
-                                                 show_default=False)]
-Goodput = Annotated[Optional[list[str]], typer.Option(help="SLO as KEY:MS (ttft, tpot, e2e); repeatable.")]
-ApiKey = Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.", show_default=False)]
-ResultsDir = Annotated[Path, typer.Option(help="Where result folders go.")]
-Label = Annotated[Optional[str], typer.Option(help="What reports call this run (default: its folder name).")]
-RunId = Annotated[Optional[str], typer.Option(help="The result folder's name (default: time, backend, workloads).")]
-ClientWorkers = Annotated[Optional[int], typer.Option(help="Client processes, one event loop and core each; records "
-                                                      "merge on one clock. Default: chosen per workload from its "
-                                                      "expected chunk rate and the free cores.", show_default=False)]
-Repeat = Annotated[int, typer.Option(help="Run the workloads N times against the same server "
-                                     "(results/<run-id>/repeat-i/).")]
+# What server to load: Launch's fields, not run options, so each command declares its own; the run
+# options themselves are RunOptions' fields (glmbench/load/options.py).
 Backend_ = Annotated[Optional[str], typer.Option(help="Backend to start (glmbench backends lists them); default sim.")]
 Config_ = Annotated[Optional[str], typer.Option(help="Backend config: a name from configs/ (vllm-mtp) or a YAML path.")]
 Set_ = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field: KEY=VALUE, dotted for "
@@ -58,27 +31,24 @@ Model_ = Annotated[Optional[str], typer.Option(help="Model path or name (overrid
                                                "tokenizer is used).")]
 SimConfig_ = Annotated[Optional[Path], typer.Option(help="Simulator settings YAML over the sim config's options "
                                                     "(as for glmbench sim --config).")]
+BenchEndpoint = Annotated[str, typer.Option(help="Server to load (URL ending in /v1).")]
+BenchBackend = Annotated[Optional[str], typer.Option(help="What the server is (vllm, sglang, lightllm, ...), to read "
+                                                     "its metrics.")]
+BenchModel = Annotated[Optional[str], typer.Option(help="Model name; default the first one at /v1/models.")]
 
 
-def _load(launch: Any, flags: dict[str, Any], api_key: Optional[str]) -> None:
-    """Run the load suite of ``flags`` against ``launch`` and render the result (a BFCL suite runs BFCL)."""
-    from glmbench.api import (
-        RunInterrupted,
-        RunOptions,
-        is_bfcl_suite,
-        prepare,
-        run_load,
-    )
+def _load(launch: Any, options: RunOptions, api_key: Optional[str]) -> None:
+    """Run the load suite of ``options`` against ``launch`` and render the result (a BFCL suite runs BFCL)."""
+    from glmbench.api import RunInterrupted, is_bfcl_suite, prepare, run_load
     from glmbench.cli.output import print_speed
     from glmbench.cli.progress import TerminalProgress
 
-    if is_bfcl_suite(flags["suite"]):
+    if is_bfcl_suite(options.suite):
         # A function-calling suite: the same server launch, BFCL's runner instead of the load engine.
         from glmbench.cli.bfcl import bfcl_suite_run
 
-        bfcl_suite_run(launch, flags["suite"], {"timeout_s": flags.get("timeout_s")}, api_key, flags["results_dir"])
+        bfcl_suite_run(launch, options.suite, {"timeout_s": options.timeout_s}, api_key, options.results_dir)
         return
-    options = RunOptions.from_flags(flags)
     prepared = prepare(launch)
     progress = TerminalProgress()
     try:
@@ -114,50 +84,32 @@ def _load(launch: Any, flags: dict[str, Any], api_key: Optional[str]) -> None:
         raise failure
 
 
-def run(
-    backend: Backend_ = None, config: Config_ = None, set_: Set_ = None, workload: Workload_ = "burst",
-    suite: Suite_ = "sharegpt", endpoint: Endpoint_ = None, model: Model_ = None,
-    num_prompts: NumPrompts = None, seed: Seed = None, request_rate: RequestRate = None,
-    max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
-    dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
-    input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
-    timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, http_client: HttpClient = None,
-    goodput: Goodput = None,
-    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
-    sim_config: SimConfig_ = None,
-    repeat: Repeat = 1, client_workers: ClientWorkers = None,
-) -> None:
+# Where each command's own options show in --help among the run options (before the one named).
+@options_command(RunOptions, "run", before={"workload": ("backend", "config", "set_"),
+                                            "num_prompts": ("endpoint", "model"), "results_dir": ("api_key",),
+                                            "repeat": ("sim_config",)})
+def run(options: RunOptions, *, backend: Backend_ = None, config: Config_ = None, set_: Set_ = None,
+        endpoint: Endpoint_ = None, model: Model_ = None, api_key: ApiKey = None,
+        sim_config: SimConfig_ = None) -> None:
     """Start a backend, run the suite's workloads against it, print the tables, write results/<run-id>/."""
     from glmbench.api import Launch
 
-    flags = dict(locals())
     launch = Launch(backend=backend, config=config, sets=list(set_ or []), endpoint=endpoint, model=model,
                     sim_settings=sim_config)
-    _load(launch, flags, api_key)
+    _load(launch, options, api_key)
 
 
-def bench(
-    endpoint: Annotated[str, typer.Option(help="Server to load (URL ending in /v1).")],
-    backend: Annotated[Optional[str], typer.Option(help="What the server is (vllm, sglang, lightllm, ...), to read "
-                                                   "its metrics.")] = None,
-    workload: Workload_ = "burst", suite: Suite_ = "sharegpt",
-    model: Annotated[Optional[str], typer.Option(help="Model name; default the first one at /v1/models.")] = None,
-    num_prompts: NumPrompts = None, seed: Seed = None, request_rate: RequestRate = None,
-    max_concurrency: MaxConcurrency = None, burstiness: Burstiness = None, dataset: Dataset = None,
-    dataset_path: DatasetPath = None, dataset_source: DatasetSource = None, tokenizer: Tokenizer = None,
-    input_len: InputLen = None, output_len: OutputLen = None, api: Api = None, extra_body: ExtraBody = None,
-    timeout_s: Timeout = None, stall_timeout_s: StallTimeout = None, http_client: HttpClient = None,
-    goodput: Goodput = None,
-    api_key: ApiKey = None, results_dir: ResultsDir = Path("results"), label: Label = None, run_id: RunId = None,
-    client_workers: ClientWorkers = None,
-) -> None:
+@options_command(RunOptions, "bench", before={"workload": ("endpoint", "backend"), "num_prompts": ("model",),
+                                              "results_dir": ("api_key",)})
+def bench(options: RunOptions, *, endpoint: BenchEndpoint, backend: BenchBackend = None, model: BenchModel = None,
+          api_key: ApiKey = None) -> None:
     """Run the suite's workloads against a server that is already running."""
     from glmbench.api import Launch
 
-    flags = dict(locals())
-    _load(Launch(backend=backend, endpoint=endpoint, model=model), flags, api_key)
+    _load(Launch(backend=backend, endpoint=endpoint, model=model), options, api_key)
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``run`` and ``bench`` to ``app``."""
     app.command("run")(run)
     app.command("bench")(bench)
