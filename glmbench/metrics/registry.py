@@ -53,6 +53,8 @@ class Metric:
     SLOs, a spec-decoding server, or the load runner's extras).
     ``published``: its header in the published reference table, word for
     word. ``calc``: the per-request definition of a distribution.
+    ``description``: what a one-value metric is, in a sentence (a
+    distribution's comes from its ``calc``); the metric reference shows it.
     """
 
     tag: str
@@ -67,6 +69,7 @@ class Metric:
     compared: bool = False
     published: str | None = None
     calc: type[DistributionMetric] | None = None
+    description: str = ""
 
     def __post_init__(self) -> None:
         if self.stats and self.unit != "ms":
@@ -111,17 +114,25 @@ def _latency(tag: str, title: str, calc: type[DistributionMetric], fmt: str = "{
 
 # In summary-row order: throughput, the distributions, goodput, client health, then the runner's extras.
 METRICS: tuple[Metric, ...] = (
-    Metric("completed", "completed requests", "count", short="completed", fmt="{:.0f}", kind=int),
-    Metric("failed", "failed requests", "count", "lower", short="failed", fmt="{:.0f}", kind=int),
-    Metric("duration_s", "duration", "s", short="duration s", fmt="{:.1f}"),
-    Metric("request_s", "request throughput", "req/s", "higher", short="req/s", compared=True),
+    Metric("completed", "completed requests", "count", short="completed", fmt="{:.0f}", kind=int,
+           description="requests whose stream ended properly ([DONE] or a finish_reason) and carried at least one token"),
+    Metric("failed", "failed requests", "count", "lower", short="failed", fmt="{:.0f}", kind=int,
+           description="requests that failed; records.jsonl keeps each one's reason"),
+    Metric("duration_s", "duration", "s", short="duration s", fmt="{:.1f}",
+           description="from the workload's start to the end of its last response"),
+    Metric("request_s", "request throughput", "req/s", "higher", short="req/s", compared=True,
+           description="completed requests / duration"),
     Metric("output_tok_s", "output throughput", "tok/s", "higher", short="output tok/s", fmt="{:.1f}", compared=True,
-           published="Output (tok/s)"),
+           published="Output (tok/s)", description="output tokens of completed requests / duration"),
     Metric("total_tok_s", "total token throughput", "tok/s", "higher", short="total tok/s", fmt="{:.1f}",
-           compared=True),
-    Metric("input_tokens", "input tokens", "tokens", fmt="{:.0f}", kind=int),
-    Metric("output_tokens", "output tokens", "tokens", fmt="{:.0f}", kind=int),
-    Metric("output_tokens_from_usage", "requests with server usage", "count", fmt="{:.0f}", kind=int),
+           compared=True,
+           description="(input + output tokens of completed requests) / duration"),
+    Metric("input_tokens", "input tokens", "tokens", fmt="{:.0f}", kind=int,
+           description="prompt tokens of completed requests, as the server's usage counted them where it sent one"),
+    Metric("output_tokens", "output tokens", "tokens", fmt="{:.0f}", kind=int,
+           description="output tokens of completed requests, from the server's usage where it sent one, else counted chunks"),
+    Metric("output_tokens_from_usage", "requests with server usage", "count", fmt="{:.0f}", kind=int,
+           description="completed requests whose output tokens came from the server's usage chunk"),
     # TTFT to a tenth and E2E to a whole ms: they run to hundreds and thousands of ms where ITL runs to tens.
     _latency("ttft", "TTFT", TTFT, fmt="{:.1f}", published="TTFT (ms)"),
     _latency("itl", "ITL", ITL),
@@ -135,23 +146,33 @@ METRICS: tuple[Metric, ...] = (
     # The client's own lateness: it says whether to trust the run, not how good the server is.
     _latency("dispatch_lag", "dispatch lag", DispatchLag, compared=False),
     _latency("send_overhead", "send overhead", SendOverhead, compared=False),
-    Metric("goodput_request_s", "goodput", "req/s", "higher", short="goodput req/s", always=False, compared=True),
+    Metric("goodput_request_s", "goodput", "req/s", "higher", short="goodput req/s", always=False, compared=True,
+           description="completed requests meeting every SLO given (ttft, tpot, e2e) / duration"),
     Metric("goodput_pct", "goodput share", "%", "higher", short="goodput %", fmt="{:.1f}", always=False,
-           compared=True),
-    Metric("loop_lag", "loop lag", "ms", "lower", stats=("mean", "p99", "max")),
-    Metric("issue_lag", "issue lag", "ms", "lower", stats=("mean", "p99")),
-    Metric("client_cpu_pct", "client CPU", "%", "lower", short="client CPU %", fmt="{:.0f}"),
+           compared=True,
+           description="requests meeting every SLO given, as a share of all requests sent"),
+    Metric("loop_lag", "loop lag", "ms", "lower", stats=("mean", "p99", "max"),
+           description="how late the client's event loop woke a 5 ms timer: a late loop takes timestamps late"),
+    Metric("issue_lag", "issue lag", "ms", "lower", stats=("mean", "p99"),
+           description="request issued minus its scheduled time, for requests the schedule spread out"),
+    Metric("client_cpu_pct", "client CPU", "%", "lower", short="client CPU %", fmt="{:.0f}",
+           description="the client's CPU time / duration (with several client processes, the busiest one's)"),
     # With kernel receive stamps: how long after its arrival the client read a chunk (not part of any figure).
-    Metric("read_delay", "client read delay", "ms", "lower", stats=("mean", "p99"), always=False),
+    Metric("read_delay", "client read delay", "ms", "lower", stats=("mean", "p99"), always=False,
+           description="with kernel receive stamps: a chunk's read by the client minus its arrival at the socket"),
     Metric("client_workers", "client processes", "count", short="client procs", fmt="{:.0f}", kind=int,
-           always=False),
+           always=False,
+           description="the client processes that sent the workload"),
     Metric("spec_accept_length", "acceptance length", "tokens/step", "higher", short="accept length", always=False,
-           compared=True),
-    Metric("spec_accept_rate", "acceptance rate", "", "higher", short="accept rate", always=False, compared=True),
+           compared=True,
+           description="mean tokens per speculative step, 1 + accepted / drafts, from the server's own counters"),
+    Metric("spec_accept_rate", "acceptance rate", "", "higher", short="accept rate", always=False, compared=True,
+           description="accepted / drafted tokens, from the server's own counters"),
 )
 
 # A BFCL category's accuracy (percent of entries passed), and OVERALL's; not a load metric, so not in METRICS.
-ACCURACY = Metric("accuracy", "accuracy", "%", "higher", compared=True)
+ACCURACY = Metric("accuracy", "accuracy", "%", "higher", compared=True,
+                  description="a BFCL category's accuracy (percent of entries passed), and OVERALL's")
 
 _BY_TAG = {m.tag: m for m in METRICS}
 _BY_KEY: dict[str, tuple[Metric, str | None]] = {
