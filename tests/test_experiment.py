@@ -382,12 +382,8 @@ objective: bfcl
 
 def test_the_report_tables_name_and_rank_metrics_as_the_registry_does(tmp_path: Path) -> None:
     """Headers, formats and which end is best come from the metric registry; the tables read as before."""
-    from glmbench.report.experiment import (
-        ExperimentReport,
-        _mark_best,
-        point_table,
-        server_table,
-    )
+    from glmbench.experiment.analysis import ExperimentReport, _mark_best
+    from glmbench.report.experiment import point_table, server_table
 
     def server(name: str, tok: float, ttft: float) -> dict:
         return {"server": name, "status": "complete", "reason": None, "capacity": None, "capacity_by": None,

@@ -47,9 +47,9 @@ _BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
 def _experiment_folder(tmp_path: Path, name: str = "exp") -> Path:
     """An experiment folder as ``experiment run`` leaves it before any server started: experiment.yaml and
     index.json, written by the runner's own code."""
-    from glmbench.api.experiment import _new_index
     from glmbench.api.experiment_file import cells, load_experiment
-    from glmbench.results.experiments import write_index
+    from glmbench.experiment.index import new_index, write_index
+    from glmbench.experiment.run import cell_entries
 
     source = tmp_path / f"{name}.yaml"
     source.write_text(_EXPERIMENT)
@@ -57,8 +57,8 @@ def _experiment_folder(tmp_path: Path, name: str = "exp") -> Path:
     folder = tmp_path / name
     folder.mkdir()
     (folder / "experiment.yaml").write_text(_EXPERIMENT)
-    index = _new_index(experiment, cells(experiment))
-    index["status"] = "interrupted"
+    index = new_index(experiment.name, cell_entries(cells(experiment)), "2025-01-01T00:00:00")
+    index.status = "interrupted"
     write_index(folder, index)
     return folder
 
@@ -151,18 +151,18 @@ def test_a_cut_short_index_is_damaged_not_missing(tmp_path: Path) -> None:
 
 def test_a_good_index_reads_back_as_written(tmp_path: Path) -> None:
     """The check changes nothing for a good index: the runner writes back exactly what it read."""
-    from glmbench.results.experiments import read_index
+    from glmbench.experiment.index import read_index
 
     folder = _experiment_folder(tmp_path)
     written = json.loads((folder / "index.json").read_text())
-    assert read_index(folder) == written
+    assert read_index(folder).to_json() == written
     ran = copy.deepcopy(written)  # as a cell that ran a sweep and a capacity search on Ray leaves it
     ran["cells"][0].update(sweep={"sync_request_s": 1.5, "max_request_s": 9.0, "rates": [3.0, 6.0]},
                            capacity={"by": "rate", "attainment_target": 0.99, "value": 4.0, "above": 8.0,
                                      "probes": [{"load": 4.0, "attained": 1.0, "held": True}], "reason": "x"},
                            placement={"node_name": "n1", "ranks": []}, command=["python", "-m", "glmbench"])
     (folder / "index.json").write_text(json.dumps(ran))
-    assert read_index(folder) == ran
+    assert read_index(folder).to_json() == ran
 
 
 @pytest.mark.parametrize("command", ["resume", "report", "compare"])
@@ -314,7 +314,7 @@ def test_names_that_become_folders_are_checked(tmp_path: Path, body: str, field:
 
 def test_folder_names_and_deletes_stay_inside_the_run(tmp_path: Path) -> None:
     from glmbench.api.experiment_file import folder_name
-    from glmbench.api.on_ray import _unpack
+    from glmbench.experiment.executors.ray import _unpack
     from glmbench.util.paths import check_name, remove_tree
 
     assert folder_name("fast itl_ms=10", "server") == "fast_itl_ms=10"  # as experiments always named them

@@ -9,12 +9,12 @@ the port, a local model folder and the installation. What it returns is what
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from glmbench.backends.base import Backend
-from glmbench.backends.config import BackendConfig, apply_overrides, load_backend_config
+from glmbench.backends.choice import Launch, resolve_config
+from glmbench.backends.config import BackendConfig, load_backend_config
 from glmbench.backends.launch import (
     Installation,
     LaunchPlan,
@@ -28,18 +28,6 @@ from glmbench.errors import GlmbenchError
 
 __all__ = ["Launch", "PreparedLaunch", "BackendDescription", "resolve_config", "prepare", "redacted_config",
            "describe_backends"]
-
-
-@dataclass
-class Launch:
-    """What a user asks for: a backend (its default config), a config with overrides, or an endpoint."""
-
-    backend: str | None = None
-    config: str | None = None
-    sets: list[str] = field(default_factory=list)
-    endpoint: str | None = None
-    model: str | None = None
-    sim_settings: Path | None = None
 
 
 @dataclass
@@ -62,28 +50,6 @@ class PreparedLaunch:
     def source_label(self) -> str:
         """The backend and its speculative method, for tables (``vllm+mtp``)."""
         return self.cfg.source_label if self.cfg else self.label
-
-
-def resolve_config(launch: Launch) -> BackendConfig:
-    """The backend config of a launch: ``--config``, else the backend's default, with ``--set`` and ``--model``."""
-    if launch.config:
-        cfg = load_backend_config(launch.config, launch.sets, launch.model)
-        if launch.backend and launch.backend != cfg.backend:
-            raise GlmbenchError(f"--backend {launch.backend} but {launch.config} is a {cfg.backend} config",
-                                "drop --backend, or pass a config of that backend")
-    else:
-        backend = get_backend(launch.backend or "sim")
-        cfg = load_backend_config(backend.default_config, launch.sets, launch.model)
-    if launch.sim_settings:
-        from glmbench.sim.config import load_sim_config
-        from glmbench.util.config_file import validate
-
-        settings = load_sim_config(launch.sim_settings, {}).model_dump(mode="json", exclude={"model"})
-        data = cfg.model_dump(mode="json")
-        data["options"] = {**cfg.options, **settings}
-        # --set is the most specific: it wins over the settings file too.
-        cfg = validate(BackendConfig, apply_overrides(data, list(launch.sets)), "backend config")
-    return cfg
 
 
 def prepare(launch: Launch) -> PreparedLaunch:

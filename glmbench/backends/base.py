@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import aiohttp
@@ -72,6 +73,9 @@ class Backend(Protocol):
     default_config: ClassVar[str]
     readiness: ClassVar[tuple[str, ...]]
     warmup_path: ClassVar[str]
+    startup_s: ClassVar[float]
+    multinode: ClassVar[str | None]
+    uses_gpus: ClassVar[bool]
 
     def program(self, cfg: BackendConfig, python: str) -> list[str]:
         """The program part of the command: ``[python, -m, module]`` or the backend's own executable."""
@@ -101,6 +105,18 @@ class Backend(Protocol):
         """Rewrite a benchmark request body in place for this server's dialect (most need nothing)."""
         ...
 
+    def gpus_per_node(self, cfg: BackendConfig) -> int:
+        """GPUs to reserve on each node the server spans (a placement on Ray)."""
+        ...
+
+    def request_seconds(self, cfg: BackendConfig) -> tuple[float, float]:
+        """A rough TTFT and inter-token latency in seconds, for a plan's duration estimate only."""
+        ...
+
+    def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
+        """``cfg`` with a settings file of this backend's own over its options (``--sim-config``), ``sets`` last."""
+        ...
+
 
 class BaseBackend:
     """Shared parts: a module entry, ``/metrics`` scraping, speculative settings checked by a model."""
@@ -116,6 +132,10 @@ class BaseBackend:
     speculative_model: ClassVar[type[BaseModel] | None] = None
     # How the backend spans nodes, for the error of one that cannot (None: it runs on one node only).
     multinode: ClassVar[str | None] = None
+    # Rough seconds from start to ready, for a plan's duration estimate only.
+    startup_s: ClassVar[float] = 60.0
+    # Whether a config's tp x dp are GPUs to reserve (a placement on Ray); the simulator needs none.
+    uses_gpus: ClassVar[bool] = True
 
     def program(self, cfg: BackendConfig, python: str) -> list[str]:
         if cfg.launch.entry == "cli" and self.cli:
@@ -158,6 +178,20 @@ class BaseBackend:
 
     def adapt_request(self, payload: dict[str, Any]) -> None:
         return None
+
+    def gpus_per_node(self, cfg: BackendConfig) -> int:
+        """GPUs to reserve on each node the server spans (none for a backend that uses none)."""
+        if cfg.gpus is not None:
+            return cfg.gpus
+        return cfg.gpus_per_node if self.uses_gpus else 0
+
+    def request_seconds(self, cfg: BackendConfig) -> tuple[float, float]:
+        # A GPU server's order of magnitude; right within a factor of a few, which an estimate needs.
+        return 0.2, 0.02
+
+    def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
+        raise GlmbenchError(f"a settings file (--sim-config) is for the simulator; {self.name} takes none",
+                            "drop --sim-config, or run --backend sim")
 
 
 async def fetch_metrics(session: aiohttp.ClientSession, root_url: str, path: str = "/metrics") -> dict[str, float] | None:

@@ -119,10 +119,11 @@ class BackendConfig(_Strict):
 
     @property
     def gpus_per_node(self) -> int:
-        """GPUs each node gives the server."""
+        """GPUs each node gives the server, as the config asks (``gpus``, else tp x dp over its nodes); whether
+        they are GPUs to reserve is the backend's to say (:meth:`~glmbench.backends.base.BaseBackend.gpus_per_node`)."""
         if self.gpus is not None:
             return self.gpus
-        return 0 if self.backend == "sim" else -(-self.tp * self.dp // self.nodes)
+        return -(-self.tp * self.dp // self.nodes)
 
     @property
     def source_label(self) -> str:

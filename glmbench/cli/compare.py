@@ -25,7 +25,7 @@ def compare(
     """Compare a candidate with a baseline per workload and metric; exit 1 on a regression beyond noise and threshold."""
     from glmbench.compare import compare_results, parse_threshold
     from glmbench.compare.render import print_table, to_markdown
-    from glmbench.results.experiments import is_experiment
+    from glmbench.experiment.index import is_experiment
 
     if format not in _FORMATS:
         raise GlmbenchError(f"unknown compare format {format!r}", f"use one of {', '.join(_FORMATS)}")

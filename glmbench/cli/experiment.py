@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from glmbench.cli.options import ApiKey
+
 __all__ = ["register", "print_experiment"]
 
 experiment_app = typer.Typer(help="Experiments: server configurations x load points x BFCL suites, from one file.",
@@ -49,8 +51,7 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and a rough duration; start nothing.")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="An experiment folder to finish: points that ended are kept, "
                                                    "the rest run.")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.",
-                                                   show_default=False)] = None,
+    api_key: ApiKey = None,
     on: Annotated[str, typer.Option("--on", help="Where the cells run: 'local' (one after another here) or 'ray' "
                                     "(in parallel over a Ray cluster's nodes; pip install 'glmbench[ray]').")] = "local",
     address: Annotated[Optional[str], typer.Option(help="With --on ray: the cluster (HOST:6379, or ray://HOST:10001); "
@@ -88,8 +89,8 @@ def run(
     print(f"experiment: {result.path}")
     failed = result.failed_cells()
     if failed:
-        raise GlmbenchError(f"{len(failed)} of {len(result.index['cells'])} server configurations did not finish "
-                            f"(first: {failed[0]['label']}: {(failed[0]['reason'] or failed[0]['status']).splitlines()[0]})",
+        raise GlmbenchError(f"{len(failed)} of {len(result.index.cells)} server configurations did not finish "
+                            f"(first: {failed[0].label}: {(failed[0].reason or failed[0].status).splitlines()[0]})",
                             f"see {result.path / 'index.json'}; rerun what failed with --resume {result.path}",
                             exit_code=1)
 
@@ -100,13 +101,13 @@ _LISTED = 50
 
 def _print_plan(file: str) -> None:
     from glmbench.api.experiment import plan_experiment, searches
+    from glmbench.backends.registry import get_backend
     from glmbench.util.text import visible
 
     experiment, planned, seconds, configs = plan_experiment(file)
     found = searches(experiment)
     fixed = len(planned[0].points) if planned else 0
-    counts = ([f"{fixed} points"] if fixed or not found else []) + [
-        f"{s.points} sweep points" if s.kind == "sweep" else f"up to {s.points} capacity probes" for s in found]
+    counts = ([f"{fixed} points"] if fixed or not found else []) + [s.count for s in found]
     print(f"experiment {experiment.name}: {len(planned)} server configurations x {' + '.join(counts)}, "
           f"repeats {experiment.repeats}")
     if planned and experiment.load is not None:
@@ -115,7 +116,8 @@ def _print_plan(file: str) -> None:
     for search in found:
         print(f"  {search.text}")
     for cell, cfg in zip(planned[:_LISTED], configs):
-        where = f" [{cfg.nodes} node(s) x {cfg.gpus_per_node} GPU]" if cfg.gpus_per_node or cfg.nodes > 1 else ""
+        gpus = get_backend(cfg.backend).gpus_per_node(cfg)
+        where = f" [{cfg.nodes} node(s) x {gpus} GPU]" if gpus or cfg.nodes > 1 else ""
         print(f"  {visible(cell.label)}{where}: glmbench run " + " ".join(
             ([f"--backend {cell.launch.backend}"] if cell.launch.backend else [])
             + ([f"--config {cell.launch.config}"] if cell.launch.config else [])

@@ -30,7 +30,7 @@ def report(
         if not run_dir.is_dir():
             raise GlmbenchError(f"no result folder at {run_dir}",
                                 "pass a folder under results/ written by 'glmbench run'")
-    from glmbench.results.experiments import is_experiment
+    from glmbench.experiment.index import is_experiment
 
     if len(run_dirs) == 1 and is_experiment(run_dirs[0]):
         _experiment(run_dirs[0], format, out, plots)

@@ -20,7 +20,8 @@ from typing import Any
 from glmbench.compare.compare import Comparison, compare_results
 from glmbench.compare.verdict import repeats_needed
 from glmbench.errors import GlmbenchError
-from glmbench.results.experiments import read_index
+from glmbench.experiment.index import CellEntry, PointEntry, read_index
+from glmbench.experiment.searches import adaptive_kinds
 
 __all__ = ["ExperimentComparison", "compare_experiments", "to_markdown", "dumps"]
 
@@ -89,35 +90,32 @@ class ExperimentComparison:
                 "points": [{"server": c, "point": p, **cmp.to_json()} for c, p, cmp in self.points]}
 
 
-# Points a cell decides on as it runs (capacity probes, sweep rates): another night may take other steps.
-_SEARCHED = ("capacity", "sweep")
-
-
-def _entries(root: Path) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, dict[str, Any]]]:
+def _entries(root: Path) -> tuple[dict[tuple[str, str], tuple[CellEntry, PointEntry]], dict[str, CellEntry]]:
     """Every point of an experiment by (server label, point label), with its cell; and the cells by label."""
     index = read_index(root)
     points = {}
-    for cell in index["cells"]:
-        for point in cell["points"]:
-            points[cell["label"], point["label"]] = {**point, "cell": cell}
-    return points, {cell["label"]: cell for cell in index["cells"]}
+    for cell in index.cells:
+        for point in cell.points:
+            points[cell.label, point.label] = (cell, point)
+    return points, {cell.label: cell for cell in index.cells}
 
 
-def _finished(entry: dict[str, Any] | None) -> bool:
-    return bool(entry and entry.get("folder") and entry["status"] in ("complete", "all-failed"))
+def _finished(found: tuple[CellEntry, PointEntry] | None) -> bool:
+    return bool(found and found[1].folder and found[1].done)
 
 
-def _what_became(entry: dict[str, Any] | None, cell: dict[str, Any] | None) -> str:
+def _what_became(found: tuple[CellEntry, PointEntry] | None, cell: CellEntry | None) -> str:
     """Why a baseline point has no finished counterpart in the candidate, in a few words."""
     if cell is None:
         return "no such server configuration in the candidate"
-    if entry is None:
-        if cell["status"] == "complete":
+    if found is None:
+        if cell.status == "complete":
             return "missing from the candidate"
-        why = cell.get("reason")
-        return f"missing from the candidate (server {cell['status']}{': ' + why.splitlines()[0] if why else ''})"
-    why = entry.get("reason") or (cell.get("reason") if entry["status"] == "not run" else None)
-    return f"{entry['status']} in the candidate" + (f": {why.splitlines()[0]}" if why else "")
+        why = cell.reason
+        return f"missing from the candidate (server {cell.status}{': ' + why.splitlines()[0] if why else ''})"
+    entry = found[1]
+    why = entry.reason or (cell.reason if entry.status == "not run" else None)
+    return f"{entry.status} in the candidate" + (f": {why.splitlines()[0]}" if why else "")
 
 
 def compare_experiments(baseline: Path, candidate: Path, threshold: float = 0.05) -> ExperimentComparison:
@@ -133,20 +131,24 @@ def compare_experiments(baseline: Path, candidate: Path, threshold: float = 0.05
     if not set(base) & set(cand) and not set(base_cells) & set(cand_cells):
         raise GlmbenchError("the two experiments share no point (same server label and point label)",
                             "compare two runs of the same experiment file")
-    done = [key for key, entry in base.items() if _finished(entry)]
+    done = [key for key, found in base.items() if _finished(found)]
     if not done:
         raise GlmbenchError(f"the baseline {baseline} has no finished point to compare with",
                             "pass a baseline experiment that finished")
+    # Points a cell decides on as it runs (capacity probes, sweep rates): another night may take other steps.
+    adaptive = adaptive_kinds()
     for key in done:
-        entry, cell = cand.get(key), cand_cells.get(key[0])
-        if _finished(entry):
-            b, c = Path(baseline) / base[key]["cell"]["folder"], Path(candidate) / cell["folder"]
-            result.points.append((*key, compare_results(b / base[key]["folder"], c / entry["folder"], threshold)))
-        elif entry is None and base[key]["kind"] in _SEARCHED and cell is not None and cell["status"] == "complete":
+        found, cell = cand.get(key), cand_cells.get(key[0])
+        base_cell, base_point = base[key]
+        if found is not None and _finished(found):
+            b, c = Path(baseline) / base_cell.folder, Path(candidate) / found[0].folder
+            result.points.append((*key, compare_results(b / str(base_point.folder), c / str(found[1].folder),
+                                                        threshold)))
+        elif found is None and base_point.kind in adaptive and cell is not None and cell.status == "complete":
             result.unmatched.append(f"{key[0]} {key[1]}: only in the baseline (the candidate's "
-                                    f"{base[key]['kind']} took other steps)")
+                                    f"{base_point.kind} took other steps)")
         else:
-            result.incomplete.append((*key, _what_became(entry, cell)))
+            result.incomplete.append((*key, _what_became(found, cell)))
     for key, entry in cand.items():
         if _finished(entry) and not _finished(base.get(key)):
             result.unmatched.append(f"{key[0]} {key[1]}: only in the candidate")

@@ -1,221 +1,26 @@
 """An experiment folder as tables and plots: every point, one row per server configuration, the Pareto frontier.
 
-Read from ``index.json`` and the point folders only, so a report can be made
-again anywhere. The frontier follows InferenceX's axes: output tok/s per GPU (the
-cost side) against output tok/s per user (1000 / mean TPOT, interactivity); a
-server configuration none of whose load points is on the frontier is dominated.
-
-Only points whose figures can be trusted are ranked: a point whose client was
-saturated (its latencies overstated, its chunks stamped late and together), or
-whose mean TPOT is missing or below :data:`MIN_TPOT_MS` (its tokens arrived
-together, so 1000 / TPOT is no decode speed), is drawn as "not ranked" and
-decides nothing; a server none of whose points is ranked is neither on the
-frontier nor dominated.
+What is shown comes from :mod:`glmbench.experiment.analysis` (the points, the
+frontier, the best server); this module renders it: terminal and markdown
+tables, JSON, the Pareto and throughput-latency plots, and one HTML page.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from glmbench.errors import GlmbenchError
-from glmbench.metrics.registry import (
-    ACCURACY,
-    Metric,
-    axis_label,
-    column,
-    lookup,
-    metric,
+from glmbench.experiment.analysis import (
+    MIN_TPOT_MS,
+    ExperimentReport,
+    experiment_report,
+    frontier,
+    not_ranked,
 )
-from glmbench.results.experiments import read_index
-from glmbench.results.store import load_any_summary, load_manifest, summary_folder
+from glmbench.metrics.registry import ACCURACY, axis_label, column, metric
 
 __all__ = ["ExperimentReport", "experiment_report", "frontier", "not_ranked", "notes", "to_markdown", "to_json",
            "pareto_figure", "curves_figure", "experiment_plots", "render_experiment_html", "MIN_TPOT_MS"]
-
-_POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
-               "goodput_pct", "completed", "failed", "client_saturated", "client_warning")
-
-# A mean TPOT below this (10,000 tok/s for one user) is no decode speed: the tokens reached the
-# client together (a buffered stream, or a client too late to read them apart).
-MIN_TPOT_MS = 0.1
-
-
-@dataclass
-class ExperimentReport:
-    """What an experiment folder holds: its points (one dict each) and one row per server configuration."""
-
-    name: str
-    path: Path
-    status: str
-    objective: str = "goodput"
-    points: list[dict[str, Any]] = field(default_factory=list)
-    servers: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _run_dir(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> Path | None:
-    if not point.get("folder"):
-        return None
-    return summary_folder(folder / cell["folder"] / point["folder"])
-
-
-def _gpus(run_dir: Path) -> int:
-    """GPUs the server used: tp x dp of its config (1 without a config, as for an endpoint or the simulator)."""
-    try:
-        config = load_manifest(run_dir).backend.config or {}
-    except GlmbenchError:
-        return 1
-    return max(1, int(config.get("tp") or 1) * int(config.get("dp") or 1))
-
-
-def _point_row(folder: Path, cell: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {"cell": cell["label"], "point": point["label"], "kind": point["kind"],
-                           "status": point["status"], "seconds": point["seconds"],
-                           "reason": point["reason"] or (cell["reason"] if point["status"] == "not run" else None)}
-    run_dir = _run_dir(folder, cell, point)
-    if run_dir is None:
-        return row
-    try:
-        summary = load_any_summary(run_dir)
-    except GlmbenchError:
-        return row
-    if summary.kind == "load" and summary.rows:
-        last = summary.rows[-1]  # a point runs one workload
-        row.update({k: last.get(k) for k in _POINT_KEYS})
-        row["gpus"] = _gpus(run_dir)
-        if row.get("output_tok_s") is not None:
-            row["output_tok_s_per_gpu"] = row["output_tok_s"] / row["gpus"]
-        if row.get("tpot_ms_mean"):
-            row["tok_s_per_user"] = 1000.0 / row["tpot_ms_mean"]
-    elif summary.kind == "bfcl":
-        overall = next((r for r in summary.tables.get(summary.primary, []) if r["category"] == "OVERALL"), None)
-        row["bfcl_overall"] = overall.get("accuracy") if overall else None
-        row["bfcl_rules"] = summary.primary
-    return row
-
-
-def not_ranked(point: dict[str, Any]) -> str | None:
-    """Why a load point may not take part in the Pareto frontier (None: it may)."""
-    if point.get("output_tok_s_per_gpu") is None:
-        return "no throughput"
-    if point.get("client_saturated"):
-        return "client saturated: latencies overstated"
-    tpot = point.get("tpot_ms_mean")
-    if not tpot or tpot < MIN_TPOT_MS:
-        return (f"mean TPOT {_fmt(tpot, '{:.2g}')} ms: the tokens arrived together, "
-                f"1000 / TPOT is no decode speed")
-    return None
-
-
-def frontier(points: list[dict[str, Any]]) -> list[int]:
-    """Indices of the points no other point beats on both tok/s per GPU and tok/s per user (ties kept).
-
-    Points :func:`not_ranked` rules out are neither on it nor decide it.
-    """
-    usable = [(i, p["tok_s_per_user"], p["output_tok_s_per_gpu"]) for i, p in enumerate(points)
-              if p.get("tok_s_per_user") is not None and not_ranked(p) is None]
-    on = []
-    for i, x, y in usable:
-        if not any(x2 >= x and y2 >= y and (x2 > x or y2 > y) for j, x2, y2 in usable if j != i):
-            on.append(i)
-    return on
-
-
-def _metric(key: str) -> Metric:
-    """The registered metric of a summary-row key (``ttft_ms_p99``), or BFCL's accuracy."""
-    if key == ACCURACY.tag:
-        return ACCURACY
-    found = lookup(key)
-    if found is None:
-        raise KeyError(f"{key!r} is no registered metric key")
-    return found[0]
-
-
-# The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
-_OUTPUT = metric("output_tok_s")
-_TPOT = metric("tpot")
-
-
-def _best(rows: list[dict[str, Any]], key: str) -> tuple[Any, str | None]:
-    """The best value of metric ``key`` over ``rows`` (its registered direction says which end) and its point."""
-    found = [r for r in rows if r.get(key) is not None]
-    if not found:
-        return None, None
-    best = (min if _metric(key).better == "lower" else max)(found, key=lambda r: r[key])
-    return best[key], best["point"]
-
-
-def experiment_report(folder: Path) -> ExperimentReport:
-    """Read an experiment folder (a user error if it is none)."""
-    folder = Path(folder)
-    index = read_index(folder)
-    report = ExperimentReport(index["name"], folder, index["status"], objective=_objective(folder))
-    for cell in index["cells"]:
-        report.points += [_point_row(folder, cell, p) for p in cell["points"]]
-    load_points = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s") is not None]
-    on_frontier = {id(load_points[i]) for i in frontier(load_points)}
-    for p in load_points:
-        p["not_ranked"] = not_ranked(p)
-        p["on_frontier"] = None if p["not_ranked"] else id(p) in on_frontier
-        p["pareto"] = "not ranked" if p["not_ranked"] else "frontier" if p["on_frontier"] else "dominated"
-    for cell in index["cells"]:
-        mine = [p for p in report.points if p["cell"] == cell["label"]]
-        loads = [p for p in mine if p["kind"] != "bfcl"]
-        cap = cell.get("capacity") or {}
-        best_tok, best_tok_at = _best(loads, "output_tok_s")
-        best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99")
-        goodput, goodput_at = _best(loads, "goodput_request_s")
-        bfcl = next((p.get("bfcl_overall") for p in mine if p["kind"] == "bfcl"), None)
-        ranked = [p for p in loads if p.get("on_frontier") is not None]
-        placed = [p for p in loads if p.get("output_tok_s") is not None]
-        report.servers.append({
-            "server": cell["label"], "status": cell["status"], "reason": cell["reason"],
-            "capacity": cap.get("value"), "capacity_by": cap.get("by"), "capacity_fails_at": cap.get("above"),
-            "best_output_tok_s": best_tok, "best_output_at": best_tok_at,
-            "best_ttft_ms_p99": best_ttft, "best_ttft_at": best_ttft_at,
-            "max_goodput_request_s": goodput, "max_goodput_at": goodput_at, "bfcl_overall": bfcl,
-            # None when no point of the server could be placed: it is neither on the frontier nor dominated.
-            "dominated": not any(p["on_frontier"] for p in ranked) if ranked else None,
-            "pareto": ("on the frontier" if any(p["on_frontier"] for p in ranked) else "dominated") if ranked
-            else "not ranked" if placed else None,
-        })
-    _mark_best(report)
-    return report
-
-
-# Objective -> (server row key, the metric it holds: its registered direction says which end is best).
-# Capacity is no load metric: the most load held under the SLO is best.
-_OBJECTIVES: dict[str, tuple[str, str | None]] = {
-    "goodput": ("max_goodput_request_s", "goodput_request_s"), "capacity": ("capacity", None),
-    "throughput": ("best_output_tok_s", "output_tok_s"), "ttft": ("best_ttft_ms_p99", "ttft_ms_p99"),
-    "bfcl": ("bfcl_overall", ACCURACY.tag)}
-
-
-def _objective(folder: Path) -> str:
-    """The experiment file's objective (goodput when it names none, or for folders written before it existed)."""
-    import yaml
-
-    from glmbench.util.yamlsafe import load_yaml
-
-    path = folder / "experiment.yaml"
-    try:
-        data = load_yaml(path.read_text(), str(path)) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, GlmbenchError):
-        return "goodput"
-    objective = data.get("objective") if isinstance(data, dict) else None
-    return objective if isinstance(objective, str) else "goodput"
-
-
-def _mark_best(report: ExperimentReport) -> None:
-    key, measure = _OBJECTIVES.get(report.objective, _OBJECTIVES["goodput"])
-    higher = measure is None or _metric(measure).better == "higher"
-    scored = [r for r in report.servers if r.get(key) is not None]
-    best = (max if higher else min)(scored, key=lambda r: r[key]) if scored else None
-    for row in report.servers:
-        row["best"] = row is best
-
 
 def _fmt(value: Any, spec: str) -> str:
     if value is None:
@@ -230,6 +35,10 @@ def _capacity(row: dict[str, Any]) -> str:
     value = "none" if row["capacity"] is None else f"{row['capacity']:g} {unit}"
     return value + (f" (fails at {row['capacity_fails_at']:g})" if row["capacity_fails_at"] is not None else "")
 
+
+# The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
+_OUTPUT = metric("output_tok_s")
+_TPOT = metric("tpot")
 
 # Whole tokens per second: an experiment's throughputs run to thousands, where tenths are noise.
 _OUTPUT_COLUMN = column("output_tok_s", "{:.0f}")

@@ -43,6 +43,7 @@ class LightLLMBackend(BaseBackend):
     readiness = ("/health",)
     module = "lightllm.server.api_server"
     speculative_model = LightLLMSpeculative
+    startup_s = 180.0
     multinode = "--nnodes --node_rank --nccl_host --nccl_port on every node; HTTP on rank 0"
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:

@@ -60,6 +60,7 @@ class SGLangBackend(BaseBackend):
     readiness = ("/health", "/v1/models")
     module = "sglang.launch_server"
     speculative_model = SGLangSpeculative
+    startup_s = 180.0
     multinode = "--nnodes --node-rank --dist-init-addr on every node; HTTP on rank 0"
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:

@@ -9,13 +9,15 @@ load client do not share one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import Path
 
 from glmbench import __version__
 from glmbench.backends.base import BaseBackend, Scrape
-from glmbench.backends.config import BackendConfig
+from glmbench.backends.config import BackendConfig, apply_overrides
 from glmbench.errors import GlmbenchError
 from glmbench.metrics.server import spec_acceptance
-from glmbench.sim.config import SimConfig
+from glmbench.sim.config import SimConfig, load_sim_config
 from glmbench.util.config_file import validate
 
 __all__ = ["SimBackend", "BACKEND"]
@@ -30,6 +32,8 @@ class SimBackend(BaseBackend):
     default_config = "sim"
     readiness = ("/health",)
     module = "glmbench"
+    startup_s = 2.0
+    uses_gpus = False
 
     def settings(self, cfg: BackendConfig) -> SimConfig:
         """The simulator's settings from the config's ``options``."""
@@ -53,6 +57,17 @@ class SimBackend(BaseBackend):
         if not before.get("metrics") or not after.get("metrics"):
             return None
         return spec_acceptance(before["metrics"], after["metrics"])
+
+    def request_seconds(self, cfg: BackendConfig) -> tuple[float, float]:
+        """The simulator's own TTFT and ITL settings (the defaults of ``configs/sim.yaml`` when unset)."""
+        return float(cfg.options.get("ttft_ms", 100)) / 1000, float(cfg.options.get("itl_ms", 20)) / 1000
+
+    def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
+        """``--sim-config FILE``: its settings over the config's options; ``--set`` wins over both."""
+        settings = load_sim_config(path, {}).model_dump(mode="json", exclude={"model"})
+        data = cfg.model_dump(mode="json")
+        data["options"] = {**cfg.options, **settings}
+        return validate(BackendConfig, apply_overrides(data, list(sets)), "backend config")
 
     version = f"glmbench-sim {__version__}"
 

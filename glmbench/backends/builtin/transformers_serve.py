@@ -35,6 +35,7 @@ class TransformersBackend(BaseBackend):
     # request on a fresh connection is then reset: open connections on /health.
     warmup_path = "/health"
     cli: ClassVar[tuple[str, ...]] = ("transformers", "serve")
+    startup_s = 20.0
 
     def check(self, cfg: BackendConfig) -> None:
         if cfg.speculative:

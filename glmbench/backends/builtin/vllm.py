@@ -42,6 +42,7 @@ class VLLMBackend(BaseBackend):
     module = "vllm.entrypoints.openai.api_server"
     cli: ClassVar[tuple[str, ...]] = ("vllm", "serve")
     speculative_model = VLLMSpeculative
+    startup_s = 60.0
     multinode = ("multi-node data parallel: --data-parallel-size-local --data-parallel-address "
                  "--data-parallel-rpc-port on every node, --headless --data-parallel-start-rank on the others")
 

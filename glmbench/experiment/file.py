@@ -1,0 +1,271 @@
+"""An experiment file: server configurations (with grids of overrides) x load points x BFCL suites.
+
+``experiments/*.yaml``, validated with field-path errors before anything starts,
+then expanded into :class:`Cell` objects (one server configuration each, started
+once) holding :class:`Point` objects (one result folder each)::
+
+    schema_version: 1
+    name: cpu-sim
+    servers:
+      - name: fast
+        backend: sim
+        set: {options.ttft_ms: 50}
+        grid: {options.itl_ms: [10, 20]}     # one cell per value (cartesian over several keys)
+    load:
+      suite: sharegpt
+      workloads: [burst]                     # the suite's own workloads, as they are
+      concurrency: [1, 8, 32]                # closed loop at each cap
+      rate: [2, 5]                           # Poisson arrivals at each rate (req/s)
+      options: {num_prompts: 100, dataset: random, input_len: 128, output_len: 64}
+    suites: [bfcl-v3]                        # BFCL suites run against every server
+    repeats: 1
+    slo: {ttft: 500, tpot: 50}               # ms; goodput is counted against them
+    objective: goodput                       # what makes a server best in the report
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from glmbench.backends.choice import Launch
+from glmbench.errors import GlmbenchError
+from glmbench.load.options import RunOptions
+from glmbench.load.workload import load_suite
+from glmbench.util.config_file import load_model, validate
+from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file
+
+__all__ = ["MAX_CELLS", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SweepSpec",
+           "burst_workload", "cell_label", "count_cells", "experiment_path", "folder_name", "load_experiment", "set_value"]
+
+# More server configurations than anyone can start one after another; the cartesian product of a grid
+# is counted before it is built, so a grid of 10^12 is refused at once instead of filling memory.
+MAX_CELLS = 10_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSpec(_Strict):
+    """One server configuration, or a grid of them: a backend or config, fixed overrides, and a grid."""
+
+    name: str | None = Field(None, description="what reports call it (default: the backend or config)")
+    backend: str | None = None
+    config: str | None = None
+    model: str | None = None
+    set: dict[str, Any] = Field(default_factory=dict, description="config overrides, dotted keys as --set")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="overrides to expand, one cell per combination")
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, value: str | None) -> str | None:
+        # The name starts the cell's folder name: ".." would put it beside the experiment, not in it.
+        if value is not None and not is_safe_name(value):
+            raise ValueError(f"{value[:80]!r} cannot name a folder: use {NAME_RULE}")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_start(self) -> ServerSpec:
+        if not (self.backend or self.config):
+            raise ValueError("a server needs a backend or a config")
+        if any(not values for values in self.grid.values()):
+            raise ValueError("a grid key needs at least one value")
+        return self
+
+
+class CapacitySpec(_Strict):
+    """Find the highest load at which every SLO holds: bracket by doubling (or halving), then bisect.
+
+    A load holds when at least ``attainment`` of its requests meet every SLO
+    (0.99 with ``slo: {ttft: 500}`` is "p99 TTFT within 500 ms", jointly for
+    several SLOs, as DistServe's goodput counts them). The boundary point is run
+    a second time before the search ends.
+    """
+
+    by: Literal["rate", "concurrency"] = "rate"
+    start: float = Field(1.0, gt=0, description="the first load tried (req/s, or requests in flight)")
+    max: float = Field(1024.0, gt=0, description="the highest load tried")
+    tolerance: float = Field(0.1, gt=0, description="stop when the interval is this narrow, relative to its low end")
+    attainment: float = Field(0.99, gt=0, le=1, description="share of requests that must meet every SLO")
+    max_probes: int = Field(12, ge=2)
+
+
+class SweepSpec(_Strict):
+    """GuideLLM's sweep profile: a synchronous pass (one request at a time), a throughput pass (all at
+    once), then ``points`` Poisson rates evenly spaced between the two request rates measured."""
+
+    points: int = Field(5, ge=1)
+
+
+class LoadSpec(_Strict):
+    """The load points run against every server: suite workloads, a concurrency ladder, a rate ladder."""
+
+    suite: str = "sharegpt"
+    workloads: list[str] = Field(default_factory=list)
+    concurrency: list[int] = Field(default_factory=list)
+    rate: list[float] = Field(default_factory=list)
+    sweep: SweepSpec | None = None
+    capacity: CapacitySpec | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="run options for every point "
+                                    "(num_prompts, dataset, input_len, ...)")
+
+    @model_validator(mode="after")
+    def _points(self) -> LoadSpec:
+        if not (self.workloads or self.concurrency or self.rate or self.sweep or self.capacity):
+            raise ValueError("load needs workloads, a concurrency or rate ladder, a sweep or a capacity search")
+        if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
+            raise ValueError("concurrency values must be >= 1 and rates > 0")
+        unknown = set(self.options) - set(RunOptions.model_fields)
+        if unknown:
+            raise ValueError(f"unknown run option {', '.join(sorted(unknown))} in options; "
+                             f"known: {', '.join(sorted(RunOptions.model_fields))}")
+        bad = {"workload", "max_concurrency", "request_rate", "repeat", "results_dir", "run_id", "label", "goodput"}
+        if bad & set(self.options):
+            raise ValueError(f"options may not set {', '.join(sorted(bad & set(self.options)))}: "
+                             "the experiment sets them per point")
+        return self
+
+
+class Experiment(_Strict):
+    """A whole experiment file."""
+
+    schema_version: Literal[1] = 1
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    servers: list[ServerSpec] = Field(min_length=1)
+    load: LoadSpec | None = None
+    suites: list[str] = Field(default_factory=list, description="BFCL suites run against every server")
+    repeats: int = Field(1, ge=1)
+    slo: dict[Literal["ttft", "tpot", "e2e"], float] = Field(default_factory=dict, description="ms")
+    objective: Literal["goodput", "capacity", "throughput", "ttft", "bfcl"] = Field(
+        "goodput", description="what makes a server best in the report: the most goodput under the SLOs, the "
+        "highest capacity, the most output tok/s, the lowest p99 TTFT, or the best BFCL overall")
+
+    @model_validator(mode="after")
+    def _work(self) -> Experiment:
+        if self.load is None and not self.suites:
+            raise ValueError("an experiment needs load points or BFCL suites")
+        if self.load is not None and self.load.capacity is not None and not self.slo:
+            raise ValueError("a capacity search needs slo: the capacity is the highest load at which they hold")
+        return self
+
+    def options(self, data: dict[str, Any]) -> RunOptions:
+        """Run options from ``data``, validated (a user error names the field)."""
+        return validate(RunOptions, data, "load options", "fix load.options in the experiment file")
+
+    def probe_options(self, by: str, value: float) -> RunOptions:
+        """The run options of one load probe (a closed loop at ``value`` in flight, or Poisson at ``value`` req/s)."""
+        assert self.load is not None
+        key = "max_concurrency" if by == "concurrency" else "request_rate"
+        return self.options({**self.common_options(), "workload": burst_workload(self.load.suite),
+                             key: int(value) if by == "concurrency" else value})
+
+    def burst_options(self) -> RunOptions:
+        """The run options of a throughput pass: every request at once, no cap."""
+        assert self.load is not None
+        return self.options({**self.common_options(), "workload": burst_workload(self.load.suite)})
+
+    def common_options(self) -> dict[str, Any]:
+        assert self.load is not None
+        return {**self.load.options, "suite": self.load.suite, "repeat": self.repeats,
+                "goodput": [f"{k}:{v:g}" for k, v in self.slo.items()]}
+
+
+@dataclass
+class Point:
+    """One result folder: a load point (its run options) or a BFCL suite."""
+
+    label: str
+    kind: Literal["load", "bfcl"]
+    options: RunOptions | None = None
+    suite: str | None = None
+
+
+@dataclass
+class Cell:
+    """One server configuration, started once for all its points."""
+
+    label: str
+    launch: Launch
+    overrides: dict[str, Any]
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def folder(self) -> str:
+        """The cell's folder under the experiment folder."""
+        return folder_name(self.label, "server")
+
+
+def folder_name(label: str, field: str) -> str:
+    """The folder of a cell or point labelled ``label``: the label with anything but letters, digits and
+    ``-_.=`` made ``_``, leading dots dropped (``./my.yaml`` is a config path, not a hidden folder).
+
+    A label that leaves no name (``..``) is a user error naming ``field``, where it came from.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in label).lstrip(".")
+    if not is_safe_name(safe):
+        raise GlmbenchError(f"{field} {label[:80]!r} makes no folder name", f"name it with {NAME_RULE}")
+    return safe
+
+
+def experiment_path(name_or_path: str) -> Path:
+    """An experiment file: a path, or the name of one shipped in ``experiments/``."""
+    given = Path(name_or_path).expanduser()
+    if given.suffix in (".yaml", ".yml") or given.exists():
+        return given
+    shipped = shipped_file("experiments", name_or_path)
+    if shipped is None:
+        raise GlmbenchError(f"unknown experiment {name_or_path!r}", "pass a path to an experiment YAML file")
+    return shipped
+
+
+def load_experiment(name_or_path: str | Path) -> Experiment:
+    """Read and validate an experiment file (a field-path error names what to fix)."""
+    return load_model(Experiment, experiment_path(str(name_or_path)), "experiment file")
+
+
+def set_value(value: Any) -> str:
+    """A value as ``--set`` reads it (YAML): booleans lower case, lists and mappings as JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _shown(value: Any) -> str:
+    """A value in a cell's label: short (``off`` for null, ``method:mtp/...`` for a mapping)."""
+    if value is None:
+        return "off"
+    if isinstance(value, dict):
+        return "/".join(f"{k}:{_shown(v)}" for k, v in value.items())
+    return set_value(value)
+
+
+def cell_label(spec: ServerSpec, combo: dict[str, Any]) -> str:
+    base = spec.name or spec.config or spec.backend or "server"
+    extra = " ".join(f"{key.rsplit('.', 1)[-1]}={_shown(v)}" for key, v in combo.items())
+    return f"{base} {extra}".strip()
+
+
+def burst_workload(suite_name: str) -> str:
+    """The suite's workload that sends everything at once: with a cap it is a closed loop, with a rate an open one."""
+    suite = load_suite(suite_name)
+    for name, workload in suite.workloads.items():
+        if workload.request_rate is None and workload.max_concurrency is None:
+            return name
+    raise GlmbenchError(f"suite {suite.name!r} has no workload without a rate or cap to build ladders on",
+                        "add one (request_rate: inf), or use load.workloads instead of ladders")
+
+
+def count_cells(experiment: Experiment) -> int:
+    """How many server configurations the experiment has: each server, times the sizes of its grid's keys."""
+    return sum(math.prod(len(values) for values in spec.grid.values()) for spec in experiment.servers)

@@ -1,0 +1,71 @@
+"""The ladder: load points fixed by the file, known before anything starts.
+
+The suite's own workloads as they are (``load.workloads``), then a closed loop at
+each concurrency of ``load.concurrency`` (``c8``) and Poisson arrivals at each
+rate of ``load.rate`` (``r2.5``), both on the suite's workload that sends
+everything at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from glmbench.experiment.searches.base import Probe, SearchPlan
+
+if TYPE_CHECKING:
+    from glmbench.experiment.file import Experiment, Point
+
+__all__ = ["SEARCH", "Ladder"]
+
+
+class Ladder:
+    """Workloads, a concurrency ladder and a rate ladder: every point planned, none decided as it runs."""
+
+    name: ClassVar[str] = "ladder"
+    order: ClassVar[int] = 0
+    adaptive: ClassVar[bool] = False
+    objectives: ClassVar[dict[str, tuple[str, str | None]]] = {}
+
+    def applies(self, experiment: Experiment) -> bool:
+        load = experiment.load
+        return load is not None and bool(load.workloads or load.concurrency or load.rate)
+
+    def plan(self, experiment: Experiment) -> list[Point]:
+        from glmbench.experiment.file import (  # (file.py is above searches)
+            Point,
+            burst_workload,
+            folder_name,
+        )
+
+        load = experiment.load
+        out: list[Point] = []
+        if load is None:
+            return out
+        common = experiment.common_options()
+        for i, name in enumerate(load.workloads):
+            folder_name(name, f"load.workloads.{i}")
+            out.append(Point(name, "load", experiment.options({**common, "workload": name})))
+        if load.concurrency or load.rate:
+            base = burst_workload(load.suite)
+            for cap in load.concurrency:
+                out.append(Point(f"c{cap}", "load",
+                                 experiment.options({**common, "workload": base, "max_concurrency": cap})))
+            for rate in load.rate:
+                out.append(Point(f"r{rate:g}", "load",
+                                 experiment.options({**common, "workload": base, "request_rate": rate})))
+        return out
+
+    def next_probe(self, experiment: Experiment, measured: list[float | None]) -> Probe | None:
+        return None
+
+    def outcome(self, experiment: Experiment, measured: list[float | None]) -> None:
+        return None
+
+    def describe(self, experiment: Experiment) -> SearchPlan | None:
+        return None  # its points are listed with the planned ones
+
+    def summary(self, cell: Any) -> dict[str, Any]:
+        return {}
+
+
+SEARCH = Ladder()
