@@ -235,18 +235,19 @@ def _reply_text(record: dict[str, Any]) -> str | None:
 
 
 def _tools(record: dict[str, Any], entry: Any) -> list[dict[str, Any]]:
-    from glmbench.bfcl.convert import bfcl_tools, lightllm_tools
+    """The tools the record's request style sent for ``entry``."""
+    from glmbench.bfcl.registry import get_rule_set, rule_set_names
 
-    if record.get("style") == "lightllm":
-        return lightllm_tools(entry.function)
-    return bfcl_tools(entry.function, entry.category).tools
+    if record.get("style") not in rule_set_names():
+        return []  # a request style glmbench does not know: the reply is parsed without tools
+    return get_rule_set(record["style"]).tools(entry)[0]
 
 
 def _bfcl_effect(cfg: BackendConfig, python: str, tokenizer: str, stored: _Stored,
                  timeout_s: float) -> list[BFCLEffectRow]:
-    from glmbench.bfcl.categories import RULE_SETS, unscored_reason
-    from glmbench.bfcl.checker_lightllm import calls_from_text, decode_call_arguments
-    from glmbench.bfcl.requests import call_dict
+    from glmbench.bfcl.decoding import call_dict, decode_call_arguments
+    from glmbench.bfcl.registry import rule_set_names, rule_sets
+    from glmbench.bfcl.requests import decoded
     from glmbench.bfcl.runner import score_record
 
     answer: DriverAnswer = run_driver(cfg.backend, python, stored.cases, tokenizer, cfg.tool_call_parser or "",
@@ -263,16 +264,14 @@ def _bfcl_effect(cfg: BackendConfig, python: str, tokenizer: str, stored: _Store
             verdicts = reference  # the request failed at the API: no reply for any parser
         elif whole is None or "crash" in whole:
             failed = {"ok": False, "reason": f"{cfg.backend}'s parser crashed"}
-            verdicts = {rules: failed for rules in RULE_SETS}
+            verdicts = {rules: failed for rules in rule_set_names()}
         else:
             calls = [call_dict(str(c.get("name") or ""), *decode_call_arguments(c.get("arguments")))
                      for c in whole.get("calls") or []]
-            content = whole.get("content")
-            text_calls = [call_dict(c.name, c.arguments, c.refused) for c in calls_from_text(content)] \
-                if content else []
-            verdicts = score_record({**record, "calls": calls, "text_calls": text_calls, "content": content}, entry)
-        for rules in RULE_SETS:
-            if unscored_reason(record["category"], rules):
+            verdicts = score_record({**record, **decoded(calls, whole.get("content"))}, entry)
+        for rule_set in rule_sets():
+            rules = rule_set.name
+            if rule_set.unscored.get(record["category"]):
                 continue
             for key in ((rules, record["category"]), (rules, "OVERALL")):
                 row = tally.setdefault(key, [0, 0, 0, 0, 0])
@@ -282,5 +281,5 @@ def _bfcl_effect(cfg: BackendConfig, python: str, tokenizer: str, stored: _Store
                 row[2] += got_ok
                 row[3] += got_ok and not ref_ok
                 row[4] += ref_ok and not got_ok
-    order = sorted(tally, key=lambda k: (RULE_SETS.index(k[0]), k[1] == "OVERALL"))
+    order = sorted(tally, key=lambda k: (rule_set_names().index(k[0]), k[1] == "OVERALL"))
     return [BFCLEffectRow(cfg.backend, rules, category, *tally[(rules, category)]) for rules, category in order]

@@ -4,37 +4,27 @@ Each :class:`Category` says how many entries BFCL v3 has (DESIGN.md section 6),
 the language of its functions, whether it is live, what a correct answer looks
 like (one call, one of several functions, calls in any order, no call, some call,
 turns of calls), its group in BFCL's official v3 summary, its row in the published
-GLM-4.7-Flash table (LightLLM's ``eval_bfcl.py``), whether that script loads its
-possible answers, which rule sets leave it unscored and why, and why glmbench
-does not run it at all where it does not.
+GLM-4.7-Flash table, and why glmbench does not run it at all where it does not.
 
-The data loader, both checkers, the scoring and summary code, the suite and
-the reports read this table; no other module lists categories. Its order is
-BFCL's (the loader's order, the default suite's, the rows after the published ones).
+The data loader, the rule sets, the scoring and summary code, the suite and
+the reports read this table; no other module lists categories. Which rule set
+leaves which category unscored, and why, is the rule set's own business
+(:mod:`glmbench.bfcl.rulesets`). Its order is BFCL's (the loader's order, the
+default suite's, the rows after the published ones).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "Category", "TABLE", "NAMES", "COUNTS", "PUBLISHED_ORDER", "RULE_SETS", "RULE_TITLES", "GROUPS",
-    "traits", "unscored_reason", "unscored_by", "not_run_reason", "in_group",
+    "Category", "TABLE", "NAMES", "COUNTS", "PUBLISHED_ORDER", "GROUPS", "traits", "not_run_reason", "in_group",
 ]
 
 Language = Literal["python", "java", "javascript", "rest", "sql"]
 Expects = Literal["one_call", "one_of_several", "calls_any_order", "no_call", "some_call", "turns"]
 Group = Literal["non_live_simple", "non_live", "live", "multi_turn"]
-
-# The rule sets glmbench scores with, and how a table under each is titled. The
-# summary formulas themselves live in scoring.py; only the names are shared.
-RULE_TITLES: dict[str, str] = {
-    "lightllm": "LightLLM eval_bfcl.py rules (the published table): OVERALL = entries passed / entries",
-    "bfcl": "BFCL v3 AST checker rules: overall = mean(non-live, live[, multi-turn])",
-}
-RULE_SETS: tuple[str, ...] = tuple(RULE_TITLES)
 
 # BFCL's official v3 summary groups, in the order its formula takes them:
 # non-live = mean(mean(non_live_simple), each non_live), live = entry-weighted
@@ -56,10 +46,7 @@ class Category:
     (relevance: pass iff at least one call), ``turns`` (multi-turn).
     ``group``: its group in BFCL's official summary (:data:`GROUPS`), None when
     outside it. ``published_row``: 1-based row in the published table, None when
-    absent. ``lightllm_answers``: LightLLM's script loads its possible answers
-    (all of its categories but irrelevance and rest). ``unscored``: rule set ->
-    why that rule set does not score it. ``not_run``: why glmbench does not ask
-    it at all, or None.
+    absent. ``not_run``: why glmbench does not ask it at all, or None.
     """
 
     name: str
@@ -69,14 +56,7 @@ class Category:
     expects: Expects
     group: Group | None
     published_row: int | None = None
-    lightllm_answers: bool = False
-    unscored: Mapping[str, str] = field(default_factory=dict, hash=False)
     not_run: str | None = None
-
-    @property
-    def scored_by(self) -> tuple[str, ...]:
-        """The rule sets that score it, in :data:`RULE_SETS` order."""
-        return tuple(r for r in RULE_SETS if r not in self.unscored)
 
     @property
     def file_name(self) -> str:
@@ -119,34 +99,27 @@ class Category:
         return "turns" if self.multi_turn else "calls"
 
 
-_REST_BFCL = "rest is scored by executing calls against live web APIs; glmbench never sends model calls to the network"
-_SQL_BFCL = "sql is not scored by BFCL itself (its v3 evaluation skips the category)"
-_RELEVANCE_LIGHTLLM = "not a category of LightLLM's script (its generic rule would pass only entries with no call)"
-_MULTI_TURN_LIGHTLLM = "not a category of LightLLM's script (it sends only the first message)"
-
-
 def _multi_turn(name: str) -> Category:
-    # Played turn by turn against BFCL's simulated APIs (glmbench.bfcl.multi_turn), scored by BFCL's rules.
-    return Category(name, 200, "python", False, "turns", "multi_turn", unscored={"lightllm": _MULTI_TURN_LIGHTLLM})
+    # Played turn by turn against BFCL's simulated APIs (glmbench.bfcl.multi_turn).
+    return Category(name, 200, "python", False, "turns", "multi_turn")
 
 
 _ROWS: tuple[Category, ...] = (
-    Category("simple", 400, "python", False, "one_call", "non_live_simple", 1, True),
-    Category("multiple", 200, "python", False, "one_of_several", "non_live", 2, True),
-    Category("parallel", 200, "python", False, "calls_any_order", "non_live", 3, True),
-    Category("parallel_multiple", 200, "python", False, "calls_any_order", "non_live", 4, True),
-    Category("java", 100, "java", False, "one_call", "non_live_simple", 5, True),
-    Category("javascript", 50, "javascript", False, "one_call", "non_live_simple", 6, True),
+    Category("simple", 400, "python", False, "one_call", "non_live_simple", 1),
+    Category("multiple", 200, "python", False, "one_of_several", "non_live", 2),
+    Category("parallel", 200, "python", False, "calls_any_order", "non_live", 3),
+    Category("parallel_multiple", 200, "python", False, "calls_any_order", "non_live", 4),
+    Category("java", 100, "java", False, "one_call", "non_live_simple", 5),
+    Category("javascript", 50, "javascript", False, "one_call", "non_live_simple", 6),
     Category("irrelevance", 240, "python", False, "no_call", "non_live", 7),
-    Category("live_simple", 258, "python", True, "one_call", "live", 8, True),
-    Category("live_multiple", 1053, "python", True, "one_of_several", "live", 9, True),
-    Category("live_parallel", 16, "python", True, "calls_any_order", "live", 10, True),
-    Category("live_parallel_multiple", 24, "python", True, "calls_any_order", "live", 11, True),
+    Category("live_simple", 258, "python", True, "one_call", "live", 8),
+    Category("live_multiple", 1053, "python", True, "one_of_several", "live", 9),
+    Category("live_parallel", 16, "python", True, "calls_any_order", "live", 10),
+    Category("live_parallel_multiple", 24, "python", True, "calls_any_order", "live", 11),
     Category("live_irrelevance", 882, "python", True, "no_call", "live"),
-    Category("live_relevance", 18, "python", True, "some_call", "live", unscored={"lightllm": _RELEVANCE_LIGHTLLM}),
-    Category("sql", 100, "sql", False, "one_call", None, 13, True, unscored={"bfcl": _SQL_BFCL}),
-    # The script loads no answers for rest (they are HTTP responses), so under its rules rest passes iff no call.
-    Category("rest", 70, "rest", False, "one_call", None, 12, unscored={"bfcl": _REST_BFCL}),
+    Category("live_relevance", 18, "python", True, "some_call", "live"),
+    Category("sql", 100, "sql", False, "one_call", None, 13),
+    Category("rest", 70, "rest", False, "one_call", None, 12),
     _multi_turn("multi_turn_base"),
     _multi_turn("multi_turn_miss_func"),
     _multi_turn("multi_turn_miss_param"),
@@ -175,10 +148,6 @@ def _check_table() -> None:
     for c in _ROWS:
         if c.group is not None and c.group not in GROUPS:
             raise ValueError(f"{c.name}: unknown summary group {c.group!r}")
-        if set(c.unscored) - set(RULE_SETS):
-            raise ValueError(f"{c.name}: unscored under unknown rule sets {sorted(set(c.unscored) - set(RULE_SETS))}")
-        if c.lightllm_answers and c.published_row is None:
-            raise ValueError(f"{c.name}: LightLLM's script loads answers only for its own categories")
     if len(TABLE) != len(_ROWS):
         raise ValueError("a category is listed twice")
 
@@ -192,17 +161,6 @@ def traits(name: str) -> Category:
         return TABLE[name]
     except KeyError:
         raise ValueError(f"unknown BFCL category {name!r}; known: {', '.join(NAMES)}") from None
-
-
-def unscored_reason(name: str, rules: str) -> str | None:
-    """Why ``rules`` leaves category ``name`` unscored, or None when it scores it (or the name is not BFCL's)."""
-    category = TABLE.get(name)
-    return category.unscored.get(rules) if category else None
-
-
-def unscored_by(rules: str) -> dict[str, str]:
-    """The categories ``rules`` leaves unscored, each with the reason shown."""
-    return {c.name: c.unscored[rules] for c in _ROWS if rules in c.unscored}
 
 
 def not_run_reason(name: str) -> str | None:

@@ -26,70 +26,35 @@ scored under these rules (:data:`UNSCORED`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from glmbench.bfcl import categories
-from glmbench.bfcl.text_calls import calls_from_text, jsonable
+from glmbench.bfcl.decoding import decode_arguments, decode_call_arguments
+from glmbench.bfcl.text_calls import SCRIPT_ANSWERED, calls_from_text
 from glmbench.bfcl.types import BFCLEntry, Call, Verdict, short_repr, undecoded
-from glmbench.glm.limits import MAX_ARGUMENT_DEPTH, MAX_CALL_TEXT_CHARS, text_size, value_problem
 
 __all__ = ["RULES", "UNSCORED", "unscored_reason", "decode_arguments", "decode_call_arguments", "calls_from_text",
            "normalize", "check_lightllm"]
 
 RULES = "lightllm"
 
-# The categories whose possible answers the script loads; a view of the category table.
-ANSWERED = frozenset(c.name for c in categories.TABLE.values() if c.lightllm_answers)
+# The categories whose possible answers the script loads.
+ANSWERED = frozenset(SCRIPT_ANSWERED)
 
-# Category -> why these rules leave it unscored; a view of the category table.
-UNSCORED: dict[str, str] = categories.unscored_by(RULES)
+_NOT_ITS_CATEGORY = "not a category of LightLLM's script"
+UNSCORED: dict[str, str] = {
+    "live_relevance": f"{_NOT_ITS_CATEGORY} (its generic rule would pass only entries with no call)",
+    # Every multi-turn category, by its trait, so one added to the table is left out here too.
+    **{c.name: f"{_NOT_ITS_CATEGORY} (it sends only the first message)"
+       for c in categories.TABLE.values() if c.multi_turn},
+}
+"""Category -> why these rules leave it unscored (shown in its row); every other category is scored."""
 
 
 def unscored_reason(category: str) -> str | None:
     """Why LightLLM's rules leave ``category`` unscored, or None when they score it."""
-    return categories.unscored_reason(category, RULES)
-
-
-def decode_arguments(arguments: Any) -> dict[str, Any]:
-    """A tool call's ``arguments`` as a dict: JSON text decoded; empty, invalid or non-object JSON is ``{}``.
-
-    LightLLM's script counts invalid JSON as ``{}``. (BFCL itself fails the
-    whole output to decode instead; glmbench scores both rule sets from the same
-    decoded calls.) Values come back JSON-safe (:func:`~glmbench.bfcl.text_calls.jsonable`).
-    Arguments over glmbench's bounds are ``{}`` too: :func:`decode_call_arguments` says why.
-    """
-    return decode_call_arguments(arguments)[0]
-
-
-def decode_call_arguments(arguments: Any) -> tuple[dict[str, Any], str]:
-    """As :func:`decode_arguments`, with why the arguments were refused ("" when they were not).
-
-    Refused, as ``{}``: text longer than :data:`~glmbench.glm.limits.MAX_CALL_TEXT_CHARS`
-    (not parsed at all), and a value over the bounds of :mod:`glmbench.glm.limits`
-    (nested too deep, too many values, too much text, a huge integer), checked
-    with a loop before anything walks the value.
-    """
-    if isinstance(arguments, dict):
-        value = arguments
-    elif not arguments or not isinstance(arguments, (str, bytes)):
-        return {}, ""
-    elif len(arguments) > MAX_CALL_TEXT_CHARS:
-        return {}, f"arguments: {len(arguments):,} characters of text, over {text_size(MAX_CALL_TEXT_CHARS)}"
-    else:
-        try:
-            value = json.loads(arguments)
-        except RecursionError:  # json gives up at Python's recursion limit, far past the bound
-            return {}, f"arguments: nested deeper than {MAX_ARGUMENT_DEPTH} levels"
-        except ValueError:
-            return {}, ""
-        if not isinstance(value, dict):
-            return {}, ""
-    problem = value_problem(value)
-    if problem:
-        return {}, problem
-    return jsonable(value), ""
+    return UNSCORED.get(category)
 
 
 def normalize(value: Any) -> Any:

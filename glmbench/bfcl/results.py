@@ -1,18 +1,16 @@
-"""A BFCL run's summary from its stored records, under both rule sets."""
+"""A BFCL run's summary from its stored records, under every rule set."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from glmbench.bfcl.categories import RULE_SETS
+from glmbench.bfcl.registry import rule_set_names
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry, Verdict
 from glmbench.results.schema import BFCLSummary
 
-__all__ = ["summarize_run", "RULES"]
-
-RULES = RULE_SETS  # every rule set gets a table, in the category table's order
+__all__ = ["summarize_run"]
 
 
 def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],
@@ -26,7 +24,7 @@ def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],
     from glmbench.bfcl.scoring import summarize
 
     tables: dict[str, list[dict[str, Any]]] = {}
-    for rules in RULES:
+    for rules in rule_set_names():  # every rule set gets a table, in the registry's order
         verdicts: dict[str, list[Verdict]] = {}
         for entry in entries:
             record = records.get(entry.id)

@@ -1,6 +1,6 @@
 """Run BFCL entries against a server: concurrent requests, retries, one stored record per entry.
 
-Each entry's request, raw response, decoded calls, both rule sets' verdicts
+Each entry's request, raw response, decoded calls, every rule set's verdict
 and the time it took are appended to ``bfcl_records.jsonl`` as it finishes, so
 a run can be resumed (entries already answered are not asked again) and
 rescored under other rules without querying the server. Transport errors and
@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from glmbench.bfcl.categories import traits
-from glmbench.bfcl.requests import as_calls, decode, prepare
+from glmbench.bfcl.registry import get_rule_set, rule_set_names, rule_sets
+from glmbench.bfcl.requests import decode, prepare
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
 from glmbench.util.text import one_line
@@ -30,38 +31,12 @@ RECORDS = "bfcl_records.jsonl"
 
 
 def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
-    """Both rule sets' verdicts for a stored record (no server involved)."""
-    from glmbench.bfcl.checker_bfcl import check_bfcl
-    from glmbench.bfcl.checker_lightllm import check_lightllm
-
-    if traits(entry.category).multi_turn:
-        return _score_conversation(record, entry)
-    names = record.get("names") or {}
-    if record.get("error"):
-        # An API error fails the entry under both rule sets, as LightLLM's script does.
-        failed = {"ok": False, "reason": f"request failed: {record['error']}"}
-        return {"lightllm": {**failed, "rules": "lightllm"}, "bfcl": {**failed, "rules": "bfcl"}}
-    calls = as_calls(record["calls"])
-    # LightLLM's script takes the calls written as text when the server parsed none.
-    lightllm_calls = calls or as_calls(record.get("text_calls") or [])
+    """Every rule set's verdict on a stored record, by rule set name (no server involved)."""
     verdicts = {}
-    for rules, verdict in (("lightllm", check_lightllm(entry, lightllm_calls)), ("bfcl", check_bfcl(entry, calls, names))):
-        verdicts[rules] = {"ok": verdict.ok, "reason": verdict.reason, "rules": rules}
+    for rule_set in rule_sets():
+        verdict = rule_set.check(entry, record)
+        verdicts[rule_set.name] = {"ok": verdict.ok, "reason": verdict.reason, "rules": rule_set.name}
     return verdicts
-
-
-def _score_conversation(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
-    """A multi-turn entry: BFCL's multi-turn checker on the stored trajectory; LightLLM's rules have none."""
-    from glmbench.bfcl.categories import unscored_reason
-    from glmbench.bfcl.multi_turn.checker import check_multi_turn
-    from glmbench.bfcl.multi_turn.conversation import trajectory
-
-    unscored = {"ok": False, "reason": unscored_reason(entry.category, "lightllm") or "not scored", "rules": "lightllm"}
-    if record.get("error"):
-        return {"lightllm": unscored, "bfcl": {"ok": False, "reason": f"request failed: {record['error']}",
-                                               "rules": "bfcl"}}
-    verdict = check_multi_turn(trajectory(record), entry)
-    return {"lightllm": unscored, "bfcl": {"ok": verdict.ok, "reason": verdict.reason, "rules": "bfcl"}}
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
@@ -157,7 +132,7 @@ async def run_entries(
     thinking = suite.enable_thinking
 
     async def conversation(entry: BFCLEntry) -> dict[str, Any]:
-        from glmbench.bfcl.multi_turn.conversation import play
+        from glmbench.bfcl.multi_turn.conversation import STYLE, play
         from glmbench.bfcl.multi_turn.environment import (
             BFCLModules,
             Scenario,
@@ -175,7 +150,7 @@ async def run_entries(
 
         async with gate:
             fields = await play(entry, suite, model, ask, execute)
-        return {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": "bfcl", "names": {},
+        return {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": STYLE, "names": {},
                 "attempts": sum(s["attempts"] for t in fields["turns"] for s in t["steps"]), **fields}
 
     async def one(entry: BFCLEntry, sink) -> None:
@@ -194,8 +169,7 @@ async def run_entries(
             "endpoint": prepared.endpoint, "request": prepared.body, "names": prepared.names,
             "response": response, "error": error, "attempts": attempts, "latency_ms": elapsed_ms,
         }
-        record.update(decode(prepared.endpoint, response, prepared.tools, thinking) if response else
-                      {"calls": [], "text_calls": [], "content": None, "malformed": False})
+        record.update(decode(prepared.endpoint, response, prepared.tools, thinking))
         record["verdicts"] = score_record(record, entry)
         keep(record, sink)
 
@@ -242,11 +216,9 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
             continue
         request = record.get("request")
         tools = (request.get("tools") if isinstance(request, dict) else None) or []
-        if record.get("endpoint") == "completions":
-            from glmbench.bfcl.convert import bfcl_tools, lightllm_tools
-
-            tools = lightllm_tools(entry.function) if record.get("style") == "lightllm" else \
-                bfcl_tools(entry.function, entry.category).tools
+        if record.get("endpoint") == "completions" and record.get("style") in rule_set_names():
+            # A prompt carries its tools as text: the ones its request style sent, to parse the reply by.
+            tools = get_rule_set(record["style"]).tools(entry)[0]
         if isinstance(record.get("response"), dict) and record["response"]:
             record = {**record, **decode(record.get("endpoint", "chat"), record["response"], tools, thinking)}
         record = {**record, "verdicts": score_record(record, entry)}

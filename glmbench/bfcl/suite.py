@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glmbench.bfcl.categories import NAMES, RULE_SETS
+from glmbench.bfcl.categories import NAMES
+from glmbench.bfcl.registry import default_rule_set, get_rule_set
 
-__all__ = ["BFCLSuite", "Rules"]
-
-Rules = Literal["lightllm", "bfcl"]
-# pydantic needs the names written out; they must stay the category table's rule sets.
-if get_args(Rules) != RULE_SETS:
-    raise ImportError(f"BFCLSuite's rule sets {get_args(Rules)} differ from the category table's {RULE_SETS}")
+__all__ = ["BFCLSuite"]
 
 
 class BFCLSuite(BaseModel):
     """What a BFCL run asks and how it is scored.
 
-    ``style`` is how each entry becomes a request: ``lightllm`` as the published
-    table's script (a fixed system prompt, the first message of the first turn,
-    BFCL types mapped, dotted names as they are), ``bfcl`` as BFCL's own
-    function-calling handler (the whole first turn, dotted names as ``_``).
-    ``mode`` ``native`` sends OpenAI ``tools`` and reads the server's parsed
-    ``tool_calls``; ``prompt`` renders the GLM-4.7 prompt itself, sends a text
-    completion and parses the raw output with glmbench's own glm47 parser.
-    Both rule sets always score the stored responses; ``scoring`` picks the one
-    shown first.
+    ``style`` names the rule set whose requests are sent (:mod:`glmbench.bfcl.rulesets`:
+    its messages and its tool conversion). ``mode`` ``native`` sends OpenAI
+    ``tools`` and reads the server's parsed ``tool_calls``; ``prompt`` renders the
+    GLM-4.7 prompt itself, sends a text completion and parses the raw output with
+    glmbench's own glm47 parser. Every rule set always scores the stored
+    responses; ``scoring`` names the one shown first. Both default to the first
+    rule set (the published table's).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -37,9 +31,9 @@ class BFCLSuite(BaseModel):
     name: str = "bfcl-v3"
     description: str = ""
     categories: list[str] = Field(default_factory=lambda: list(NAMES))
-    style: Literal["lightllm", "bfcl"] = "lightllm"
+    style: str = Field(default_factory=lambda: default_rule_set().name)
     mode: Literal["native", "prompt"] = "native"
-    scoring: Rules = "lightllm"
+    scoring: str = Field(default_factory=lambda: default_rule_set().name)
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(1024, ge=1)
     enable_thinking: bool = True
@@ -56,4 +50,10 @@ class BFCLSuite(BaseModel):
         unknown = [c for c in value if c not in NAMES]
         if unknown:
             raise ValueError(f"unknown categories {', '.join(unknown)}; known: {', '.join(NAMES)}")
+        return value
+
+    @field_validator("style", "scoring")
+    @classmethod
+    def _rule_set(cls, value: str) -> str:
+        get_rule_set(value)  # an unknown name is a ValueError naming the known ones
         return value

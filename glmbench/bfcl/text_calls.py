@@ -47,7 +47,7 @@ from glmbench.bfcl.pyexpr import Opaque, evaluate
 from glmbench.bfcl.types import Call
 from glmbench.glm.limits import MAX_CALL_TEXT_CHARS, MAX_LITERAL_TEXT_CHARS, text_size, value_problem
 
-__all__ = ["calls_from_text", "jsonable"]
+__all__ = ["calls_from_text", "jsonable", "SCRIPT_ANSWERED"]
 
 # The script's r"(\w+)\s*\((.*?)\)". A match can only start where a word starts (one starting inside a
 # word would end where the match from its start ends, and that one is found first), so the look-behind
@@ -68,11 +68,15 @@ _SCRIPT_GLOBALS = frozenset({
     "__name__", "__doc__", "__file__", "__builtins__", "__spec__", "__loader__", "__package__",
     "__cached__", "__annotations__",
 }) | frozenset(dir(builtins))
+SCRIPT_ANSWERED: tuple[str, ...] = tuple(c for c in PUBLISHED_ORDER if TABLE[c].answer == "calls")
+"""The categories whose possible answers the script loads: its own (the published table's rows) whose
+answers are calls, so not irrelevance (no answers) nor rest (its answers are HTTP responses)."""
+
 # The script's module constants an eval can read; its categories are the published table's rows, in order.
 _SCRIPT_CONSTANTS = {
     "BFCL_REPO": "gorilla-llm/Berkeley-Function-Calling-Leaderboard",
     "TEST_CATEGORIES": {c: TABLE[c].file_name for c in PUBLISHED_ORDER},
-    "ANSWER_FILES": {c: f"possible_answer/{TABLE[c].file_name}" for c in PUBLISHED_ORDER if TABLE[c].lightllm_answers},
+    "ANSWER_FILES": {c: f"possible_answer/{TABLE[c].file_name}" for c in SCRIPT_ANSWERED},
 }
 
 _INT64 = 2**63

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from glmbench.bfcl.registry import options_help, rule_set_names
+from glmbench.cli.options import ApiKey
+
 __all__ = ["register", "bfcl_suite_run"]
+
+# The options that pick a rule set by name take their choices and help from the registry
+# (Typer takes choices from an Enum; this one is built at import, so mypy cannot list its members).
+_HELP = options_help()
+_RuleSetName = Enum("_RuleSetName", {name: name for name in rule_set_names()}, type=str)  # type: ignore[misc]
+
+
+def _name(choice: Optional[Enum]) -> Optional[str]:
+    return None if choice is None else str(choice.value)
 
 
 def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, resume: Optional[Path] = None) -> None:
@@ -54,17 +67,15 @@ def bfcl(
     model: Annotated[Optional[str], typer.Option(help="Model name (default: the first at /v1/models) or path.")] = None,
     suite: Annotated[str, typer.Option(help="BFCL suite name or YAML path.")] = "bfcl-v3",
     categories: Annotated[Optional[str], typer.Option(help="Comma list of categories (default: the suite's).")] = None,
-    scoring: Annotated[Optional[str], typer.Option(help="Rules shown first: lightllm (published table) or bfcl.")] = None,
+    scoring: Annotated[Optional[_RuleSetName], typer.Option(help=_HELP["scoring"])] = None,
     mode: Annotated[Optional[str], typer.Option(help="native (server parses tool calls) or prompt (glmbench does).")] = None,
-    style: Annotated[Optional[str], typer.Option(help="Requests as LightLLM's script (lightllm) or BFCL's handler "
-                                                 "(bfcl).")] = None,
+    style: Annotated[Optional[_RuleSetName], typer.Option(help=_HELP["style"])] = None,
     concurrency: Annotated[Optional[int], typer.Option(help="Requests in flight.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many entries per category.")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="A folder in BFCL's layout (BFCL_v3_*.json, "
                                                     "possible_answer/).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.",
-                                                   show_default=False)] = None,
+    api_key: ApiKey = None,
     results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
     resume: Annotated[Optional[Path], typer.Option(help="A BFCL result folder to finish (entries answered are "
                                                    "kept).")] = None,
@@ -73,7 +84,7 @@ def bfcl(
     from glmbench.api import Launch, load_bfcl_suite, resumed_suite
 
     overrides: dict[str, Any] = {
-        "scoring": scoring, "mode": mode, "style": style, "concurrency": concurrency, "limit": limit,
+        "scoring": _name(scoring), "mode": mode, "style": _name(style), "concurrency": concurrency, "limit": limit,
         "timeout_s": timeout,
         "categories": [c.strip() for c in categories.split(",") if c.strip()] if categories else None,
     }
@@ -86,14 +97,14 @@ def bfcl(
 
 def rescore(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by glmbench bfcl.")],
-    scoring: Annotated[Optional[str], typer.Option(help="Rules shown first: lightllm or bfcl.")] = None,
+    scoring: Annotated[Optional[_RuleSetName], typer.Option(help=_HELP["scoring"])] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="BFCL data folder, if not the cached wheel.")] = None,
 ) -> None:
     """Decode and score a BFCL run's stored responses again, without asking the server."""
     from glmbench.api import rescore_run
     from glmbench.report.bfcl import print_bfcl
 
-    print_bfcl(rescore_run(run_dir, scoring, data_dir), f"{run_dir.name} (rescored)")
+    print_bfcl(rescore_run(run_dir, _name(scoring), data_dir), f"{run_dir.name} (rescored)")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from glmbench.bfcl.categories import RULE_TITLES
+from glmbench.bfcl.registry import rule_set_title
 from glmbench.results.schema import BFCLSummary
 
-__all__ = ["RULES_TITLE", "bfcl_rows", "bfcl_json", "bfcl_markdown", "bfcl_csv", "print_bfcl"]
-
-# Each rule set's title, registered with the BFCL categories; kept under this name for importers.
-RULES_TITLE = RULE_TITLES
+__all__ = ["bfcl_rows", "bfcl_json", "bfcl_markdown", "bfcl_csv", "print_bfcl"]
 
 
 def bfcl_rows(summary: BFCLSummary) -> list[dict[str, Any]]:
@@ -39,7 +36,7 @@ def bfcl_markdown(summary: BFCLSummary) -> str:
 
     out = []
     for rules in [summary.primary] + [r for r in summary.tables if r != summary.primary]:
-        out.append(f"**{RULES_TITLE.get(rules, rules)}** ({summary.mode} tool calling, {summary.style} requests)\n")
+        out.append(f"**{rule_set_title(rules)}** ({summary.mode} tool calling, {summary.style} requests)\n")
         out.append("| category | accuracy | correct/total | note |\n|---|---|---|---|")
         for row in summary.tables.get(rules, []):
             acc, frac = _cell(row)
@@ -71,7 +68,7 @@ def print_bfcl(summary: BFCLSummary, title: str) -> None:
 
     console = safe_console()
     for rules in [summary.primary] + [r for r in summary.tables if r != summary.primary]:
-        table = Table(title=rich_text(f"{title}: {RULES_TITLE.get(rules, rules)}"), title_justify="left")
+        table = Table(title=rich_text(f"{title}: {rule_set_title(rules)}"), title_justify="left")
         for col, just in (("Category", "left"), ("Accuracy", "right"), ("Correct", "right"), ("Note", "left")):
             table.add_column(col, justify=just, overflow="fold")
         for row in summary.tables.get(rules, []):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["SCHEMA_VERSION", "BackendInfo", "Manifest", "LoadSummary", "BFCLSummary"]
 
@@ -71,16 +71,28 @@ class LoadSummary(_Model):
 class BFCLSummary(_Model):
     """A BFCL run's tables: one per rule set, rows ``category``, ``accuracy`` (percent), ``correct``, ``total``.
 
-    Both rule sets score the same stored responses; ``primary`` is the one shown
-    first. ``not_run`` names the categories asked for that were not run, and why.
+    Every rule set scores the same stored responses; ``tables`` is keyed by rule
+    set name, in the order they are shown after ``primary``, the one shown first
+    (by default the first table). ``not_run`` names the categories asked for that
+    were not run, and why.
     """
 
     schema_version: int = SCHEMA_VERSION
     run_id: str
     kind: Literal["bfcl"] = "bfcl"
-    primary: Literal["lightllm", "bfcl"] = "lightllm"
+    # A rule set's name; which names exist is the BFCL feature's business (glmbench.bfcl.registry),
+    # so here it only has to name one of the tables.
+    primary: str = ""
     mode: str
     style: str
     tables: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     not_run: dict[str, str] = Field(default_factory=dict)
     interrupted: bool = False
+
+    @model_validator(mode="after")
+    def _primary_is_a_table(self) -> BFCLSummary:
+        if not self.primary and self.tables:
+            self.primary = next(iter(self.tables))
+        elif self.tables and self.primary not in self.tables:
+            raise ValueError(f"primary {self.primary!r} is not one of its tables ({', '.join(self.tables)})")
+        return self

@@ -50,12 +50,10 @@ from glmbench.bfcl.multi_turn.execute import (
 from glmbench.bfcl.types import Verdict, short_repr
 
 __all__ = [
-    "RULES", "FORCE_TERMINATED", "INFERENCE_ERROR", "EMPTY_TURN", "STATE_MISMATCH", "RESPONSE_MISMATCH",
+    "FORCE_TERMINATED", "INFERENCE_ERROR", "EMPTY_TURN", "STATE_MISMATCH", "RESPONSE_MISMATCH",
     "ERROR_TYPES", "Step", "Turn", "Trajectory", "MultiTurnVerdict", "drop_empty_steps", "check_multi_turn",
     "check_trajectory",
 ]
-
-RULES = "bfcl"
 
 # BFCL's error types, as its eval runner and multi-turn checker write them.
 FORCE_TERMINATED = "multi_turn:force_terminated"
@@ -77,7 +75,8 @@ class MultiTurnVerdict(Verdict):
 
     ``reason`` is ``"<error_type>: <what failed>"``; ``details`` holds, for a state
     mismatch, ``differences`` (``{class: [attribute, ...]}``), for a response
-    mismatch, ``missing`` (the ground-truth results not found).
+    mismatch, ``missing`` (the ground-truth results not found). ``rules`` is left
+    empty: this checker serves whichever rule set applies it, which names itself.
     """
 
     error_type: str = ""
@@ -86,7 +85,7 @@ class MultiTurnVerdict(Verdict):
 
 
 def _fail(error_type: str, message: str, turn: int | None = None, **details: Any) -> MultiTurnVerdict:
-    return MultiTurnVerdict(False, f"{error_type}: {message}", RULES, error_type, turn, details)
+    return MultiTurnVerdict(False, f"{error_type}: {message}", error_type=error_type, turn=turn, details=details)
 
 
 def drop_empty_steps(trajectory: Trajectory) -> list[list[list[CallLike]]]:
@@ -135,7 +134,7 @@ def check_trajectory(trajectory: Trajectory | None, ground_truth: Sequence[Seque
         verdict = _state_check(model, truth, index) or _response_check(model_results, expected, index)
         if verdict is not None:
             return verdict
-    return MultiTurnVerdict(True, "", RULES)
+    return MultiTurnVerdict(True, "")
 
 
 def _state_check(model: Environment, truth: Environment, turn: int) -> MultiTurnVerdict | None:

@@ -34,8 +34,11 @@ from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
 from glmbench.glm.limits import MAX_CALL_TEXT_CHARS
 
-__all__ = ["MAX_STEPS", "ADDED_FUNCTIONS_MESSAGE", "Executor", "play", "turn_functions", "turn_messages",
+__all__ = ["STYLE", "MAX_STEPS", "ADDED_FUNCTIONS_MESSAGE", "Executor", "play", "turn_functions", "turn_messages",
            "trajectory"]
+
+STYLE = "bfcl"
+"""The request style a conversation's record names: BFCL's own handler's, whose tool conversion it sends."""
 
 MAX_STEPS = 20
 """BFCL's ``MAXIMUM_STEP_LIMIT``: the step after this many in one turn ends the entry."""
@@ -129,7 +132,7 @@ def _assistant(endpoint: str, response: dict[str, Any], step: dict[str, Any], se
 async def play(entry: BFCLEntry, suite: BFCLSuite, model: str, ask: Ask, execute: Executor) -> dict[str, Any]:
     """The conversation of ``entry``: its record fields (``turns``, ``force_terminated``, ``error``, ...)."""
     from glmbench.bfcl.convert import bfcl_tools
-    from glmbench.bfcl.requests import decode
+    from glmbench.bfcl.decoding import decode_reply
 
     endpoint = "completions" if suite.mode == "prompt" else "chat"
     messages: list[dict[str, Any]] = []
@@ -157,7 +160,7 @@ async def play(entry: BFCLEntry, suite: BFCLSuite, model: str, ask: Ask, execute
                 steps.append({"response": None, "error": error, "attempts": attempts, "latency_ms": latency,
                               "calls": [], "results": []})
                 break
-            decoded = decode(endpoint, response, toolset.tools, suite.enable_thinking)
+            decoded = decode_reply(endpoint, response, toolset.tools, suite.enable_thinking)
             step = {"response": response, "error": None, "attempts": attempts, "latency_ms": latency,
                     "content": decoded["content"], "malformed": decoded["malformed"],
                     "sent_calls": decoded["calls"],
