@@ -1,110 +1,80 @@
-"""``glmbench report``: tables, plots and an HTML file from stored result folders."""
+"""``glmbench report``: tables, plots and an HTML file from stored result folders.
+
+What a report shows is worked out in :mod:`glmbench.report.model`; each output
+format is a module of :mod:`glmbench.report.formats`, found by the name
+``--format`` takes. This command only says where each output goes.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from glmbench.errors import GlmbenchError
+from glmbench.report.formats.registry import DEFAULT, printed_formats
+
+if TYPE_CHECKING:
+    from glmbench.report.formats.base import Output
 
 __all__ = ["register"]
 
-_FORMATS = ("table", "json", "md", "csv")
+_FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in printed_formats().items()) + "."
 
 
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Folders written by 'glmbench run' or 'glmbench bfcl'; "
                                                         "the first is the baseline for differences.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table, json, md or csv.")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)] = DEFAULT,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write one self-contained HTML report here.")] = None,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write every plot as PNG and SVG into this folder.")]
     = None,
 ) -> None:
     """Print runs' results (one run: its tables; several: side by side with differences), and optionally
     write an HTML report and plot files."""
-    if format not in _FORMATS:
-        raise GlmbenchError(f"unknown report format {format!r}", f"use one of {', '.join(_FORMATS)}")
-    for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise GlmbenchError(f"no result folder at {run_dir}",
-                                "pass a folder under results/ written by 'glmbench run'")
-    from glmbench.experiment.index import is_experiment
+    from glmbench.report.formats.base import render
+    from glmbench.report.formats.registry import get_format
+    from glmbench.report.model import open_report
 
-    if len(run_dirs) == 1 and is_experiment(run_dirs[0]):
-        _experiment(run_dirs[0], format, out, plots)
-        return
-    if out is not None or plots is not None:
-        _write_files(run_dirs, out, plots)
-    if len(run_dirs) == 1:
-        _print_one(run_dirs[0], format)
-    else:
-        _print_many(run_dirs, format)
+    shown = get_format(format)
+    found = open_report(run_dirs)
+    if plots is not None:
+        _write_folder(render(get_format("plots", printed=False), found).files or {}, plots)
+    if out is not None:
+        _write_file(render(get_format("html"), found).text or "", out)
+    _print(render(shown, found))
 
 
-def _print_one(run_dir: Path, format: str) -> None:
-    from glmbench.results.store import load_any_summary
-
-    summary = load_any_summary(run_dir)
-    text, table = _renderers(summary.kind)
-    if format == "table":
-        table(summary, run_dir.name)
-    else:
-        result = text[format](summary)
-        typer.echo(result, nl=not result.endswith("\n"))
-
-
-def _print_many(run_dirs: list[Path], format: str) -> None:
-    from glmbench.report import tables as t
-    from glmbench.report.runs import open_runs
-
-    tables = t.build_tables(open_runs(run_dirs))
-    if format == "table":
+def _print(output: Output) -> None:
+    """An output on stdout: its text exactly, or its tables on a console (of its width when not a terminal)."""
+    if output.console is not None:
         from glmbench.util.text import safe_console
 
-        console = safe_console(width=160)
-        for item in t.rich_tables(tables):
+        console = safe_console(width=output.width)
+        for item in output.console:
             console.print(item)
-        return
-    result = {"json": t.to_json, "md": t.to_markdown, "csv": t.to_csv}[format](tables)
-    typer.echo(result, nl=not result.endswith("\n"))
+    else:
+        typer.echo(output.text or "", nl=False)
 
 
-def _write_files(run_dirs: list[Path], out: Path | None, plots_dir: Path | None) -> None:
-    from glmbench.report.plots import make_plots
-    from glmbench.report.runs import open_runs
-    from glmbench.report.tables import build_tables
-
-    runs = open_runs(run_dirs)
-    plots = make_plots(runs)
-    if plots_dir is not None:
-        _save_plots(plots, plots_dir)
-    if out is not None:
-        from glmbench.report.html import render_html
-
-        title = "glmbench report: " + ", ".join(r.label for r in runs)
-        _write_html(out, render_html(build_tables(runs), plots, title=title))
-
-
-def _save_plots(plots: list, plots_dir: Path) -> None:
-    """Every plot as PNG and SVG under ``plots_dir`` (made with its parents); a folder that cannot be written
-    is a user error, not a traceback."""
-    from glmbench.report.plots import save_plots
-
+def _write_folder(files: dict[str, bytes], folder: Path) -> None:
+    """Every file under ``folder`` (made with its parents); a folder that cannot be written is a user error."""
     try:
-        written = save_plots(plots, plots_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
     except OSError as exc:
-        raise GlmbenchError(f"cannot write plots to {plots_dir}: {_why(exc)}",
+        raise GlmbenchError(f"cannot write plots to {folder}: {_why(exc)}",
                             "pass --plots a writable folder") from None
-    typer.echo(f"wrote {len(written)} plot files to {plots_dir}", err=True)
+    typer.echo(f"wrote {len(files)} plot files to {folder}", err=True)
 
 
-def _write_html(out: Path, html: str) -> None:
+def _write_file(text: str, out: Path) -> None:
     """The HTML report at ``out`` (its folders made), as UTF-8; a path that cannot be written is a user error."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(html, encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise GlmbenchError(f"cannot write {out}: {_why(exc)}", "pass --out a writable path") from None
     typer.echo(f"wrote {out}", err=True)
@@ -115,50 +85,6 @@ def _why(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
 
 
-def _renderers(kind: str):
-    """(format -> text of a summary, the terminal table) for a kind of run."""
-    if kind == "bfcl":
-        from glmbench.report.bfcl import bfcl_csv, bfcl_json, bfcl_markdown, print_bfcl
-
-        return {"json": bfcl_json, "md": bfcl_markdown, "csv": bfcl_csv}, print_bfcl
-    from glmbench.cli.output import print_speed
-    from glmbench.report.speed import json_rows, to_csv, to_markdown
-
-    return ({"json": lambda s: json_rows(s.rows), "md": lambda s: to_markdown(s.rows), "csv": lambda s: to_csv(s.rows)},
-            lambda s, title: print_speed(s.rows, title))
-
-
 def register(app: typer.Typer) -> None:
+    """Add ``report`` to the app."""
     app.command("report")(report)
-
-
-def _experiment(folder: Path, format: str, out: Path | None, plots_dir: Path | None) -> None:
-    """An experiment folder: per-server and per-point tables, the Pareto frontier and throughput-latency plots."""
-    from glmbench.report import experiment as e
-
-    report = e.experiment_report(folder)
-    if out is not None or plots_dir is not None:
-        plots = e.experiment_plots(report)
-        if plots_dir is not None:
-            _save_plots(plots, plots_dir)
-        if out is not None:
-            _write_html(out, e.render_experiment_html(report, plots))
-    if format == "table":
-        from glmbench.cli.experiment import print_experiment
-
-        print_experiment(folder)
-        return
-    if format == "csv":
-        import csv
-        import io
-
-        from glmbench.util.text import csv_cell
-
-        buf = io.StringIO()
-        headers, rows = e.point_table(report)
-        writer = csv.writer(buf)
-        writer.writerow(headers)
-        writer.writerows([csv_cell(c) for c in row] for row in rows)
-        typer.echo(buf.getvalue(), nl=False)
-        return
-    typer.echo(e.to_json(report) if format == "json" else e.to_markdown(report), nl=False)

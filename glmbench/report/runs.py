@@ -36,10 +36,12 @@ class ReportRun:
 
     @property
     def kind(self) -> str:
+        """``load`` or ``bfcl``, from the summary."""
         return self.summary.kind
 
     @property
     def rows(self) -> list[dict[str, Any]]:
+        """A load run's summary rows (none for a BFCL run)."""
         return self.summary.rows if isinstance(self.summary, LoadSummary) else []
 
     @cached_property

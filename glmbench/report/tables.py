@@ -1,25 +1,27 @@
-"""Side-by-side tables of several runs with pandas: speed in the published shape, detail, BFCL per category.
+"""Several runs side by side, with pandas: speed in the published shape, detail, BFCL per category.
 
 The first run given is the baseline; every other run's figures carry their
 difference from it (absolute and percent for speed, percentage points for BFCL
 accuracy). Numeric frames hold the figures; ``display_*`` frames hold the text
-cells that markdown, the terminal and HTML show.
+cells that markdown, the terminal and HTML show; :meth:`ReportTables.notes` the
+warnings beside them. How they are drawn is up to each format
+(:mod:`glmbench.report.formats`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from glmbench.metrics.registry import column, columns
+from glmbench.report.load_run import PUBLISHED_COLUMNS
+from glmbench.report.load_run import notes as load_notes
 from glmbench.report.runs import ReportRun, require
-from glmbench.report.speed import PUBLISHED_COLUMNS
+from glmbench.results.schema import BFCLSummary, LoadSummary
 
-__all__ = ["SPEED_METRICS", "DETAIL_COLUMNS", "ReportTables", "build_tables", "to_markdown", "to_csv", "to_json",
-           "rich_tables"]
+__all__ = ["SPEED_METRICS", "DETAIL_COLUMNS", "ReportTables", "build_tables"]
 
 # (key, header, format) of the published speed table's figures (its columns after the workload).
 SPEED_METRICS = PUBLISHED_COLUMNS[1:]
@@ -76,6 +78,7 @@ class ReportTables:
         return pd.DataFrame(out, columns=["Workload", "Run", *(h for _, h, _ in SPEED_METRICS)])
 
     def display_detail(self):
+        """Workload, run and the detail figures (columns without any value left out)."""
         pd = require("pandas")
         cols = [c for c in DETAIL_COLUMNS if c[0] in self.detail and self.detail[c[0]].notna().any()]
         out = [{"Workload": r["workload"], "Run": r["run"], **{h: _fmt(r[k], f) for k, h, f in cols}}
@@ -107,15 +110,13 @@ class ReportTables:
 
     def notes(self) -> list[str]:
         """Warnings beside the numbers, each naming its run (text from the server kept as is: escape to show)."""
-        from glmbench.report.speed import notes
-
-        out = []
+        out: list[str] = []
         for run in self.runs:
-            out.extend(f"{run.label}: {n}" for n in notes(run.rows))
-            if getattr(run.summary, "aborted", None):
+            out.extend(f"{run.label}: {n}" for n in load_notes(run.rows))
+            if isinstance(run.summary, LoadSummary) and run.summary.aborted:
                 out.append(f"{run.label}: stopped early: {run.summary.aborted}")
-            for cat, why in getattr(run.summary, "not_run", {}).items():
-                out.append(f"{run.label}: {cat} not run: {why}")
+            if isinstance(run.summary, BFCLSummary):
+                out.extend(f"{run.label}: {cat} not run: {why}" for cat, why in run.summary.not_run.items())
         return out
 
 
@@ -161,8 +162,10 @@ def _speed_frames(pd, runs: Sequence[ReportRun]):
 
 def _bfcl_frame(pd, runs: Sequence[ReportRun]):
     rows = []
-    primary = runs[0].summary.primary if runs else None
+    primary = runs[0].summary.primary if runs and isinstance(runs[0].summary, BFCLSummary) else ""
     for run in runs:
+        if not isinstance(run.summary, BFCLSummary):
+            continue
         tables = run.summary.tables
         order = [primary] + [r for r in tables if r != primary]
         for rules in order:
@@ -180,85 +183,3 @@ def _bfcl_frame(pd, runs: Sequence[ReportRun]):
         frame["accuracy_delta_pp"] = [a - b if r != runs[0].label else math.nan
                                       for a, b, r in zip(frame["accuracy"], ref, frame["run"])]
     return frame
-
-
-def _md_escape(text: Any) -> str:
-    from glmbench.util.text import md_text
-
-    return md_text(text)
-
-
-def _md_table(frame) -> str:
-    head = "| " + " | ".join(_md_escape(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(frame.columns))) + "|"
-    body = ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
-def to_markdown(tables: ReportTables) -> str:
-    """Markdown for a CI step summary: speed, detail, BFCL, then notes."""
-    parts = []
-    if tables.baseline and len(tables.runs) > 1:
-        parts.append(f"Baseline: {_md_escape(tables.baseline)}; other runs show (difference, percent) against it.\n")
-    if not tables.speed.empty:
-        parts += ["### Speed\n", _md_table(tables.display_speed()), "", "### Detail\n",
-                  _md_table(tables.display_detail()), ""]
-    if not tables.bfcl.empty:
-        parts += ["### BFCL accuracy per category\n", _md_table(tables.display_bfcl()), ""]
-    notes = tables.notes()
-    if notes:
-        parts += [f"* {_md_escape(n)}" for n in notes] + [""]
-    return "\n".join(parts)
-
-
-def _clean(frame) -> list[dict[str, Any]]:
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-            for row in frame.to_dict(orient="records")]
-
-
-def to_json(tables: ReportTables) -> str:
-    """Every figure and delta as JSON (NaN as null)."""
-    runs = [{"label": r.label, "path": str(r.path), "kind": r.kind,
-             "backend": r.manifest.backend.name if r.manifest else None,
-             "model": r.manifest.backend.model if r.manifest else None} for r in tables.runs]
-    speed = tables.speed.drop(columns=[c for c in tables.speed.columns if c.endswith("_base")])
-    return json.dumps({"baseline": tables.baseline, "runs": runs, "speed": _clean(speed),
-                       "detail": _clean(tables.detail), "bfcl": _clean(tables.bfcl), "notes": tables.notes()},
-                      indent=2, default=str)
-
-
-def to_csv(tables: ReportTables) -> str:
-    """The speed figures joined with the detail (one row per workload and run), then BFCL rows, as CSV."""
-    from glmbench.util.text import csv_cell
-
-    parts = []
-    if not tables.speed.empty:
-        speed = tables.speed.drop(columns=[c for c in tables.speed.columns if c.endswith("_base")] + ["flag"])
-        merged = speed.merge(tables.detail, on=["workload", "run"], how="left")
-        parts.append(merged.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
-    if not tables.bfcl.empty:
-        parts.append(tables.bfcl.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
-    return "\n".join(parts)
-
-
-def rich_tables(tables: ReportTables) -> list[Any]:
-    """Terminal tables (rich), then the notes as plain strings."""
-    from rich.table import Table
-
-    from glmbench.util.text import rich_text
-
-    def table(title: str, frame) -> Table:
-        t = Table(title=rich_text(title), title_justify="left")
-        for i, col in enumerate(frame.columns):
-            t.add_column(rich_text(col), justify="left" if i < 2 else "right", overflow="fold", no_wrap=i < 2)
-        for row in frame.itertuples(index=False):
-            t.add_row(*(rich_text(v) for v in row))
-        return t
-
-    out: list[Any] = []
-    if not tables.speed.empty:
-        out += [table(f"Speed (baseline {tables.baseline})", tables.display_speed()),
-                table("Detail", tables.display_detail())]
-    if not tables.bfcl.empty:
-        out.append(table("BFCL accuracy per category", tables.display_bfcl()))
-    return out + [rich_text(f"* {n}") for n in tables.notes()]

@@ -1,16 +1,23 @@
-"""Plots of stored runs with matplotlib (Agg): latency CDFs, throughput against latency, request timelines,
-spec acceptance and BFCL accuracy. Each ``*_figure`` returns a Figure or None when the runs lack the data."""
+"""Figures of stored runs with matplotlib (Agg): latency CDFs, throughput against latency, request timelines,
+spec acceptance and BFCL accuracy. Each ``*_figure`` returns a Figure or None when the runs lack the data.
+
+The figures are drawn once and shown by two formats: the plot files
+(:mod:`glmbench.report.formats.plots`) and the HTML page (:mod:`glmbench.report.formats.html`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from glmbench.metrics.registry import metric, published
 from glmbench.report.runs import ReportRun, require
+from glmbench.results.schema import BFCLSummary
 
-__all__ = ["Plot", "make_plots", "save_plots", "figure_bytes"]
+__all__ = ["Plot", "FILE_TYPES", "pyplot", "make_plots", "figure_bytes"]
+
+# The file types each plot is written as, in this order.
+FILE_TYPES = ("png", "svg")
 
 KV_METRICS = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage")
 RUNNING_METRICS = ("vllm:num_requests_running", "sglang:num_running_reqs")
@@ -24,7 +31,8 @@ class Plot:
         self.name, self.title, self.figure = name, title, figure
 
 
-def _plt():
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, set up so that the same figures give the same bytes."""
     matplotlib = require("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -58,7 +66,7 @@ def cdf_figure(runs: Sequence[ReportRun], tag: str):
     workloads = _workloads(runs)
     if not workloads:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 3.8), squeeze=False)
     for ax, workload in zip(axes[0], workloads):
         for run in runs:
@@ -88,7 +96,7 @@ def throughput_latency_figure(runs: Sequence[ReportRun]):
     runs = [r for r in runs if r.rows]
     if not runs:
         return None
-    plt = _plt()
+    plt = pyplot()
     workloads = _workloads(runs)
     markers = dict(zip(workloads, "osD^vP*X"))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -132,7 +140,7 @@ def timeline_figure(run: ReportRun):
     workloads = [w for w in _workloads([run]) if any(r.workload == w for r in run.records)]
     if not workloads:
         return None
-    plt = _plt()
+    plt = pyplot()
     has_kv = any(name in (e.get("metrics") or {}) for e in run.server_metrics for name in KV_METRICS)
     nrows = 3 if has_kv else 2
     fig, axes = plt.subplots(nrows, len(workloads), figsize=(4.4 * len(workloads), 2.6 * nrows + 0.8),
@@ -162,7 +170,8 @@ def timeline_figure(run: ReportRun):
         span = max((t_end - t0) / 1e9, 1e-3)
         width = max(span / 60, 0.25)
         bins = np.arange(0, span + width, width)
-        stamps, tokens = [], []
+        stamps: list[float] = []
+        tokens: list[int] = []
         for r in recs:
             if not r.ok:
                 continue
@@ -187,14 +196,14 @@ def timeline_figure(run: ReportRun):
 def _grouped_bars(groups: list[str], series: dict[str, list[float | None]], ylabel: str, title: str):
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) * max(1, len(series)) ** 0.5 + 2), 4.5))
     width = 0.8 / max(1, len(series))
     x = np.arange(len(groups))
     for i, (label, values) in enumerate(series.items()):
         vals = [np.nan if v is None else v for v in values]
         bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=_short(label))
-        ax.bar_label(bars, fmt="%.2f" if max((v for v in vals if v == v), default=0) < 10 else "%.1f", fontsize=7)
+        ax.bar_label(bars, fmt="%.2f" if max((v for v in vals if not np.isnan(v)), default=0) < 10 else "%.1f", fontsize=7)
     ax.set_xticks(x, groups, rotation=20 if len(groups) > 5 else 0, ha="right" if len(groups) > 5 else "center")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
@@ -217,22 +226,22 @@ def spec_figure(runs: Sequence[ReportRun]):
 
 def bfcl_figure(runs: Sequence[ReportRun]):
     """Accuracy per category (primary rules of the first BFCL run), one bar per run."""
-    runs = [r for r in runs if r.kind == "bfcl"]
-    if not runs:
+    summaries = [(r.label, r.summary) for r in runs if isinstance(r.summary, BFCLSummary)]
+    if not summaries:
         return None
-    rules = runs[0].summary.primary
+    rules = summaries[0][1].primary
     cats: list[str] = []
-    for r in runs:
-        cats.extend(row["category"] for row in r.summary.tables.get(rules, []) if row["category"] not in cats)
+    for _, summary in summaries:
+        cats.extend(row["category"] for row in summary.tables.get(rules, []) if row["category"] not in cats)
     # The published table's order, then other categories, then the summary rows (upper case) last.
     from glmbench.bfcl.categories import PUBLISHED_ORDER
 
     order = {c: i for i, c in enumerate(PUBLISHED_ORDER)}
     cats.sort(key=lambda c: (c.isupper(), order.get(c, len(order)), c))
-    series = {}
-    for r in runs:
-        by_cat = {row["category"]: row for row in r.summary.tables.get(rules, [])}
-        series[r.label] = [by_cat[c].get("accuracy") if c in by_cat and by_cat[c].get("scored", True) is not False
+    series: dict[str, list[float | None]] = {}
+    for label, summary in summaries:
+        by_cat = {row["category"]: row for row in summary.tables.get(rules, [])}
+        series[label] = [by_cat[c].get("accuracy") if c in by_cat and by_cat[c].get("scored", True) is not False
                            else None for c in cats]
     fig = _grouped_bars(cats, series, "accuracy (%)", f"BFCL accuracy per category ({rules} rules)")
     fig.axes[0].set_ylim(0, 110)
@@ -260,6 +269,7 @@ def make_plots(runs: Sequence[ReportRun]) -> list[Plot]:
 
 
 def figure_bytes(plot: Plot, fmt: str) -> bytes:
+    """The plot as a file of type ``fmt`` (one of :data:`FILE_TYPES`), with no date or tool version in it."""
     import io
 
     buf = io.BytesIO()
@@ -270,16 +280,3 @@ def figure_bytes(plot: Plot, fmt: str) -> bytes:
 def _metadata(fmt: str) -> dict[str, Any]:
     # No dates or tool versions in the files: the same runs render to the same bytes.
     return {"Date": None} if fmt == "svg" else {"Software": None}
-
-
-def save_plots(plots: Sequence[Plot], out_dir: Path) -> list[Path]:
-    """Each plot as PNG and SVG under ``out_dir``; the paths written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for plot in plots:
-        for fmt in ("png", "svg"):
-            path = out_dir / f"{plot.name}.{fmt}"
-            path.write_bytes(figure_bytes(plot, fmt))
-            written.append(path)
-    return written

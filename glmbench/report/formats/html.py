@@ -1,8 +1,10 @@
-"""One self-contained HTML report: inline CSS, plots as base64 images, no scripts, no external URLs.
+"""``--format html`` and ``glmbench report --out FILE``: one self-contained page: inline CSS, plots as base64
+images, no scripts, no external URLs.
 
 Every text that came from a run (labels, model names, commands, error reasons,
 BFCL notes) passes through :func:`escape`: control characters made visible, then
-:func:`html.escape`; a server cannot inject markup.
+:func:`html.escape`; a server cannot inject markup. One run is shown as the
+side-by-side report of that run.
 """
 
 from __future__ import annotations
@@ -10,19 +12,23 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from html import escape as _html_escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glmbench.report.plots import Plot, figure_bytes
-from glmbench.report.runs import ReportRun
-from glmbench.report.tables import ReportTables
+from glmbench.report.formats.base import Format, Output
 from glmbench.util.text import visible
 
-__all__ = ["render_html", "page", "figure_html", "escape"]
+if TYPE_CHECKING:
+    from glmbench.report.figures import Plot
+    from glmbench.report.model import ExperimentView, RunsReport
+    from glmbench.report.runs import ReportRun
+
+__all__ = ["Html", "FORMAT", "page", "figure_html", "escape"]
 
 
 def escape(text: Any) -> str:
     """Text from a run as HTML: control characters written out, markup characters escaped."""
     return _html_escape(visible(text))
+
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1400px;color:#222;padding:0 1em}
@@ -38,7 +44,8 @@ table.speed td:nth-child(-n+2),table.detail td:nth-child(-n+2){white-space:nowra
 """
 
 
-def _table(frame, left: int = 2, cls: str = "") -> str:
+def _table(frame: Any, left: int = 2, cls: str = "") -> str:
+    """A display frame: the first ``left`` columns left-aligned."""
     head = "".join(f'<th class="{"l" if i < left else ""}">{escape(str(c))}</th>' for i, c in enumerate(frame.columns))
     body = "".join("<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{escape(str(v))}</td>'
                                     for i, v in enumerate(row)) + "</tr>" for row in frame.itertuples(index=False))
@@ -65,6 +72,8 @@ def _run_rows(runs: Sequence[ReportRun]) -> str:
 
 def figure_html(plot: Plot) -> str:
     """A plot as an inline SVG image with its caption."""
+    from glmbench.report.figures import figure_bytes
+
     data = base64.b64encode(figure_bytes(plot, "svg")).decode("ascii")
     return (f'<figure><img alt="{escape(plot.title)}" src="data:image/svg+xml;base64,{data}">'
             f"<figcaption>{escape(plot.title)}</figcaption></figure>")
@@ -76,8 +85,11 @@ def page(title: str, body: str) -> str:
             f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>\n{body}\n</body></html>")
 
 
-def render_html(tables: ReportTables, plots: Sequence[Plot], title: str = "glmbench report") -> str:
-    """The whole report as one HTML string."""
+def _runs_page(report: RunsReport) -> str:
+    """Speed, detail, BFCL (with its notes), the notes, the plots, then each run's facts."""
+    from glmbench.report.formats.plots import figures
+
+    tables = report.tables
     parts: list[str] = []
     if len(tables.runs) > 1:
         parts.append(f"<p>Baseline: <b>{escape(tables.baseline or '')}</b>. Other runs show "
@@ -87,13 +99,48 @@ def render_html(tables: ReportTables, plots: Sequence[Plot], title: str = "glmbe
                   "<h2>Detail</h2>", _table(tables.display_detail(), cls="detail")]
     if not tables.bfcl.empty:
         parts += ["<h2>BFCL accuracy per category</h2>", _table(tables.display_bfcl(), cls="bfcl")]
-        notes = tables.bfcl[tables.bfcl["note"] != ""][["run", "rules", "category", "note"]]
-        if not notes.empty:
-            parts += ["<h3>BFCL notes</h3>", _table(notes, left=4)]
+        bfcl_notes = tables.bfcl[tables.bfcl["note"] != ""][["run", "rules", "category", "note"]]
+        if not bfcl_notes.empty:
+            parts += ["<h3>BFCL notes</h3>", _table(bfcl_notes, left=4)]
     notes = tables.notes()
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in notes) + "</ul>")
+    plots = figures(report)
     if plots:
         parts.append("<h2>Plots</h2>" + "".join(figure_html(p) for p in plots))
     parts += ["<h2>Runs</h2>", _run_rows(tables.runs)]
-    return page(title, "\n".join(parts))
+    return page(report.title, "\n".join(parts))
+
+
+def _experiment_page(report: ExperimentView) -> str:
+    """The server table, the plots, the point table, then the notes."""
+    from glmbench.report.formats.plots import figures
+
+    def table(headers: list[str], rows: list[list[str]]) -> str:
+        head = "".join(f'<th class="l">{escape(h)}</th>' for h in headers)
+        body = "".join("<tr>" + "".join(f'<td class="l">{escape(c)}</td>' for c in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    body = ["<h2>Servers</h2>", table(*report.servers), "<h2>Plots</h2>",
+            "".join(figure_html(p) for p in figures(report)), "<h2>Points</h2>", table(*report.points)]
+    if report.notes:
+        body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>")
+    return page(f"experiment {report.report.name}", "\n".join(body))
+
+
+class Html(Format):
+    """One self-contained HTML page (written as is: no final newline)."""
+
+    name = "html"
+    help = "one self-contained HTML page (as --out FILE writes)"
+
+    def runs(self, report: RunsReport) -> Output:
+        """The runs side by side, with the plots and each run's facts."""
+        return Output(text=_runs_page(report))
+
+    def experiment(self, report: ExperimentView) -> Output:
+        """The experiment's tables and plots."""
+        return Output(text=_experiment_page(report))
+
+
+FORMAT = Html()

@@ -1,0 +1,110 @@
+"""Figures of an experiment with matplotlib: the Pareto frontier (throughput per GPU against tok/s per user) and
+throughput against p99 TTFT per server. Each ``*_figure`` returns a Figure or None when the points lack the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glmbench.experiment.analysis import ExperimentReport
+from glmbench.metrics.registry import axis_label, metric
+from glmbench.report.figures import Plot, pyplot
+
+__all__ = ["pareto_figure", "curves_figure", "experiment_plots"]
+
+# The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
+_OUTPUT = metric("output_tok_s")
+_TPOT = metric("tpot")
+
+
+def _by_cell(report: ExperimentReport, x: str, y: str) -> dict[str, list[dict[str, Any]]]:
+    """Each server's load points that have both ``x`` and ``y``, sorted by ``x``."""
+    cells: dict[str, list[dict[str, Any]]] = {}
+    for p in report.points:
+        if p["kind"] != "bfcl" and p.get(x) is not None and p.get(y) is not None:
+            cells.setdefault(p["cell"], []).append(p)
+    return {label: sorted(pts, key=lambda p: p[x]) for label, pts in cells.items()}
+
+
+def _axes() -> Any:
+    return pyplot().subplots(figsize=(8, 5.5))
+
+
+def _finish(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str) -> Any:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pareto_figure(report: ExperimentReport) -> Any:
+    """Output tok/s per GPU against tok/s per user, one series per server; the frontier's points ringed (and joined
+    when there are several), dominated servers hollow, points that are not ranked drawn as x."""
+    placed = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s_per_gpu") is not None]
+    if not placed:
+        return None
+    ranked = [p for p in placed if p.get("on_frontier") is not None]
+    unranked = [p for p in placed if p.get("on_frontier") is None]
+    # A point that is not ranked is drawn where it lies when that is on the chart; a TPOT near 0 (tok/s per user
+    # in the hundreds of thousands) would squash every ranked point against the axis, so it is only counted.
+    right = max((p["tok_s_per_user"] for p in ranked), default=None)
+    shown = [p for p in unranked if p.get("tok_s_per_user") is not None
+             and (right is None or p["tok_s_per_user"] <= 1.5 * right)]
+    off = len(unranked) - len(shown)
+    fig, ax = _axes()
+    status = {r["server"]: r.get("pareto") for r in report.servers}
+    order = list(dict.fromkeys(p["cell"] for p in placed))
+    for i, label in enumerate(order):
+        colour = f"C{i % 10}"
+        pts = sorted((p for p in ranked if p["cell"] == label), key=lambda p: p["tok_s_per_user"])
+        hollow = status.get(label) == "dominated"
+        if pts:
+            ax.plot([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], "-",
+                    color=colour, alpha=0.5)
+            ax.scatter([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], s=40,
+                       facecolors="none" if hollow else colour, edgecolors=colour,
+                       label=f"{label}{' (dominated)' if hollow else ''}")
+        mine = [p for p in shown if p["cell"] == label]
+        if mine:
+            ax.scatter([p["tok_s_per_user"] for p in mine], [p["output_tok_s_per_gpu"] for p in mine], s=50,
+                       marker="x", color=colour, label=f"{label} (not ranked)")
+    best = sorted((p for p in ranked if p["on_frontier"]), key=lambda p: p["tok_s_per_user"])
+    if best:
+        xs, ys = [p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best]
+        if len(best) > 1:
+            ax.plot(xs, ys, "k--", lw=1)
+        ax.scatter(xs, ys, s=160, facecolors="none", edgecolors="k", linewidths=1.5, label="Pareto frontier")
+    if off:
+        ax.plot([], [], "x", color="grey", label=f"{off} not ranked off the chart (mean TPOT near 0)")
+    return _finish(fig, ax, f"{_OUTPUT.header()} per user (1000 / mean {_TPOT.title} {_TPOT.unit})",
+                   f"{_OUTPUT.header()} per GPU", f"{report.name}: throughput per GPU vs interactivity")
+
+
+def curves_figure(report: ExperimentReport) -> Any:
+    """Output tok/s against p99 TTFT per server, over its load points."""
+    cells = _by_cell(report, "output_tok_s", "ttft_ms_p99")
+    if not cells:
+        return None
+    fig, ax = _axes()
+    for i, (label, pts) in enumerate(cells.items()):
+        ax.plot([p["output_tok_s"] for p in pts], [p["ttft_ms_p99"] for p in pts], "o-", color=f"C{i % 10}",
+                label=label)
+    saturated = [p for pts in cells.values() for p in pts if p.get("client_saturated")]
+    if saturated:  # latencies the client cannot vouch for
+        ax.scatter([p["output_tok_s"] for p in saturated], [p["ttft_ms_p99"] for p in saturated], s=90,
+                   marker="x", color="k", zorder=3, label="client saturated (latency overstated)")
+    return _finish(fig, ax, _OUTPUT.header(), axis_label("ttft_ms_p99"),
+                   f"{report.name}: throughput vs latency per server")
+
+
+def experiment_plots(report: ExperimentReport) -> list[Plot]:
+    """The experiment's plots (those its data allow)."""
+    out = []
+    for name, title, make in (("pareto", "Pareto frontier: output tok/s per GPU vs per user", pareto_figure),
+                              ("curves", "Throughput vs TTFT p99 per server", curves_figure)):
+        fig = make(report)
+        if fig is not None:
+            out.append(Plot(name, title, fig))
+    return out

@@ -1,0 +1,76 @@
+"""``--format csv``: one row per workload and run (or per BFCL category, or per experiment point), for spreadsheets.
+
+Every cell passes through :func:`~glmbench.util.text.csv_cell`, so a spreadsheet
+does not run a cell that starts like a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING
+
+from glmbench.report.formats.base import Format, Output, text_output
+from glmbench.util.text import csv_cell
+
+if TYPE_CHECKING:
+    from glmbench.report.model import (
+        BFCLRunReport,
+        ExperimentView,
+        LoadRunReport,
+        RunsReport,
+    )
+
+__all__ = ["Csv", "FORMAT"]
+
+
+class Csv(Format):
+    """CSV with a header row."""
+
+    name = "csv"
+    help = "CSV, one row per workload and run"
+
+    def load_run(self, report: LoadRunReport) -> Output:
+        """Every plain field of the summary rows (nested ones, such as errors, left out)."""
+        keys: list[str] = []
+        for r in report.rows:
+            keys.extend(k for k in r if k not in keys and not isinstance(r[k], dict))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=[csv_cell(k) for k in keys], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({csv_cell(k): csv_cell(v) for k, v in r.items()} for r in report.rows)
+        return text_output(buf.getvalue())
+
+    def bfcl_run(self, report: BFCLRunReport) -> Output:
+        """One row per rule set and category."""
+        from glmbench.report.bfcl_run import CSV_FIELDS, csv_values
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(CSV_FIELDS)
+        writer.writerows([csv_cell(v) for v in csv_values(row)] for row in report.rows)
+        return text_output(buf.getvalue())
+
+    def runs(self, report: RunsReport) -> Output:
+        """The speed figures joined with the detail (one row per workload and run), then the BFCL rows."""
+        tables = report.tables
+        parts = []
+        if not tables.speed.empty:
+            speed = tables.speed.drop(columns=[c for c in tables.speed.columns if c.endswith("_base")] + ["flag"])
+            merged = speed.merge(tables.detail, on=["workload", "run"], how="left")
+            parts.append(merged.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
+        if not tables.bfcl.empty:
+            parts.append(tables.bfcl.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
+        return text_output("\n".join(parts))
+
+    def experiment(self, report: ExperimentView) -> Output:
+        """The point table."""
+        buf = io.StringIO()
+        headers, rows = report.points
+        writer = csv.writer(buf)
+        writer.writerow(headers)
+        writer.writerows([csv_cell(c) for c in row] for row in rows)
+        return text_output(buf.getvalue())
+
+
+FORMAT = Csv()

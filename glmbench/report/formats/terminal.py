@@ -1,0 +1,140 @@
+"""``--format table``: rich tables for the terminal (the default).
+
+Every text from a run passes through :func:`~glmbench.util.text.rich_text`, and
+consoles never read markup, so a server cannot style or garble the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from glmbench.report.formats.base import Format, Output
+from glmbench.util.text import rich_text
+
+# What a report holds is imported where it is drawn: --help lists the formats without numpy or pydantic.
+if TYPE_CHECKING:
+    from glmbench.report.load_run import Column
+    from glmbench.report.model import (
+        BFCLRunReport,
+        ExperimentView,
+        LoadRunReport,
+        RunsReport,
+    )
+
+__all__ = ["Terminal", "FORMAT", "speed_tables"]
+
+
+def speed_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
+    """The published-shape table, then counts, latency detail and client/schedule facts of one load run."""
+    from rich.table import Table
+
+    from glmbench.metrics.base import STATS
+    from glmbench.report.load_run import (
+        CLIENT_COLUMNS,
+        COUNT_COLUMNS,
+        PUBLISHED_COLUMNS,
+        cell,
+        detail_rows,
+        flag,
+    )
+
+    def simple(name: str, columns: Sequence[Column]) -> Table:
+        table = Table(title=rich_text(name), title_justify="left")
+        for i, (_, header, _) in enumerate(columns):
+            table.add_column(header, justify="left" if i == 0 else "right")
+        for r in rows:
+            table.add_row(*(rich_text(cell(flag(r), k, f)) for k, _, f in columns))
+        return table
+
+    detail = Table(title="Latency (ms)", title_justify="left")
+    for header in ("workload", "metric", *STATS):
+        detail.add_column(header, justify="left" if header in ("workload", "metric") else "right")
+    for workload, label, cells in detail_rows(rows):
+        detail.add_row(rich_text(workload), label, *cells)
+    return [simple(title or "Speed", PUBLISHED_COLUMNS), simple("Requests and throughput", COUNT_COLUMNS), detail,
+            simple("Schedule and client", CLIENT_COLUMNS)]
+
+
+def _frame_table(title: str, frame: Any) -> Any:
+    """A display frame as a table: the first two columns (names) left, figures right."""
+    from rich.table import Table
+
+    t = Table(title=rich_text(title), title_justify="left")
+    for i, col in enumerate(frame.columns):
+        t.add_column(rich_text(col), justify="left" if i < 2 else "right", overflow="fold", no_wrap=i < 2)
+    for row in frame.itertuples(index=False):
+        t.add_row(*(rich_text(v) for v in row))
+    return t
+
+
+def _cells_table(title: str, headers: list[str], rows: list[list[str]]) -> Any:
+    """An experiment table: names and words left, figures right."""
+    from rich.table import Table
+
+    table = Table(title=rich_text(title), title_justify="left")
+    for i, header in enumerate(headers):
+        numbers = i >= 3 and header not in ("why", "Pareto")
+        table.add_column(header, overflow="fold", justify="right" if numbers else "left")
+    for row in rows:
+        table.add_row(*(rich_text(c) for c in row))
+    return table
+
+
+class Terminal(Format):
+    """Tables on the terminal; off a terminal (CI logs) at a fixed width."""
+
+    name = "table"
+    help = "tables on the terminal"
+
+    def load_run(self, report: LoadRunReport) -> Output:
+        """The speed tables, then the notes."""
+        notes = tuple(rich_text(f"* {n}") for n in report.notes)
+        return Output(console=(*speed_tables(report.rows, report.title), *notes), width=120)
+
+    def bfcl_run(self, report: BFCLRunReport) -> Output:
+        """One table per rule set, the primary first; categories in upper case (OVERALL) in bold."""
+        from rich.table import Table
+
+        from glmbench.bfcl.registry import rule_set_title
+        from glmbench.report.bfcl_run import INTERRUPTED_NOTE, score_cells
+
+        out: list[Any] = []
+        for rules in report.rule_order:
+            table = Table(title=rich_text(f"{report.title}: {rule_set_title(rules)}"), title_justify="left")
+            table.add_column("Category", justify="left", overflow="fold")
+            table.add_column("Accuracy", justify="right", overflow="fold")
+            table.add_column("Correct", justify="right", overflow="fold")
+            table.add_column("Note", justify="left", overflow="fold")
+            for row in report.summary.tables.get(rules, []):
+                acc, frac = score_cells(row)
+                name = row["category"]
+                table.add_row(rich_text(name, style="bold" if name.isupper() else ""), acc, frac,
+                              rich_text(row.get("note") or ""))
+            out.append(table)
+        if report.summary.interrupted:
+            out.append(f"* {INTERRUPTED_NOTE}")
+        return Output(console=tuple(out))
+
+    def runs(self, report: RunsReport) -> Output:
+        """Speed (with differences), detail and BFCL per category, then the notes."""
+        tables = report.tables
+        out: list[Any] = []
+        if not tables.speed.empty:
+            out += [_frame_table(f"Speed (baseline {tables.baseline})", tables.display_speed()),
+                    _frame_table("Detail", tables.display_detail())]
+        if not tables.bfcl.empty:
+            out.append(_frame_table("BFCL accuracy per category", tables.display_bfcl()))
+        out += [rich_text(f"* {n}") for n in tables.notes()]
+        return Output(console=tuple(out), width=160)
+
+    def experiment(self, report: ExperimentView) -> Output:
+        """The per-server table, then every point, then the notes."""
+        name = report.report.name
+        out: list[Any] = [_cells_table(f"experiment {name}: servers", *report.servers),
+                          _cells_table(f"experiment {name}: points", *report.points)]
+        out += [rich_text(f"note: {n}") for n in report.notes]
+        return Output(console=tuple(out), width=160)
+
+
+FORMAT = Terminal()

@@ -1,0 +1,119 @@
+"""One load run as a report shows it: the tables' columns, each cell's text, the latency detail and the notes.
+
+The columns are the published shape (workload, output tok/s, TTFT, E2E latency)
+and the usual detail; headers and formats come from the metric registry, a
+table here only picks and orders them. How they are drawn is up to each format
+(:mod:`glmbench.report.formats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from glmbench.metrics.base import STATS
+from glmbench.metrics.registry import (
+    PUBLISHED_FORMAT,
+    Metric,
+    columns,
+    distributions,
+    published,
+)
+
+__all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "Column", "cell", "flagged",
+           "flag", "notes", "detail_rows"]
+
+Column = tuple[str, str, str]
+"""(key in a row, header, format) of one table column."""
+
+
+def _published_column(m: Metric) -> Column:
+    assert m.published is not None, "published() keeps only metrics with a published header"
+    return m.published_key, m.published, PUBLISHED_FORMAT
+
+
+PUBLISHED_COLUMNS: tuple[Column, ...] = (("title", "Workload", "{}"), *(_published_column(m) for m in published()))
+
+COUNT_COLUMNS: tuple[Column, ...] = (
+    ("workload", "workload", "{}"),
+    *columns("completed", "failed", "request_s", "output_tok_s", "total_tok_s", "duration_s"),
+)
+
+# Distribution metrics shown one per line: (tag, title); rows without values are left out.
+DETAIL_METRICS = tuple((m.tag, m.title) for m in distributions())
+
+# One column holds every distribution, so one precision keeps its decimal points aligned.
+_DETAIL_FORMAT = "{:.2f}"
+
+CLIENT_COLUMNS: tuple[Column, ...] = (
+    ("workload", "workload", "{}"),
+    ("description", "schedule", "{}"),
+    *columns("spec_accept_length", "goodput_request_s", "loop_lag_ms_p99", "issue_lag_ms_p99", "client_cpu_pct",
+             "client_workers"),
+)
+
+
+def cell(row: dict[str, Any], key: str, fmt: str) -> str:
+    """A row's value under ``key`` as text: ``-`` when missing, as is when ``fmt`` does not fit it."""
+    value = row.get(key)
+    if value is None:
+        return "-"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def flagged(row: dict[str, Any]) -> bool:
+    """Whether a row's figures are ones the client cannot vouch for (saturated or interrupted): shown with a *."""
+    return bool(row.get("client_saturated") or row.get("interrupted"))
+
+
+def flag(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with `` *`` after its title when it is :func:`flagged`."""
+    if flagged(row):
+        return {**row, "title": f"{row.get('title', row.get('workload'))} *"}
+    return row
+
+
+def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Warnings a reader must see beside the numbers."""
+    out = []
+    if any(flagged(r) for r in rows):
+        out.append("a workload marked * has figures the client cannot vouch for; the reason follows")
+    if any(r.get("approximate_tokens") for r in rows):
+        out.append("token lengths are approximate (no tokenizer): max_tokens and the ShareGPT filter differ from a "
+                   "run with the model's tokenizer; pass --tokenizer PATH")
+    for r in rows:
+        if r.get("client_warning"):
+            out.append(f"{r['workload']}: {r['client_warning']}")
+        if r.get("interrupted"):
+            out.append(f"{r['workload']}: interrupted, figures cover the {r.get('completed', 0) + r.get('failed', 0)} "
+                       "requests that ended")
+        if r.get("failed"):
+            reasons = "; ".join(f"{k} (x{v})" for k, v in (r.get("errors") or {}).items())
+            out.append(f"{r['workload']}: {r['failed']} failed: {reasons}")
+        if r.get("completed") and r.get("output_tokens_from_usage", r["completed"]) < r["completed"]:
+            out.append(f"{r['workload']}: server sent no usage for some requests; their output tokens were counted "
+                       "from chunks")
+    return out
+
+
+def detail_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    """(workload, metric label, [mean, p50, p90, p99] in ms) for every metric that has values."""
+    out = []
+    for r in rows:
+        for tag, label in DETAIL_METRICS:
+            if r.get(f"{tag}_ms_mean") is None or _redundant(r, tag):
+                continue
+            out.append((r["workload"], label, [cell(r, f"{tag}_ms_{stat}", _DETAIL_FORMAT) for stat in STATS]))
+    return out
+
+
+def _redundant(row: dict[str, Any], tag: str) -> bool:
+    """Rows that only repeat another: per-token ITL without multi-token chunks, answer TTFT without reasoning."""
+    if tag == "itl_token":
+        return all(row.get(f"itl_token_ms_{s}") == row.get(f"itl_ms_{s}") for s in STATS)
+    if tag == "ttft_answer":
+        return row.get("ttft_reasoning_ms_mean") is None
+    return False

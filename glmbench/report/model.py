@@ -1,0 +1,171 @@
+"""What a report shows, worked out once from stored folders and handed to every output format.
+
+A report is one of four kinds, each holding its figures, rows and notes (read
+or computed on first use, so a format pays only for what it shows):
+
+- :class:`LoadRunReport`: one load run, in the published speed shape;
+- :class:`BFCLRunReport`: one BFCL run, one table per rule set;
+- :class:`RunsReport`: several runs side by side, differences against the first;
+- :class:`ExperimentView`: an experiment folder, per server and per point.
+
+:func:`open_report` picks the kind for the folders given. The formats
+(:mod:`glmbench.report.formats`) only draw what these hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from glmbench.errors import GlmbenchError
+from glmbench.experiment.analysis import ExperimentReport
+from glmbench.report import bfcl_run, load_run
+from glmbench.report import experiment as experiment_tables
+from glmbench.report.runs import ReportRun, open_runs
+from glmbench.report.tables import ReportTables, build_tables
+from glmbench.results.schema import BFCLSummary, LoadSummary
+
+__all__ = ["LoadRunReport", "BFCLRunReport", "RunsReport", "ExperimentView", "Report", "open_report"]
+
+
+@dataclass(eq=False)
+class RunsReport:
+    """Runs side by side (one or several): the first is the baseline; see :class:`ReportTables`."""
+
+    paths: list[Path]
+
+    @cached_property
+    def runs(self) -> list[ReportRun]:
+        """The runs opened, each with a short unique label."""
+        return open_runs(self.paths)
+
+    @cached_property
+    def tables(self) -> ReportTables:
+        """Figures, differences against the baseline, display cells and notes."""
+        return build_tables(self.runs)
+
+    @property
+    def title(self) -> str:
+        """``glmbench report: `` and the runs' labels."""
+        return "glmbench report: " + ", ".join(r.label for r in self.runs)
+
+
+@dataclass(eq=False)
+class LoadRunReport:
+    """One load run: a row per workload, the latency detail and the notes a reader must see beside them.
+
+    ``folder`` is where it was read from (None for a summary shown straight after a run).
+    """
+
+    title: str
+    summary: LoadSummary
+    folder: Path | None = None
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One summary row per workload, as stored."""
+        return self.summary.rows
+
+    @cached_property
+    def notes(self) -> list[str]:
+        """Warnings beside the numbers (saturated client, failures, approximate token counts...)."""
+        return load_run.notes(self.rows)
+
+    @cached_property
+    def detail_rows(self) -> list[tuple[str, str, list[str]]]:
+        """(workload, metric, [mean, p50, p90, p99] in ms) for every distribution with values."""
+        return load_run.detail_rows(self.rows)
+
+    @cached_property
+    def as_runs(self) -> RunsReport:
+        """The same run as a side-by-side report of one (how HTML and plots show it)."""
+        return _runs_of(self.folder)
+
+
+@dataclass(eq=False)
+class BFCLRunReport:
+    """One BFCL run: a table per rule set, the primary first, and whether it was interrupted."""
+
+    title: str
+    summary: BFCLSummary
+    folder: Path | None = None
+
+    @cached_property
+    def rule_order(self) -> list[str]:
+        """The rule sets in the order shown."""
+        return bfcl_run.rule_order(self.summary)
+
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        """Every rule set's rows, each naming its ``rules``."""
+        return bfcl_run.bfcl_rows(self.summary)
+
+    @cached_property
+    def as_runs(self) -> RunsReport:
+        """The same run as a side-by-side report of one (how HTML and plots show it)."""
+        return _runs_of(self.folder)
+
+
+@dataclass(eq=False)
+class ExperimentView:
+    """An experiment folder: the per-server and per-point tables, the best server and the notes."""
+
+    folder: Path
+
+    @cached_property
+    def report(self) -> ExperimentReport:
+        """The analysis: points, frontier, best server (:mod:`glmbench.experiment.analysis`)."""
+        return experiment_tables.experiment_report(self.folder)
+
+    @cached_property
+    def servers(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and cells of the per-server table."""
+        return experiment_tables.server_table(self.report)
+
+    @cached_property
+    def points(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and cells of the per-point table."""
+        return experiment_tables.point_table(self.report)
+
+    @cached_property
+    def notes(self) -> list[str]:
+        """Saturated clients and points left off the frontier."""
+        return experiment_tables.notes(self.report)
+
+    @cached_property
+    def best_server(self) -> str:
+        """The best server by the experiment's objective, or ``none``."""
+        return experiment_tables.best_server(self.report)
+
+
+Report = LoadRunReport | BFCLRunReport | RunsReport | ExperimentView
+"""Any kind of report a format can draw."""
+
+
+def _runs_of(folder: Path | None) -> RunsReport:
+    if folder is None:
+        raise GlmbenchError("this report was not read from a result folder",
+                            "pass the run's folder to glmbench report")
+    return RunsReport([folder])
+
+
+def open_report(paths: Sequence[Path]) -> Report:
+    """The report for ``paths``: one experiment folder, one run (load or BFCL), or several runs side by side."""
+    from glmbench.experiment.index import is_experiment
+    from glmbench.results.store import load_any_summary
+
+    for path in paths:
+        if not path.is_dir():
+            raise GlmbenchError(f"no result folder at {path}",
+                                "pass a folder under results/ written by 'glmbench run'")
+    if len(paths) == 1 and is_experiment(paths[0]):
+        return ExperimentView(paths[0])
+    if len(paths) == 1:
+        summary = load_any_summary(paths[0])
+        if isinstance(summary, BFCLSummary):
+            return BFCLRunReport(paths[0].name, summary, paths[0])
+        return LoadRunReport(paths[0].name, summary, paths[0])
+    return RunsReport(list(paths))
