@@ -51,8 +51,8 @@ FAULT_LOG=path (append ``<n> <mode>`` per completion request).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import gzip
+import ipaddress
 import json
 import os
 import signal

@@ -82,7 +82,8 @@ def test_vllm_cpu_accepts_mtp_on_the_tiny_model_and_its_acceptance_is_read(tiny_
     [row] = rows
     assert row["completed"] == 6
     scrapes = [json.loads(line) for line in (run_dir / "server_metrics.jsonl").read_text().splitlines()]
-    drafts = scrapes[-1]["metrics"]["vllm:spec_decode_num_drafts_total"] - scrapes[0]["metrics"]["vllm:spec_decode_num_drafts_total"]
+    first, last = scrapes[0]["metrics"], scrapes[-1]["metrics"]
+    drafts = last["vllm:spec_decode_num_drafts_total"] - first["vllm:spec_decode_num_drafts_total"]
     assert drafts > 0
     # The MTP layer's weights are random: vLLM drafts but accepts (almost) nothing.
     assert 1.0 <= row["spec_accept_length"] < 1.2

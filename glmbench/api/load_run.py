@@ -70,8 +70,8 @@ class LoadResult:
         if not dead:
             return None
         first, rows = dead[0]
-        reasons = rows[0].get("errors") or {}
-        reason = max(reasons, key=reasons.get) if reasons else "unknown"
+        reasons: dict[str, int] = rows[0].get("errors") or {}  # error kind -> count
+        reason = max(reasons, key=reasons.__getitem__) if reasons else "unknown"
         names = ", ".join(r["workload"] for r in rows)
         where = ""
         if len(self.summaries) > 1 or self.repeats > 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import Any
+from typing import Any, Literal
 
 from glmbench import __version__
 from glmbench.api.launch import PreparedLaunch, redacted_config
@@ -27,11 +27,12 @@ def gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
-def build_manifest(store: RunStore, prepared: PreparedLaunch, server: Server, *, kind: str, suite: str,
-                   workloads: list[str], dataset: dict[str, Any], seed: int, repeat: int | None = None,
+def build_manifest(store: RunStore, prepared: PreparedLaunch, server: Server, *, kind: Literal["load", "bfcl"],
+                   suite: str, workloads: list[str], dataset: dict[str, Any], seed: int, repeat: int | None = None,
                    repeats: int = 1, label: str | None = None) -> Manifest:
     """Who, what, where and when: glmbench, the server and its exact command, the host, the data; status running."""
     cfg = prepared.cfg
+    # placement has a default (Field(None, ...) in results/schema.py) that mypy sees only with the pydantic plugin
     return Manifest(
         run_id=store.run_id, kind=kind, glmbench_version=__version__, git_sha=git_sha(),
         backend=BackendInfo(name=server.name, version=server.version, command=server.command, env=server.env,

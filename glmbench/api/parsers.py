@@ -109,7 +109,8 @@ def bfcl_cases(categories: Sequence[str] | None = None, data_dir: str | None = N
 
     wanted = [c for c in (categories or NAMES) if traits(c).answer in ("calls", "none")]
     entries, info = load_bfcl(wanted, "dir" if data_dir else source, data_dir)
-    cases, seen = [], {}
+    cases: list[Case] = []
+    seen: dict[str, int] = {}
     for entry in entries:
         seen[entry.category] = seen.get(entry.category, 0) + 1
         if limit and seen[entry.category] > limit:

@@ -46,8 +46,9 @@ class LaunchSpec(_Strict):
     runtime: Literal["docker", "podman"] = "docker"
     container_args: list[str] = Field(default_factory=list)
     endpoint: str | None = None
-    cpus: list[int] | None = Field(None, description="pin the server (and its children) to these cores; "
-                                   "the load client then keeps off them")
+    # default= by keyword: mypy reads only a keyword default as one, and LaunchSpec() is built bare below.
+    cpus: list[int] | None = Field(default=None, description="pin the server (and its children) to these "
+                                   "cores; the load client then keeps off them")
 
 
 class NodeRank(_Strict):

@@ -26,7 +26,8 @@ from glmbench.backends.config import BackendConfig
 from glmbench.backends.process import ServerProcess, free_port, port_is_free
 from glmbench.errors import GlmbenchError
 
-__all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env", "keep_client_off", "restore_client", "check_launchable", "backend_python"]
+__all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env",
+           "keep_client_off", "restore_client", "check_launchable", "backend_python"]
 
 _SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
@@ -94,7 +95,8 @@ def plan_launch(backend: Backend, cfg: BackendConfig) -> LaunchPlan:
 
 def _container_plan(cfg: BackendConfig, program: list[str], args: list[str], port: int, base_url: str) -> LaunchPlan:
     if not cfg.launch.image:
-        raise GlmbenchError("a container launch needs launch.image", "set launch.image, e.g. --set launch.image=lmsysorg/sglang:latest")
+        raise GlmbenchError("a container launch needs launch.image",
+                            "set launch.image, e.g. --set launch.image=lmsysorg/sglang:latest")
     runtime = cfg.launch.runtime
     name = f"glmbench-{cfg.backend}-{port}"
     # Inside the image the interpreter is the image's own.

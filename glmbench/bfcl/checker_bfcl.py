@@ -132,7 +132,7 @@ def _check_ast(entry: BFCLEntry, calls: list[Call], names: dict[str, str]) -> st
             return f"expected {_calls_word(len(answers))}, got {len(calls)}"
         name = _answer_name(answers[0])
         doc = _find_doc(entry.function, name) if name else None
-        if doc is None:
+        if not name or doc is None:  # doc is already None for an empty name; the test narrows name
             return f"no function document for the possible answer {name}"
         return _check_call(doc, calls[0], answers[0][name], ctx)
     if len(calls) != 1:
@@ -210,10 +210,10 @@ def _types_for(prop: dict[str, Any], language: str) -> tuple[type, type | None, 
 
 
 def _check_value(param: str, value: Any, prop: dict[str, Any], accepted: list[Any], language: str) -> str | None:
-    ptype = prop.get("type")
     types = _types_for(prop, language)
     if isinstance(types, str):
         return f"param '{param}': {types}"
+    ptype: str = prop["type"]  # present: _types_for found it in the type table
     expected_type, element_type, items_type = types
     if language in ("java", "javascript"):
         if type(value) is not str:
@@ -252,7 +252,7 @@ def _answer_type(accepted: list[Any]) -> type | None:
     return next((type(a) for a in accepted if not (type(a) is str and a == "")), None)
 
 
-def _type_ok(value: Any, accepted: list[Any], expected: type, element: type | None) -> tuple[bool, bool]:
+def _type_ok(value: Any, accepted: list[Any], expected: type[Any], element: type | None) -> tuple[bool, bool]:
     """BFCL's type check: (passes, is a "variable"), elements checked one level deep.
 
     A value whose type differs from the schema's but matches the possible

@@ -121,7 +121,8 @@ class _Tree(Protocol):
 
 class _DirTree:
     def __init__(self, root: Path) -> None:
-        self.root, self.hashes = root, {}
+        self.root = root
+        self.hashes: dict[str, str] = {}
 
     def read(self, rel: str) -> bytes | None:
         path = self.root / rel
@@ -140,7 +141,8 @@ class _DirTree:
 
 class _ZipTree:
     def __init__(self, wheel: Path) -> None:
-        self.wheel, self.hashes = wheel, {}
+        self.wheel = wheel
+        self.hashes: dict[str, str] = {}
         self._zip = zipfile.ZipFile(wheel)
 
     def read(self, rel: str) -> bytes | None:

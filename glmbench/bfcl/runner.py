@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -24,6 +24,9 @@ from glmbench.bfcl.requests import decode, prepare
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
 from glmbench.util.text import one_line
+
+if TYPE_CHECKING:
+    from glmbench.bfcl.data import LoadedEntry
 
 __all__ = ["run_entries", "score_record", "read_records", "RECORDS"]
 
@@ -149,7 +152,8 @@ async def run_entries(
             return await _ask(client, endpoint, body, suite.retries)
 
         async with gate:
-            fields = await play(entry, suite, model, ask, execute)
+            # Scenario.of above refused an entry without BFCL's multi-turn fields, which only LoadedEntry has.
+            fields = await play(cast("LoadedEntry", entry), suite, model, ask, execute)
         return {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": STYLE, "names": {},
                 "attempts": sum(s["attempts"] for t in fields["turns"] for s in t["steps"]), **fields}
 
@@ -164,7 +168,7 @@ async def run_entries(
             started = time.perf_counter_ns()
             response, error, attempts = await _ask(client, prepared.endpoint, prepared.body, suite.retries)
             elapsed_ms = (time.perf_counter_ns() - started) / 1e6
-        record: dict[str, Any] = {
+        record = {
             "id": entry.id, "category": entry.category, "mode": suite.mode, "style": suite.style,
             "endpoint": prepared.endpoint, "request": prepared.body, "names": prepared.names,
             "response": response, "error": error, "attempts": attempts, "latency_ms": elapsed_ms,

@@ -52,7 +52,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 # The option parser's error type: click's, which Typer may carry as its own copy.
-_UsageErrors = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_UsageErrors: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def _usage_error(exc: Exception) -> None:

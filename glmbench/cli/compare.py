@@ -19,7 +19,8 @@ def compare(
     baseline: Annotated[Path, typer.Argument(help="A result folder, or a folder of repeats of one config.")],
     candidate: Annotated[Path, typer.Argument(help="The same, for the run under test.")],
     max_regression: Annotated[str, typer.Option(help="Largest change in the worse direction allowed, e.g. 5%.")] = "5%",
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Metric to compare (summary key, e.g. ttft_ms_p99); repeatable.")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="Metric to compare (summary key, e.g. ttft_ms_p99); repeatable.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, md or json.")] = "table",
 ) -> None:
     """Compare a candidate with a baseline per workload and metric; exit 1 on a regression beyond noise and threshold."""

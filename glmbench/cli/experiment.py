@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, cast
 
 import typer
 
@@ -18,30 +18,13 @@ experiment_app = typer.Typer(help="Experiments: server configurations x load poi
 
 
 def print_experiment(folder: Path) -> None:
-    """The per-server table, then every point (shared with ``glmbench report EXPERIMENT_DIR``)."""
-    from rich.table import Table
+    """The per-server table, then every point: what ``glmbench report EXPERIMENT_DIR`` prints."""
+    from glmbench.cli.report import print_output
+    from glmbench.report.formats.base import render
+    from glmbench.report.formats.registry import get_format
+    from glmbench.report.model import open_report
 
-    from glmbench.report.experiment import (
-        experiment_report,
-        notes,
-        point_table,
-        server_table,
-    )
-    from glmbench.util.text import rich_text, safe_console
-
-    report = experiment_report(folder)
-    out = safe_console(width=160)
-    for title, (headers, rows) in ((f"experiment {report.name}: servers", server_table(report)),
-                                   (f"experiment {report.name}: points", point_table(report))):
-        table = Table(title=rich_text(title), title_justify="left")
-        for i, header in enumerate(headers):
-            numbers = i >= 3 and header not in ("why", "Pareto")
-            table.add_column(header, overflow="fold", justify="right" if numbers else "left")
-        for row in rows:
-            table.add_row(*(rich_text(c) for c in row))
-        out.print(table)
-    for note in notes(report):
-        out.print(rich_text(f"note: {note}"))
+    print_output(render(get_format("table"), open_report([folder])))
 
 
 @experiment_app.command("run")
@@ -72,7 +55,7 @@ def run(
     if on == "local" and (address or gpu_resource != "GPU"):
         raise GlmbenchError("--address and --gpu-resource are for --on ray", "add --on ray, or drop them")
     if dry_run:
-        _print_plan(file or str(resume / "experiment.yaml"))
+        _print_plan(file or str(cast(Path, resume) / "experiment.yaml"))  # resume is set: checked above
         return
     from glmbench.api.on_ray import RayOptions
 

@@ -63,7 +63,8 @@ def conformance_tables(result: Any, show: int = 20) -> list[str]:
             lines.append("| rules | category | entries | glmbench parse | backend parse | gained | lost |")
             lines.append("|---|---|---:|---:|---:|---:|---:|")
             for e in b.bfcl_effect:
-                pct = lambda n: f"{100.0 * n / e.total:.2f}% ({n})" if e.total else "-"  # noqa: E731
+                def pct(n: int, total: int = e.total) -> str:
+                    return f"{100.0 * n / total:.2f}% ({n})" if total else "-"
                 lines.append(f"| {e.rules} | {md_text(e.category)} | {e.total} | {pct(e.reference_correct)} | "
                              f"{pct(e.backend_correct)} | {e.gained} | {e.lost} |")
             lines.append("")
@@ -103,8 +104,9 @@ def parsers(
         print(json.dumps(data, ensure_ascii=True, indent=1))
         return
     hand = sum(1 for c in result.cases if not c.kind.startswith("bfcl:"))
-    bfcl = f"{len(result.cases) - hand} from BFCL ({md_text(result.bfcl_source)})" if result.bfcl_source else "no BFCL cases"
-    print(f"{len(result.cases)} cases ({hand} hand-written, {bfcl}); tokenizer {md_text(result.tokenizer)}")
+    from_bfcl = (f"{len(result.cases) - hand} from BFCL ({md_text(result.bfcl_source)})" if result.bfcl_source
+                 else "no BFCL cases")
+    print(f"{len(result.cases)} cases ({hand} hand-written, {from_bfcl}); tokenizer {md_text(result.tokenizer)}")
     for note in result.notes:
         print(f"* {md_text(note)}")
     print()

@@ -18,7 +18,7 @@ from glmbench.report.formats.registry import DEFAULT, printed_formats
 if TYPE_CHECKING:
     from glmbench.report.formats.base import Output
 
-__all__ = ["register"]
+__all__ = ["register", "print_output"]
 
 _FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in printed_formats().items()) + "."
 
@@ -43,10 +43,10 @@ def report(
         _write_folder(render(get_format("plots", printed=False), found).files or {}, plots)
     if out is not None:
         _write_file(render(get_format("html"), found).text or "", out)
-    _print(render(shown, found))
+    print_output(render(shown, found))
 
 
-def _print(output: Output) -> None:
+def print_output(output: Output) -> None:
     """An output on stdout: its text exactly, or its tables on a console (of its width when not a terminal)."""
     if output.console is not None:
         from glmbench.util.text import safe_console

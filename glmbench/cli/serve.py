@@ -53,6 +53,7 @@ def serve(
         raise GlmbenchError("this config is an external endpoint: there is nothing to start",
                             "use glmbench bench --endpoint URL")
     cfg = prepared.cfg
+    assert cfg is not None  # only an external endpoint comes without a config
     log = log or Path("results") / f"serve-{cfg.backend}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
         with serving(prepared, log, progress=TerminalProgress()) as server:

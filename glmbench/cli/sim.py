@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -32,7 +32,8 @@ def sim(
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     config: Annotated[Optional[Path], typer.Option(help="YAML file of sim settings (see configs/sim.yaml).")] = None,
-    settings_json: Annotated[Optional[str], typer.Option("--settings", help="JSON object of sim settings, over --config.")] = None,
+    settings_json: Annotated[Optional[str], typer.Option(
+        "--settings", help="JSON object of sim settings, over --config.")] = None,
     dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ "
                                                    f"({', '.join(dialect_names())}).")] = None,
     startup_s: Annotated[Optional[float], typer.Option(help="Seconds the server stays 'loading' after start.")] = None,
@@ -57,16 +58,18 @@ def sim(
     """Run the simulated OpenAI-compatible server (a simulator, not a model) until Ctrl-C."""
     from glmbench.sim.run import serve_forever
 
-    base: dict = {}
+    base: dict[str, Any] = {}
     if settings_json:
         try:
-            base = json.loads(settings_json)
+            loaded = json.loads(settings_json)
         except json.JSONDecodeError:
-            base = None
-        if not isinstance(base, dict):
+            loaded = None
+        if not isinstance(loaded, dict):
             raise GlmbenchError("--settings is not a JSON object", 'write it as JSON, e.g. \'{"ttft_ms": 50}\'')
+        base = loaded
     settings = load_sim_config(config, {**base, **{k: v for k, v in {
-        "dialect": dialect, "startup_s": startup_s, "model": model, "ttft_ms": ttft_ms, "ttft_dist": ttft_dist, "ttft_cv": ttft_cv, "itl_ms": itl_ms,
+        "dialect": dialect, "startup_s": startup_s, "model": model, "ttft_ms": ttft_ms, "ttft_dist": ttft_dist,
+        "ttft_cv": ttft_cv, "itl_ms": itl_ms,
         "itl_dist": itl_dist, "itl_cv": itl_cv, "prefill_ms_per_1k": prefill_ms_per_1k,
         "batch_slowdown": batch_slowdown, "max_running": max_running, "spec_tokens": spec_tokens,
         "spec_accept": spec_accept, "reasoning_tokens": reasoning_tokens, "seed": seed,

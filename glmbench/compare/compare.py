@@ -128,7 +128,9 @@ def _notes(base: Side, cand: Side) -> list[str]:
 def _workload_rows(side: Side) -> dict[str, list[tuple[Run, dict[str, Any]]]]:
     by_workload: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
     for run in side.runs:
-        for row in run.summary.rows:
+        summary = run.summary
+        assert summary.kind == "load"  # a side holds one kind of run (sides.py), and this is the load path
+        for row in summary.rows:
             by_workload.setdefault(row["workload"], []).append((run, row))
     return by_workload
 
@@ -221,8 +223,9 @@ def _bfcl_counts(side: Side, rules: str) -> dict[str, tuple[float, int | None, i
             category = row["category"]
             acc.setdefault(category, []).append(float(row["accuracy"]))
             previous = counts.get(category, (0, 0))
-            ok = row.get("correct") is not None and row.get("total") and previous is not None
-            counts[category] = (previous[0] + int(row["correct"]), previous[1] + int(row["total"])) if ok else None
+            ok = row.get("correct") is not None and row.get("total")
+            counts[category] = ((previous[0] + int(row["correct"]), previous[1] + int(row["total"]))
+                                if ok and previous is not None else None)
     return {c: (sum(v) / len(v), *(counts[c] or (None, None))) for c, v in acc.items()}
 
 

@@ -90,7 +90,8 @@ def plot_history(points: list[HistoryPoint], metric: str, workload: str, out: Pa
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for config in sorted({p.config for p in points}):
         mine = [p for p in points if p.config == config]
-        ax.plot([datetime.fromisoformat(p.started_at) for p in mine], [p.value for p in mine],
+        # matplotlib's date converter takes datetimes; its stubs type plot's x as arrays only.
+        ax.plot([datetime.fromisoformat(p.started_at) for p in mine], [p.value for p in mine],  # type: ignore[arg-type]
                 marker="o", label=config if config == mine[0].backend else f"{config} ({mine[0].backend})")
     ax.set_title(f"{metric}, {workload}: {len(points)} runs")
     # The registry's name and unit (``TTFT p99 (ms)``); the title keeps the key the user asked for.

@@ -81,7 +81,7 @@ def _classify(worse: float, margin: float, threshold: float) -> Status:
 def threshold_verdict(baseline: float, candidate: float, better: Better, threshold: float, reason: str) -> Verdict:
     """Plain threshold comparison; ``reason`` says why no noise estimate was possible."""
     worse = worse_change(baseline, candidate, better)
-    status = "regression" if worse > threshold else "improvement" if -worse > threshold else "ok"
+    status: Status = "regression" if worse > threshold else "improvement" if -worse > threshold else "ok"
     return Verdict(status, "threshold", f"{_pct(worse)} worse vs threshold {_pct(threshold)}; threshold only: {reason}"
                    if worse > 0 else f"{_pct(-worse)} better; threshold only: {reason}", threshold)
 

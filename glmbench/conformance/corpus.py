@@ -93,8 +93,8 @@ def _prompt(tools: Sequence[Mapping[str, Any]], thinking: bool, user: str) -> st
 def reply_case(case_id: str, kind: str, text: str, tools: Sequence[Mapping[str, Any]], expected: Expected,
                thinking: bool = True, note: str = "", user: str = "Help me with this.") -> Case:
     """A case from a raw reply written by hand (the expectation written beside it)."""
-    tools = [dict(t) for t in tools]
-    return Case(case_id, kind, text, tools, thinking, _prompt(tools, thinking, user), expected, note,
+    copied = [dict(t) for t in tools]
+    return Case(case_id, kind, text, copied, thinking, _prompt(copied, thinking, user), expected, note,
                 cut_chunks(text, case_id))
 
 

@@ -10,15 +10,22 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any, Protocol
 
-__all__ = ["iter_json_array"]
+__all__ = ["BinaryReader", "iter_json_array"]
 
 _WS = b" \t\r\n"
 _BLOCK = 1 << 20
 
 
-def iter_json_array(stream: IO[bytes], state: dict[str, Any] | None = None) -> Iterator[Any]:
+class BinaryReader(Protocol):
+    """What :func:`iter_json_array` reads from: a binary file, or anything with its ``read``."""
+
+    def read(self, n: int = -1, /) -> bytes:
+        """Up to ``n`` bytes; b"" at the end."""
+
+
+def iter_json_array(stream: BinaryReader, state: dict[str, Any] | None = None) -> Iterator[Any]:
     """Yield each element of the JSON array in ``stream``.
 
     A truncated tail (an element cut off by the end of the file) ends the

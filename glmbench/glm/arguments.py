@@ -69,7 +69,9 @@ class ArgumentTyper:
 
     def _spec(self, name: str, key: str) -> _Spec:
         params = self._params.get(name)
-        props = params.get("properties") if params else None
+        if not params:
+            return _UNKNOWN
+        props = params.get("properties")
         prop = props.get(key) if isinstance(props, Mapping) else None
         return _spec_of(prop, params, 0) if prop is not None else _UNKNOWN
 
@@ -96,7 +98,7 @@ def _spec_of(schema: Any, root: Mapping[str, Any], depth: int) -> _Spec:
             for s in specs:
                 enum.extend(s.enum)
             if all(s.types is not None for s in specs):
-                union = set().union(*(s.types for s in specs))
+                union: set[str] = set().union(*(s.types for s in specs if s.types is not None))
                 types = union if types is None else types & union
             # a branch that does not say leaves the union open
             elif types is None:

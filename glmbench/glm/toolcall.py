@@ -246,6 +246,7 @@ class ToolCallStream:
             return self._too_long(events)
         if end[1] == _CALL_END:  # the block closes inside a key
             return self._abort(events, end[0] + len(_CALL_END), closed=True)
+        assert self._call is not None  # _KEY is entered only once _name has started a call
         self._call["key"] = self._buf[self._pos:end[0]].strip()
         self._enter(_AFTER_KEY, end[0] + len(_KEY_END))
         return True
@@ -270,6 +271,7 @@ class ToolCallStream:
         if end[1] == _CALL_END:  # the block closes inside a value
             return self._abort(events, end[0] + len(_CALL_END), closed=True)
         call = self._call
+        assert call is not None  # _VALUE is entered only once _name has started a call
         key, value = call["key"], self._typer.decode(call["name"], call["key"], self._buf[self._pos:end[0]])
         call["args"][key] = value
         piece = ("{" if not call["json"] else ", ") + _dumps(key) + ": " + _dumps(value)
@@ -350,6 +352,7 @@ class ToolCallStream:
 
     def _end_call(self, events: list[ToolCallEvent], upto: int) -> bool:
         call, self._call = self._call, None
+        assert call is not None  # a call ends only after _name has started it
         closing = "}" if call["json"] else "{}"
         events.append(ToolCallArgsDelta(call["index"], closing))
         arguments = "".join(call["json"]) + closing

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from time import perf_counter_ns
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiohttp
 
@@ -28,6 +28,8 @@ from glmbench.results.store import RunStore, write_error
 
 __all__ = ["Plan", "Progress", "Watch", "prepare_samples", "run_plan"]
 
+_StopKind = Literal["server-died", "write-failed"]  # LoadSummary.aborted_by
+
 
 class Progress(Protocol):
     """What the run reports as it goes; the CLI draws a progress bar from it."""
@@ -35,6 +37,7 @@ class Progress(Protocol):
     def workload_started(self, name: str, title: str, total: int) -> None: ...
     def request_done(self, record: RequestRecord) -> None: ...
     def workload_done(self, row: dict) -> None: ...
+    def note(self, text: str) -> None: ...
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Watch:
 
 
 async def _watch(watch: Watch, session: aiohttp.ClientSession, root_url: str, store: RunStore, name: str,
-                 writer: RecordWriter) -> tuple[str, str]:
+                 writer: RecordWriter) -> tuple[str, _StopKind]:
     """Scrape every ``interval_s`` until cancelled; return why the run must stop and its kind, if it must.
 
     It must stop when the server process dies, or when results can no longer be
@@ -95,7 +98,7 @@ async def _watch(watch: Watch, session: aiohttp.ClientSession, root_url: str, st
                 return exc.message, "write-failed"
 
 
-def _must_stop(watch: Watch, writer: RecordWriter) -> tuple[str, str] | None:
+def _must_stop(watch: Watch, writer: RecordWriter) -> tuple[str, _StopKind] | None:
     """Why the run cannot go on, and the kind: records no longer written (a full disk), or the server died."""
     if writer.error is not None:
         return write_error(writer.path, writer.error).message, "write-failed"
@@ -127,7 +130,9 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
     """
     watch = watch or Watch()
     await probe_target(target)
-    summary = LoadSummary(run_id=store.run_id, approximate_tokens=plan.dataset.approximate_tokens)
+    # aborted has a default (Field(None, ...) in results/schema.py) that mypy sees only with the pydantic plugin
+    summary = LoadSummary(
+        run_id=store.run_id, approximate_tokens=plan.dataset.approximate_tokens)
     request = plan.suite.request
     with RecordWriter(store.records_path) as writer:
         async with StreamClient(target, request) as client, aiohttp.ClientSession(headers=target.headers()) as session:
@@ -199,6 +204,7 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 except GlmbenchError as exc:
                     if not aborted:
                         raise
+                    assert summary.aborted is not None  # set above, as the run was aborted
                     summary.aborted += f"; {exc.message}"
                 if progress is not None:
                     progress.workload_done(row)

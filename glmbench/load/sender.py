@@ -16,18 +16,30 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter_ns
+from typing import Protocol
 
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient
 from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload
-from glmbench.results.records import RecordWriter, RequestRecord
+from glmbench.results.records import RequestRecord
 
-__all__ = ["WorkloadRun", "send_workload", "LoopMonitor", "connections_needed"]
+__all__ = ["RecordSink", "WorkloadRun", "send_workload", "LoopMonitor", "connections_needed"]
 
 # Sleep to this much before a due time, then yield until it: asyncio timers
 # round to whole milliseconds, which would add up to 1 ms of dispatch lag.
 _SPIN_NS = 1_500_000
+
+
+class RecordSink(Protocol):
+    """Where each ended request goes: a ``RecordWriter``, or a client worker's pipe to the parent."""
+
+    @property
+    def error(self) -> OSError | None:
+        """The first write error, once there is one: the run stops sending."""
+
+    def write(self, record: RequestRecord) -> None:
+        """Keep one ended request."""
 
 
 @dataclass
@@ -100,7 +112,7 @@ async def send_workload(
     workload: Workload,
     samples: Sequence[Sample],
     seed: int,
-    writer: RecordWriter,
+    writer: RecordSink,
     on_done: Callable[[RequestRecord], None] | None = None,
     *,
     t0_ns: int | None = None,

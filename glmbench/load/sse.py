@@ -152,14 +152,12 @@ class StreamDecoder:
             elif rid != record.response_id and rid and record.response_id and isinstance(rid, str):
                 raise StreamError(f"two responses in one stream: chunk id {_shown(rid.encode())} after "
                                   f"{_shown(record.response_id.encode())} (a proxy or server mixed replies)")
-            count = None
+            count = -1  # no usage count in this chunk: never counts as growth
             usage = obj.get("usage")
             if usage:
-                count = usage.get("completion_tokens")
-                if type(count) is int:
-                    record.output_tokens = count
-                else:
-                    count = None
+                reported = usage.get("completion_tokens")
+                if type(reported) is int:
+                    record.output_tokens = count = reported
                 prompt = usage.get("prompt_tokens")
                 if type(prompt) is int:
                     record.server_prompt_tokens = prompt
@@ -175,7 +173,7 @@ class StreamDecoder:
                 reasoning = delta.get("reasoning") or delta.get("reasoning_content")
             else:
                 answer, reasoning = choice.get("text"), None
-            grew = count is not None and count > self._last_count
+            grew = count > self._last_count
             if not (answer or reasoning or grew):
                 return
             record.chunk_ns.append(ts)

@@ -163,13 +163,14 @@ class _Worker:
         self.process.start()
         records_out.close()
         start_in.close()
-        self.ready: asyncio.Future[None] | None = None
-        self.done: asyncio.Future[dict] | None = None
+        # made by pump(), in the loop, which the parent calls on every handle as soon as it is made
+        self.ready: asyncio.Future[None]
+        self.done: asyncio.Future[dict[str, Any]]
 
     def pump(self, loop: asyncio.AbstractEventLoop, on_record: Callable[[bytes], None]) -> None:
         self.ready, self.done = loop.create_future(), loop.create_future()
 
-        def settle(future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:
+        def settle(future: asyncio.Future[Any], value: Any = None, error: BaseException | None = None) -> None:
             if not future.done():
                 if error is not None:
                     future.set_exception(error)
@@ -254,6 +255,11 @@ def auto_workers(workload: Workload, samples: Sequence[Sample], free_cores: int 
     return 1, None
 
 
+def _reap_all(handles: list[_Worker]) -> None:
+    for handle in handles:
+        handle.reap()
+
+
 async def run_in_workers(client: StreamClient, name: str, workload: Workload, samples: Sequence[Sample], seed: int,
                          writer: RecordWriter, on_done: Callable[[RequestRecord], None] | None,
                          workers: int) -> WorkloadRun:
@@ -293,15 +299,15 @@ async def run_in_workers(client: StreamClient, name: str, workload: Workload, sa
         for handle in handles:
             handle.stop()
         # Let each stopped worker send its cut-short records before the pipes close.
-        await asyncio.wait([h.done for h in handles if h.done is not None], timeout=5.0)
+        await asyncio.wait([h.done for h in handles], timeout=5.0)
         for future in (f for h in handles for f in (h.ready, h.done)):
-            if future is not None and future.done():
+            if future.done():
                 future.exception()  # a stopped worker ending without a report is expected here
         raise
     finally:
         for handle in handles:
             handle.stop()
-        await loop.run_in_executor(None, lambda: [h.reap() for h in handles])
+        await loop.run_in_executor(None, _reap_all, handles)
     run.end_ns = max(f["end_ns"] for f in facts)
     # One core per worker: the busiest worker says whether the client kept up.
     run.client_cpu_s = max(f["client_cpu_s"] for f in facts)

@@ -23,27 +23,27 @@ class DatasetSpec(_Strict):
     """Which prompts to send."""
 
     name: Literal["sharegpt", "random"] = "sharegpt"
-    num_prompts: int = Field(2000, ge=1)
+    num_prompts: int = Field(default=2000, ge=1)
     seed: int = 0
     source: Literal["auto", "hub", "package"] = "auto"
     path: str | None = None
     tokenizer: str | None = None
-    random_input_len: int = Field(1024, ge=1)
-    random_output_len: int = Field(128, ge=1)
-    random_range_ratio: float = Field(0.0, ge=0.0, lt=1.0)
+    random_input_len: int = Field(default=1024, ge=1)
+    random_output_len: int = Field(default=128, ge=1)
+    random_range_ratio: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
 class RequestSpec(_Strict):
     """How each request is sent."""
 
     api: Literal["chat", "completions"] = "chat"
-    temperature: float = Field(0.0, ge=0.0)
+    temperature: float = Field(default=0.0, ge=0.0)
     ignore_eos: bool = True
     # The whole request, from sending to the stream's end (--timeout).
-    timeout_s: float = Field(600.0, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0)
     # The longest silence between two reads, the wait for the first byte included
     # (--stall-timeout); None leaves only the whole-request limit.
-    stall_timeout_s: float | None = Field(None, gt=0)
+    stall_timeout_s: float | None = Field(default=None, gt=0)
     continuous_usage: bool = True
     # "wire": plain sockets with kernel receive stamps for http:// (https:// always uses aiohttp).
     http_client: Literal["wire", "aiohttp"] = "wire"
@@ -60,10 +60,10 @@ class Workload(_Strict):
     """
 
     title: str
-    request_rate: float | None = Field(None, gt=0)
-    max_concurrency: int | None = Field(None, ge=1)
-    burstiness: float = Field(1.0, gt=0)
-    num_prompts: int | None = Field(None, ge=1)
+    request_rate: float | None = Field(default=None, gt=0)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    burstiness: float = Field(default=1.0, gt=0)
+    num_prompts: int | None = Field(default=None, ge=1)
 
     @field_validator("request_rate", mode="before")
     @classmethod

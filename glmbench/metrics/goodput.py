@@ -23,7 +23,8 @@ def parse_slos(items: Sequence[str]) -> dict[str, float]:
         except ValueError:
             ms = -1.0
         if key not in _SLO_KEYS or ms <= 0:
-            raise GlmbenchError(f"bad --goodput {item!r}", "write KEY:MS with KEY one of ttft, tpot, e2e, e.g. --goodput ttft:500")
+            raise GlmbenchError(f"bad --goodput {item!r}",
+                                "write KEY:MS with KEY one of ttft, tpot, e2e, e.g. --goodput ttft:500")
         slos[key] = ms
     return slos
 
@@ -33,7 +34,8 @@ def goodput(records: Sequence[RequestRecord], slos: Mapping[str, float], duratio
     def meets(r: RequestRecord) -> bool:
         ttft = (r.chunk_ns[0] - r.start_ns) / 1e6
         e2e = (r.chunk_ns[-1] - r.start_ns) / 1e6
-        tpot = (e2e - ttft) / (r.output_tokens - 1) if (r.output_tokens or 0) > 1 else 0.0
+        tokens = r.output_tokens or 0
+        tpot = (e2e - ttft) / (tokens - 1) if tokens > 1 else 0.0
         values = {"ttft": ttft, "tpot": tpot, "e2e": e2e}
         return all(values[k] <= limit for k, limit in slos.items())
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from glmbench.metrics.base import DistributionMetric
+from glmbench.results.records import RequestRecord
 
 __all__ = ["ITL", "ITLTokenWeighted"]
 
@@ -11,8 +14,8 @@ class ITL(DistributionMetric):
     tag = "itl"
     description = "gaps between consecutive token-bearing chunks, pooled over requests (vLLM's definition)"
 
-    def values(self, records):
-        gaps: list[int] = []
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
+        gaps: list[float] = []  # whole ns here
         for r in records:
             if r.ok and len(r.chunk_ns) > 1:
                 ts = r.chunk_ns
@@ -25,7 +28,7 @@ class ITLTokenWeighted(DistributionMetric):
     description = ("each chunk gap split evenly over the tokens that chunk carried: with MTP a chunk of k tokens "
                    "counts k times at gap/k; needs per-chunk token counts from the server (continuous usage)")
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         gaps: list[float] = []
         for r in records:
             if not (r.ok and len(r.chunk_ns) > 1 and len(r.chunk_tokens) == len(r.chunk_ns)):

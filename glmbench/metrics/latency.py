@@ -18,7 +18,7 @@ class TTFT(DistributionMetric):
     tag = "ttft"
     description = "first token-bearing chunk (content or reasoning) minus the request going on the wire"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.chunk_ns[0] - r.start_ns for r in _ok(records)]
 
 
@@ -26,7 +26,7 @@ class TTFTReasoning(DistributionMetric):
     tag = "ttft_reasoning"
     description = "first reasoning token minus send (requests that streamed reasoning)"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.first_reasoning_ns - r.start_ns for r in _ok(records) if r.first_reasoning_ns is not None]
 
 
@@ -34,7 +34,7 @@ class TTFTAnswer(DistributionMetric):
     tag = "ttft_answer"
     description = "first answer (non-reasoning) token minus send: what a user waits for after thinking"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.first_content_ns - r.start_ns for r in _ok(records) if r.first_content_ns is not None]
 
 
@@ -42,7 +42,7 @@ class E2EL(DistributionMetric):
     tag = "e2e"
     description = "last token-bearing chunk minus send"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.chunk_ns[-1] - r.start_ns for r in _ok(records)]
 
 
@@ -50,16 +50,16 @@ class TPOT(DistributionMetric):
     tag = "tpot"
     description = "(E2E latency - TTFT) / (output tokens - 1), per request with more than one token"
 
-    def values(self, records):
-        return [(r.chunk_ns[-1] - r.chunk_ns[0]) / (r.output_tokens - 1)
-                for r in _ok(records) if (r.output_tokens or 0) > 1]
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
+        return [(r.chunk_ns[-1] - r.chunk_ns[0]) / (tokens - 1)
+                for r in _ok(records) if (tokens := r.output_tokens or 0) > 1]
 
 
 class TTFTFromDue(DistributionMetric):
     tag = "ttft_due"
     description = "first token minus the time the schedule wanted the request sent (open loop: a late client cannot hide it)"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.chunk_ns[0] - r.due_ns for r in _ok(records)]
 
 
@@ -67,7 +67,7 @@ class E2ELFromDue(DistributionMetric):
     tag = "e2e_due"
     description = "last token minus the scheduled send time"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.chunk_ns[-1] - r.due_ns for r in _ok(records)]
 
 
@@ -75,7 +75,7 @@ class DispatchLag(DistributionMetric):
     tag = "dispatch_lag"
     description = "request on the wire minus its scheduled time, all requests: the client's own lateness"
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.start_ns - r.due_ns for r in records if r.start_ns]
 
 
@@ -84,5 +84,5 @@ class SendOverhead(DistributionMetric):
     description = ("request on the wire minus HTTP call issued: connecting and the client's own queueing, "
                    "which vLLM's client counts into TTFT and glmbench does not")
 
-    def values(self, records):
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.wire_ns - r.send_ns for r in records if r.wire_ns and r.send_ns]

@@ -19,7 +19,7 @@ class BackendInfo(_Model):
     """What served the run, and exactly how it was started (None for an external endpoint)."""
 
     name: str
-    config: dict[str, Any] | None = Field(None, description="the resolved backend config")
+    config: dict[str, Any] | None = Field(default=None, description="the resolved backend config")
     version: str | None = None
     command: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -49,10 +49,10 @@ class Manifest(_Model):
     started_at: str
     finished_at: str | None = None
     clock: dict[str, int] = Field(default_factory=dict, description="perf_counter_ns and wall-clock ns read together")
-    repeat: int | None = Field(None, description="which repeat of a --repeat N run this folder is (1-based)")
+    repeat: int | None = Field(default=None, description="which repeat of a --repeat N run this folder is (1-based)")
     repeats: int = 1
-    label: str | None = Field(None, description="what reports call this run (run --label, an experiment's point)")
-    placement: dict[str, Any] | None = Field(None, description="where it ran on a cluster (experiment run --on ray): "
+    label: str | None = Field(default=None, description="what reports call this run (run --label, an experiment's point)")
+    placement: dict[str, Any] | None = Field(default=None, description="where it ran on a cluster (experiment run --on ray): "
                                              "Ray node id, node address, GPUs and resources assigned, other ranks")
 
 
@@ -63,7 +63,8 @@ class LoadSummary(_Model):
     run_id: str
     kind: Literal["load"] = "load"
     approximate_tokens: bool = False
-    aborted: str | None = Field(None, description="why the run stopped early (the server died, the disk filled), if it did")
+    aborted: str | None = Field(default=None,
+                               description="why the run stopped early (the server died, the disk filled), if it did")
     aborted_by: Literal["server-died", "write-failed"] | None = None
     rows: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -17,7 +17,7 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import yaml
@@ -27,8 +27,8 @@ from glmbench.errors import GlmbenchError
 from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, LoadSummary, Manifest
 from glmbench.util.paths import check_name
 
-__all__ = ["RunStore", "write_error", "replace_file", "repeat_folders", "summary_folder", "load_summary", "load_manifest", "new_run_id", "host_facts", "git_sha", "now_iso",
-           "clock_pair"]
+__all__ = ["RunStore", "write_error", "replace_file", "repeat_folders", "summary_folder", "load_summary", "load_manifest",
+           "new_run_id", "host_facts", "git_sha", "now_iso", "clock_pair"]
 
 # Kept free in every result folder while a run writes into it, and given back the
 # first time a write finds the disk full: the final summary and manifest still fit.
@@ -203,29 +203,32 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+_Model = TypeVar("_Model", LoadSummary, BFCLSummary, Manifest)
+
+
+def _validated(model: type[_Model], path: Path, data: dict[str, Any], what: str) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise GlmbenchError(f"{path} does not match the {what} schema: {exc.errors()[0]['msg']}", "regenerate it") from None
+
+
 def load_any_summary(run_dir: Path) -> LoadSummary | BFCLSummary:
     """The summary of a load run or of a BFCL run, by its ``kind``."""
     path = Path(run_dir) / "summary.json"
     data = _read_json(path, "summary")
-    model = BFCLSummary if data.get("kind") == "bfcl" else LoadSummary
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise GlmbenchError(f"{path} does not match the summary schema: {exc.errors()[0]['msg']}", "regenerate it") from None
+    if data.get("kind") == "bfcl":
+        return _validated(BFCLSummary, path, data, "summary")
+    return _validated(LoadSummary, path, data, "summary")
 
 
 def load_summary(run_dir: Path) -> LoadSummary:
     """The summary of a result folder, validated."""
     path = Path(run_dir) / "summary.json"
-    try:
-        return LoadSummary.model_validate(_read_json(path, "summary"))
-    except ValidationError as exc:
-        raise GlmbenchError(f"{path} does not match the summary schema: {exc.errors()[0]['msg']}", "regenerate it") from None
+    return _validated(LoadSummary, path, _read_json(path, "summary"), "summary")
 
 
 def load_manifest(run_dir: Path) -> Manifest:
+    """The manifest of a result folder, validated."""
     path = Path(run_dir) / "manifest.json"
-    try:
-        return Manifest.model_validate(_read_json(path, "manifest"))
-    except ValidationError as exc:
-        raise GlmbenchError(f"{path} does not match the manifest schema: {exc.errors()[0]['msg']}", "regenerate it") from None
+    return _validated(Manifest, path, _read_json(path, "manifest"), "manifest")

@@ -64,7 +64,7 @@ def request_key(body: dict[str, Any], chat: bool) -> str | None:
         if not body.get("tools") or not messages or messages[-1].get("role", "user") != "user":
             return None
         history = any(m.get("role") in ("assistant", "tool") for m in messages)
-        parts = [m.get("content") if isinstance(m.get("content"), str) else "" for m in messages
+        parts = [c if isinstance(c := m.get("content"), str) else "" for m in messages
                  if m.get("role", "user") == "user" or (history and m.get("role") == "tool")]
         return question_key(conversation_text(parts, history), _tool_names(body["tools"]))
     prompt = body.get("prompt")
@@ -81,7 +81,8 @@ def request_key(body: dict[str, Any], chat: bool) -> str | None:
     if not tail or "<|observation|>" in tail or tail.count("<|assistant|>") > 1:
         return None  # the prompt ends with tool results or a reply, not the user's turn
     history = "<|assistant|>" in prompt[:last_user]
-    parts = [m.group(1) if m.group(1) is not None else m.group(2) for m in _PARTS.finditer(prompt)
+    # one of the two groups always matched: the user's text or a tool response
+    parts = [m.group(1) if m.group(1) is not None else m.group(2) or "" for m in _PARTS.finditer(prompt)
              if m.group(1) is not None or history]
     return question_key(conversation_text(parts, history), _tool_names(decoded))
 

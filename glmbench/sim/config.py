@@ -18,7 +18,7 @@ __all__ = ["dialect_names", "Distribution", "Fault", "SimConfig", "FAULTS", "loa
 
 Distribution = Literal["fixed", "normal", "lognormal", "exponential"]
 Fault = Literal["http500", "cut", "badjson", "stall"]
-FAULTS: tuple[str, ...] = get_args(Fault)
+FAULTS: tuple[Fault, ...] = get_args(Fault)
 
 
 def dialect_names() -> list[str]:

@@ -26,6 +26,7 @@ from typing import IO, Any
 import orjson
 from aiohttp import web
 
+from glmbench.sim.answers import AnswerBook
 from glmbench.sim.config import SimConfig, draw
 from glmbench.sim.generation import Generation
 
@@ -72,6 +73,7 @@ class SimState:
         self.epoch_ns = perf_counter_ns()  # step 0 of the batched step clock
         self._on_finish = on_finish
         self._truth: IO[bytes] | None = truth_log.open("ab") if truth_log else None
+        self.answers: AnswerBook | None = None  # the scripted replies (--answers), set by the server
 
     def step_at_or_after(self, t_ns: int) -> int:
         """The batched step clock's first step at or after ``t_ns``."""
@@ -186,6 +188,7 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
     await _sleep_until(due)
     stream = _Stream(state, gen, steps, request, fault)
     if fault == "cut" and len(steps) == 1:
+        assert request.transport is not None  # prepare() above has just written on it
         request.transport.close()
         return resp
     await resp.write(stream.next_chunk())
@@ -286,6 +289,7 @@ class _Ticker:
             self._task = asyncio.get_running_loop().create_task(self._run())
         self._seq += 1
         heapq.heappush(self._heap, (due, self._seq, stream))
+        assert self._wake is not None  # made together with the task
         self._wake.set()
 
     async def _run(self) -> None:

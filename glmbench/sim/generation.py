@@ -157,7 +157,7 @@ class OpenAIGeneration(Generation):
         return lead + self._event(start, count, first and not style.role_chunk)
 
     def usage_chunk(self) -> bytes:
-        obj = {"id": self.id, "object": "chat.completion.chunk" if self.chat else "text_completion",
+        obj: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk" if self.chat else "text_completion",
                "created": self.created, "model": self.model, "choices": [], "usage": self.usage(self.output_tokens)}
         return b"data: " + orjson.dumps(obj) + b"\n\n"
 

@@ -182,6 +182,8 @@ def _ranks(settings: SimConfig) -> tuple[int, int, str, int] | None:
     nodes = int(args.get("nnodes") or 1)
     if nodes <= 1:
         return None
+    host: Any  # as the command line gave it: SGLang's split from one text, LightLLM's parsed by its flag table
+    port: Any
     if args.get("dist_init_addr"):  # SGLang
         host, _, port = str(args["dist_init_addr"]).rpartition(":")
     else:  # LightLLM

@@ -11,7 +11,7 @@ configured step, so percentiles from them would be clipped).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,7 +47,7 @@ class LightLLMBackend(BaseBackend):
     multinode = "--nnodes --node_rank --nccl_host --nccl_port on every node; HTTP on rank 0"
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:
-        spec = self.speculative(cfg)
+        spec = cast("LightLLMSpeculative | None", self.speculative(cfg))  # validated by speculative_model, this class
         opts = cfg.options
         pairs: list[tuple[str, Any]] = [
             ("--model_dir", cfg.model),

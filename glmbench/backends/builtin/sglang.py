@@ -12,7 +12,7 @@ change of its weighted total), else the ``sglang:spec_accept_length`` gauge
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -64,7 +64,7 @@ class SGLangBackend(BaseBackend):
     multinode = "--nnodes --node-rank --dist-init-addr on every node; HTTP on rank 0"
 
     def args(self, cfg: BackendConfig, port: int) -> list[str]:
-        spec = self.speculative(cfg)
+        spec = cast("SGLangSpeculative | None", self.speculative(cfg))  # validated by speculative_model, this class
         pairs: list[tuple[str, Any]] = [
             ("--model-path", cfg.model),
             ("--host", cfg.host),
@@ -99,9 +99,9 @@ class SGLangBackend(BaseBackend):
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         states = after.get("server_info") or []
         lengths = [s.get("avg_spec_accept_length") for s in states if isinstance(s, dict)]
-        lengths = [float(x) for x in lengths if isinstance(x, (int, float)) and x > 0]
-        if lengths:
-            return {"spec_accept_length": sum(lengths) / len(lengths),
+        accepted = [float(x) for x in lengths if isinstance(x, (int, float)) and x > 0]
+        if accepted:
+            return {"spec_accept_length": sum(accepted) / len(accepted),
                     "spec_source": "sglang /server_info avg_spec_accept_length (lifetime mean)"}  # type: ignore[dict-item]
         metrics = after.get("metrics") or {}
         if metrics.get("sglang:spec_accept_length"):

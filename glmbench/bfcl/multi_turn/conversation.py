@@ -28,11 +28,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glmbench.bfcl.suite import BFCLSuite
-from glmbench.bfcl.types import BFCLEntry
 from glmbench.glm.limits import MAX_CALL_TEXT_CHARS
+
+if TYPE_CHECKING:
+    from glmbench.bfcl.data import LoadedEntry
 
 __all__ = ["STYLE", "MAX_STEPS", "ADDED_FUNCTIONS_MESSAGE", "Executor", "play", "turn_functions", "turn_messages",
            "trajectory"]
@@ -53,12 +55,12 @@ Executor = Callable[[list[tuple[str, dict[str, Any]]]], list[str]]
 """An entry's environment: runs decoded calls in order, one result text each (never raises)."""
 
 
-def _missed(entry: BFCLEntry) -> dict[int, list[dict[str, Any]]]:
+def _missed(entry: LoadedEntry) -> dict[int, list[dict[str, Any]]]:
     docs = entry.extra.get("missed_function_docs") or {}
     return {int(turn): list(functions) for turn, functions in docs.items()}
 
 
-def turn_functions(entry: BFCLEntry, turn: int) -> list[dict[str, Any]]:
+def turn_functions(entry: LoadedEntry, turn: int) -> list[dict[str, Any]]:
     """The function documents offered at ``turn``: the entry's, plus those a ``miss_func`` entry added by then."""
     functions = list(entry.function)
     for added_at, docs in sorted(_missed(entry).items()):
@@ -67,7 +69,7 @@ def turn_functions(entry: BFCLEntry, turn: int) -> list[dict[str, Any]]:
     return functions
 
 
-def turn_messages(entry: BFCLEntry, turn: int) -> list[dict[str, Any]]:
+def turn_messages(entry: LoadedEntry, turn: int) -> list[dict[str, Any]]:
     """The user messages that open ``turn``."""
     messages = [dict(m) for m in entry.question[turn]]
     if not messages and turn in _missed(entry):
@@ -129,7 +131,7 @@ def _assistant(endpoint: str, response: dict[str, Any], step: dict[str, Any], se
     return message
 
 
-async def play(entry: BFCLEntry, suite: BFCLSuite, model: str, ask: Ask, execute: Executor) -> dict[str, Any]:
+async def play(entry: LoadedEntry, suite: BFCLSuite, model: str, ask: Ask, execute: Executor) -> dict[str, Any]:
     """The conversation of ``entry``: its record fields (``turns``, ``force_terminated``, ``error``, ...)."""
     from glmbench.bfcl.convert import bfcl_tools
     from glmbench.bfcl.decoding import decode_reply

@@ -196,6 +196,7 @@ def _parsed(call: CallLike) -> tuple[str, ParsedCall]:
         for key, value in (parsed.kwargs or {}).items():
             _check_plain(value, f"argument {key!r}")
         return call, parsed
+    arguments: Mapping[str, Any]  # a Call's dict or a tuple's mapping; copied into a dict below
     if isinstance(call, Call):
         if call.refused:
             raise InvalidCall(f"its arguments were not decoded: {call.refused}")

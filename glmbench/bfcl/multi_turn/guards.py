@@ -89,7 +89,10 @@ def _logarithm(instance: Any, args: Mapping[str, Any]) -> str | None:
 
 
 def _square_root(instance: Any, args: Mapping[str, Any]) -> str | None:
-    number, precision = args.get("number"), args.get("precision")
+    # Any, not "Any | None": a missing or non-numeric number is compared anyway, and the
+    # TypeError below is the branch that handles it.
+    number: Any = args.get("number")
+    precision = args.get("precision")
     try:
         if number < 0:  # checked first by the method, which then returns its own error
             return None
