@@ -730,6 +730,51 @@ def test_bfcl_where_every_request_fails_exits_1(fault, tmp_path: Path) -> None:
     assert not (folder / ".reserve").exists()
 
 
+def test_bfcl_an_entry_a_retry_answered_counts_by_its_first_attempt(fault, tmp_path: Path) -> None:
+    """The retried answer came at another load: it is kept and shown beside the figure, never in it."""
+    server = fault("http500", fail_first="1")  # the first request fails; its retry and every later one answer
+    results = tmp_path / "r"
+    proc = glmbench("bfcl", "--endpoint", server.url, "--data-dir", str(MINI), "--categories", "irrelevance",
+                    "--concurrency", "1", "--results-dir", str(results))
+    assert_outcome(proc, 0)
+    [folder] = run_folders(results)
+    records = [json.loads(line) for line in (folder / "bfcl_records.jsonl").read_text().splitlines()]
+    [retried] = [r for r in records if r.get("first_error")]
+    assert retried["attempts"] == 2 and retried["first_error"].startswith("HTTP 500") and not retried["error"]
+    assert all(not v["ok"] and v["reason"].startswith("request failed on its first attempt")
+               for v in retried["verdicts"].values()), retried["verdicts"]
+    # Irrelevance passes on an answer without calls, as the retried one is: it would have passed.
+    assert all(v["ok"] for v in retried["retried_verdicts"].values())
+    others = [r for r in records if not r.get("first_error")]
+    assert others and all(v["ok"] for r in others for v in r["verdicts"].values())
+    assert "1 entries failed on their first attempt" in proc.stderr
+    summary = json.loads((folder / "summary.json").read_text())
+    for table in summary["tables"].values():
+        [row] = [r for r in table if r["category"] == "irrelevance"]
+        assert row["correct"] == len(records) - 1, row
+    # Scored again from the stored records, the entry still counts by its first attempt.
+    rescored = glmbench("rescore", str(folder), "--data-dir", str(MINI))
+    assert_outcome(rescored, 0)
+    summary = json.loads((folder / "summary.json").read_text())
+    for table in summary["tables"].values():
+        [row] = [r for r in table if r["category"] == "irrelevance"]
+        assert row["correct"] == len(records) - 1, row
+
+
+def test_bfcl_a_conversation_whose_step_a_retry_answered_counts_by_its_first_attempt(fault, tmp_path: Path) -> None:
+    server = fault("http500", fail_first="1")
+    results = tmp_path / "r"
+    proc = glmbench("bfcl", "--endpoint", server.url, "--data-dir", str(MINI), "--categories", "multi_turn_base",
+                    "--limit", "1", "--results-dir", str(results))
+    assert_outcome(proc, 0)
+    [folder] = run_folders(results)
+    [record] = [json.loads(line) for line in (folder / "bfcl_records.jsonl").read_text().splitlines()]
+    assert record["first_error"].startswith("HTTP 500") and "retried_verdicts" in record
+    # BFCL's rules score multi-turn (LightLLM's script leaves it out): the conversation fails on the retried step.
+    bfcl = record["verdicts"]["bfcl"]
+    assert not bfcl["ok"] and bfcl["reason"].startswith("request failed on its first attempt"), bfcl
+
+
 def test_bfcl_unreachable_endpoint_leaves_no_folder(tmp_path: Path) -> None:
     results = tmp_path / "r"
     proc = glmbench("bfcl", "--endpoint", f"http://127.0.0.1:{free_port()}/v1", "--data-dir", str(MINI),

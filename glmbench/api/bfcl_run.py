@@ -50,6 +50,16 @@ class BFCLResult:
         """Entries whose request failed at the API (counted as failures)."""
         return sum(1 for r in self.records.values() if r.get("error"))
 
+    def retried(self) -> tuple[int, dict[str, int]]:
+        """Entries a retry answered (counted by their failed first attempt), and how many of those each
+        rule set would have passed on the retried answer: what the figure would gain by counting retries."""
+        retried = [r for r in self.records.values() if r.get("first_error") and not r.get("error")]
+        passed: dict[str, int] = {}
+        for record in retried:
+            for rules, verdict in (record.get("retried_verdicts") or {}).items():
+                passed[rules] = passed.get(rules, 0) + bool(isinstance(verdict, dict) and verdict.get("ok"))
+        return len(retried), passed
+
     def failure(self) -> GlmbenchError | None:
         """Why this result cannot be vouched for (exit 1), or None."""
         if self.write_failure is not None:

@@ -90,5 +90,15 @@ def summary_row(category: str, accuracy: float | None, correct: int | None, tota
 
 
 def request_failed(record: Mapping[str, Any]) -> str | None:
-    """A verdict's reason when the entry's request failed at the API (the entry fails), else None."""
-    return f"request failed: {record['error']}" if record.get("error") else None
+    """A verdict's reason when the entry's request failed at the API (the entry fails), else None.
+
+    An entry whose first attempt failed and a retry answered fails too: it is
+    scored by its first attempt, as the load it was asked under saw it (see
+    :mod:`glmbench.bfcl.runner`).
+    """
+    if record.get("error"):
+        return f"request failed: {record['error']}"
+    if record.get("first_error"):
+        return (f"request failed on its first attempt: {record['first_error']} "
+                f"(the retried answer is kept in the record, not counted)")
+    return None

@@ -5,6 +5,12 @@ and the time it took are appended to ``bfcl_records.jsonl`` as it finishes, so
 a run can be resumed (entries already answered are not asked again) and
 rescored under other rules without querying the server. Transport errors and
 HTTP 5xx are retried; an API error that persists fails the entry with its reason.
+A retried request is not a second chance in the accuracy figure: the answer a
+retry got was given at another load (often a lower one, once the load that
+timed the first attempt out has passed), so an entry is scored by its first
+attempt. The record keeps that attempt's error (``first_error``), every rule
+set fails the entry on it, and the retried answer stays in the record with its
+own verdicts (``retried_verdicts``), shown beside the figure, never in it.
 The runner is a coroutine over an ``openai`` client, usable beside a load run.
 """
 
@@ -40,6 +46,13 @@ def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
         verdict = rule_set.check(entry, record)
         verdicts[rule_set.name] = {"ok": verdict.ok, "reason": verdict.reason, "rules": rule_set.name}
     return verdicts
+
+
+def _score(record: dict[str, Any], entry: BFCLEntry) -> None:
+    """The record's verdicts; for an entry a retry answered, also what that answer would have scored."""
+    record["verdicts"] = score_record(record, entry)
+    if record.get("first_error") and not record.get("error"):
+        record["retried_verdicts"] = score_record({**record, "first_error": None}, entry)
 
 
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
@@ -94,8 +107,12 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {one_line(exc, 200)}"
 
 
-async def _ask(client: Any, endpoint: str, body: dict[str, Any], retries: int) -> tuple[dict | None, str | None, int]:
-    """The raw response (as a dict), or the error after ``retries`` retries, and the attempts made."""
+async def _ask(client: Any, endpoint: str, body: dict[str, Any], retries: int,
+               first_errors: list[str] | None = None) -> tuple[dict | None, str | None, int]:
+    """The raw response (as a dict), or the error after ``retries`` retries, and the attempts made.
+
+    The first attempt's error, when a retry followed it, is appended to ``first_errors``.
+    """
     attempt = 0
     while True:
         attempt += 1
@@ -109,6 +126,8 @@ async def _ask(client: Any, endpoint: str, body: dict[str, Any], retries: int) -
             return resp.model_dump(mode="json"), None, attempt
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, never raised
             if attempt <= retries and _retryable(exc):
+                if attempt == 1 and first_errors is not None:
+                    first_errors.append(_short(exc))
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
                 continue
             return None, _short(exc), attempt
@@ -148,33 +167,42 @@ async def run_entries(
         def execute(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
             return [e.result for e in execute_calls(env, calls)]
 
+        first_errors: list[str] = []
+
         async def ask(endpoint: str, body: dict[str, Any]):
-            return await _ask(client, endpoint, body, suite.retries)
+            return await _ask(client, endpoint, body, suite.retries, first_errors)
 
         async with gate:
             # Scenario.of above refused an entry without BFCL's multi-turn fields, which only LoadedEntry has.
             fields = await play(cast("LoadedEntry", entry), suite, model, ask, execute)
-        return {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": STYLE, "names": {},
-                "attempts": sum(s["attempts"] for t in fields["turns"] for s in t["steps"]), **fields}
+        record = {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": STYLE, "names": {},
+                  "attempts": sum(s["attempts"] for t in fields["turns"] for s in t["steps"]), **fields}
+        if first_errors:
+            record["first_error"] = first_errors[0]  # a step of the conversation needed a retry
+        return record
 
     async def one(entry: BFCLEntry, sink) -> None:
         if traits(entry.category).multi_turn:
             record = await conversation(entry)
-            record["verdicts"] = score_record(record, entry)
+            _score(record, entry)
             keep(record, sink)
             return
         prepared = prepare(entry, suite, model)
+        first_errors: list[str] = []
         async with gate:
             started = time.perf_counter_ns()
-            response, error, attempts = await _ask(client, prepared.endpoint, prepared.body, suite.retries)
+            response, error, attempts = await _ask(client, prepared.endpoint, prepared.body, suite.retries,
+                                                   first_errors)
             elapsed_ms = (time.perf_counter_ns() - started) / 1e6
         record = {
             "id": entry.id, "category": entry.category, "mode": suite.mode, "style": suite.style,
             "endpoint": prepared.endpoint, "request": prepared.body, "names": prepared.names,
             "response": response, "error": error, "attempts": attempts, "latency_ms": elapsed_ms,
         }
+        if first_errors:
+            record["first_error"] = first_errors[0]
         record.update(decode(prepared.endpoint, response, prepared.tools, thinking))
-        record["verdicts"] = score_record(record, entry)
+        _score(record, entry)
         keep(record, sink)
 
     def keep(record: dict[str, Any], sink) -> None:
@@ -216,7 +244,9 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
         if traits(entry.category).multi_turn:
             # The conversation went as the model's replies decoded then (the results it saw depend on
             # them), so its calls are scored again as stored, by the checker of now.
-            out.append({**record, "verdicts": score_record(record, entry)})
+            record = dict(record)
+            _score(record, entry)
+            out.append(record)
             continue
         request = record.get("request")
         tools = (request.get("tools") if isinstance(request, dict) else None) or []
@@ -225,6 +255,7 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
             tools = get_rule_set(record["style"]).tools(entry)[0]
         if isinstance(record.get("response"), dict) and record["response"]:
             record = {**record, **decode(record.get("endpoint", "chat"), record["response"], tools, thinking)}
-        record = {**record, "verdicts": score_record(record, entry)}
+        record = dict(record)
+        _score(record, entry)
         out.append(record)
     return out

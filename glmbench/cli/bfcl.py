@@ -43,6 +43,12 @@ def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, 
     if result.api_errors:
         progress.err.print(f"* {result.api_errors} entries failed at the API (counted as failures); "
                            f"reasons in {result.path / RECORDS}")
+    retried, passed = result.retried()
+    if retried:
+        would = ", ".join(f"{rules} {n}" for rules, n in passed.items())
+        progress.err.print(f"* {retried} entries failed on their first attempt and a retry answered them: "
+                           f"counted as failures (the load they were asked under failed them); their retried "
+                           f"answers would pass {would}")
     print(f"results: {result.path}")
     if interrupted:
         sys.exit(130)
