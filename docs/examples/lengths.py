@@ -7,8 +7,8 @@ registry finds it by its file. An experiment file asks for it with
 (``lengths: list[int] = Field(default_factory=list)``, and the name added to
 that model's check that ``load`` asks for something).
 
-Every point is known before anything starts, so the search only plans: it
-decides nothing as it runs (``next_probe`` None), records no outcome and has no
+Every point is known before anything starts, so the search only plans: as a
+``PlannedSearch`` it decides nothing as it runs, records no outcome and has no
 dry-run account of its own (its points are listed with the planned ones). Each
 point is the suite's all-at-once workload on random prompts of that many
 tokens, with the rest of ``load.options`` (``output_len``, ``num_prompts``) as
@@ -17,9 +17,9 @@ the file sets them, so a report can set TTFT against prompt length.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from glmbench.experiment.searches.base import Probe, SearchPlan
+from glmbench.experiment.searches.base import PlannedSearch
 
 if TYPE_CHECKING:
     from glmbench.experiment.file import Experiment, Point
@@ -27,13 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["SEARCH", "Lengths"]
 
 
-class Lengths:
+class Lengths(PlannedSearch):
     """One load point per prompt length of ``load.lengths``, all planned."""
 
     name: ClassVar[str] = "lengths"
     order: ClassVar[int] = 5  # after the ladder (0), before the sweep (10) and the capacity search
-    adaptive: ClassVar[bool] = False
-    objectives: ClassVar[dict[str, tuple[str, str | None]]] = {}
 
     def applies(self, experiment: Experiment) -> bool:
         return experiment.load is not None and bool(experiment.load.lengths)
@@ -50,18 +48,6 @@ class Lengths:
             label = folder_name(f"len{tokens}", f"load.lengths.{i}")
             out.append(Point(label, "load", experiment.options({**base, "input_len": tokens})))
         return out
-
-    def next_probe(self, experiment: Experiment, measured: list[float | None]) -> Probe | None:
-        return None
-
-    def outcome(self, experiment: Experiment, measured: list[float | None]) -> None:
-        return None
-
-    def describe(self, experiment: Experiment) -> SearchPlan | None:
-        return None
-
-    def summary(self, cell: Any) -> dict[str, Any]:
-        return {}
 
 
 SEARCH = Lengths()

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from glmbench.experiment.file import Experiment, Point
 
-__all__ = ["Probe", "Search", "SearchPlan"]
+__all__ = ["Probe", "Search", "SearchPlan", "PlannedSearch"]
 
 
 @dataclass
@@ -82,3 +82,29 @@ class Search(Protocol):
     def summary(self, cell: Any) -> dict[str, Any]:
         """The fields it adds to a server's report row, from the cell's index entry (the same keys for every cell)."""
         ...
+
+
+class PlannedSearch:
+    """A search whose points are all planned before anything starts: it decides nothing as it runs.
+
+    Such a search sets ``name`` and ``order`` and writes ``applies`` and ``plan``;
+    it has no probe, no outcome, no dry-run account of its own (its points are
+    listed with the planned ones) and adds nothing to a server's report row.
+    """
+
+    name: ClassVar[str]
+    order: ClassVar[int]
+    adaptive: ClassVar[bool] = False
+    objectives: ClassVar[dict[str, tuple[str, str | None]]] = {}
+
+    def next_probe(self, experiment: Experiment, measured: list[float | None]) -> Probe | None:
+        return None
+
+    def outcome(self, experiment: Experiment, measured: list[float | None]) -> BaseModel | None:
+        return None
+
+    def describe(self, experiment: Experiment) -> SearchPlan | None:
+        return None
+
+    def summary(self, cell: Any) -> dict[str, Any]:
+        return {}

@@ -15,7 +15,6 @@ replaying the search over the attainments measured so far (``cap-r12.5``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,24 +28,26 @@ if TYPE_CHECKING:
 __all__ = ["SEARCH", "Capacity", "CapacityEntry", "CapacitySearch", "search_capacity"]
 
 
-@dataclass
-class Capacity:
-    """The result: ``value`` held (None if nothing did), ``above`` failed (None if nothing did) or was not tried.
+class CapacityEntry(BaseModel):
+    """A capacity search's result, as the cell entry's ``capacity`` in the index keeps it.
 
-    The capacity lies in ``[value, above)``; ``probes`` lists every load tried in order,
-    with its attainment and verdict.
+    ``value`` held (None if nothing did), ``above`` failed (None if nothing did) or
+    was not tried: the capacity lies in ``[value, above)``; ``probes`` lists every
+    load tried in order, with its attainment and verdict.
     """
 
+    model_config = ConfigDict(extra="forbid")
+
     by: str
-    target: float
+    attainment_target: float
     value: float | None = None
     above: float | None = None
-    probes: list[dict[str, Any]] = field(default_factory=list)
+    probes: list[dict[str, Any]] = Field(default_factory=list)
     reason: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"by": self.by, "attainment_target": self.target, "value": self.value, "above": self.above,
-                "probes": self.probes, "reason": self.reason}
+
+# The name the library has always exported for a search's result.
+Capacity = CapacityEntry
 
 
 def _bounds(history: list[tuple[float, bool]]) -> tuple[float | None, float | None]:
@@ -63,7 +64,8 @@ def search_capacity(attained: Callable[[float, bool], float], by: str, start: fl
     """Search as the module docstring says; ``attained`` runs a load and returns its SLO attainment (0-1)."""
     integer = by == "concurrency"
     floor = 1.0 if integer else min(start, 0.01)
-    result = Capacity(by=by, target=target)
+    probes: list[dict[str, Any]] = []
+    reason = ""
     history: list[tuple[float, bool]] = []
     reran: set[float] = set()
     load = float(int(start)) if integer else start
@@ -72,16 +74,16 @@ def search_capacity(attained: Callable[[float, bool], float], by: str, start: fl
         share = attained(load, rerun)
         ok = share >= target
         history.append((load, ok))
-        result.probes.append({"load": load, "attainment": round(share, 4), "held": ok, "rerun": rerun})
+        probes.append({"load": load, "attainment": round(share, 4), "held": ok, "rerun": rerun})
         low, high = _bounds(history)
         if high is None:  # everything held so far: go up
             if load >= maximum:
-                result.reason = f"every SLO held up to the highest load tried ({maximum:g})"
+                reason = f"every SLO held up to the highest load tried ({maximum:g})"
                 break
             load = min(load * 2, maximum)
         elif low is None:  # nothing held yet: go down
             if load <= floor:
-                result.reason = f"the SLOs fail even at {load:g}"
+                reason = f"the SLOs fail even at {load:g}"
                 break
             load = max(high / 2, floor)
             load = float(int(load)) if integer else load
@@ -91,28 +93,16 @@ def search_capacity(attained: Callable[[float, bool], float], by: str, start: fl
             if not narrow and middle not in (low, high):  # (a middle equal to an end: as narrow as it gets)
                 load = middle
             elif low in reran:
-                result.reason = "bisected to the tolerance; boundary confirmed by a rerun"
+                reason = "bisected to the tolerance; boundary confirmed by a rerun"
                 break
             else:
                 reran.add(low)
                 load = low
     else:
-        result.reason = f"stopped after {max_probes} probes"
-    result.value, result.above = _bounds(history)
-    return result
-
-
-class CapacityEntry(BaseModel):
-    """A cell's capacity search (:meth:`Capacity.to_json`; the cell entry's ``capacity``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    by: str
-    attainment_target: float
-    value: float | None = None
-    above: float | None = None
-    probes: list[dict[str, Any]] = Field(default_factory=list)
-    reason: str = ""
+        reason = f"stopped after {max_probes} probes"
+    value, above = _bounds(history)
+    # Every field given, so the index (which writes the fields that were set) keeps them all.
+    return CapacityEntry(by=by, attainment_target=target, value=value, above=above, probes=probes, reason=reason)
 
 
 def attainment(run_dir: Path) -> float:
@@ -180,7 +170,7 @@ class CapacitySearch:
         return None
 
     def outcome(self, experiment: Experiment, measured: list[float | None]) -> CapacityEntry:
-        return CapacityEntry(**self._replay(experiment, measured).to_json())
+        return self._replay(experiment, measured)
 
     def describe(self, experiment: Experiment) -> SearchPlan:
         from glmbench.experiment.file import Point

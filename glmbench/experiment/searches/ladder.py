@@ -8,9 +8,9 @@ everything at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from glmbench.experiment.searches.base import Probe, SearchPlan
+from glmbench.experiment.searches.base import PlannedSearch
 
 if TYPE_CHECKING:
     from glmbench.experiment.file import Experiment, Point
@@ -18,13 +18,11 @@ if TYPE_CHECKING:
 __all__ = ["SEARCH", "Ladder"]
 
 
-class Ladder:
+class Ladder(PlannedSearch):
     """Workloads, a concurrency ladder and a rate ladder: every point planned, none decided as it runs."""
 
     name: ClassVar[str] = "ladder"
     order: ClassVar[int] = 0
-    adaptive: ClassVar[bool] = False
-    objectives: ClassVar[dict[str, tuple[str, str | None]]] = {}
 
     def applies(self, experiment: Experiment) -> bool:
         load = experiment.load
@@ -54,18 +52,6 @@ class Ladder:
                 out.append(Point(f"r{rate:g}", "load",
                                  experiment.options({**common, "workload": base, "request_rate": rate})))
         return out
-
-    def next_probe(self, experiment: Experiment, measured: list[float | None]) -> Probe | None:
-        return None
-
-    def outcome(self, experiment: Experiment, measured: list[float | None]) -> None:
-        return None
-
-    def describe(self, experiment: Experiment) -> SearchPlan | None:
-        return None  # its points are listed with the planned ones
-
-    def summary(self, cell: Any) -> dict[str, Any]:
-        return {}
 
 
 SEARCH = Ladder()
