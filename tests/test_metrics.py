@@ -267,7 +267,7 @@ def test_tables_compare_and_calculators_read_one_registry():
     from glmbench.compare.metrics import LOAD_METRICS
     from glmbench.metrics.registry import METRICS, lookup, metric
     from glmbench.metrics.summary import DISTRIBUTIONS
-    from glmbench.report.speed import COUNT_COLUMNS, DETAIL_METRICS, PUBLISHED_COLUMNS
+    from glmbench.report.load_run import COUNT_COLUMNS, DETAIL_METRICS, PUBLISHED_COLUMNS
     from glmbench.report.tables import DETAIL_COLUMNS
 
     assert [c[1] for c in PUBLISHED_COLUMNS] == ["Workload", "Output (tok/s)", "TTFT (ms)", "E2E Latency (ms)"]

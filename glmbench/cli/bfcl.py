@@ -28,8 +28,8 @@ def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, 
     """Run ``suite`` through :func:`glmbench.api.run_bfcl` and show the tables, then what went wrong if anything."""
     from glmbench.api import RunInterrupted, run_bfcl
     from glmbench.bfcl.runner import RECORDS
+    from glmbench.cli.output import print_bfcl
     from glmbench.cli.progress import TerminalProgress
-    from glmbench.report.bfcl import print_bfcl
 
     progress = TerminalProgress()
     try:
@@ -108,7 +108,7 @@ def rescore(
 ) -> None:
     """Decode and score a BFCL run's stored responses again, without asking the server."""
     from glmbench.api import rescore_run
-    from glmbench.report.bfcl import print_bfcl
+    from glmbench.cli.output import print_bfcl
 
     print_bfcl(rescore_run(run_dir, _name(scoring), data_dir), f"{run_dir.name} (rescored)")
 

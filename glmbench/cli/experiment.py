@@ -19,7 +19,7 @@ experiment_app = typer.Typer(help="Experiments: server configurations x load poi
 
 def print_experiment(folder: Path) -> None:
     """The per-server table, then every point: what ``glmbench report EXPERIMENT_DIR`` prints."""
-    from glmbench.cli.report import print_output
+    from glmbench.cli.output import print_output
     from glmbench.report.formats.base import render
     from glmbench.report.formats.registry import get_format
     from glmbench.report.model import open_report

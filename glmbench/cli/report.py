@@ -8,17 +8,14 @@ format is a module of :mod:`glmbench.report.formats`, found by the name
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from glmbench.errors import GlmbenchError
 from glmbench.report.formats.registry import DEFAULT, printed_formats
 
-if TYPE_CHECKING:
-    from glmbench.report.formats.base import Output
-
-__all__ = ["register", "print_output"]
+__all__ = ["register"]
 
 _FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in printed_formats().items()) + "."
 
@@ -33,6 +30,7 @@ def report(
 ) -> None:
     """Print runs' results (one run: its tables; several: side by side with differences), and optionally
     write an HTML report and plot files."""
+    from glmbench.cli.output import print_output
     from glmbench.report.formats.base import render
     from glmbench.report.formats.registry import get_format
     from glmbench.report.model import open_report
@@ -44,18 +42,6 @@ def report(
     if out is not None:
         _write_file(render(get_format("html"), found).text or "", out)
     print_output(render(shown, found))
-
-
-def print_output(output: Output) -> None:
-    """An output on stdout: its text exactly, or its tables on a console (of its width when not a terminal)."""
-    if output.console is not None:
-        from glmbench.util.text import safe_console
-
-        console = safe_console(width=output.width)
-        for item in output.console:
-            console.print(item)
-    else:
-        typer.echo(output.text or "", nl=False)
 
 
 def _write_folder(files: dict[str, bytes], folder: Path) -> None:

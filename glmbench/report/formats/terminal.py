@@ -89,8 +89,14 @@ class Terminal(Format):
 
     def load_run(self, report: LoadRunReport) -> Output:
         """The speed tables, then the notes."""
-        notes = tuple(rich_text(f"* {n}") for n in report.notes)
-        return Output(console=(*speed_tables(report.rows, report.title), *notes), width=120)
+        return self.speed(report.rows, report.title, report.notes)
+
+    def speed(self, rows: Sequence[dict[str, Any]], title: str, notes: Sequence[str] | None = None) -> Output:
+        """A load run's speed tables from its summary rows, then its notes (worked out here when not given)."""
+        from glmbench.report.load_run import notes as run_notes
+
+        shown = tuple(rich_text(f"* {n}") for n in (run_notes(rows) if notes is None else notes))
+        return Output(console=(*speed_tables(rows, title), *shown), width=120)
 
     def bfcl_run(self, report: BFCLRunReport) -> Output:
         """One table per rule set, the primary first; categories in upper case (OVERALL) in bold."""
