@@ -51,7 +51,7 @@ def test_paired_entries_find_a_loss_that_independent_samples_cannot():
     assert proportion_verdict(300, 400, 270, 400, 0.05).status == "within noise"
     # ... but on the same entries every changed verdict went one way.
     paired = paired_proportion_verdict(270, 30, 0, 100, 0.05)
-    assert paired.regressed and paired.rule == "paired" and "30 lost" in paired.why
+    assert paired.regressed and paired.rule == "paired (McNemar)" and "30 lost" in paired.why
     # Changes both ways that cancel out are not a regression, nor is no change at all.
     assert paired_proportion_verdict(290, 10, 10, 90, 0.05).status == "ok"
     assert paired_proportion_verdict(300, 0, 0, 100, 0.05).status == "ok"
@@ -86,7 +86,7 @@ def test_bfcl_runs_of_the_same_entries_are_compared_entry_by_entry(tmp_path):
     cand = {f"simple_{i}": i < 270 for i in range(400)}  # the same entries, 30 lost
     result = compare_results(_bfcl_folder(tmp_path, "base", base), _bfcl_folder(tmp_path, "cand", cand))
     (row,) = [r for r in result.rows if r.workload == "simple"]
-    assert row.verdict.rule == "paired" and row.verdict.regressed and result.exit_code == 1
+    assert row.verdict.rule == "paired (McNemar)" and row.verdict.regressed and result.exit_code == 1
     assert any("entry by entry" in n for n in result.notes)
     # Without per-entry records, the same counts are independent samples: within noise.
     result = compare_results(_bfcl_folder(tmp_path, "base-nr", base, records=False),

@@ -809,7 +809,8 @@ def test_bfcl_disk_full_keeps_what_was_written(fault, tiny_disk: Path) -> None:
 
 def test_sigterm_during_a_bfcl_run_keeps_the_answers(fault, tmp_path: Path) -> None:
     results, err = tmp_path / "r", tmp_path / "stderr.txt"
-    server = fault("stall-head", ok_first="3")  # three answers, then a server that never replies
+    # Three answers (streamed at once: 1,024 tokens each), then a server that never replies.
+    server = fault("stall-head", ok_first="3", itl_ms="0")
     with err.open("w") as stderr:
         proc = subprocess.Popen([sys.executable, "-m", "glmbench", "bfcl", "--endpoint", server.url, "--data-dir",
                                  str(MINI), "--concurrency", "1", "--results-dir", str(results)],

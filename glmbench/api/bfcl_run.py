@@ -99,7 +99,8 @@ def resumed_suite(run_dir: Path, overrides: dict[str, Any] | None = None) -> BFC
     data = (read_yaml(path) or {}).get("bfcl_suite")
     if not isinstance(data, dict):
         raise GlmbenchError(f"{run_dir} is not a BFCL run", "pass a folder written by glmbench bfcl to --resume")
-    data.update({k: (overrides or {})[k] for k in ("concurrency", "timeout_s") if (overrides or {}).get(k) is not None})
+    paced = ("concurrency", "request_rate", "burstiness", "timeout_s", "retries")  # how fast it is asked, not what
+    data.update({k: (overrides or {})[k] for k in paced if (overrides or {}).get(k) is not None})
     return validate(BFCLSuite, data, str(path), "fix the option or the suite file")
 
 
@@ -154,6 +155,7 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
     store = RunStore.reopen(resume) if resume else \
         RunStore(results_dir, run_id or new_run_id(prepared.label, label or "bfcl"))
     result = BFCLResult(path=store.path, status="failed", title="")
+    load: list[dict[str, Any]] = []  # the requests' load summary rows, when asked as traffic
     manifest = None
     interrupted = False
     try:
@@ -169,8 +171,12 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
             progress.run_started(f"bfcl: {len(entries)} entries ({suite.mode} mode, {suite.style} requests)",
                                  server.base_url, server.model, store.path)
             progress.workload_started("bfcl", "bfcl", len(entries))
-            result.records = run_async(run_entries(entries, suite, server.base_url, server.model,
-                                                   store.path / RECORDS, api_key, progress.request_done))
+            if suite.stream:
+                result.records, load = run_async(_as_traffic(entries, suite, prepared, server, store, api_key,
+                                                             progress.request_done))
+            else:
+                result.records = run_async(run_entries(entries, suite, server.base_url, server.model,
+                                                       store.path / RECORDS, api_key, progress.request_done))
             answered = result.records.values()
             result.status = "all-failed" if answered and all(r.get("error") for r in answered) else "complete"
     except KeyboardInterrupt:
@@ -186,6 +192,8 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
         finish_manifest(store, manifest, result.status, progress)
         store.release_reserve()
     result.summary = summarize_run(store.run_id, suite, entries, result.records, not_run, interrupted)
+    if suite.stream:
+        result.summary.schedule, result.summary.load = suite.workload().describe(), load
     try:
         store.write_summary(result.summary)
     except GlmbenchError as exc:
@@ -195,6 +203,34 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
     if result.status == "interrupted":
         raise RunInterrupted(result)
     return result
+
+
+async def _as_traffic(entries: list, suite: BFCLSuite, prepared: PreparedLaunch, server: Server, store: RunStore,
+                      api_key: str | None, on_done: Any) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Ask ``entries`` as traffic (:mod:`glmbench.bfcl.traffic`): the entries' records, and the requests' load rows
+    with the server's speculative acceptance over the run's window, where its counters give one."""
+    import aiohttp
+
+    from glmbench.backends.base import PlainMetrics
+    from glmbench.bfcl.traffic import run_traffic, traffic_rows
+    from glmbench.load.client import Target
+    from glmbench.results.records import RecordWriter
+    from glmbench.results.store import write_error
+
+    backend = prepared.backend
+    target = Target(server.base_url, server.model, api_key, backend.adapt_request if backend else None,
+                    backend.warmup_path if backend else "/v1/models")
+    scraper = backend or PlainMetrics()
+    workload = suite.workload()
+    async with aiohttp.ClientSession(headers=target.headers()) as session:
+        before = await scraper.scrape(session, target.root_url)
+        with RecordWriter(store.records_path) as writer:
+            out = await run_traffic(entries, suite, target, store.path / RECORDS, writer, workload, suite.seed, on_done)
+            if writer.error is not None:
+                raise write_error(writer.path, writer.error)
+        after = await scraper.scrape(session, target.root_url)
+    acceptance = scraper.acceptance(before, after) if before and after else None
+    return out.records, traffic_rows(out, {e.id: e.category for e in entries}, workload.describe(), acceptance)
 
 
 def rescore_run(run_dir: Path, scoring: str | None = None, data_dir: str | None = None) -> BFCLSummary:

@@ -9,6 +9,7 @@ from glmbench.bfcl.registry import rule_set_names
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry, Verdict
 from glmbench.results.schema import BFCLSummary
+from glmbench.util.proportion import wilson_interval
 
 __all__ = ["summarize_run"]
 
@@ -19,7 +20,8 @@ def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],
     """Per-category tables under each rule set, from the records of the entries asked.
 
     An entry without a record (the run was interrupted) is left out of its
-    category's total, and the summary says the run was interrupted.
+    category's total, and the summary says the run was interrupted. Each row
+    carries its accuracy's 95% Wilson interval (:func:`_with_interval`).
     """
     from glmbench.bfcl.scoring import summarize
 
@@ -36,6 +38,21 @@ def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],
         for category, why in not_run.items():
             rows.append({"category": category, "accuracy": None, "correct": None, "total": None,
                          "scored": False, "note": f"not run: {why}", "rules": rules})
-        tables[rules] = rows
+        tables[rules] = [_with_interval(row) for row in rows]
     return BFCLSummary(run_id=run_id, primary=suite.scoring, mode=suite.mode, style=suite.style, tables=tables,
                        not_run=dict(not_run), interrupted=interrupted)
+
+
+def _with_interval(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with ``accuracy_low`` and ``accuracy_high``: the 95% Wilson interval of its accuracy, in percent.
+
+    None where the accuracy is not ``correct`` of ``total`` (a row not scored, or a
+    summary row that is a mean of category accuracies, as BFCL's own OVERALL is):
+    the interval of the pooled entries would not be that accuracy's.
+    """
+    correct, total, accuracy = row.get("correct"), row.get("total"), row.get("accuracy")
+    interval: tuple[float | None, float | None] = (None, None)
+    if accuracy is not None and correct is not None and total and abs(accuracy - 100 * correct / total) < 1e-9:
+        low, high = wilson_interval(correct, total)
+        interval = (100 * low, 100 * high)
+    return {**row, "accuracy_low": interval[0], "accuracy_high": interval[1]}

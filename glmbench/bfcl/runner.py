@@ -34,7 +34,7 @@ from glmbench.util.text import one_line
 if TYPE_CHECKING:
     from glmbench.bfcl.data import LoadedEntry
 
-__all__ = ["run_entries", "score_record", "read_records", "RECORDS"]
+__all__ = ["run_entries", "score_record", "score_into", "read_records", "EntryLog", "executor", "RECORDS"]
 
 RECORDS = "bfcl_records.jsonl"
 
@@ -48,7 +48,7 @@ def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
     return verdicts
 
 
-def _score(record: dict[str, Any], entry: BFCLEntry) -> None:
+def score_into(record: dict[str, Any], entry: BFCLEntry) -> None:
     """The record's verdicts; for an entry a retry answered, also what that answer would have scored."""
     record["verdicts"] = score_record(record, entry)
     if record.get("first_error") and not record.get("error"):
@@ -88,6 +88,57 @@ def _storable(record: dict[str, Any]) -> bytes:
                          for turn in kept["turns"]]
         kept["response_not_stored"] = why
     return orjson.dumps(kept)
+
+
+class EntryLog:
+    """The run's records file: each entry's record appended (and flushed) as it ends, and kept by id.
+
+    A record that cannot be written (a full disk) raises the store's error: the run stops there.
+    """
+
+    def __init__(self, path: Path, on_done: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.path = path
+        self.done = read_records(path)
+        self.on_done = on_done
+        self._sink: Any = None
+
+    def todo(self, entries: Sequence[BFCLEntry]) -> list[BFCLEntry]:
+        """The entries not yet answered: never asked, or failed at the API (asked again on resume)."""
+        return [e for e in entries if e.id not in self.done or self.done[e.id].get("error")]
+
+    def __enter__(self) -> EntryLog:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._sink = self.path.open("ab")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sink.close()
+
+    def keep(self, record: dict[str, Any]) -> None:
+        try:
+            self._sink.write(_storable(record) + b"\n")
+            self._sink.flush()
+        except OSError as exc:
+            from glmbench.results.store import write_error
+
+            raise write_error(self.path, exc) from None
+        self.done[record["id"]] = record
+        if self.on_done is not None:
+            self.on_done(record)
+
+
+def executor(entry: BFCLEntry) -> Callable[[list[tuple[str, dict[str, Any]]]], list[str]]:
+    """A multi-turn entry's environment, as the executor its conversation runs calls on: this entry's own
+    instances of BFCL's simulated APIs, kept for every turn."""
+    from glmbench.bfcl.multi_turn.environment import BFCLModules, Scenario, new_environment
+    from glmbench.bfcl.multi_turn.execute import execute_calls
+
+    env = new_environment(Scenario.of(entry), BFCLModules())
+
+    def execute(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        return [e.result for e in execute_calls(env, calls)]
+
+    return execute
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -145,28 +196,17 @@ async def run_entries(
     """Ask every entry not yet answered in ``records_path``; return all records by id."""
     import openai
 
-    done = read_records(records_path)
-    # Entries that failed on a transport error are asked again on resume.
-    todo = [e for e in entries if e.id not in done or done[e.id].get("error")]
+    log = EntryLog(records_path, on_done)
+    todo = log.todo(entries)
     client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "EMPTY", max_retries=0,
                                 timeout=suite.timeout_s)
-    gate = asyncio.Semaphore(suite.concurrency)
+    gate = asyncio.Semaphore(suite.concurrency or len(todo) or 1)
     thinking = suite.enable_thinking
 
     async def conversation(entry: BFCLEntry) -> dict[str, Any]:
         from glmbench.bfcl.multi_turn.conversation import STYLE, play
-        from glmbench.bfcl.multi_turn.environment import (
-            BFCLModules,
-            Scenario,
-            new_environment,
-        )
-        from glmbench.bfcl.multi_turn.execute import execute_calls
 
-        env = new_environment(Scenario.of(entry), BFCLModules())  # this entry's own instances, for every turn
-
-        def execute(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
-            return [e.result for e in execute_calls(env, calls)]
-
+        execute = executor(entry)
         first_errors: list[str] = []
 
         async def ask(endpoint: str, body: dict[str, Any]):
@@ -181,11 +221,11 @@ async def run_entries(
             record["first_error"] = first_errors[0]  # a step of the conversation needed a retry
         return record
 
-    async def one(entry: BFCLEntry, sink) -> None:
+    async def one(entry: BFCLEntry) -> None:
         if traits(entry.category).multi_turn:
             record = await conversation(entry)
-            _score(record, entry)
-            keep(record, sink)
+            score_into(record, entry)
+            log.keep(record)
             return
         prepared = prepare(entry, suite, model)
         first_errors: list[str] = []
@@ -202,25 +242,12 @@ async def run_entries(
         if first_errors:
             record["first_error"] = first_errors[0]
         record.update(decode(prepared.endpoint, response, prepared.tools, thinking))
-        _score(record, entry)
-        keep(record, sink)
+        score_into(record, entry)
+        log.keep(record)
 
-    def keep(record: dict[str, Any], sink) -> None:
-        try:
-            sink.write(_storable(record) + b"\n")
-            sink.flush()
-        except OSError as exc:
-            from glmbench.results.store import write_error
-
-            raise write_error(records_path, exc) from None
-        done[record["id"]] = record
-        if on_done is not None:
-            on_done(record)
-
-    records_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with records_path.open("ab") as sink:
-            tasks = [asyncio.ensure_future(one(e, sink)) for e in todo]
+        with log:
+            tasks = [asyncio.ensure_future(one(e)) for e in todo]
             try:
                 await asyncio.gather(*tasks)
             except BaseException:
@@ -231,7 +258,7 @@ async def run_entries(
                 raise
     finally:
         await client.close()
-    return done
+    return log.done
 
 
 def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], thinking: bool = True) -> list[dict[str, Any]]:
@@ -245,7 +272,7 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
             # The conversation went as the model's replies decoded then (the results it saw depend on
             # them), so its calls are scored again as stored, by the checker of now.
             record = dict(record)
-            _score(record, entry)
+            score_into(record, entry)
             out.append(record)
             continue
         request = record.get("request")
@@ -256,6 +283,6 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
         if isinstance(record.get("response"), dict) and record["response"]:
             record = {**record, **decode(record.get("endpoint", "chat"), record["response"], tools, thinking)}
         record = dict(record)
-        _score(record, entry)
+        score_into(record, entry)
         out.append(record)
     return out

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmbench.bfcl.categories import NAMES
 from glmbench.bfcl.registry import default_rule_set, get_rule_set
+from glmbench.load.workload import Workload
 
 __all__ = ["BFCLSuite"]
 
@@ -37,9 +38,20 @@ class BFCLSuite(BaseModel):
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(1024, ge=1)
     enable_thinking: bool = True
-    concurrency: int = Field(8, ge=1)
+    stream: bool = Field(True, description="stream every request through glmbench's own client, on the load "
+                         "schedule below, with the full latency record; false asks unstreamed, as BFCL's harness "
+                         "does, with concurrency only and no per-request timing")
+    concurrency: int | None = Field(8, ge=1, description="entries in flight at most (a multi-turn entry holds its "
+                                    "slot for its whole conversation); null: no cap")
+    request_rate: float | None = Field(None, gt=0, description="entries arriving per second (a gamma process, "
+                                       "Poisson with burstiness 1); null: all at once, up to the cap")
+    burstiness: float = Field(1.0, gt=0, description="the arrival process's shape: 1 Poisson, below 1 burstier")
+    tool_latency_ms: float = Field(0.0, ge=0, description="a multi-turn step that returns tool results leaves this "
+                                   "long after the reply that called the tools: the tools' own time")
+    seed: int = Field(0, description="seed of the arrival schedule")
     timeout_s: float = Field(300.0, gt=0)
-    retries: int = Field(2, ge=0, description="retries of a request on transport errors and HTTP 5xx")
+    retries: int = Field(0, ge=0, description="retries of a request on transport errors and HTTP 5xx; an entry a "
+                         "retry answered still counts by its failed first attempt")
     limit: int | None = Field(None, ge=1, description="at most this many entries per category (a quick run)")
     source: Literal["auto", "dir", "cache", "hub"] = "auto"
     data_dir: str | None = None
@@ -57,3 +69,8 @@ class BFCLSuite(BaseModel):
     def _rule_set(cls, value: str) -> str:
         get_rule_set(value)  # an unknown name is a ValueError naming the known ones
         return value
+
+    def workload(self) -> Workload:
+        """The arrival schedule the entries are asked on, as a load run's."""
+        return Workload(title=f"{self.name} entries", request_rate=self.request_rate,
+                        max_concurrency=self.concurrency, burstiness=self.burstiness)

@@ -76,7 +76,19 @@ def bfcl(
     scoring: Annotated[Optional[_RuleSetName], typer.Option(help=_HELP["scoring"])] = None,
     mode: Annotated[Optional[str], typer.Option(help="native (server parses tool calls) or prompt (glmbench does).")] = None,
     style: Annotated[Optional[_RuleSetName], typer.Option(help=_HELP["style"])] = None,
-    concurrency: Annotated[Optional[int], typer.Option(help="Requests in flight.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="Entries in flight at most, held as a closed loop (a "
+                                                      "multi-turn entry holds its slot for its conversation).")] = None,
+    request_rate: Annotated[Optional[float], typer.Option(help="Entries arriving per second (Poisson; no cap unless "
+                                                          "--concurrency is given too).")] = None,
+    burstiness: Annotated[Optional[float], typer.Option(help="Shape of the arrivals with --request-rate: 1 Poisson, "
+                                                        "below 1 burstier.")] = None,
+    tool_latency_ms: Annotated[Optional[float], typer.Option(help="Time the tools take before a multi-turn step sends "
+                                                             "their results.")] = None,
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream through glmbench's client "
+                                                   "with full latency records (default), or ask unstreamed as BFCL's "
+                                                   "harness does.")] = None,
+    retries: Annotated[Optional[int], typer.Option(help="Retries of a request on transport errors and HTTP 5xx (the "
+                                                   "entry still counts by its first attempt).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many entries per category.")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="A folder in BFCL's layout (BFCL_v3_*.json, "
                                                     "possible_answer/).")] = None,
@@ -91,12 +103,15 @@ def bfcl(
 
     overrides: dict[str, Any] = {
         "scoring": _name(scoring), "mode": mode, "style": _name(style), "concurrency": concurrency, "limit": limit,
-        "timeout_s": timeout,
+        "timeout_s": timeout, "request_rate": request_rate, "burstiness": burstiness,
+        "tool_latency_ms": tool_latency_ms, "stream": stream, "retries": retries,
         "categories": [c.strip() for c in categories.split(",") if c.strip()] if categories else None,
     }
     if data_dir:
         overrides.update(data_dir=data_dir, source="dir")
     suite_obj = resumed_suite(resume, overrides) if resume else load_bfcl_suite(suite, overrides)
+    if request_rate is not None and concurrency is None:
+        suite_obj = suite_obj.model_copy(update={"concurrency": None})  # a rate alone is an open loop
     launch = Launch(backend=backend, config=config, sets=list(set_ or []), endpoint=endpoint, model=model)
     _render(launch, suite_obj, api_key, results_dir, resume)
 

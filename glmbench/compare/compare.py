@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from glmbench.compare.bootstrap import RequestSample, ratio_interval, request_sample
 from glmbench.compare.metrics import (
@@ -241,23 +241,55 @@ def _entry_outcomes(run: Run, rules: str) -> dict[str, dict[str, bool]]:
     return out
 
 
-def _paired_counts(base: Side, cand: Side, rules: str) -> dict[str, tuple[int, int, int, int, int]]:
-    """Per category asked on both sides with the same entries: (both, base only, candidate only, neither, n).
+class _Pair(NamedTuple):
+    """One category's entries on both sides: how many passed on both, on the baseline only, on the candidate
+    only, on neither, and how many there are."""
+
+    both: int
+    base_only: int
+    cand_only: int
+    neither: int
+    n: int
+
+
+def _paired_counts(base: Side, cand: Side, rules: str) -> dict[str, _Pair | None]:
+    """Every category with entries on either side: its :class:`_Pair` when both sides asked exactly the
+    same entries, None when they did not.
 
     Only for one run a side; repeats are pooled by counts instead.
     """
     if len(base.runs) != 1 or len(cand.runs) != 1:
         return {}
     b, c = _entry_outcomes(base.runs[0], rules), _entry_outcomes(cand.runs[0], rules)
-    out = {}
-    for category in b.keys() & c.keys():
-        ids = b[category].keys()
-        if ids != c[category].keys():
+    out: dict[str, _Pair | None] = {}
+    for category in b.keys() | c.keys():
+        ids = b.get(category, {}).keys()
+        if ids != c.get(category, {}).keys():
+            out[category] = None
             continue
         pairs = [(b[category][i], c[category][i]) for i in ids]
-        out[category] = (pairs.count((True, True)), pairs.count((True, False)), pairs.count((False, True)),
-                         pairs.count((False, False)), len(pairs))
+        out[category] = _Pair(pairs.count((True, True)), pairs.count((True, False)), pairs.count((False, True)),
+                              pairs.count((False, False)), len(pairs))
     return out
+
+
+def _usable_pairs(pairs: dict[str, _Pair | None], common: list[str],
+                  b: dict[str, tuple[float, int | None, int | None]],
+                  c: dict[str, tuple[float, int | None, int | None]]) -> dict[str, _Pair]:
+    """The rows of ``common`` to compare entry by entry: the categories whose entries are the same on both
+    sides and are the rows' counts; and, when every category row is one of them, the rows that sum them all
+    (OVERALL: a row no entry is in, whose count is the union's) on that union.
+    """
+    usable = {cat: pair for cat in common if (pair := pairs.get(cat)) is not None and pair.n == b[cat][2] == c[cat][2]}
+    entry_rows = [cat for cat in common if cat in pairs]
+    if not entry_rows or any(cat not in usable for cat in entry_rows):
+        return usable
+    union = _Pair(*(sum(counts) for counts in zip(*(usable[cat] for cat in entry_rows))))
+    # A summary row's counts sum some of the categories, so only the row over all of them has the union's count.
+    for cat in common:
+        if cat not in pairs and union.n == b[cat][2] == c[cat][2]:
+            usable[cat] = union
+    return usable
 
 
 def _compare_bfcl(base: Side, cand: Side, result: Comparison) -> None:
@@ -267,14 +299,15 @@ def _compare_bfcl(base: Side, cand: Side, result: Comparison) -> None:
     common = [cat for cat in b if cat in c]
     if not common:
         raise GlmbenchError("no common BFCL categories", "run the same categories on both sides")
-    paired = _paired_counts(base, cand, rules)
+    paired = _usable_pairs(_paired_counts(base, cand, rules), common, b, c)
     if paired:
         result.notes.append("categories asked with the same entries on both sides are compared entry by entry "
-                            "(paired): only the entries that changed verdict count as evidence")
+                            "(paired, an exact McNemar test): only the entries that changed verdict count as evidence; "
+                            "OVERALL too when every category is")
     for category in common:
         (b_acc, b_ok, b_n), (c_acc, c_ok, c_n) = b[category], c[category]
         pair = paired.get(category)
-        if pair is not None and pair[4] == b_n == c_n:
+        if pair is not None:
             verdict = paired_proportion_verdict(*pair[:4], result.threshold)
         elif b_ok is not None and b_n and c_ok is not None and c_n:
             verdict = proportion_verdict(b_ok, b_n, c_ok, c_n, result.threshold)

@@ -11,9 +11,11 @@ change is a regression beyond ``threshold`` once noise is allowed for:
 - ``two-proportion``: BFCL counts. Regressed when the whole 95% interval of the
   accuracy difference (Newcombe's hybrid score interval) lies beyond the
   threshold (relative to the baseline accuracy).
-- ``paired``: BFCL verdicts of the same entries on both sides. The same rule on
-  Newcombe's interval for paired proportions, which uses that most entries
-  pass or fail on both sides: only the entries that changed carry evidence.
+- ``paired (McNemar)``: BFCL verdicts of the same entries on both sides. Only
+  the entries whose verdict changed carry evidence: ``b`` passed only on the
+  baseline, ``c`` only on the candidate. Regressed when the exact McNemar test
+  (under no change c ~ Binomial(b + c, 1/2)) gives p < 0.05 and the candidate's
+  accuracy is lower by more than the threshold (relative to the baseline accuracy).
 - ``threshold``: nothing to measure noise with (a published table, a run-level
   metric of a single run). Regressed when the change passes the threshold.
 
@@ -30,11 +32,18 @@ from typing import Literal
 
 import numpy as np
 
+from glmbench.util.proportion import wilson_interval
+
 __all__ = ["Verdict", "repeats_needed", "worse_change", "threshold_verdict", "repeats_verdict", "interval_verdict",
-           "proportion_verdict", "paired_proportion_verdict", "wilson_interval"]
+           "proportion_verdict", "paired_proportion_verdict", "mcnemar_p_value", "wilson_interval", "PAIRED_RULE"]
 
 Status = Literal["regression", "improvement", "within noise", "ok"]
 Better = Literal["higher", "lower"]
+
+PAIRED_RULE = "paired (McNemar)"
+"""The name of :func:`paired_proportion_verdict`'s rule, as verdicts and tables show it."""
+# The significance level of the paired rule's test: two-sided 95%, as the other rules' intervals.
+_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -125,17 +134,6 @@ def interval_verdict(ratio_low: float, ratio_high: float, better: Better, thresh
                    threshold + (worst - best) / 2, (worst - best) / 2 / (1.959964 * math.sqrt(2)))
 
 
-def wilson_interval(correct: int, total: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a proportion."""
-    if total == 0:
-        return 0.0, 1.0
-    p = correct / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def proportion_verdict(base_correct: int, base_total: int, cand_correct: int, cand_total: int,
                        threshold: float) -> Verdict:
     """Accuracy of two independent samples: Newcombe's hybrid score interval on the difference, judged
@@ -165,26 +163,67 @@ def _accuracy_verdict(diff: float, low: float, high: float, base_acc: float, thr
                    f"points (threshold {100 * margin:.1f} points = {_pct(threshold)} of the baseline)", detectable)
 
 
+def mcnemar_p_value(base_only: int, cand_only: int) -> float:
+    """Two-sided exact McNemar p-value of ``base_only`` entries lost against ``cand_only`` gained.
+
+    Under no change each entry whose verdict changed went either way with even
+    odds, so the gains are Binomial(base_only + cand_only, 1/2); p is twice the
+    tail at the smaller count, at most 1. Summed in integers, so exact for any count.
+    """
+    changed = base_only + cand_only
+    tail, term = 0, 1  # term: C(changed, k), built up from C(changed, 0)
+    for k in range(min(base_only, cand_only) + 1):
+        tail += term
+        term = term * (changed - k) // (k + 1)
+    return min(1.0, 2 * tail / 2 ** changed)
+
+
+def _smallest_significant_loss(changed: int) -> int:
+    """The smallest net loss (lost - gained) that reaches p < 0.05 with ``changed`` entries changed.
+
+    With fewer than 6 changed entries no split reaches it, so the answer is for 6 (all six lost).
+    """
+    changed = max(changed, 6)
+    # The most gains k with 2 * P[X <= k] < 0.05, i.e. 40 * sum(C(changed, i), i <= k) < 2 ** changed.
+    whole, tail, term, gained = 2 ** changed, 0, 1, -1
+    while 40 * (tail + term) < whole:
+        gained += 1
+        tail += term
+        term = term * (changed - gained) // (gained + 1)
+    return changed - 2 * gained
+
+
 def paired_proportion_verdict(both: int, base_only: int, cand_only: int, neither: int,
                               threshold: float) -> Verdict:
-    """Accuracy of the same entries on both sides (Newcombe 1998, method 10), judged as :func:`proportion_verdict`.
+    """Accuracy of the same entries on both sides: an exact McNemar test on the entries that changed.
 
     ``base_only`` entries passed only on the baseline, ``cand_only`` only on the
-    candidate. The interval narrows with the correlation between the sides, so
-    a real change in a few entries is not lost in the noise of the rest.
+    candidate; the entries that pass or fail on both sides say nothing about a
+    change, so a real loss in a few entries is not lost in the noise of the rest.
+    Regressed when p < 0.05 and the candidate is worse by more than ``threshold`` x
+    baseline accuracy (the margin of :func:`proportion_verdict`). ``detectable`` is
+    the smallest net loss that would reach p < 0.05 with as many entries changed
+    (at least six), relative to the baseline accuracy, or the threshold if larger.
     """
     n = both + base_only + cand_only + neither
     base_ok, cand_ok = both + base_only, both + cand_only
-    pb, pc = base_ok / n, cand_ok / n
-    lb, ub = wilson_interval(base_ok, n)
-    lc, uc = wilson_interval(cand_ok, n)
-    denom = math.sqrt(base_ok * (n - base_ok) * cand_ok * (n - cand_ok))
-    phi = (both * neither - base_only * cand_only) / denom if denom else 0.0
-    diff = pc - pb
-    low = diff - math.sqrt(max(0.0, (pc - lc) ** 2 - 2 * phi * (pc - lc) * (ub - pb) + (ub - pb) ** 2))
-    high = diff + math.sqrt(max(0.0, (uc - pc) ** 2 - 2 * phi * (uc - pc) * (pb - lb) + (pb - lb) ** 2))
-    return _accuracy_verdict(diff, low, high, pb, threshold, "paired",
-                             f"{cand_ok}/{n} vs {base_ok}/{n}, same entries ({cand_only} gained, {base_only} lost)")
+    base_acc = base_ok / n if n else 0.0
+    diff = (cand_only - base_only) / n if n else 0.0
+    margin = threshold * base_acc
+    p = mcnemar_p_value(base_only, cand_only)
+    if p < _ALPHA and diff < -margin:
+        status: Status = "regression"
+    elif p < _ALPHA and diff > margin:
+        status = "improvement"
+    else:
+        status = "within noise" if abs(diff) > margin else "ok"
+    loss = _smallest_significant_loss(base_only + cand_only)
+    detectable = max(threshold, loss / n / base_acc) if base_acc else None
+    return Verdict(status, PAIRED_RULE, f"{cand_only} gained, {base_only} lost of {n} same entries "
+                   f"({cand_ok}/{n} vs {base_ok}/{n}); exact McNemar p = {p:.3g}; a verdict needs p < {_ALPHA:g} "
+                   f"and a change past {100 * margin:.1f} points (threshold {_pct(threshold)} of the baseline)",
+                   detectable)
+
 
 # How far the advice allows the measured spread to be low: a spread measured from about a dozen runs is
 # uncertain by about 1 / sqrt(2 (runs - 1)), some 20%.

@@ -193,7 +193,8 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                                "client_workers": workers}
                 if before and after:
                     extra.update(watch.scraper.acceptance(before, after) or {})
-                row = summarize_workload(name, workload.title, finished, t0, lags, cpu, plan.slos, extra)
+                row = summarize_workload(name, workload.title, finished, t0, lags, cpu, plan.slos, extra,
+                                         cap=workload.max_concurrency)
                 summary.rows.append(row)
                 if aborted:
                     summary.aborted, summary.aborted_by = f"{aborted} during {name}", aborted_by

@@ -22,6 +22,7 @@ import orjson
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load import wire
+from glmbench.load.reply import Reply
 from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.load.workload import RequestSpec
 from glmbench.results.records import RequestRecord
@@ -135,8 +136,6 @@ class StreamClient:
             "model": self.target.model,
             "max_tokens": sample.output_tokens,
             "temperature": spec.temperature,
-            "stream": True,
-            "stream_options": {"include_usage": True, "continuous_usage_stats": spec.continuous_usage},
         }
         if spec.api == "chat":
             payload["messages"] = [{"role": "user", "content": sample.prompt}]
@@ -144,18 +143,26 @@ class StreamClient:
             payload["prompt"] = sample.prompt
         if spec.ignore_eos:
             payload["ignore_eos"] = True
+        return self.streamed(payload)
+
+    def streamed(self, payload: dict[str, Any]) -> bytes:
+        """A request body of any shape (a BFCL entry's, say), asked as a stream with usage, in the server's
+        dialect, with the suite's extra fields; serialised."""
+        payload = {**payload, "stream": True,
+                   "stream_options": {"include_usage": True, "continuous_usage_stats": self.spec.continuous_usage}}
         if self.target.adapt_request is not None:
             self.target.adapt_request(payload)
-        payload.update(spec.extra_body)
+        payload.update(self.spec.extra_body)
         return orjson.dumps(payload)
 
-    async def send(self, record: RequestRecord, body: bytes) -> None:
-        """Send one request and fill ``record``; a failure is recorded, never raised."""
+    async def send(self, record: RequestRecord, body: bytes, reply: Reply | None = None) -> None:
+        """Send one request and fill ``record`` (and ``reply``, with what was said); a failure is recorded,
+        never raised."""
         assert self._session is not None, "use StreamClient as 'async with'"
         if self._pool is not None:
-            await self._send_wire(record, body)
+            await self._send_wire(record, body, reply)
             return
-        decoder = StreamDecoder(record, self.spec.api)
+        decoder = StreamDecoder(record, self.spec.api, reply)
         feed = decoder.feed
         record.send_ns = perf_counter_ns()
         try:
@@ -224,10 +231,10 @@ class StreamClient:
             record.ok = True
 
 
-    async def _send_wire(self, record: RequestRecord, body: bytes) -> None:
+    async def _send_wire(self, record: RequestRecord, body: bytes, reply: Reply | None) -> None:
         pool, spec = self._pool, self.spec
         assert pool is not None
-        decoder = StreamDecoder(record, spec.api)
+        decoder = StreamDecoder(record, spec.api, reply)
         data = self._head + b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
         record.send_ns = perf_counter_ns()
         try:

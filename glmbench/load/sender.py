@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import Protocol
@@ -24,7 +24,7 @@ from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload
 from glmbench.results.records import RequestRecord
 
-__all__ = ["RecordSink", "WorkloadRun", "send_workload", "LoopMonitor", "connections_needed"]
+__all__ = ["RecordSink", "WorkloadRun", "Job", "keep_schedule", "send_workload", "LoopMonitor", "connections_needed"]
 
 # Sleep to this much before a due time, then yield until it: asyncio timers
 # round to whole milliseconds, which would add up to 1 ms of dispatch lag.
@@ -106,6 +106,92 @@ async def _sleep_until(due_ns: int) -> None:
         await asyncio.sleep(0)
 
 
+Job = Callable[[int, int, Callable[[int], None]], Awaitable[None]]
+"""What one arrival does: ``job(index, due_ns, free)`` sends its request(s) and calls ``free(end_ns)`` the moment
+its concurrency slot may go to the next arrival (the schedule calls it if the job did not)."""
+
+
+async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, name: str,
+                        t0_ns: int | None = None, next_index: Callable[[], int] | None = None,
+                        cap: int | None = None, stopped: Callable[[], bool] = lambda: False) -> WorkloadRun:
+    """Start ``job`` for each of ``count`` arrivals on ``workload``'s schedule; return when every job has ended.
+
+    An open loop starts arrival ``i`` at ``t0 + offset[i]`` whatever happened to
+    earlier ones; under a cap an arrival also waits for a free slot, and is due
+    when that slot was freed. ``next_index`` hands out the arrivals (shared by
+    client workers); ``stopped`` ends the schedule early (the records can no
+    longer be stored). A job is one request for a load run, a whole
+    conversation for a multi-turn BFCL entry.
+    """
+    if next_index is None:
+        next_index = itertools.count().__next__
+    cap = workload.max_concurrency if cap is None else cap
+    offsets = arrival_offsets_ns(count, workload.request_rate, workload.burstiness, seed)
+    monitor = LoopMonitor()
+    cpu0 = time.process_time()
+    run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())
+    slots: asyncio.Queue[int] | None = None
+    if cap:
+        slots = asyncio.Queue()
+        for _ in range(cap):
+            slots.put_nowait(run.t0_ns)
+    tasks: set[asyncio.Task] = set()
+    failed: list[Exception] = []  # a job that raised (it could not keep its result): the schedule stops
+
+    async def one(index: int, due: int) -> None:
+        freed = False
+
+        def free(end_ns: int) -> None:
+            nonlocal freed
+            if slots is not None and not freed:
+                slots.put_nowait(end_ns)
+            freed = True
+
+        try:
+            await job(index, due, free)
+        except Exception as exc:  # noqa: BLE001 - raised once every job has ended, below
+            failed.append(exc)
+        finally:
+            free(perf_counter_ns())
+
+    dispatched = 0
+    monitor.start()
+    try:
+        while True:
+            # A slot first, then the next index: with several workers, the index
+            # goes to whichever worker has room for it.
+            freed_at = await slots.get() if slots is not None else 0
+            index = next_index()
+            if index >= count or stopped() or failed:
+                break
+            due = run.t0_ns + offsets[index]
+            if due > perf_counter_ns():
+                await _sleep_until(due)
+            task = asyncio.get_running_loop().create_task(one(index, max(due, freed_at)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            dispatched += 1
+            if dispatched % _DISPATCH_SLICE == 0:
+                # A wave of requests (a burst, or a closed loop refilling as a batch ends) goes out
+                # in slices, with the streams' reads in between: no stream waits for the whole wave.
+                await asyncio.sleep(0)
+        if tasks:
+            await asyncio.gather(*tasks)
+        if failed:
+            raise failed[0]
+    except asyncio.CancelledError:
+        run.interrupted = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        run.end_ns = perf_counter_ns()
+        run.client_cpu_s = time.process_time() - cpu0
+        run.loop_lag_ns = monitor.stop()
+    return run
+
+
 async def send_workload(
     client: StreamClient,
     name: str,
@@ -130,77 +216,25 @@ async def send_workload(
     """
     if bodies is None:
         bodies = [client.body(s) for s in samples]
-    if next_index is None:
-        next_index = itertools.count().__next__
     cap = workload.max_concurrency if cap is None else cap
     if t0_ns is None:
         # A caller that fixes the start has warmed its client up already.
         await client.warm_up(connections_needed(len(samples), cap, workload.request_rate))
-    offsets = arrival_offsets_ns(len(samples), workload.request_rate, workload.burstiness, seed)
-    monitor = LoopMonitor()
-    cpu0 = time.process_time()
-    run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())
-    slots: asyncio.Queue[int] | None = None
-    if cap:
-        slots = asyncio.Queue()
-        for _ in range(cap):
-            slots.put_nowait(run.t0_ns)
-    tasks: set[asyncio.Task] = set()
 
-    async def one(record: RequestRecord, body: bytes) -> None:
+    async def one(index: int, due: int, free: Callable[[int], None]) -> None:
+        sample = samples[index]
+        record = RequestRecord(workload=name, index=index, prompt_tokens=sample.prompt_tokens,
+                               max_tokens=sample.output_tokens, due_ns=due, worker=worker)
         try:
-            await client.send(record, body)
+            await client.send(record, bodies[index])
         finally:
             if not record.ok and not record.error:
                 record.error = "interrupted before the stream ended"
             # The slot first: nothing after it may keep a capped loop from going on.
-            if slots is not None:
-                slots.put_nowait(record.end_ns or perf_counter_ns())
+            free(record.end_ns or perf_counter_ns())
             writer.write(record)
             if on_done is not None:
                 on_done(record)
 
-    dispatched = 0
-    monitor.start()
-    try:
-        while True:
-            # A slot first, then the next index: with several workers, the index
-            # goes to whichever worker has room for it.
-            freed = await slots.get() if slots is not None else 0
-            index = next_index()
-            if index >= len(samples) or writer.error is not None:
-                break  # all sent, or the records can no longer be stored (the run stops on that)
-            sample, body = samples[index], bodies[index]
-            due = run.t0_ns + offsets[index]
-            if due > perf_counter_ns():
-                await _sleep_until(due)
-            due = max(due, freed)
-            record = RequestRecord(
-                workload=name,
-                index=index,
-                prompt_tokens=sample.prompt_tokens,
-                max_tokens=sample.output_tokens,
-                due_ns=due,
-                worker=worker,
-            )
-            task = asyncio.get_running_loop().create_task(one(record, body))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            dispatched += 1
-            if dispatched % _DISPATCH_SLICE == 0:
-                # A wave of requests (a burst, or a closed loop refilling as a batch ends) goes out
-                # in slices, with the streams' reads in between: no stream waits for the whole wave.
-                await asyncio.sleep(0)
-        if tasks:
-            await asyncio.gather(*tasks)
-    except asyncio.CancelledError:
-        run.interrupted = True
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    finally:
-        run.end_ns = perf_counter_ns()
-        run.client_cpu_s = time.process_time() - cpu0
-        run.loop_lag_ns = monitor.stop()
-    return run
+    return await keep_schedule(len(samples), workload, seed, one, name=name, t0_ns=t0_ns, next_index=next_index,
+                               cap=cap, stopped=lambda: writer.error is not None)

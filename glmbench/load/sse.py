@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import orjson
 
+from glmbench.load.reply import Reply, ReplyError
 from glmbench.results.records import RequestRecord
 from glmbench.util.text import one_line
 
@@ -43,14 +44,20 @@ class StreamDecoder:
     join with newlines; one leading byte-order mark is dropped. A chunk whose
     ``id`` differs from the stream's first is refused: two responses were
     mixed on one connection, and counting both would report wrong tokens.
+
+    Given a :class:`~glmbench.load.reply.Reply`, the decoder also hands it
+    every choice, so that what was said (reasoning, text, tool calls) is kept
+    beside the timing; the record then gets the times of the first and the
+    completed tool call and the reasoning tokens.
     """
 
-    __slots__ = ("record", "chat", "finished", "_buf", "_scan", "_cr", "_started", "_last_count",
+    __slots__ = ("record", "chat", "finished", "reply", "_buf", "_scan", "_cr", "_started", "_last_count",
                  "_counts_known")
 
-    def __init__(self, record: RequestRecord, api: str) -> None:
+    def __init__(self, record: RequestRecord, api: str, reply: Reply | None = None) -> None:
         self.record = record
         self.chat = api == "chat"
+        self.reply = reply
         self.finished = False
         self._buf = bytearray()
         self._scan = 0  # where the search for the next blank line resumes
@@ -107,6 +114,8 @@ class StreamDecoder:
         if record.output_tokens is None:
             record.output_tokens = len(record.chunk_ns)
             record.output_tokens_source = "chunks"
+        if self.reply is not None:
+            record.first_tool_call_ns, record.tool_call_end_ns = self.reply.first_call_ns, self.reply.call_end_ns
         return self.finished
 
     def _skip_bom(self, data: bytes) -> bytes:
@@ -172,7 +181,9 @@ class StreamDecoder:
                 answer = delta.get("content") or delta.get("tool_calls")
                 reasoning = delta.get("reasoning") or delta.get("reasoning_content")
             else:
-                answer, reasoning = choice.get("text"), None
+                delta, answer, reasoning = None, choice.get("text"), None
+            if self.reply is not None:
+                self._collect(ts, choice, delta, bool(reasoning and not answer), count)
             grew = count > self._last_count
             if not (answer or reasoning or grew):
                 return
@@ -186,6 +197,17 @@ class StreamDecoder:
                 self._last_count = count
             else:
                 self._counts_known = False
+        except ReplyError as exc:
+            raise StreamError(f"unusable reply: {exc}") from None
         except (AttributeError, TypeError, IndexError, KeyError) as exc:
             # Valid JSON of the wrong shape (a list where an object belongs, ...): a protocol error too.
             raise StreamError(f"malformed chunk ({type(exc).__name__}): {_shown(payload)}") from None
+
+    def _collect(self, ts: int, choice: dict, delta: dict | None, reasoning_only: bool, count: int) -> None:
+        """Hand the choice to the reply; count a chunk of reasoning alone as reasoning tokens."""
+        assert self.reply is not None
+        self.reply.take(ts, choice, delta)
+        if reasoning_only:
+            record = self.record
+            record.reasoning_tokens = (record.reasoning_tokens or 0) + (
+                count - self._last_count if count > self._last_count else 1)

@@ -15,13 +15,15 @@ were right.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
 
 from glmbench.results.records import RequestRecord
 
-__all__ = ["client_health", "issue_lags", "read_delays", "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
+__all__ = ["client_health", "issue_lags", "read_delays", "concurrency_held", "HELD_LIMIT_PCT",
+           "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
            "ISSUE_LAG_LIMIT_MS", "CPU_LIMIT_PCT"]
 
 # A healthy loop wakes a timer within about a millisecond on average; a p99
@@ -95,4 +97,41 @@ def read_delays(records: Sequence[RequestRecord]) -> dict[str, object]:
         ms = _ms(delays)
         out["read_delay_ms_mean"] = float(ms.mean())
         out["read_delay_ms_p99"] = float(np.percentile(ms, 99))
+    return out
+
+
+# Of the arrivals after the first ``cap``, the share that must find at least cap - 1 in flight.
+HELD_LIMIT_PCT = 90.0
+
+
+def concurrency_held(sessions: Sequence[tuple[int, int]], cap: int) -> dict[str, object]:
+    """Whether a concurrency cap was held: how many were in flight as each arrival left.
+
+    ``sessions`` are (start, end) in ns of each arrival: a request, or a whole
+    conversation when the cap holds conversations. Under a cap held as a closed
+    loop an arrival leaves the moment a slot frees, so it finds the other
+    ``cap - 1`` slots busy: ``cap`` in flight, itself included, or ``cap - 1``
+    when another slot freed within the client's reaction time (well under a
+    millisecond) and its arrival is a moment behind; streams that end together
+    make that common at short requests and high caps. The first ``cap``
+    arrivals ramp up and are left out. Reported: the median and least in
+    flight and the share of arrivals that found at least ``cap - 1``; the cap
+    counts as not held when that share is under :data:`HELD_LIMIT_PCT` or the
+    median under ``cap - 1``, as when a client slow to send again lets the
+    load sag (the issue lag says by how much).
+    """
+    ordered = sorted(sessions)
+    starts = [s for s, _ in ordered]
+    ends = sorted(e for _, e in ordered)
+    counts = [bisect.bisect_right(starts, s) - bisect.bisect_right(ends, s) for s in starts[cap:]]
+    if not counts:
+        return {"in_flight_p50": None, "in_flight_min": None, "cap_held_pct": None, "cap_warning": None}
+    held = 100.0 * sum(c >= cap - 1 for c in counts) / len(counts)
+    median = float(np.percentile(counts, 50))
+    out: dict[str, object] = {"in_flight_p50": median, "in_flight_min": min(counts), "cap_held_pct": held,
+                              "cap_warning": None}
+    if held < HELD_LIMIT_PCT or median < cap - 1:
+        out["cap_warning"] = (f"concurrency {cap} not held: {held:.0f}% of arrivals found at least {cap - 1} others "
+                              f"in flight (median {median:g}, least {min(counts)}); the figures are for the load "
+                              f"that arrived")
     return out

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from glmbench.metrics.base import DistributionMetric
 from glmbench.results.records import RequestRecord
 
-__all__ = ["TTFT", "TTFTReasoning", "TTFTAnswer", "E2EL", "TPOT", "TTFTFromDue", "E2ELFromDue", "DispatchLag", "SendOverhead"]
+__all__ = ["TTFT", "TTFTReasoning", "TTFTAnswer", "TTFTToolCall", "ToolCallDone",
+           "E2EL", "TPOT", "TTFTFromDue", "E2ELFromDue", "DispatchLag", "SendOverhead"]
 
 
 def _ok(records: Sequence[RequestRecord]) -> list[RequestRecord]:
@@ -36,6 +37,22 @@ class TTFTAnswer(DistributionMetric):
 
     def values(self, records: Sequence[RequestRecord]) -> list[float]:
         return [r.first_content_ns - r.start_ns for r in _ok(records) if r.first_content_ns is not None]
+
+
+class TTFTToolCall(DistributionMetric):
+    tag = "ttft_tool_call"
+    description = "first token of a tool call minus send (requests that called a tool): when an agent's tool can start"
+
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
+        return [r.first_tool_call_ns - r.start_ns for r in _ok(records) if r.first_tool_call_ns is not None]
+
+
+class ToolCallDone(DistributionMetric):
+    tag = "tool_call"
+    description = "the chunk that completed the last tool call minus send (requests that called a tool)"
+
+    def values(self, records: Sequence[RequestRecord]) -> list[float]:
+        return [r.tool_call_end_ns - r.start_ns for r in _ok(records) if r.tool_call_end_ns is not None]
 
 
 class E2EL(DistributionMetric):

@@ -24,9 +24,11 @@ from glmbench.metrics.latency import (
     DispatchLag,
     E2ELFromDue,
     SendOverhead,
+    ToolCallDone,
     TTFTAnswer,
     TTFTFromDue,
     TTFTReasoning,
+    TTFTToolCall,
 )
 
 __all__ = ["Better", "Metric", "METRICS", "ACCURACY", "PUBLISHED_FORMAT", "metric", "lookup",
@@ -141,6 +143,8 @@ METRICS: tuple[Metric, ...] = (
     _latency("itl_token", "ITL per token", ITLTokenWeighted),
     _latency("ttft_reasoning", "TTFT reasoning", TTFTReasoning),
     _latency("ttft_answer", "TTFT answer", TTFTAnswer),
+    _latency("ttft_tool_call", "TTFT tool call", TTFTToolCall, short="TTFT call"),
+    _latency("tool_call", "tool call complete", ToolCallDone, short="call done"),
     _latency("ttft_due", "TTFT from schedule", TTFTFromDue, fmt="{:.1f}"),
     _latency("e2e_due", "E2E from schedule", E2ELFromDue, fmt="{:.0f}"),
     # The client's own lateness: it says whether to trust the run, not how good the server is.
@@ -163,6 +167,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("client_workers", "client processes", "count", short="client procs", fmt="{:.0f}", kind=int,
            always=False,
            description="the client processes that sent the workload"),
+    Metric("cap_held_pct", "concurrency held", "%", "higher", short="cap held %", fmt="{:.0f}", always=False,
+           description="under a concurrency cap: arrivals after the first cap that found at least cap - 1 others in "
+                       "flight (a conversation counts as one while it lasts)"),
+    Metric("in_flight_p50", "in flight at arrival, median", "count", short="in flight p50", fmt="{:.0f}",
+           always=False, description="under a concurrency cap: the median in flight as an arrival left, itself included"),
+    Metric("in_flight_min", "in flight at arrival, least", "count", short="in flight min", fmt="{:.0f}", kind=int,
+           always=False, description="under a concurrency cap: the least in flight as an arrival left, itself included"),
     Metric("spec_accept_length", "acceptance length", "tokens/step", "higher", short="accept length", always=False,
            compared=True,
            description="mean tokens per speculative step, 1 + accepted / drafts, from the server's own counters"),

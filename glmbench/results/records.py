@@ -37,6 +37,14 @@ class RequestRecord:
     ``"user"``, when the client's event loop got round to the read. With kernel
     stamps ``chunk_delay_ns`` holds, per chunk, how much later the client read
     it: its own delay, which no longer moves the figures.
+
+    A function-calling request (a BFCL entry sent as traffic) also has
+    ``first_tool_call_ns``, the first chunk of a tool call (a ``tool_calls``
+    delta, or in a raw completion the chunk that opens ``<tool_call>``),
+    ``tool_call_end_ns``, the chunk that completed the last call, and
+    ``reasoning_tokens``, the tokens that came as reasoning; ``entry`` names
+    the BFCL entry and ``step`` numbers a request within its conversation (from 0).
+    These stay out of the stored line while they are None, as in every load run.
     """
 
     workload: str
@@ -61,6 +69,11 @@ class RequestRecord:
     worker: int = 0
     stamps: str = "user"
     chunk_delay_ns: list[int] = field(default_factory=list)
+    first_tool_call_ns: int | None = None
+    tool_call_end_ns: int | None = None
+    reasoning_tokens: int | None = None
+    entry: str | None = None
+    step: int | None = None
 
     @property
     def start_ns(self) -> int:
@@ -68,7 +81,11 @@ class RequestRecord:
         return self.wire_ns or self.send_ns
 
     def to_json(self) -> bytes:
-        return orjson.dumps({name: getattr(self, name) for name in _FIELDS})
+        data = {name: getattr(self, name) for name in _FIELDS}
+        for name in _UNSET_LEFT_OUT:
+            if data[name] is None:
+                del data[name]
+        return orjson.dumps(data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
@@ -77,6 +94,8 @@ class RequestRecord:
 
 
 _FIELDS = tuple(f.name for f in fields(RequestRecord))
+# The function-calling fields: a load run's lines stay as they were without them.
+_UNSET_LEFT_OUT = ("first_tool_call_ns", "tool_call_end_ns", "reasoning_tokens", "entry", "step")
 
 
 class RecordWriter:

@@ -72,6 +72,10 @@ class LoadSummary(_Model):
 class BFCLSummary(_Model):
     """A BFCL run's tables: one per rule set, rows ``category``, ``accuracy`` (percent), ``correct``, ``total``.
 
+    Rows also carry ``accuracy_low`` and ``accuracy_high``: the accuracy's 95%
+    Wilson interval, in percent; None where the accuracy is not correct/total (a
+    mean of categories), absent in summaries written before they were added.
+
     Every rule set scores the same stored responses; ``tables`` is keyed by rule
     set name, in the order they are shown after ``primary``, the one shown first
     (by default the first table). ``not_run`` names the categories asked for that
@@ -89,6 +93,10 @@ class BFCLSummary(_Model):
     tables: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     not_run: dict[str, str] = Field(default_factory=dict)
     interrupted: bool = False
+    # Asked as traffic (streamed, on a load schedule): the schedule in words, and the requests' load summary
+    # rows, as a load run's (``all`` first, then each traffic class when there are several).
+    schedule: str | None = None
+    load: list[dict[str, Any]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _primary_is_a_table(self) -> BFCLSummary:
