@@ -72,13 +72,16 @@ class BFCLResult:
         return None
 
 
-def load_bfcl_suite(name_or_path: str, overrides: dict[str, Any] | None = None) -> BFCLSuite:
-    """A BFCL suite file (``suites/bfcl-v3.yaml``) with overrides (None leaves the file's value), validated."""
+def load_bfcl_suite(name_or_path: str, overrides: dict[str, Any] | None = None,
+                    fields: dict[str, Any] | None = None) -> BFCLSuite:
+    """A BFCL suite file (``suites/bfcl-v3.yaml``) with overrides (None leaves the file's value) and ``fields``
+    set as given (None included: an experiment's rate point has no cap), validated."""
     path = suite_path(name_or_path)
     data = read_yaml(path, "suite file") or {}
     if not isinstance(data, dict):
         raise GlmbenchError(f"{path} is not a BFCL suite", "see suites/bfcl-v3.yaml for the shape")
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    data.update(fields or {})
     return validate(BFCLSuite, data, str(path), "fix the option or the suite file")
 
 

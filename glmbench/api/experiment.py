@@ -83,7 +83,7 @@ class ApiLab:
         if point.options is not None:
             point.options.suite_and_workloads()  # the suite exists and names the workload
         elif point.suite is not None:
-            load_bfcl_suite(point.suite)
+            load_bfcl_suite(point.suite, fields=point.suite_fields)
 
     def prepare(self, launch: Launch) -> Any:
         return prepare(launch)
@@ -94,7 +94,8 @@ class ApiLab:
     def run_point(self, point: Point, prepared: Any, server: Server, folder: Path, run_id: str, label: str,
                   api_key: str | None, progress: Any) -> tuple[str, str | None, str]:
         if point.kind == "bfcl":
-            result: Any = run_bfcl(prepared, load_bfcl_suite(point.suite or "bfcl-v3"), api_key, folder, None,
+            suite = load_bfcl_suite(point.suite or "bfcl-v3", fields=point.suite_fields)
+            result: Any = run_bfcl(prepared, suite, api_key, folder, None,
                                    progress, server=server, run_id=run_id, label=label)
         else:
             assert point.options is not None  # a load point

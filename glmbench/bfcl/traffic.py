@@ -40,7 +40,7 @@ from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
 from glmbench.load.client import StreamClient, Target
 from glmbench.load.reply import Reply
-from glmbench.load.sender import WorkloadRun, connections_needed, keep_schedule
+from glmbench.load.sender import WorkloadRun, connections_needed, keep_schedule, sleep_until
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.results.records import RecordWriter, RequestRecord
 
@@ -171,11 +171,13 @@ async def run_traffic(entries: Sequence[BFCLEntry], suite: BFCLSuite, target: Ta
                 nonlocal end, called
                 if asked != endpoint:  # play asks the suite's endpoint, as the client was made for
                     return None, f"a {asked} request on a {endpoint} client", 0
-                if called and suite.tool_latency_ms:
-                    await asyncio.sleep(suite.tool_latency_ms / 1000)  # the tools' own time before the results
                 step = len(timings)
-                request, reply, attempts = await send(entry, client.streamed(body),
-                                                      due if step == 0 else perf_counter_ns(), step, first_errors)
+                leaves = due if step == 0 else perf_counter_ns()
+                if called and suite.tool_latency_ms:
+                    # The results are ready the tools' own time after the reply that called them ended.
+                    leaves = end + int(suite.tool_latency_ms * 1e6)
+                    await sleep_until(leaves)
+                request, reply, attempts = await send(entry, client.streamed(body), leaves, step, first_errors)
                 keep_request(request)  # as each step ends: a long conversation cut short keeps its steps' times
                 timings.append(timing(request))
                 end, called = request.end_ns, bool(request.ok and (reply.calls or reply.call_end_ns))

@@ -90,6 +90,8 @@ def bfcl(
     retries: Annotated[Optional[int], typer.Option(help="Retries of a request on transport errors and HTTP 5xx (the "
                                                    "entry still counts by its first attempt).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many entries per category.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Output tokens allowed per request (the suite's, "
+                                                      "1024 in bfcl-v3).")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="A folder in BFCL's layout (BFCL_v3_*.json, "
                                                     "possible_answer/).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
@@ -104,7 +106,7 @@ def bfcl(
     overrides: dict[str, Any] = {
         "scoring": _name(scoring), "mode": mode, "style": _name(style), "concurrency": concurrency, "limit": limit,
         "timeout_s": timeout, "request_rate": request_rate, "burstiness": burstiness,
-        "tool_latency_ms": tool_latency_ms, "stream": stream, "retries": retries,
+        "tool_latency_ms": tool_latency_ms, "stream": stream, "retries": retries, "max_tokens": max_tokens,
         "categories": [c.strip() for c in categories.split(",") if c.strip()] if categories else None,
     }
     if data_dir:

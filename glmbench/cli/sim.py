@@ -33,7 +33,8 @@ def sim(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     config: Annotated[Optional[Path], typer.Option(help="YAML file of sim settings (see configs/sim.yaml).")] = None,
     settings_json: Annotated[Optional[str], typer.Option(
-        "--settings", help="JSON object of sim settings, over --config.")] = None,
+        "--settings", help="JSON object of sim settings, over --config (any SimConfig field, e.g. answers, "
+        "answer_law, ttft_ms_per_in_flight).")] = None,
     dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ "
                                                    f"({', '.join(dialect_names())}).")] = None,
     startup_s: Annotated[Optional[float], typer.Option(help="Seconds the server stays 'loading' after start.")] = None,
@@ -52,7 +53,8 @@ def sim(
     reasoning_tokens: Annotated[Optional[int], typer.Option(help="Tokens streamed as reasoning before the answer.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the latency draws.")] = None,
     fault: Annotated[list[str], typer.Option(help="NAME=CHANCE with NAME http500, cut, badjson or stall; repeatable.")] = [],  # noqa: B006
-    truth_log: Annotated[Optional[Path], typer.Option(help="Write the time each chunk was sent here (JSON lines).")] = None,
+    truth_log: Annotated[Optional[Path], typer.Option(help="Write the time each chunk was sent, the load each request "
+                                                      "met and what each scripted reply meant here (JSON lines).")] = None,
     cpu: Annotated[Optional[int], typer.Option(help="Pin the server to this core.")] = None,
 ) -> None:
     """Run the simulated OpenAI-compatible server (a simulator, not a model) until Ctrl-C."""

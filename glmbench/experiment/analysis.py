@@ -29,7 +29,10 @@ from glmbench.results.store import load_any_summary, load_manifest, summary_fold
 __all__ = ["MIN_TPOT_MS", "ExperimentReport", "experiment_report", "frontier", "metric_of", "not_ranked"]
 
 _POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
-               "goodput_pct", "completed", "failed", "client_saturated", "client_warning")
+               "goodput_pct", "completed", "failed", "client_saturated", "client_warning", "spec_accept_rate",
+               "spec_accept_length")
+# What a BFCL point asked as traffic adds: its tool-calling turns' latency and whether its cap was held.
+_TRAFFIC_KEYS = ("e2e_ms_mean", "ttft_tool_call_ms_mean", "tool_call_ms_mean", "tool_call_ms_p99", "cap_held_pct")
 
 # A mean TPOT below this (10,000 tok/s for one user) is no decode speed: the tokens reached the
 # client together (a buffered stream, or a client too late to read them apart).
@@ -44,6 +47,8 @@ class ExperimentReport:
     path: Path
     status: str
     objective: str = "goodput"
+    # The BFCL accuracy floor (%) by category, from the experiment's slo (OVERALL for slo.accuracy).
+    floor: dict[str, float] = field(default_factory=dict)
     points: list[dict[str, Any]] = field(default_factory=list)
     servers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -83,16 +88,47 @@ def _point_row(folder: Path, cell: CellEntry, point: PointEntry) -> dict[str, An
         if row.get("tpot_ms_mean"):
             row["tok_s_per_user"] = 1000.0 / row["tpot_ms_mean"]
     elif summary.kind == "bfcl":
-        overall = next((r for r in summary.tables.get(summary.primary, []) if r["category"] == "OVERALL"), None)
-        row["bfcl_overall"] = overall.get("accuracy") if overall else None
+        table = summary.tables.get(summary.primary, [])
+        overall = next((r for r in table if r["category"] == "OVERALL"), None) or {}
+        row["bfcl_overall"] = overall.get("accuracy")
+        row["bfcl_low"], row["bfcl_high"] = overall.get("accuracy_low"), overall.get("accuracy_high")
         row["bfcl_rules"] = summary.primary
+        row["bfcl_categories"] = {r["category"]: r["accuracy"] for r in table if r.get("accuracy") is not None}
+        if summary.load:  # asked as traffic: the requests' figures at this point's load
+            row.update({k: summary.load[0].get(k) for k in (*_POINT_KEYS, *_TRAFFIC_KEYS)})
+            row["schedule"] = summary.schedule
+            row.update(_bfcl_pace(run_dir))
     return row
+
+
+def _bfcl_pace(run_dir: Path) -> dict[str, Any]:
+    """How a BFCL point was paced, from its config: ``in_flight`` (its cap) or ``rate`` (entries/s), for curves."""
+    from glmbench.util.config_file import read_yaml
+
+    try:
+        suite = (read_yaml(run_dir / "config.yaml") or {}).get("bfcl_suite") or {}
+    except (GlmbenchError, AttributeError):
+        return {}
+    if isinstance(suite.get("request_rate"), (int, float)):
+        return {"rate": float(suite["request_rate"])}
+    if isinstance(suite.get("concurrency"), int):
+        return {"in_flight": suite["concurrency"]}
+    return {}
+
+
+def _below_floor(point: dict[str, Any], floor: dict[str, float]) -> list[str]:
+    """Each accuracy of a BFCL point under the experiment's floor, in words ("OVERALL 45.0% < 60%")."""
+    accuracies = point.get("bfcl_categories") or {}
+    return [f"{category} {accuracies[category]:.1f}% < {least:g}%" for category, least in floor.items()
+            if accuracies.get(category) is not None and accuracies[category] < least]
 
 
 def not_ranked(point: dict[str, Any]) -> str | None:
     """Why a load point may not take part in the Pareto frontier (None: it may)."""
     if point.get("output_tok_s_per_gpu") is None:
         return "no throughput"
+    if point.get("below_floor"):
+        return f"its server's BFCL accuracy is under the floor ({'; '.join(point['below_floor'])})"
     if point.get("client_saturated"):
         return "client saturated: latencies overstated"
     tpot = point.get("tpot_ms_mean")
@@ -143,6 +179,18 @@ def experiment_report(folder: Path) -> ExperimentReport:
     report = ExperimentReport(index.name, folder, index.status, objective=_objective(folder))
     for cell in index.cells:
         report.points += [_point_row(folder, cell, p) for p in cell.points]
+    report.floor = _floor(folder)
+    if report.floor:
+        # A server is only as fast as it is right: below the floor at any BFCL point, none of its points ranks.
+        below: dict[str, list[str]] = {}
+        for p in report.points:
+            if p["kind"] == "bfcl" and (reasons := _below_floor(p, report.floor)):
+                p["below_floor"] = reasons
+                p["pareto"] = "below floor"
+                below.setdefault(p["cell"], []).extend(f"{p['point']}: {r}" for r in reasons)
+        for p in report.points:
+            if p["kind"] != "bfcl" and p["cell"] in below:
+                p["below_floor"] = below[p["cell"]]
     load_points = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s") is not None]
     on_frontier = {id(load_points[i]) for i in frontier(load_points)}
     for p in load_points:
@@ -156,6 +204,7 @@ def experiment_report(folder: Path) -> ExperimentReport:
         best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99")
         goodput, goodput_at = _best(loads, "goodput_request_s")
         bfcl = next((p.get("bfcl_overall") for p in mine if p["kind"] == "bfcl"), None)
+        under = [r for p in mine if p["kind"] == "bfcl" for r in p.get("below_floor") or []]
         ranked = [p for p in loads if p.get("on_frontier") is not None]
         placed = [p for p in loads if p.get("output_tok_s") is not None]
         report.servers.append({
@@ -164,10 +213,11 @@ def experiment_report(folder: Path) -> ExperimentReport:
             "best_output_tok_s": best_tok, "best_output_at": best_tok_at,
             "best_ttft_ms_p99": best_ttft, "best_ttft_at": best_ttft_at,
             "max_goodput_request_s": goodput, "max_goodput_at": goodput_at, "bfcl_overall": bfcl,
+            "below_floor": under or None,
             # None when no point of the server could be placed: it is neither on the frontier nor dominated.
             "dominated": not any(p["on_frontier"] for p in ranked) if ranked else None,
             "pareto": ("on the frontier" if any(p["on_frontier"] for p in ranked) else "dominated") if ranked
-            else "not ranked" if placed else None,
+            else "below the accuracy floor" if under else "not ranked" if placed else None,
         })
     _mark_best(report)
     return report
@@ -185,8 +235,22 @@ def _objectives() -> dict[str, tuple[str, str | None]]:
     return {**_OBJECTIVES, **{k: v for search in registered() for k, v in search.objectives.items()}}
 
 
-def _objective(folder: Path) -> str:
-    """The experiment file's objective (goodput when it names none, or for folders written before it existed)."""
+def _floor(folder: Path) -> dict[str, float]:
+    """The experiment's BFCL accuracy floor (%), by category (``OVERALL`` for ``slo.accuracy``); empty without one."""
+    data = _experiment_file(folder)
+    slo = data.get("slo") if isinstance(data.get("slo"), dict) else {}
+    out: dict[str, float] = {}
+    for key, value in (slo or {}).items():
+        if isinstance(key, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key == "accuracy":
+                out["OVERALL"] = float(value)
+            elif key.startswith("accuracy."):
+                out[key.split(".", 1)[1]] = float(value)
+    return out
+
+
+def _experiment_file(folder: Path) -> dict[str, Any]:
+    """The experiment file kept in the folder, as data (empty when it cannot be read)."""
     import yaml
 
     from glmbench.util.yamlsafe import load_yaml
@@ -195,15 +259,21 @@ def _objective(folder: Path) -> str:
     try:
         data = load_yaml(path.read_text(), str(path)) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError, GlmbenchError):
-        return "goodput"
-    objective = data.get("objective") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _objective(folder: Path) -> str:
+    """The experiment file's objective (goodput when it names none, or for folders written before it existed)."""
+    objective = _experiment_file(folder).get("objective")
     return objective if isinstance(objective, str) else "goodput"
 
 
 def _mark_best(report: ExperimentReport) -> None:
     key, measure = _objectives().get(report.objective, _OBJECTIVES["goodput"])
     higher = measure is None or metric_of(measure).better == "higher"
-    scored = [r for r in report.servers if r.get(key) is not None]
+    # A server below the BFCL accuracy floor is no candidate, however fast.
+    scored = [r for r in report.servers if r.get(key) is not None and not r.get("below_floor")]
     best = (max if higher else min)(scored, key=lambda r: r[key]) if scored else None
     for row in report.servers:
         row["best"] = row is best

@@ -11,6 +11,7 @@ from glmbench.backends.choice import Launch
 from glmbench.errors import GlmbenchError
 from glmbench.experiment.file import (
     MAX_CELLS,
+    BFCLPoints,
     Cell,
     Experiment,
     Point,
@@ -32,11 +33,19 @@ def points(experiment: Experiment) -> list[Point]:
     Each point's folder name is checked here, before anything starts.
     """
     out: list[Point] = [p for search in registered() for p in search.plan(experiment)]
-    for i, name in enumerate(experiment.suites):
+    for i, spec in enumerate(experiment.suites):
+        ladder = spec if isinstance(spec, BFCLPoints) else BFCLPoints(suite=spec)
+        name = ladder.suite
         short = Path(name).stem if name.endswith((".yaml", ".yml")) else name  # a suite file: its name
-        label = short if short.startswith("bfcl") else f"bfcl-{short}"
-        folder_name(label, f"suites.{i}")
-        out.append(Point(label, "bfcl", suite=name))
+        base = short if short.startswith("bfcl") else f"bfcl-{short}"
+        for suffix, pace in ladder.loads():
+            label = f"{base}-{suffix}" if suffix else base
+            folder_name(label, f"suites.{i}")
+            out.append(Point(label, "bfcl", suite=name, suite_fields={**ladder.options, **pace}))
+    labels = [p.label for p in out]
+    if len(set(labels)) != len(labels):
+        raise GlmbenchError("two points of the experiment have the same label",
+                            "give each BFCL suite its own load values, or each its own suite file")
     return out
 
 

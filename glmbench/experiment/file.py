@@ -17,9 +17,15 @@ once) holding :class:`Point` objects (one result folder each)::
       concurrency: [1, 8, 32]                # closed loop at each cap
       rate: [2, 5]                           # Poisson arrivals at each rate (req/s)
       options: {num_prompts: 100, dataset: random, input_len: 128, output_len: 64}
-    suites: [bfcl-v3]                        # BFCL suites run against every server
+    suites:                                  # BFCL suites run against every server
+      - bfcl-v3                              # at the suite file's own pace
+      - suite: bfcl-v3                       # or as traffic, one point per load (bfcl-v3-c1, -c8, -r2)
+        concurrency: [1, 8]
+        rate: [2]
+        options: {categories: [simple, multi_turn_base], limit: 50, tool_latency_ms: 100}
     repeats: 1
-    slo: {ttft: 500, tpot: 50}               # ms; goodput is counted against them
+    slo: {ttft: 500, tpot: 50, accuracy: 60} # ms; goodput is counted against them; accuracy: a BFCL floor (%),
+                                             # overall, or per category as accuracy.simple
     objective: goodput                       # what makes a server best in the report
 """
 
@@ -40,7 +46,7 @@ from glmbench.load.workload import load_suite
 from glmbench.util.config_file import load_model, validate
 from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file
 
-__all__ = ["MAX_CELLS", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SweepSpec",
+__all__ = ["MAX_CELLS", "BFCLPoints", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SweepSpec",
            "burst_workload", "cell_label", "count_cells", "experiment_path", "folder_name", "load_experiment", "set_value"]
 
 # More server configurations than anyone can start one after another; the cartesian product of a grid
@@ -132,6 +138,35 @@ class LoadSpec(_Strict):
         return self
 
 
+class BFCLPoints(_Strict):
+    """A BFCL suite asked as traffic at each load of a ladder: one point per concurrency and per rate."""
+
+    suite: str = "bfcl-v3"
+    concurrency: list[int] = Field(default_factory=list, description="a closed loop at each cap")
+    rate: list[float] = Field(default_factory=list, description="Poisson arrivals at each rate (entries/s)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the suite's fields for every point "
+                                    "(categories, limit, mode, tool_latency_ms, ...)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> BFCLPoints:
+        if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
+            raise ValueError("concurrency values must be >= 1 and rates > 0")
+        paced = {"concurrency", "request_rate", "stream"} & set(self.options)
+        if paced:
+            raise ValueError(f"options may not set {', '.join(sorted(paced))}: the ladder sets them per point")
+        return self
+
+    def loads(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each point's label suffix and the suite fields that pace it (the suite's own pace without a ladder)."""
+        out: list[tuple[str, dict[str, Any]]] = [(f"c{c}", {"concurrency": c}) for c in self.concurrency]
+        out += [(f"r{r:g}", {"request_rate": r, "concurrency": None}) for r in self.rate]
+        return out or [("", {})]
+
+
+def _slo_key(key: str) -> bool:
+    return key in ("ttft", "tpot", "e2e", "accuracy") or key.startswith("accuracy.")
+
+
 class Experiment(_Strict):
     """A whole experiment file."""
 
@@ -140,9 +175,37 @@ class Experiment(_Strict):
     description: str = ""
     servers: list[ServerSpec] = Field(min_length=1)
     load: LoadSpec | None = None
-    suites: list[str] = Field(default_factory=list, description="BFCL suites run against every server")
+    suites: list[str | BFCLPoints] = Field(default_factory=list, description="BFCL suites run against every "
+                                           "server: a name (at its own pace) or a ladder of loads")
     repeats: int = Field(1, ge=1)
-    slo: dict[Literal["ttft", "tpot", "e2e"], float] = Field(default_factory=dict, description="ms")
+    slo: dict[str, float] = Field(default_factory=dict, description="ttft, tpot, e2e: ms, for goodput; accuracy, "
+                                  "accuracy.CATEGORY: the least BFCL accuracy (%) a point may have")
+
+    @field_validator("slo")
+    @classmethod
+    def _slo_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if not _slo_key(k)]
+        if unknown:
+            raise ValueError(f"unknown SLO {', '.join(unknown)}; known: ttft, tpot, e2e (ms), accuracy and "
+                             "accuracy.CATEGORY (%)")
+        from glmbench.bfcl.categories import NAMES
+
+        categories = [k.split(".", 1)[1] for k in value if k.startswith("accuracy.")]
+        wrong = [c for c in categories if c not in (*NAMES, "OVERALL")]
+        if wrong:
+            raise ValueError(f"unknown BFCL category {', '.join(wrong)} in an accuracy floor")
+        return value
+
+    @property
+    def latency_slo(self) -> dict[str, float]:
+        """The latency SLOs (ms), which goodput counts against."""
+        return {k: v for k, v in self.slo.items() if k in ("ttft", "tpot", "e2e")}
+
+    @property
+    def accuracy_floor(self) -> dict[str, float]:
+        """The least BFCL accuracy (%) a point may have, by category (``OVERALL`` for ``accuracy``)."""
+        return {("OVERALL" if k == "accuracy" else k.split(".", 1)[1]): v for k, v in self.slo.items()
+                if k == "accuracy" or k.startswith("accuracy.")}
     objective: Literal["goodput", "capacity", "throughput", "ttft", "bfcl"] = Field(
         "goodput", description="what makes a server best in the report: the most goodput under the SLOs, the "
         "highest capacity, the most output tok/s, the lowest p99 TTFT, or the best BFCL overall")
@@ -151,7 +214,7 @@ class Experiment(_Strict):
     def _work(self) -> Experiment:
         if self.load is None and not self.suites:
             raise ValueError("an experiment needs load points or BFCL suites")
-        if self.load is not None and self.load.capacity is not None and not self.slo:
+        if self.load is not None and self.load.capacity is not None and not self.latency_slo:
             raise ValueError("a capacity search needs slo: the capacity is the highest load at which they hold")
         return self
 
@@ -174,17 +237,18 @@ class Experiment(_Strict):
     def common_options(self) -> dict[str, Any]:
         assert self.load is not None
         return {**self.load.options, "suite": self.load.suite, "repeat": self.repeats,
-                "goodput": [f"{k}:{v:g}" for k, v in self.slo.items()]}
+                "goodput": [f"{k}:{v:g}" for k, v in self.latency_slo.items()]}
 
 
 @dataclass
 class Point:
-    """One result folder: a load point (its run options) or a BFCL suite."""
+    """One result folder: a load point (its run options) or a BFCL suite (and the fields that pace it)."""
 
     label: str
     kind: Literal["load", "bfcl"]
     options: RunOptions | None = None
     suite: str | None = None
+    suite_fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

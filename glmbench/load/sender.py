@@ -24,7 +24,8 @@ from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload
 from glmbench.results.records import RequestRecord
 
-__all__ = ["RecordSink", "WorkloadRun", "Job", "keep_schedule", "send_workload", "LoopMonitor", "connections_needed"]
+__all__ = ["RecordSink", "WorkloadRun", "Job", "keep_schedule", "send_workload", "sleep_until", "LoopMonitor",
+           "connections_needed"]
 
 # Sleep to this much before a due time, then yield until it: asyncio timers
 # round to whole milliseconds, which would add up to 1 ms of dispatch lag.
@@ -98,7 +99,8 @@ def connections_needed(requests: int, cap: int | None, rate: float | None = None
     return max(1, n)
 
 
-async def _sleep_until(due_ns: int) -> None:
+async def sleep_until(due_ns: int) -> None:
+    """Wait until ``due_ns`` on the monotonic clock, to within a few microseconds (timers alone round to ms)."""
     wait = due_ns - perf_counter_ns()
     if wait > _SPIN_NS:
         await asyncio.sleep((wait - _SPIN_NS) / 1e9)
@@ -166,7 +168,7 @@ async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, 
                 break
             due = run.t0_ns + offsets[index]
             if due > perf_counter_ns():
-                await _sleep_until(due)
+                await sleep_until(due)
             task = asyncio.get_running_loop().create_task(one(index, max(due, freed_at)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -75,13 +75,18 @@ SERVER_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
 POINT_COLUMNS = (
     ("cell", "server", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
     _OUTPUT_COLUMN, column("ttft_ms_mean"), _TTFT_P99_COLUMN, column("tpot_ms_mean"), _GOODPUT_COLUMN,
-    _BFCL_COLUMN, ("pareto", "Pareto", "{}"), ("reason", "why", "{}"),
+    column("ttft_tool_call_ms_mean"), column("spec_accept_rate"),
+    (_BFCL_COLUMN[0], f"{_BFCL_COLUMN[1]} (95% CI)", _BFCL_COLUMN[2]), ("pareto", "Pareto", "{}"),
+    ("reason", "why", "{}"),
 )
 
 
 def _point_cell(point: dict[str, Any], key: str, spec: str) -> str:
-    """A point-table cell; a point whose client was saturated is marked * (as the single-run tables mark it)."""
+    """A point-table cell; a point whose client was saturated is marked * (as the single-run tables mark it), a
+    BFCL accuracy has its 95% Wilson interval beside it where it has one."""
     text = _fmt(point.get(key), spec)
+    if key == "bfcl_overall" and point.get("bfcl_low") is not None and point.get("bfcl_high") is not None:
+        return f"{text} ({point['bfcl_low']:.1f}-{point['bfcl_high']:.1f})"
     return f"{text} *" if key == "point" and point.get("client_saturated") else text
 
 
@@ -96,6 +101,11 @@ def notes(report: ExperimentReport) -> list[str]:
             out.append(f"{p['cell']} {p['point']}: {p.get('client_warning') or 'client saturated'}")
         elif p.get("not_ranked"):
             out.append(f"{p['cell']} {p['point']}: not ranked on the Pareto frontier: {p['not_ranked']}")
+    if report.floor:
+        floors = ", ".join(f"{c} {v:g}%" for c, v in report.floor.items())
+        out.append(f"BFCL accuracy floor ({floors}): a server below it at any BFCL point is not ranked")
+        out += [f"{p['cell']} {p['point']}: below the accuracy floor: {'; '.join(p['below_floor'])}"
+                for p in report.points if p["kind"] == "bfcl" and p.get("below_floor")]
     return out
 
 

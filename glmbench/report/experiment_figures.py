@@ -1,5 +1,6 @@
-"""Figures of an experiment with matplotlib: the Pareto frontier (throughput per GPU against tok/s per user) and
-throughput against p99 TTFT per server. Each ``*_figure`` returns a Figure or None when the points lack the data."""
+"""Figures of an experiment with matplotlib: the Pareto frontier (throughput per GPU against tok/s per user),
+throughput against p99 TTFT per server, and BFCL accuracy and tool-calling latency against load. Each ``*_figure``
+returns a Figure or None when the points lack the data."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from glmbench.experiment.analysis import ExperimentReport
 from glmbench.metrics.registry import axis_label, metric
 from glmbench.report.figures import Plot, pyplot
 
-__all__ = ["pareto_figure", "curves_figure", "experiment_plots"]
+__all__ = ["pareto_figure", "curves_figure", "bfcl_figure", "experiment_plots"]
 
 # The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
 _OUTPUT = metric("output_tok_s")
@@ -99,11 +100,46 @@ def curves_figure(report: ExperimentReport) -> Any:
                    f"{report.name}: throughput vs latency per server")
 
 
+def bfcl_figure(report: ExperimentReport) -> Any:
+    """BFCL accuracy (with its 95% interval) and tool-calling latency against load, one series per server.
+
+    The load is the cap of a concurrency ladder's points; an experiment with only rate points is drawn against
+    the rate. The accuracy floor, when the experiment has one, is a dashed line.
+    """
+    bfcl = [p for p in report.points if p["kind"] == "bfcl" and p.get("bfcl_overall") is not None]
+    by = "in_flight" if any(p.get("in_flight") is not None for p in bfcl) else "rate"
+    placed = [p for p in bfcl if p.get(by) is not None]
+    if not placed:
+        return None
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(12, 5))
+    for i, label in enumerate(dict.fromkeys(p["cell"] for p in placed)):
+        pts = sorted((p for p in placed if p["cell"] == label), key=lambda p: p[by])
+        xs, ys = [p[by] for p in pts], [p["bfcl_overall"] for p in pts]
+        low = [y - p["bfcl_low"] if p.get("bfcl_low") is not None else 0 for y, p in zip(ys, pts)]
+        high = [p["bfcl_high"] - y if p.get("bfcl_high") is not None else 0 for y, p in zip(ys, pts)]
+        left.errorbar(xs, ys, yerr=[low, high], fmt="o-", capsize=3, color=f"C{i % 10}", label=label)
+        timed = [p for p in pts if p.get("tool_call_ms_mean") is not None or p.get("e2e_ms_mean") is not None]
+        if timed:
+            right.plot([p[by] for p in timed], [p.get("tool_call_ms_mean") or p.get("e2e_ms_mean") for p in timed],
+                       "o-", color=f"C{i % 10}", label=label)
+    least = report.floor.get("OVERALL")
+    if least is not None:
+        left.axhline(least, color="k", ls="--", lw=1, label=f"accuracy floor {least:g}%")
+    xlabel = "entries in flight (closed loop)" if by == "in_flight" else "entries arriving per second (Poisson)"
+    _finish(fig, left, xlabel, "BFCL overall accuracy (%), 95% interval", "accuracy vs load")
+    right.set_ylabel(axis_label("tool_call_ms_mean") + " (E2E where no call)")
+    _finish(fig, right, xlabel, right.get_ylabel(), "tool-calling latency vs load")
+    fig.suptitle(f"{report.name}: function calling under load")
+    fig.tight_layout()
+    return fig
+
+
 def experiment_plots(report: ExperimentReport) -> list[Plot]:
     """The experiment's plots (those its data allow)."""
     out = []
     for name, title, make in (("pareto", "Pareto frontier: output tok/s per GPU vs per user", pareto_figure),
-                              ("curves", "Throughput vs TTFT p99 per server", curves_figure)):
+                              ("curves", "Throughput vs TTFT p99 per server", curves_figure),
+                              ("bfcl", "BFCL accuracy and tool-calling latency vs load", bfcl_figure)):
         fig = make(report)
         if fig is not None:
             out.append(Plot(name, title, fig))

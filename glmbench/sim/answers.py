@@ -13,17 +13,34 @@ multi-turn entry) the key is every user message and tool result so far
 (:func:`conversation_text`); a request that does not end with the user's turn
 has no answer, so the reply to tool results is plain text. Replies in prompt mode are GLM-4.7
 text: a short reasoning closed by ``</think>``, then ``<tool_call>`` blocks.
+
+Correctness can depend on load: with ``answer_law`` (:class:`~glmbench.sim.config.SimConfig`)
+the chance that a reply is the book's answer is a function of ``in_flight``, the
+requests the server holds when this one arrives, itself included; otherwise the
+reply is :data:`WRONG`, one call to ``sim_wrong_answer`` that fails under every
+BFCL rule set (a call where none was expected, a name that no entry expects).
+The draws have a generator of their own, so a law never moves the latency draws.
+What each reply meant (its key, ``right``, ``p_right``) goes to the truth log:
+see :mod:`glmbench.sim.engine`.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import random
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AnswerBook", "Answer", "request_key", "question_key", "conversation_text"]
+__all__ = ["AnswerBook", "Answer", "Reply", "REASONING", "WRONG", "law_at", "request_key", "question_key",
+           "conversation_text"]
+
+REASONING = "I should use the tools."
+"""The reasoning of every scripted reply, before its text and calls."""
 
 _PARTS = re.compile(r"<\|user\|>(.*?)(?=<\|(?:assistant|observation|user|system)\|>|$)|<tool_response>(.*?)</tool_response>",
                     re.S)
@@ -94,35 +111,68 @@ class Answer:
         self.tool_calls = tool_calls
         self.content = content
 
-    def chat_message(self, seq: int) -> dict[str, Any]:
-        """An OpenAI assistant message with ``tool_calls`` (arguments as JSON text)."""
-        calls = [{"id": f"call_sim{seq}_{i}", "type": "function",
-                  "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}}
-                 for i, c in enumerate(self.tool_calls)]
-        message: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if calls:
-            message["tool_calls"] = calls
-        return message
+    def calls_json(self) -> list[tuple[str, str]]:
+        """Each call's name and its arguments as JSON text, as OpenAI ``tool_calls`` carry them."""
+        return [(c["name"], json.dumps(c.get("arguments", {}))) for c in self.tool_calls]
 
     def glm_text(self) -> str:
         """The reply as GLM-4.7 writes it after ``<|assistant|><think>``."""
         from glmbench.glm.template import render_call
 
         calls = "".join(render_call(c["name"], c.get("arguments", {})) for c in self.tool_calls)
-        return "I should use the tools.</think>" + (self.content or "") + calls
+        return REASONING + "</think>" + (self.content or "") + calls
+
+
+WRONG = Answer([{"name": "sim_wrong_answer", "arguments": {}}])
+"""The reply when the load law draws wrong: a call to a tool no question offers."""
+
+
+def law_at(points: Sequence[tuple[float, float]], x: float) -> float:
+    """The law's value at ``x``: linear between its ``(x, y)`` points (x increasing), flat beyond the ends."""
+    xs = [p[0] for p in points]
+    i = bisect.bisect_right(xs, x)
+    if i == 0:
+        return points[0][1]
+    if i == len(points):
+        return points[-1][1]
+    (x0, y0), (x1, y1) = points[i - 1], points[i]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a request is answered with, and why: the book's answer, or :data:`WRONG` when the law drew so."""
+
+    answer: Answer
+    key: str
+    p_right: float | None  # the law's chance at the request's load; None without a law
+    right: bool
+
+    def intent(self) -> dict[str, Any]:
+        """The truth log's record of what the reply meant."""
+        return {"key": self.key, "right": self.right, "p_right": self.p_right}
 
 
 class AnswerBook:
-    """Answers by request key, read from a JSON Lines file."""
+    """Answers by request key, read from a JSON Lines file, and the load law that may replace them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, law: Sequence[tuple[float, float]] | None = None, seed: int = 0) -> None:
         self.answers: dict[str, Answer] = {}
         with path.open() as f:
             for line in f:
                 if line.strip():
                     entry = json.loads(line)
                     self.answers[entry["key"]] = Answer(entry.get("tool_calls", []), entry.get("content"))
+        self.law = law
+        self.rng = random.Random(seed)  # the law's own draws, apart from the latency draws
 
-    def lookup(self, body: dict[str, Any], chat: bool) -> Answer | None:
+    def reply(self, body: dict[str, Any], chat: bool, in_flight: int) -> Reply | None:
+        """The reply to a request received with ``in_flight`` requests held (itself included); None off the book."""
         key = request_key(body, chat)
-        return self.answers.get(key) if key else None
+        if key is None or (answer := self.answers.get(key)) is None:
+            return None
+        if self.law is None:
+            return Reply(answer, key, None, True)
+        p_right = law_at(self.law, in_flight)
+        right = self.rng.random() < p_right
+        return Reply(answer if right else WRONG, key, p_right, right)

@@ -6,7 +6,7 @@ import math
 import pkgutil
 import random
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticKnownError
@@ -53,6 +53,12 @@ class SimConfig(BaseModel):
     metrics: bool = Field(True, description="serve /metrics (SGLang serves it only with --enable-metrics)")
     answers: str | None = Field(None, description="JSON Lines answer book: scripted tool calls per question "
                                 "(see glmbench.sim.answers), for testing function-calling evaluations")
+    answer_law: list[tuple[float, Annotated[float, Field(ge=0, le=1)]]] | None = Field(
+        None, description="how load makes scripted replies wrong: [in_flight, p_right] points, in_flight "
+        "increasing, linear between them and flat beyond the ends; in_flight counts the requests the server holds "
+        "(running and queued) when a request arrives, itself included, and p_right is the chance its reply is the "
+        "book's answer rather than one call to sim_wrong_answer (wrong under every BFCL rule set). The draws use "
+        "their own generator seeded by seed, so they do not move the latency draws. None: always the book's answer")
     server_args: dict[str, Any] = Field(
         default_factory=dict, description="launch arguments the server reports (SGLang /server_info, LightLLM "
         "/get_server_info); the stand-ins fill it from their command line")
@@ -61,6 +67,9 @@ class SimConfig(BaseModel):
     ttft_dist: Distribution = "fixed"
     ttft_cv: float = Field(0.0, ge=0)
     prefill_ms_per_1k: float = Field(0.0, ge=0, description="extra TTFT per 1000 prompt tokens")
+    ttft_ms_per_in_flight: float = Field(
+        0.0, ge=0, description="extra TTFT per other request the server holds (running and queued) when a request "
+        "arrives: TTFT = ttft_ms draw + prefill_ms_per_1k * prompt tokens / 1000 + this * (in_flight - 1)")
     itl_ms: float = Field(20.0, ge=0)
     itl_dist: Distribution = "fixed"
     itl_cv: float = Field(0.0, ge=0)
@@ -89,6 +98,13 @@ class SimConfig(BaseModel):
             expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
             raise PydanticKnownError("literal_error", {"expected": expected})
         return name
+
+    @field_validator("answer_law")
+    @classmethod
+    def _law_increases(cls, law: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if law is not None and (not law or any(a[0] >= b[0] for a, b in zip(law, law[1:]))):
+            raise ValueError("give at least one [in_flight, p_right] point, in_flight increasing")
+        return law
 
     def step_tokens(self, rng: random.Random) -> int:
         """Tokens one decode step emits: 1, plus the accepted prefix of the drafts."""

@@ -9,6 +9,21 @@ request, as in a GPU's batched decode: a step every ITL from the simulator's
 start, each request's first token at the first step after its prefill, and
 every running stream's chunk written at each step, in one burst. With a truth log, the time right after each chunk was handed to
 the socket is recorded: that, not the configured latency, is the ground truth.
+
+A request is held from its receipt (its body read) to the end of its response:
+queued for a running slot, then running. ``in_flight``, the requests held
+when one arrives, itself included, is what the load laws read:
+``ttft_ms_per_in_flight`` adds TTFT per other request held, and the answer
+book's ``answer_law`` (:mod:`glmbench.sim.answers`) makes replies wrong.
+
+The truth log is JSON Lines, one line per response, keyed by ``id`` (the
+response id). A stream that ran to its end writes ``{"id", "head_ns",
+"recv_ns", "admit_ns", "write_ns", "tokens", "prompt_tokens", "in_flight"}``
+(``write_ns`` and ``tokens`` one per decode step), plus the reply's intent
+``"key", "right", "p_right"`` when an answer book answered it. An
+unstreamed reply from the book writes ``{"id", "recv_ns", "in_flight", "key",
+"right", "p_right"}``, with no ``write_ns``; other unstreamed replies write
+nothing.
 """
 
 from __future__ import annotations
@@ -86,6 +101,10 @@ class SimState:
         """True during the configured startup time."""
         return time.monotonic() - self.started < self.config.startup_s
 
+    def held(self) -> int:
+        """Requests received and not yet answered in full: running, or queued for a running slot."""
+        return self.running + self.waiting
+
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
@@ -130,13 +149,16 @@ async def _sleep_until(due_ns: int) -> None:
 
 
 async def run_generation(request: web.Request, state: SimState, gen: Generation, recv_ns: int,
-                         head_ns: int | None = None) -> web.StreamResponse:
+                         head_ns: int | None = None, in_flight: int | None = None) -> web.StreamResponse:
     """Count the request, maybe fault it, wait for a running slot, then serve it on schedule.
 
     ``recv_ns`` is when the whole request had been read (the truth log's
     receipt), ``head_ns`` when its headers had been parsed: the gap is the
-    client still sending its body.
+    client still sending its body. ``in_flight`` is the requests held at its
+    receipt, itself included; a caller that read it already (to choose the
+    reply) passes it, and nothing may yield in between, or it is counted here.
     """
+    in_flight = state.held() + 1 if in_flight is None else in_flight
     cfg = state.config
     state.requests_total += 1
     state.prompt_tokens_total += gen.prompt_tokens
@@ -150,7 +172,7 @@ async def run_generation(request: web.Request, state: SimState, gen: Generation,
     state.waiting -= 1
     state.running += 1
     try:
-        return await _serve(request, state, gen, fault, recv_ns, head_ns or recv_ns)
+        return await _serve(request, state, gen, fault, recv_ns, head_ns or recv_ns, in_flight)
     finally:
         state.running -= 1
         if state.gate is not None:
@@ -158,10 +180,11 @@ async def run_generation(request: web.Request, state: SimState, gen: Generation,
 
 
 async def _serve(request: web.Request, state: SimState, gen: Generation, fault: str | None,
-                 recv_ns: int, head_ns: int) -> web.StreamResponse:
+                 recv_ns: int, head_ns: int, in_flight: int) -> web.StreamResponse:
     cfg, rng = state.config, state.rng
     admit_ns = perf_counter_ns()
-    ttft_ms = draw(rng, cfg.ttft_ms, cfg.ttft_dist, cfg.ttft_cv) + cfg.prefill_ms_per_1k * gen.prompt_tokens / 1000
+    ttft_ms = (draw(rng, cfg.ttft_ms, cfg.ttft_dist, cfg.ttft_cv) + cfg.prefill_ms_per_1k * gen.prompt_tokens / 1000
+               + cfg.ttft_ms_per_in_flight * (in_flight - 1))
     due = admit_ns + int(ttft_ms * 1e6)
     if cfg.decode == "batched":
         due = state.step_at_or_after(due)
@@ -177,6 +200,8 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         for _ in steps[1:]:
             due += int(draw(rng, cfg.itl_ms, cfg.itl_dist, cfg.itl_cv) * 1e6)
         await _sleep_until(due)
+        if intent := gen.intent():
+            state.log_truth({"id": gen.id, "recv_ns": recv_ns, "in_flight": in_flight, **intent})
         state.finish(Finished(False, gen.prompt_tokens, steps))
         return compact_json(gen.response())
 
@@ -201,7 +226,7 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         return resp
     # The truth is on disk before the stream's end leaves: a client that has the end can read it.
     state.log_truth({"id": gen.id, "head_ns": head_ns, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
-                     "tokens": steps, "prompt_tokens": gen.prompt_tokens})
+                     "tokens": steps, "prompt_tokens": gen.prompt_tokens, "in_flight": in_flight, **gen.intent()})
     tail = gen.tail()
     if tail:
         await resp.write(tail)

@@ -3,7 +3,9 @@
 :class:`Generation` draws the plan and knows nothing of the wire;
 :class:`OpenAIGeneration` writes it as OpenAI chat or text completion chunks,
 shaped by a :class:`StreamStyle` (the dialect: reasoning field, role chunk,
-one event per token or per step, usage policy). A backend's native API
+one event per token or per step, usage policy). :class:`ScriptedGeneration`
+replies with an answer book's reply instead of placeholder words, token piece
+by token piece, with tool calls as vLLM streams them. A backend's native API
 subclasses :class:`Generation` in its dialect module.
 """
 
@@ -16,17 +18,28 @@ from typing import Any, Protocol
 
 import orjson
 
+from glmbench.sim.answers import REASONING, Reply
 from glmbench.sim.config import SimConfig
 
-__all__ = ["Generation", "OpenAIGeneration", "StreamStyle", "count_tokens", "openai_prompt"]
+__all__ = ["Generation", "OpenAIGeneration", "ScriptedGeneration", "StreamStyle", "count_tokens", "openai_prompt",
+           "token_pieces"]
 
 _PIECE = re.compile(r"\w{1,5}|[^\w\s]")
+# Lossless: every character belongs to a piece, spaces to the piece after them (or a last piece of their own).
+# About 4 characters a piece on BFCL's answers, as a real tokenizer on English and JSON: words of up to eight
+# characters, punctuation in runs of up to four ('{"', ']]]]'), so deeply nested JSON is not a token per bracket.
+_TOKEN_PIECE = re.compile(r"\s*(?:\w{1,8}|[^\w\s]{1,4})|\s+")
 WORDS = ("the ", "model ", "streams ", "a ", "token ", "per ", "step ", "and ", "then ", "stops ")
 
 
 def count_tokens(text: str) -> int:
     """A tokenizer-free token count: runs of up to five word characters, and each punctuation mark."""
     return len(_PIECE.findall(text))
+
+
+def token_pieces(text: str) -> list[str]:
+    """``text`` cut into token-sized pieces that join back to it exactly."""
+    return _TOKEN_PIECE.findall(text)
 
 
 def openai_prompt(body: dict[str, Any], chat: bool) -> str:
@@ -92,6 +105,10 @@ class Generation:
     def chunk(self, start: int, count: int) -> bytes:
         raise NotImplementedError
 
+    def intent(self) -> dict[str, Any]:
+        """What the reply meant, for the truth log (a scripted reply's key and rightness); nothing for words."""
+        return {}
+
     def tail(self) -> bytes:
         return b""
 
@@ -120,25 +137,32 @@ class OpenAIGeneration(Generation):
     def usage(self, completion: int) -> dict[str, Any]:
         return self.style.usage(self.prompt_tokens, completion, min(self.reasoning, completion))
 
+    def delta(self, start: int, end: int) -> dict[str, Any]:
+        """The chat delta of tokens ``start .. end``: reasoning words, then content words."""
+        words = [WORDS[i % len(WORDS)] for i in range(start, end)]
+        field = self.style.reasoning_field
+        if end <= self.reasoning:
+            return {field: "".join(words)}
+        if start < self.reasoning:
+            cut = self.reasoning - start
+            return {field: "".join(words[:cut]), "content": "".join(words[cut:])}
+        return {"content": "".join(words)}
+
+    def text(self, start: int, end: int) -> str:
+        """The completion text of tokens ``start .. end``."""
+        return self.words(start, end)
+
     def _event(self, start: int, count: int, role: bool) -> bytes:
         """The event for tokens ``start .. start+count`` (bytes spliced into a cached frame)."""
         end = start + count
-        words = [WORDS[i % len(WORDS)] for i in range(start, end)]
         last = end >= self.output_tokens
         if self.chat:
-            field = self.style.reasoning_field
-            if end <= self.reasoning:
-                delta = {field: "".join(words)}
-            elif start < self.reasoning:
-                cut = self.reasoning - start
-                delta = {field: "".join(words[:cut]), "content": "".join(words[cut:])}
-            else:
-                delta = {"content": "".join(words)}
+            delta = self.delta(start, end)
             if role:
                 delta["role"] = "assistant"
             body = b'{"index":0,"delta":' + orjson.dumps(delta)
         else:
-            body = b'{"index":0,"text":' + orjson.dumps("".join(words))
+            body = b'{"index":0,"text":' + orjson.dumps(self.text(start, end))
         body += b',"finish_reason":"%b"}]' % self.finish_reason.encode() if last else b',"finish_reason":null}]'
         if self.continuous_usage:
             body += b',"usage":' + orjson.dumps(self.usage(end))
@@ -174,6 +198,89 @@ class OpenAIGeneration(Generation):
             choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
         else:
             choice = {"index": 0, "text": text, "finish_reason": self.finish_reason}
+        return {"id": self.id, "object": "chat.completion" if self.chat else "text_completion",
+                "created": self.created, "model": self.model, "choices": [choice],
+                "usage": self.usage(self.output_tokens)}
+
+
+class ScriptedGeneration(OpenAIGeneration):
+    """An answer book's reply, planned as token pieces instead of placeholder words.
+
+    Chat: the reasoning (unless ``chat_template_kwargs.enable_thinking`` is
+    false) in the dialect's reasoning field, the answer's content, then per
+    call a first piece that opens it (``index``, ``id``, ``type``, ``name``,
+    empty ``arguments``) and its JSON arguments in pieces, each tool_calls
+    entry carrying only ``index`` and ``function.arguments``, as vLLM streams
+    them; the end is ``tool_calls`` (``stop`` without calls). Completions: the
+    GLM-4.7 text of the reply in pieces. A stream with more pieces than
+    ``max_tokens`` is cut there, ending ``length``. Unstreamed, all the pieces
+    make the message whatever ``max_tokens`` says, as unstreamed scripted
+    replies always have.
+    """
+
+    def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, body: dict[str, Any], chat: bool,
+                 style: StreamStyle, reply: Reply) -> None:
+        super().__init__(cfg, rng, seq, body, chat, style)
+        self.reply = reply
+        self.seq = seq
+        answer = reply.answer
+        # (field, text, call): field is the reasoning field, "content", "text", "name" or "arguments".
+        self.pieces: list[tuple[str, str, int]] = []
+        self.reasoning = 0
+        if not chat:
+            self.pieces += [("text", t, -1) for t in token_pieces(answer.glm_text())]
+        else:
+            kwargs = body.get("chat_template_kwargs")
+            if not isinstance(kwargs, dict) or kwargs.get("enable_thinking") is not False:
+                self.pieces += [(style.reasoning_field, t, -1) for t in token_pieces(REASONING)]
+                self.reasoning = len(self.pieces)
+            self.pieces += [("content", t, -1) for t in token_pieces(answer.content or "")]
+            for i, (name, arguments) in enumerate(answer.calls_json()):
+                self.pieces.append(("name", name, i))
+                self.pieces += [("arguments", t, i) for t in token_pieces(arguments)]
+        self.pieces = self.pieces or [("content", "", -1)]  # nothing to say still ends with one (empty) token
+        self.output_tokens = min(len(self.pieces), self.max_tokens) if self.stream else len(self.pieces)
+        if len(self.pieces) > self.output_tokens:
+            self.finish_reason = "length"
+        else:
+            self.finish_reason = "tool_calls" if chat and answer.tool_calls else "stop"
+
+    def intent(self) -> dict[str, Any]:
+        return self.reply.intent()
+
+    def delta(self, start: int, end: int) -> dict[str, Any]:
+        """The pieces ``start .. end`` as one delta; pieces of the same call merge into one tool_calls entry."""
+        delta: dict[str, Any] = {}
+        calls: list[dict[str, Any]] = []
+        for field, text, call in self.pieces[start:end]:
+            if field == "name":
+                calls.append({"index": call, "id": f"call_sim{self.seq}_{call}", "type": "function",
+                              "function": {"name": text, "arguments": ""}})
+            elif field == "arguments":
+                if calls and calls[-1]["index"] == call:
+                    calls[-1]["function"]["arguments"] += text
+                else:
+                    calls.append({"index": call, "function": {"arguments": text}})
+            else:
+                delta[field] = delta.get(field, "") + text
+        if calls:
+            delta["tool_calls"] = calls
+        return delta
+
+    def text(self, start: int, end: int) -> str:
+        return "".join(text for _, text, _ in self.pieces[start:end])
+
+    def response(self) -> dict[str, Any]:
+        if self.chat:
+            whole = self.delta(0, self.output_tokens)
+            message: dict[str, Any] = {"role": "assistant", "content": whole.get("content")}
+            if self.reasoning:
+                message[self.style.reasoning_field] = whole.get(self.style.reasoning_field)
+            if calls := whole.get("tool_calls"):
+                message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
+            choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
+        else:
+            choice = {"index": 0, "text": self.text(0, self.output_tokens), "finish_reason": self.finish_reason}
         return {"id": self.id, "object": "chat.completion" if self.chat else "text_completion",
                 "created": self.created, "model": self.model, "choices": [choice],
                 "usage": self.usage(self.output_tokens)}

@@ -13,11 +13,11 @@ from time import perf_counter_ns
 import orjson
 from aiohttp import web
 
-from glmbench.sim.answers import Answer, AnswerBook
+from glmbench.sim.answers import AnswerBook
 from glmbench.sim.config import SimConfig
 from glmbench.sim.dialects import Dialect, dialect_for
-from glmbench.sim.engine import SimState, compact_json, error_response, run_generation
-from glmbench.sim.generation import OpenAIGeneration
+from glmbench.sim.engine import SimState, error_response, run_generation
+from glmbench.sim.generation import OpenAIGeneration, ScriptedGeneration
 
 __all__ = ["SimState", "make_app", "STATE", "DIALECT"]
 
@@ -39,36 +39,23 @@ async def _openai(request: web.Request, state: SimState, dialect: Dialect, chat:
         return error_response(400, "request body is not a JSON object")
     if chat and not isinstance(body.get("messages"), list):
         return error_response(400, "'messages' must be a list")
+    in_flight = state.held() + 1  # counted by run_generation below: nothing yields in between
+    reply = state.answers.reply(body, chat, in_flight) if state.answers is not None else None
     try:
-        gen = OpenAIGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect)
+        gen = (OpenAIGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect) if reply is None
+               else ScriptedGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect, reply))
     except (TypeError, ValueError):
         return error_response(400, "'max_tokens' must be an integer")
     if gen.max_tokens < 1:
         return error_response(400, "'max_tokens' must be at least 1")
-    answer = state.answers.lookup(body, chat) if state.answers is not None else None
-    if answer is not None and not gen.stream:
-        return compact_json(_scripted(gen, answer, chat))
-    return await run_generation(request, state, gen, recv_ns, head_ns)
-
-
-def _scripted(gen: OpenAIGeneration, answer: Answer, chat: bool) -> dict:
-    """An unstreamed reply carrying the answer book's calls (chat) or GLM-4.7 text (completions)."""
-    body = gen.response()
-    choice = body["choices"][0]
-    if chat:
-        choice["message"] = answer.chat_message(int(gen.id.rsplit("sim", 1)[1]))
-        choice["finish_reason"] = "tool_calls" if answer.tool_calls else "stop"
-    else:
-        choice["text"] = answer.glm_text()
-        choice["finish_reason"] = "stop"
-    return body
+    return await run_generation(request, state, gen, recv_ns, head_ns, in_flight)
 
 
 def make_app(config: SimConfig, truth_log: Path | None = None) -> web.Application:
     """The simulated server's routes: chat and text completions, models, metrics, and the dialect's own."""
     dialect = dialect_for(config)
     state = SimState(config, truth_log, on_finish=dialect.on_finish)
-    state.answers = AnswerBook(Path(config.answers)) if config.answers else None
+    state.answers = AnswerBook(Path(config.answers), config.answer_law, config.seed) if config.answers else None
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE] = state
     app[DIALECT] = dialect
