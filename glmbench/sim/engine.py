@@ -192,7 +192,7 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
     steps: list[int] = []
     left = gen.output_tokens
     while left > 0:
-        k = min(cfg.step_tokens(rng) if cfg.spec_tokens else 1, left)
+        k = min(cfg.step_tokens(rng, gen.spec_accept) if cfg.spec_tokens else 1, left)
         steps.append(k)
         left -= k
 

@@ -81,6 +81,8 @@ class Generation:
     """
 
     chat = False
+    # The chance each draft token is accepted for this reply; None: the server's spec_accept.
+    spec_accept: float | None = None
 
     def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, *, prompt_tokens: int,
                  max_tokens: Any, ignore_eos: bool, reasoning: bool, stream: bool, id_prefix: str,
@@ -223,6 +225,7 @@ class ScriptedGeneration(OpenAIGeneration):
         super().__init__(cfg, rng, seq, body, chat, style)
         self.reply = reply
         self.seq = seq
+        self.spec_accept = cfg.spec_accept_answers
         answer = reply.answer
         # (field, text, call): field is the reasoning field, "content", "text", "name" or "arguments".
         self.pieces: list[tuple[str, str, int]] = []
