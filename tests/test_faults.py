@@ -827,6 +827,9 @@ def test_sigterm_during_a_bfcl_run_keeps_the_answers(fault, tmp_path: Path) -> N
     assert summary["interrupted"]
     answered = (folder / "bfcl_records.jsonl").read_text().splitlines()
     assert len(answered) == 3 and "resume" in out
+    # The requests that ended keep their figures, marked interrupted; the cut one is no completed request.
+    [row] = summary["load"]
+    assert row["interrupted"] and row["completed"] == 3
 
 
 def test_report_skips_lines_that_are_not_records(fault, tmp_path: Path) -> None:

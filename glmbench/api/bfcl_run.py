@@ -196,6 +196,9 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
         store.release_reserve()
     result.summary = summarize_run(store.run_id, suite, entries, result.records, not_run, interrupted)
     if suite.stream:
+        if interrupted and not load:
+            # Cut short: the requests that ended are on disk, their figures marked interrupted.
+            load = _stored_rows(store, entries, suite)
         result.summary.schedule, result.summary.load = suite.workload().describe(), load
     try:
         store.write_summary(result.summary)
@@ -234,6 +237,23 @@ async def _as_traffic(entries: list, suite: BFCLSuite, prepared: PreparedLaunch,
         after = await scraper.scrape(session, target.root_url)
     acceptance = scraper.acceptance(before, after) if before and after else None
     return out.records, traffic_rows(out, {e.id: e.category for e in entries}, workload.describe(), acceptance)
+
+
+def _stored_rows(store: RunStore, entries: list, suite: BFCLSuite) -> list[dict[str, Any]]:
+    """The load rows of a traffic run cut short, from the request records it kept (none if unreadable)."""
+    from glmbench.bfcl.traffic import TrafficRun, traffic_rows
+    from glmbench.load.sender import WorkloadRun
+    from glmbench.results.records import read_records as read_requests
+
+    try:
+        requests = list(read_requests(store.records_path)) if store.records_path.is_file() else []
+    except OSError:
+        return []
+    if not requests:
+        return []
+    run = WorkloadRun(name="bfcl", t0_ns=min(r.due_ns for r in requests), interrupted=True)
+    out = TrafficRun(records={}, requests=requests, run=run, cap=suite.concurrency)
+    return traffic_rows(out, {e.id: e.category for e in entries}, suite.workload().describe())
 
 
 def rescore_run(run_dir: Path, scoring: str | None = None, data_dir: str | None = None) -> BFCLSummary:
