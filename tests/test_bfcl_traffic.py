@@ -202,3 +202,10 @@ def test_multi_turn_conversations_are_timed_sessions_scored_as_unstreamed_ones(s
     summary = json.loads((streamed / "summary.json").read_text())
     assert [row["workload"] for row in summary["load"]] == ["all"]  # one traffic class: multi-turn only
     assert summary["load"][0]["num_prompts"] == len(entries)
+
+
+def test_pacing_an_unstreamed_run_is_refused_not_ignored(tmp_path):
+    res = run_cli("bfcl", "--endpoint", "http://127.0.0.1:9/v1", "--no-stream", "--request-rate", "5", "--data-dir",
+                  str(MINI), "--results-dir", str(tmp_path / "r"))
+    assert res.returncode == 2 and "request_rate and tool_latency_ms need streamed traffic" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "r").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glmbench.bfcl.categories import NAMES
 from glmbench.bfcl.registry import default_rule_set, get_rule_set
@@ -63,6 +63,15 @@ class BFCLSuite(BaseModel):
         if unknown:
             raise ValueError(f"unknown categories {', '.join(unknown)}; known: {', '.join(NAMES)}")
         return value
+
+    @model_validator(mode="after")
+    def _paced(self) -> BFCLSuite:
+        if not self.stream and (self.request_rate is not None or self.tool_latency_ms):
+            raise ValueError("request_rate and tool_latency_ms need streamed traffic: an unstreamed run (stream: "
+                             "false, --no-stream) asks at most `concurrency` at once and nothing else")
+        if not self.stream and self.concurrency is None:
+            raise ValueError("an unstreamed run (stream: false, --no-stream) needs a concurrency")
+        return self
 
     @field_validator("style", "scoring")
     @classmethod
