@@ -454,7 +454,7 @@ def test_the_report_tables_name_and_rank_metrics_as_the_registry_does(tmp_path: 
     assert rows[0] == ["a (best)", "complete", "-", "1500 (c8)", "80.0 (c1)", "1.50 (c8)", "71.25", "on the frontier"]
     headers, rows = point_table(report)
     assert headers == ["server", "point", "status", "output tok/s", "TTFT mean ms", "TTFT p99 ms", "TPOT mean ms",
-                       "goodput req/s", "BFCL overall %"]  # no point has a reason: no "why"
+                       "goodput req/s", "BFCL overall % (95% CI)"]  # no point has a reason: no "why"
     assert rows == [["a", "c8", "complete", "1235", "50.0", "61.3", "5.01", "1.50", "71.25"]]
 
 

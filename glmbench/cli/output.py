@@ -35,7 +35,8 @@ def print_speed(rows: Sequence[dict[str, Any]], title: str) -> None:
 
 
 def print_bfcl(summary: BFCLSummary, title: str) -> None:
-    """A BFCL run's tables, the primary rule set first, as ``glmbench report`` shows a stored one."""
+    """A BFCL run's tables, the primary rule set first, then (asked as traffic) its requests' latency table and
+    notes, as ``glmbench report`` shows a stored one."""
     from glmbench.report.formats.terminal import FORMAT
     from glmbench.report.model import BFCLRunReport
 

@@ -1,4 +1,10 @@
-"""``compare_results``: two sides, per workload (or BFCL category) and metric, a change and a verdict."""
+"""``compare_results``: two sides, per workload (or BFCL category) and metric, a change and a verdict.
+
+A BFCL comparison judges accuracy per category (rows whose metric is
+``accuracy``) and, when both sides were asked as traffic, the speed of their
+requests per load row (``all``, ``single-turn``, ``multi-turn``; rows whose
+metric is a load metric key) exactly as load runs are judged, so either fails it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any, NamedTuple
 from glmbench.compare.bootstrap import RequestSample, ratio_interval, request_sample
 from glmbench.compare.metrics import (
     BFCL_METRIC,
+    DEFAULT_BFCL_LOAD_METRICS,
     DEFAULT_LOAD_METRICS,
     MetricSpec,
     known_metrics,
@@ -99,7 +106,7 @@ def compare_results(baseline: Path, candidate: Path, threshold: float = 0.05,
                                 f"use one of {', '.join(known_metrics(base.kind))}")
     result = Comparison(base.label, cand.label, base.kind, threshold, [], _notes(base, cand))
     if base.kind == "bfcl":
-        _compare_bfcl(base, cand, result)
+        _compare_bfcl(base, cand, result, list(metrics))
     else:
         _compare_load(base, cand, result, list(metrics) or list(DEFAULT_LOAD_METRICS))
     if not result.rows:
@@ -125,12 +132,14 @@ def _notes(base: Side, cand: Side) -> list[str]:
     return notes
 
 
-def _workload_rows(side: Side) -> dict[str, list[tuple[Run, dict[str, Any]]]]:
-    by_workload: dict[str, list[tuple[Run, dict[str, Any]]]] = {}
+_RunRows = dict[str, list[tuple[Run, dict[str, Any]]]]
+
+
+def _workload_rows(side: Side) -> _RunRows:
+    """Each load row's name (a load run's workload, a BFCL run's traffic class) with the runs' rows of it."""
+    by_workload: _RunRows = {}
     for run in side.runs:
-        summary = run.summary
-        assert summary.kind == "load"  # a side holds one kind of run (sides.py), and this is the load path
-        for row in summary.rows:
+        for row in run.load_rows:
             by_workload.setdefault(row["workload"], []).append((run, row))
     return by_workload
 
@@ -141,6 +150,12 @@ def _compare_load(base: Side, cand: Side, result: Comparison, metrics: list[str]
     if not common:
         raise GlmbenchError(f"no common workloads: baseline has {', '.join(base_rows) or 'none'}, "
                             f"candidate has {', '.join(cand_rows) or 'none'}", "run the same workloads on both sides")
+    _judge_load_rows(base_rows, cand_rows, common, result, metrics)
+
+
+def _judge_load_rows(base_rows: _RunRows, cand_rows: _RunRows, common: list[str], result: Comparison,
+                     metrics: list[str]) -> None:
+    """The rows of ``metrics`` for each load row in ``common``, with notes on failures and saturated clients."""
     for workload in common:
         failed = sum(int(row.get("failed") or 0) for _, row in cand_rows[workload])
         if failed:
@@ -292,7 +307,46 @@ def _usable_pairs(pairs: dict[str, _Pair | None], common: list[str],
     return usable
 
 
-def _compare_bfcl(base: Side, cand: Side, result: Comparison) -> None:
+def _compare_bfcl(base: Side, cand: Side, result: Comparison, metrics: list[str]) -> None:
+    """Accuracy per category, then the requests' speed; ``metrics`` (none: accuracy and the default speed
+    metrics) picks which."""
+    if not metrics or BFCL_METRIC.key in metrics:
+        _compare_accuracy(base, cand, result)
+    speed = [m for m in metrics if m != BFCL_METRIC.key] if metrics else list(DEFAULT_BFCL_LOAD_METRICS)
+    if speed:
+        _compare_bfcl_speed(base, cand, result, speed)
+
+
+def _compare_bfcl_speed(base: Side, cand: Side, result: Comparison, metrics: list[str]) -> None:
+    """The load rows of two BFCL sides asked as traffic, matched by name and judged as load runs' rows are.
+
+    A request record's row comes from its entry's category (:meth:`Run.records`), so the bootstrap resamples
+    the requests behind each row. Sides not both asked as traffic are left out, with a note when one was.
+    """
+    untimed = [name for name, side in (("baseline", base), ("candidate", cand))
+               if not all(run.load_rows for run in side.runs)]
+    if untimed:
+        if len(untimed) == 1:
+            result.notes.append(f"speed not compared: the {untimed[0]} was not asked as traffic "
+                                "(bfcl --no-stream, or a run written before BFCL requests were timed)")
+        return
+    base_rows, cand_rows = _workload_rows(base), _workload_rows(cand)
+    common = [w for w in base_rows if w in cand_rows]
+    if not common:
+        result.notes.append(f"speed not compared: no common load rows (baseline {', '.join(base_rows)}; "
+                            f"candidate {', '.join(cand_rows)})")
+        return
+    schedules = [" / ".join(sorted({str(run.schedule) for run in side.runs})) for side in (base, cand)]
+    if schedules[0] != schedules[1]:
+        result.notes.append(f"schedules differ: baseline {schedules[0]}; candidate {schedules[1]} "
+                            "(the speed change is not like for like)")
+    result.notes.append("speed: the BFCL requests' load rows (all, then single-turn and multi-turn) are compared as "
+                        "load runs' are, their metric keys beside accuracy; per-request latencies by a bootstrap "
+                        "over each row's requests in records.jsonl")
+    _judge_load_rows(base_rows, cand_rows, common, result, metrics)
+
+
+def _compare_accuracy(base: Side, cand: Side, result: Comparison) -> None:
     rules = _bfcl_rules(base, cand)
     result.notes.append(f"BFCL accuracy under the {rules} scoring rules; repeats are pooled by entry counts")
     b, c = _bfcl_counts(base, rules), _bfcl_counts(cand, rules)

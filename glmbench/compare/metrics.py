@@ -1,5 +1,9 @@
 """The metrics compare judges, each with its better direction and unit from the registry, and how to resample it
-per request."""
+per request.
+
+A BFCL run is judged on its accuracy and, when it was asked as traffic, on its
+requests' speed: the load metrics of its load rows, as a load run's.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from dataclasses import dataclass
 from glmbench.metrics.base import STATS
 from glmbench.metrics.registry import ACCURACY, METRICS, Better, Metric
 
-__all__ = ["MetricSpec", "LOAD_METRICS", "DEFAULT_LOAD_METRICS", "BFCL_METRIC", "metric_spec", "known_metrics"]
+__all__ = ["MetricSpec", "LOAD_METRICS", "DEFAULT_LOAD_METRICS", "DEFAULT_BFCL_LOAD_METRICS", "BFCL_METRIC",
+           "metric_spec", "known_metrics"]
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,19 @@ LOAD_METRICS: dict[str, MetricSpec] = {
 DEFAULT_LOAD_METRICS = ("output_tok_s", "request_s", "ttft_ms_mean", "ttft_ms_p99", "e2e_ms_mean", "e2e_ms_p99",
                         "itl_ms_mean", "tpot_ms_mean", "spec_accept_length")
 
+# A BFCL run's requests: the load defaults, and how long a tool call takes to start and to finish.
+DEFAULT_BFCL_LOAD_METRICS = (*DEFAULT_LOAD_METRICS, "ttft_tool_call_ms_mean", "tool_call_ms_mean")
+
 BFCL_METRIC = MetricSpec(ACCURACY.tag, "higher", ACCURACY.unit)
 
 
 def known_metrics(kind: str) -> list[str]:
-    """The metric keys compare accepts for a load or BFCL run."""
-    return [BFCL_METRIC.key] if kind == "bfcl" else list(LOAD_METRICS)
+    """The metric keys compare accepts for a load or BFCL run (accuracy, then the load metrics of its requests)."""
+    return [BFCL_METRIC.key, *LOAD_METRICS] if kind == "bfcl" else list(LOAD_METRICS)
 
 
 def metric_spec(key: str, kind: str) -> MetricSpec | None:
     """The spec of a metric key, None if compare does not know it for this kind of run."""
-    if kind == "bfcl":
-        return BFCL_METRIC if key == BFCL_METRIC.key else None
+    if kind == "bfcl" and key == BFCL_METRIC.key:
+        return BFCL_METRIC
     return LOAD_METRICS.get(key)

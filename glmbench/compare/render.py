@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from glmbench.compare.compare import Comparison, Row
+from glmbench.compare.metrics import BFCL_METRIC
 from glmbench.util.text import md_text, rich_text, safe_console
 
 __all__ = ["to_markdown", "print_table"]
@@ -16,9 +17,19 @@ def _change(row: Row) -> str:
     return "n/a" if row.change is None else f"{100 * row.change:+.1f}%"
 
 
+def _split(cmp: Comparison) -> str:
+    """For BFCL runs judged on both accuracy and speed, how many regressions each has: `` (accuracy 0, speed 3)``."""
+    speed = [r for r in cmp.rows if r.metric != BFCL_METRIC.key]
+    if cmp.kind != "bfcl" or not speed or len(speed) == len(cmp.rows):
+        return ""
+    slower = sum(r.verdict.regressed for r in speed)
+    return f" (accuracy {len(cmp.regressions) - slower}, speed {slower})"
+
+
 def _headline(cmp: Comparison) -> str:
     if cmp.regressions:
-        return f"REGRESSION: {len(cmp.regressions)} of {len(cmp.rows)} comparisons worse by more than {100 * cmp.threshold:g}%"
+        return (f"REGRESSION: {len(cmp.regressions)} of {len(cmp.rows)} comparisons worse by more than "
+                f"{100 * cmp.threshold:g}%{_split(cmp)}")
     return f"OK: no regression beyond {100 * cmp.threshold:g}% in {len(cmp.rows)} comparisons"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from glmbench.errors import GlmbenchError
 from glmbench.results.records import RequestRecord, read_records
@@ -25,17 +27,53 @@ class Run:
     def has_records(self) -> bool:
         return (self.path / "records.jsonl").is_file()
 
+    @property
+    def load_rows(self) -> list[dict[str, Any]]:
+        """The load summary rows: a load run's, or a BFCL run's requests' (none when it was not asked as traffic)."""
+        return self.summary.rows if isinstance(self.summary, LoadSummary) else self.summary.load
+
+    @property
+    def schedule(self) -> str | None:
+        """The load schedule a BFCL run's entries were asked on, in words (None for a load run, whose rows say)."""
+        return self.summary.schedule if isinstance(self.summary, BFCLSummary) else None
+
     def records(self, workload: str) -> list[RequestRecord]:
+        """The request records behind the load row ``workload``.
+
+        A load run's rows are its records' workloads. A BFCL run's requests are
+        all ``bfcl``, and its rows are as its traffic summary cut them: ``all``
+        holds every request, ``single-turn`` and ``multi-turn`` those of entries
+        of such categories (each entry's category from ``bfcl_records.jsonl``).
+        """
         if self._records is None:
             self._records = {}
+            group = _traffic_class(self.path) if isinstance(self.summary, BFCLSummary) else None
             for record in read_records(self.path / "records.jsonl"):
-                self._records.setdefault(record.workload, []).append(record)
+                for name in (record.workload,) if group is None else ("all", group(record)):
+                    self._records.setdefault(name, []).append(record)
         return self._records.get(workload, [])
 
     @property
     def published(self) -> bool:
         """A reference table from a publication rather than a glmbench measurement."""
         return bool(self.manifest.dataset.get("published"))
+
+
+def _traffic_class(folder: Path) -> Callable[[RequestRecord], str]:
+    """A BFCL run's request to the load row of its traffic class, as the run's summary made them
+    (:func:`glmbench.bfcl.traffic.traffic_rows`): ``multi-turn`` for an entry of a multi-turn category,
+    else ``single-turn``."""
+    from glmbench.bfcl.categories import TABLE
+    from glmbench.bfcl.runner import RECORDS
+    from glmbench.bfcl.runner import read_records as read_entries
+
+    categories = {i: e["category"] for i, e in read_entries(folder / RECORDS).items()}
+
+    def group(record: RequestRecord) -> str:
+        category = TABLE.get(categories.get(record.entry or "", ""))
+        return "multi-turn" if category is not None and category.multi_turn else "single-turn"
+
+    return group
 
 
 @dataclass

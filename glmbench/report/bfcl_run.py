@@ -2,17 +2,25 @@
 
 The published shape is category, accuracy, correct/total (with OVERALL among
 the categories); the accuracy cell adds its 95% Wilson interval where the summary
-has one, ``62.50% (57.7-67.1)``. How it is drawn is up to each format
-(:mod:`glmbench.report.formats`).
+has one, ``62.50% (57.7-67.1)``. A run asked as traffic also has a compact
+latency table under them: one line per load row (``all``, then each traffic
+class), the schedule in its title, and the load run's notes (a client that did
+not hold its cap or was saturated flags its row with ``*``). How it is drawn is
+up to each format (:mod:`glmbench.report.formats`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from glmbench.metrics.registry import column, columns
+from glmbench.report.load_run import Column, cell, flagged
+from glmbench.report.load_run import notes as load_notes
 from glmbench.results.schema import BFCLSummary
 
-__all__ = ["CSV_FIELDS", "INTERRUPTED_NOTE", "rule_order", "bfcl_rows", "score_cells", "csv_values"]
+__all__ = ["CSV_FIELDS", "INTERRUPTED_NOTE", "LATENCY_COLUMNS", "ACCEPT_COLUMN", "rule_order", "bfcl_rows",
+           "score_cells", "csv_values", "latency_title", "latency_columns", "latency_cells", "latency_notes"]
 
 # The columns of the flat table (every rule set's rows, one after another).
 CSV_FIELDS = ("rules", "category", "accuracy", "accuracy_low", "accuracy_high", "correct", "total", "scored",
@@ -50,3 +58,40 @@ def csv_values(row: dict[str, Any]) -> tuple[Any, ...]:
     """A row of :func:`bfcl_rows` as the values under :data:`CSV_FIELDS`."""
     return (row["rules"], row["category"], row.get("accuracy"), row.get("accuracy_low"), row.get("accuracy_high"),
             row.get("correct"), row.get("total"), row.get("scored", True), row.get("note") or "")
+
+
+# The latency table of a run asked as traffic: what the requests cost beside what they scored.
+LATENCY_COLUMNS: tuple[Column, ...] = (
+    ("workload", "workload", "{}"),
+    *columns("completed", "failed", "request_s", "ttft_ms_mean", "ttft_ms_p99", "ttft_tool_call_ms_mean",
+             "tool_call_ms_mean", "e2e_ms_mean", "e2e_ms_p99", "output_tok_s"),
+)
+# Only where the server's counters gave it (a speculative-decoding server).
+ACCEPT_COLUMN: Column = column("spec_accept_rate")
+
+
+def latency_title(summary: BFCLSummary) -> str:
+    """``Latency (closed loop, cap 8)``: the table's title, with the schedule the entries were asked on."""
+    return f"Latency ({summary.schedule})" if summary.schedule else "Latency"
+
+
+def latency_columns(rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
+    """The latency table's columns: :data:`LATENCY_COLUMNS`, and the acceptance rate when a row has one."""
+    if any(r.get(ACCEPT_COLUMN[0]) is not None for r in rows):
+        return (*LATENCY_COLUMNS, ACCEPT_COLUMN)
+    return LATENCY_COLUMNS
+
+
+def latency_cells(row: dict[str, Any], shown: Sequence[Column]) -> list[str]:
+    """A load row's cells under ``shown``; the workload with `` *`` when its figures are
+    :func:`~glmbench.report.load_run.flagged` (the notes say why)."""
+    cells = [cell(row, key, fmt) for key, _, fmt in shown]
+    if flagged(row):
+        cells[0] += " *"
+    return cells
+
+
+def latency_notes(summary: BFCLSummary) -> list[str]:
+    """The load run's notes on the requests (client warnings, failures with their reasons...), as a load run
+    shows them; text from the server kept as is, so escape to show."""
+    return load_notes(summary.load)

@@ -87,7 +87,8 @@ class LoadRunReport:
 
 @dataclass(eq=False)
 class BFCLRunReport:
-    """One BFCL run: a table per rule set, the primary first, and whether it was interrupted."""
+    """One BFCL run: a table per rule set, the primary first, and whether it was interrupted; a run asked as
+    traffic also its requests' latency table (:attr:`load_rows`) and its notes."""
 
     title: str
     summary: BFCLSummary
@@ -102,6 +103,22 @@ class BFCLRunReport:
     def rows(self) -> list[dict[str, Any]]:
         """Every rule set's rows, each naming its ``rules``."""
         return bfcl_run.bfcl_rows(self.summary)
+
+    @property
+    def load_rows(self) -> list[dict[str, Any]]:
+        """The requests' load summary rows (``all`` first) of a run asked as traffic; none for an unstreamed
+        run or one written before."""
+        return self.summary.load
+
+    @cached_property
+    def latency_columns(self) -> tuple[load_run.Column, ...]:
+        """The latency table's columns (the acceptance rate only where the server gave one)."""
+        return bfcl_run.latency_columns(self.load_rows)
+
+    @cached_property
+    def latency_notes(self) -> list[str]:
+        """Warnings beside the latency table (a cap not held, a saturated client, failures...)."""
+        return bfcl_run.latency_notes(self.summary)
 
     @cached_property
     def as_runs(self) -> RunsReport:

@@ -1,10 +1,12 @@
-"""Several runs side by side, with pandas: speed in the published shape, detail, BFCL per category.
+"""Several runs side by side, with pandas: speed in the published shape, detail, BFCL per category and the
+latency of BFCL runs asked as traffic.
 
 The first run given is the baseline; every other run's figures carry their
 difference from it (absolute and percent for speed, percentage points for BFCL
-accuracy). Numeric frames hold the figures; ``display_*`` frames hold the text
-cells that markdown, the terminal and HTML show; :meth:`ReportTables.notes` the
-warnings beside them. How they are drawn is up to each format
+accuracy; a BFCL run's latency is shown as is, one line per run and load row).
+Numeric frames hold the figures; ``display_*`` frames hold the text cells that
+markdown, the terminal and HTML show; :meth:`ReportTables.notes` the warnings
+beside them. How they are drawn is up to each format
 (:mod:`glmbench.report.formats`).
 """
 
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from glmbench.metrics.registry import column, columns
-from glmbench.report.load_run import PUBLISHED_COLUMNS
+from glmbench.report.bfcl_run import ACCEPT_COLUMN, LATENCY_COLUMNS
+from glmbench.report.load_run import PUBLISHED_COLUMNS, flagged
 from glmbench.report.load_run import notes as load_notes
 from glmbench.report.runs import ReportRun, require
 from glmbench.results.schema import BFCLSummary, LoadSummary
 
-__all__ = ["SPEED_METRICS", "DETAIL_COLUMNS", "ReportTables", "build_tables"]
+__all__ = ["SPEED_METRICS", "DETAIL_COLUMNS", "BFCL_LOAD_COLUMNS", "ReportTables", "build_tables"]
 
 # (key, header, format) of the published speed table's figures (its columns after the workload).
 SPEED_METRICS = PUBLISHED_COLUMNS[1:]
@@ -33,6 +36,9 @@ DETAIL_COLUMNS = (
     *columns("ttft_ms_p50", "ttft_ms_p99", "itl_ms_p50", "itl_ms_p99", "tpot_ms_mean", "e2e_ms_p50", "e2e_ms_p99",
              "spec_accept_length", "goodput_request_s"),
 )
+
+# (key, header, format) of a BFCL run's latency figures (the columns after workload and run).
+BFCL_LOAD_COLUMNS = (*LATENCY_COLUMNS[1:], ACCEPT_COLUMN)
 
 
 def _num(value: Any) -> float:
@@ -54,13 +60,17 @@ def _delta_cell(value: float, base: float, fmt: str) -> str:
 
 @dataclass
 class ReportTables:
-    """The numeric frames (``speed``, ``detail``, ``bfcl``) of some runs, and the baseline's label."""
+    """The numeric frames (``speed``, ``detail``, ``bfcl``, ``bfcl_load``) of some runs, and the baseline's label.
+
+    ``bfcl_load`` holds the load rows of the BFCL runs asked as traffic (empty when none was).
+    """
 
     baseline: str | None
     runs: list[ReportRun]
     speed: Any
     detail: Any
     bfcl: Any
+    bfcl_load: Any
 
     def display_speed(self):
         """Workload, run and the published figures, each non-baseline cell with its delta."""
@@ -108,6 +118,24 @@ class ReportTables:
             out.append(cells)
         return pd.DataFrame(out, columns=["Rules", "Category", *labels])
 
+    def bfcl_load_title(self) -> str:
+        """``BFCL latency (closed loop, cap 8)``: the schedule of each BFCL run asked as traffic (several runs'
+        each after its label when they differ)."""
+        schedules = {run.label: run.summary.schedule for run in self.runs
+                     if isinstance(run.summary, BFCLSummary) and run.summary.load}
+        if len(set(schedules.values())) == 1:
+            return f"BFCL latency ({next(iter(schedules.values()))})"
+        return "BFCL latency (" + "; ".join(f"{label}: {s}" for label, s in schedules.items()) + ")"
+
+    def display_bfcl_load(self):
+        """Workload and run, then each BFCL latency figure (the acceptance rate only where a run has one); a
+        workload whose figures the client cannot vouch for marked ``*`` (the notes say why)."""
+        pd = require("pandas")
+        cols = [c for c in BFCL_LOAD_COLUMNS if c != ACCEPT_COLUMN or self.bfcl_load[c[0]].notna().any()]
+        out = [{"Workload": r["workload"] + (" *" if r["flag"] else ""), "Run": r["run"],
+                **{h: _fmt(r[k], f) for k, h, f in cols}} for _, r in self.bfcl_load.iterrows()]
+        return pd.DataFrame(out, columns=["Workload", "Run", *(h for _, h, _ in cols)])
+
     def notes(self) -> list[str]:
         """Warnings beside the numbers, each naming its run (text from the server kept as is: escape to show)."""
         out: list[str] = []
@@ -117,6 +145,7 @@ class ReportTables:
                 out.append(f"{run.label}: stopped early: {run.summary.aborted}")
             if isinstance(run.summary, BFCLSummary):
                 out.extend(f"{run.label}: {cat} not run: {why}" for cat, why in run.summary.not_run.items())
+                out.extend(f"{run.label}: {n}" for n in load_notes(run.summary.load))
         return out
 
 
@@ -127,7 +156,7 @@ def build_tables(runs: Sequence[ReportRun]) -> ReportTables:
     bfcl = [r for r in runs if r.kind == "bfcl"]
     speed, detail = _speed_frames(pd, load)
     return ReportTables(baseline=runs[0].label if runs else None, runs=list(runs), speed=speed, detail=detail,
-                        bfcl=_bfcl_frame(pd, bfcl))
+                        bfcl=_bfcl_frame(pd, bfcl), bfcl_load=_bfcl_load_frame(pd, bfcl))
 
 
 def _speed_frames(pd, runs: Sequence[ReportRun]):
@@ -183,3 +212,15 @@ def _bfcl_frame(pd, runs: Sequence[ReportRun]):
         frame["accuracy_delta_pp"] = [a - b if r != runs[0].label else math.nan
                                       for a, b, r in zip(frame["accuracy"], ref, frame["run"])]
     return frame
+
+
+def _bfcl_load_frame(pd, runs: Sequence[ReportRun]):
+    """The load rows of the BFCL runs asked as traffic, run by run: workload, run, schedule, flag, figures."""
+    rows = []
+    for run in runs:
+        if not isinstance(run.summary, BFCLSummary):
+            continue
+        for row in run.summary.load:
+            rows.append({"workload": row["workload"], "run": run.label, "schedule": run.summary.schedule,
+                         "flag": flagged(row), **{k: _num(row.get(k)) for k, _, _ in BFCL_LOAD_COLUMNS}})
+    return pd.DataFrame(rows, columns=["workload", "run", "schedule", "flag", *(k for k, _, _ in BFCL_LOAD_COLUMNS)])

@@ -42,17 +42,26 @@ class Csv(Format):
         return text_output(buf.getvalue())
 
     def bfcl_run(self, report: BFCLRunReport) -> Output:
-        """One row per rule set and category."""
+        """One row per rule set and category; for a run asked as traffic, after a blank line, one row per load
+        row: the latency table's figures (raw, keyed as the summary), the schedule and the client's warning."""
         from glmbench.report.bfcl_run import CSV_FIELDS, csv_values
 
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(CSV_FIELDS)
         writer.writerows([csv_cell(v) for v in csv_values(row)] for row in report.rows)
+        if report.load_rows:
+            keys = [k for k, _, _ in report.latency_columns]
+            buf.write("\n")
+            writer.writerow([*keys, "schedule", "client_warning"])
+            writer.writerows([csv_cell(row.get(k)) for k in keys]
+                             + [csv_cell(report.summary.schedule), csv_cell(row.get("client_warning"))]
+                             for row in report.load_rows)
         return text_output(buf.getvalue())
 
     def runs(self, report: RunsReport) -> Output:
-        """The speed figures joined with the detail (one row per workload and run), then the BFCL rows."""
+        """The speed figures joined with the detail (one row per workload and run), then the BFCL rows, then
+        the latency rows of BFCL runs asked as traffic (when there are some)."""
         tables = report.tables
         parts = []
         if not tables.speed.empty:
@@ -61,6 +70,8 @@ class Csv(Format):
             parts.append(merged.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
         if not tables.bfcl.empty:
             parts.append(tables.bfcl.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
+        if not tables.bfcl_load.empty:
+            parts.append(tables.bfcl_load.map(csv_cell).rename(columns=csv_cell).to_csv(index=False))
         return text_output("\n".join(parts))
 
     def experiment(self, report: ExperimentView) -> Output:

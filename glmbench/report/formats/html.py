@@ -86,7 +86,8 @@ def page(title: str, body: str) -> str:
 
 
 def _runs_page(report: RunsReport) -> str:
-    """Speed, detail, BFCL (with its notes), the notes, the plots, then each run's facts."""
+    """Speed, detail, BFCL (with its notes and, for runs asked as traffic, its latency), the notes, the plots,
+    then each run's facts."""
     from glmbench.report.formats.plots import figures
 
     tables = report.tables
@@ -102,6 +103,8 @@ def _runs_page(report: RunsReport) -> str:
         bfcl_notes = tables.bfcl[tables.bfcl["note"] != ""][["run", "rules", "category", "note"]]
         if not bfcl_notes.empty:
             parts += ["<h3>BFCL notes</h3>", _table(bfcl_notes, left=4)]
+    if not tables.bfcl_load.empty:
+        parts += [f"<h2>{escape(tables.bfcl_load_title())}</h2>", _table(tables.display_bfcl_load(), cls="detail")]
     notes = tables.notes()
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in notes) + "</ul>")

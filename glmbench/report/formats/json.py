@@ -36,19 +36,26 @@ class Json(Format):
         return text_output(json.dumps(list(report.rows), indent=2, default=str))
 
     def bfcl_run(self, report: BFCLRunReport) -> Output:
-        """Every rule set's rows as one array, each naming its rules."""
-        return text_output(json.dumps(report.rows, indent=2))
+        """Every rule set's rows as one array, each naming its rules; for a run asked as traffic, its load rows
+        after them (every field), each with ``"table": "latency"``, its ``schedule``, and ``rules`` and
+        ``category`` null, so a script that picks accuracy rows by rules or category passes them by."""
+        latency = [{"table": "latency", "rules": None, "category": None, "schedule": report.summary.schedule, **row}
+                   for row in report.load_rows]
+        return text_output(json.dumps(report.rows + latency, indent=2, default=str))
 
     def runs(self, report: RunsReport) -> Output:
-        """The runs, then speed (with differences), detail and BFCL rows, then the notes."""
+        """The runs, then speed (with differences), detail and BFCL rows (and the latency rows of BFCL runs asked
+        as traffic, when there are some), then the notes."""
         tables = report.tables
         runs = [{"label": r.label, "path": str(r.path), "kind": r.kind,
                  "backend": r.manifest.backend.name if r.manifest else None,
                  "model": r.manifest.backend.model if r.manifest else None} for r in tables.runs]
         speed = tables.speed.drop(columns=[c for c in tables.speed.columns if c.endswith("_base")])
-        return text_output(json.dumps({"baseline": tables.baseline, "runs": runs, "speed": _records(speed),
-                                       "detail": _records(tables.detail), "bfcl": _records(tables.bfcl),
-                                       "notes": tables.notes()}, indent=2, default=str))
+        data = {"baseline": tables.baseline, "runs": runs, "speed": _records(speed),
+                "detail": _records(tables.detail), "bfcl": _records(tables.bfcl)}
+        if not tables.bfcl_load.empty:
+            data["bfcl_load"] = _records(tables.bfcl_load)
+        return text_output(json.dumps({**data, "notes": tables.notes()}, indent=2, default=str))
 
     def experiment(self, report: ExperimentView) -> Output:
         """Name, status, objective, the servers and the points (their analysis fields, not display cells)."""

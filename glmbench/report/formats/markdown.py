@@ -57,9 +57,10 @@ class Markdown(Format):
         return text_output("\n".join([head, rule, *body]) + "".join(extra) + "\n")
 
     def bfcl_run(self, report: BFCLRunReport) -> Output:
-        """One table per rule set, the primary first."""
+        """One table per rule set, the primary first; then, for a run asked as traffic, the latency table and
+        its notes."""
         from glmbench.bfcl.registry import rule_set_title
-        from glmbench.report.bfcl_run import score_cells
+        from glmbench.report.bfcl_run import latency_cells, latency_title, score_cells
 
         summary = report.summary
         out = []
@@ -70,6 +71,13 @@ class Markdown(Format):
                 acc, frac = score_cells(row)
                 out.append(f"| {md_text(row['category'])} | {acc} | {frac} | {md_text(row.get('note') or '')} |")
             out.append("")
+        if report.load_rows:
+            shown = report.latency_columns
+            out.append(f"**{md_text(latency_title(summary))}**\n")
+            out.append("| " + " | ".join(h for _, h, _ in shown) + " |")
+            out.append("|---|" + "|".join("---:" for _ in shown[1:]) + "|")
+            out += ["| " + " | ".join(md_text(c) for c in latency_cells(row, shown)) + " |" for row in report.load_rows]
+            out += [""] + [f"* {md_text(n)}" for n in report.latency_notes] + ([""] if report.latency_notes else [])
         return text_output("\n".join(out) + "\n")
 
     def runs(self, report: RunsReport) -> Output:
@@ -83,6 +91,8 @@ class Markdown(Format):
                       _frame_table(tables.display_detail()), ""]
         if not tables.bfcl.empty:
             parts += ["### BFCL accuracy per category\n", _frame_table(tables.display_bfcl()), ""]
+        if not tables.bfcl_load.empty:
+            parts += [f"### {md_text(tables.bfcl_load_title())}\n", _frame_table(tables.display_bfcl_load()), ""]
         notes = tables.notes()
         if notes:
             parts += [f"* {md_text(n)}" for n in notes] + [""]

@@ -99,11 +99,12 @@ class Terminal(Format):
         return Output(console=(*speed_tables(rows, title), *shown), width=120)
 
     def bfcl_run(self, report: BFCLRunReport) -> Output:
-        """One table per rule set, the primary first; categories in upper case (OVERALL) in bold."""
+        """One table per rule set, the primary first; categories in upper case (OVERALL) in bold; then, for a
+        run asked as traffic, the latency table and its notes (wider: it has a dozen columns)."""
         from rich.table import Table
 
         from glmbench.bfcl.registry import rule_set_title
-        from glmbench.report.bfcl_run import INTERRUPTED_NOTE, score_cells
+        from glmbench.report.bfcl_run import INTERRUPTED_NOTE, latency_cells, latency_title, score_cells
 
         out: list[Any] = []
         for rules in report.rule_order:
@@ -118,9 +119,18 @@ class Terminal(Format):
                 table.add_row(rich_text(name, style="bold" if name.isupper() else ""), acc, frac,
                               rich_text(row.get("note") or ""))
             out.append(table)
+        if report.load_rows:
+            shown = report.latency_columns
+            table = Table(title=rich_text(f"{report.title}: {latency_title(report.summary)}"), title_justify="left")
+            for i, (_, header, _) in enumerate(shown):
+                table.add_column(header, justify="left" if i == 0 else "right", overflow="fold", no_wrap=i == 0)
+            for row in report.load_rows:
+                table.add_row(*(rich_text(c) for c in latency_cells(row, shown)))
+            out.append(table)
+            out += [rich_text(f"* {n}") for n in report.latency_notes]
         if report.summary.interrupted:
             out.append(f"* {INTERRUPTED_NOTE}")
-        return Output(console=tuple(out))
+        return Output(console=tuple(out), width=160 if report.load_rows else None)
 
     def runs(self, report: RunsReport) -> Output:
         """Speed (with differences), detail and BFCL per category, then the notes."""
@@ -131,6 +141,8 @@ class Terminal(Format):
                     _frame_table("Detail", tables.display_detail())]
         if not tables.bfcl.empty:
             out.append(_frame_table("BFCL accuracy per category", tables.display_bfcl()))
+        if not tables.bfcl_load.empty:
+            out.append(_frame_table(tables.bfcl_load_title(), tables.display_bfcl_load()))
         out += [rich_text(f"* {n}") for n in tables.notes()]
         return Output(console=tuple(out), width=160)
 
