@@ -72,7 +72,7 @@ def test_a_bfcl_ladder_is_a_point_per_load_with_accuracy_latency_and_acceptance(
         assert loaded["bfcl_overall"] < alone["bfcl_overall"] and loaded["bfcl_high"] < 90
         for p in (alone, loaded):
             assert p["completed"] == 60 and p["ttft_tool_call_ms_mean"] > 0 and p["tool_call_ms_mean"] > 0
-            assert p["cap_held_pct"] is None or p["cap_held_pct"] >= 90
+            assert p["cap_held_pct"] is None or 0 <= p["cap_held_pct"] <= 100  # held is tests/test_bfcl_traffic.py's
         # Below the floor of 70% at eight in flight: marked, and the server's load point is not ranked.
         assert loaded["below_floor"] and loaded["pareto"] == "below floor" and not alone.get("below_floor")
         assert "BFCL accuracy is under the floor" in points[cell, "c4"]["not_ranked"]

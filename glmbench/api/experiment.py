@@ -1,7 +1,8 @@
 """Run an experiment: each server cell started once, every point run against it, then it stops.
 
 The engine is :mod:`glmbench.experiment`; this module gives it the library layer
-(:class:`ApiLab`: start a server, run a load point or a BFCL suite) and keeps the
+(:class:`ApiLab`: start a server, run a load point, a BFCL suite or an equivalence
+suite) and keeps the
 entry points the CLI, tests and notebooks call. A cell whose server will not
 start, or dies, is recorded with its reason and the others go on; ``resume`` runs
 only what did not finish; Ctrl-C stops the server, writes the index and raises
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.api.bfcl_run import load_bfcl_suite, run_bfcl
+from glmbench.api.equivalence import run_equivalence
 from glmbench.api.experiment_file import load_experiment
 from glmbench.api.interrupted import RunInterrupted
 from glmbench.api.launch import Launch, prepare, resolve_config
@@ -27,7 +29,7 @@ from glmbench.backends.config import BackendConfig
 from glmbench.experiment.executors.base import Executor
 from glmbench.experiment.executors.local import LocalExecutor
 from glmbench.experiment.executors.ray import RayExecutor, RayOptions
-from glmbench.experiment.file import Cell, Experiment, Point
+from glmbench.experiment.file import Cell, Experiment, Point, equivalence_suite
 from glmbench.experiment.index import ExperimentIndex
 from glmbench.experiment.plan import checked_cells, estimate_s
 from glmbench.experiment.run import open_folder, run
@@ -82,6 +84,8 @@ class ApiLab:
     def check_point(self, point: Point) -> None:
         if point.options is not None:
             point.options.suite_and_workloads()  # the suite exists and names the workload
+        elif point.kind == "equivalence" and point.suite is not None:
+            equivalence_suite(point.suite, point.suite_fields)
         elif point.suite is not None:
             load_bfcl_suite(point.suite, fields=point.suite_fields)
 
@@ -97,6 +101,11 @@ class ApiLab:
             suite = load_bfcl_suite(point.suite or "bfcl-v3", fields=point.suite_fields)
             result: Any = run_bfcl(prepared, suite, api_key, folder, None,
                                    progress, server=server, run_id=run_id, label=label)
+        elif point.kind == "equivalence":
+            # Its outputs are compared with the reference cell's when the experiment is read (its gate decides
+            # nothing here): the point ran, whatever it said.
+            result = run_equivalence(prepared, equivalence_suite(point.suite or "equivalence", point.suite_fields),
+                                     api_key, folder, progress, server=server, run_id=run_id, label=label)
         else:
             assert point.options is not None  # a load point
             options = point.options.model_copy(update={"results_dir": folder, "run_id": run_id, "label": label})

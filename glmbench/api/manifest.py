@@ -27,7 +27,8 @@ def gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
-def build_manifest(store: RunStore, prepared: PreparedLaunch, server: Server, *, kind: Literal["load", "bfcl"],
+def build_manifest(store: RunStore, prepared: PreparedLaunch, server: Server, *,
+                   kind: Literal["load", "bfcl", "equivalence"],
                    suite: str, workloads: list[str], dataset: dict[str, Any], seed: int, repeat: int | None = None,
                    repeats: int = 1, label: str | None = None) -> Manifest:
     """Who, what, where and when: glmbench, the server and its exact command, the host, the data; status running."""

@@ -29,6 +29,7 @@ from glmbench.bfcl.registry import get_rule_set, rule_set_names, rule_sets
 from glmbench.bfcl.requests import decode, prepare
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
+from glmbench.util.jsonl import json_objects
 from glmbench.util.text import one_line
 
 if TYPE_CHECKING:
@@ -58,18 +59,9 @@ def score_into(record: dict[str, Any], entry: BFCLEntry) -> None:
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
     """Stored records by entry id (the last one wins; torn lines and lines that are not records are skipped)."""
     out: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return out
-    with path.open("rb") as f:
-        for line in f:
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if not (isinstance(record, dict) and isinstance(record.get("id"), str)
-                    and isinstance(record.get("category"), str)):
-                continue  # valid JSON but not a record (hand-edited or foreign lines)
-            out[record["id"]] = record
+    for record in json_objects(path):
+        if isinstance(record.get("id"), str) and isinstance(record.get("category"), str):
+            out[record["id"]] = record  # else an object that is no record (hand-edited or foreign lines)
     return out
 
 

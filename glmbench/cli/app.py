@@ -26,6 +26,7 @@ def _register() -> None:
         bfcl,
         compare,
         data,
+        equivalence,
         experiment,
         parsers,
         report,
@@ -44,6 +45,7 @@ def _register() -> None:
     data.register(app)
     compare.register(app)
     experiment.register(app)
+    equivalence.register(app)
     parsers.register(app)
 
 

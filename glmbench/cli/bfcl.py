@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from glmbench.bfcl.registry import options_help, rule_set_names
-from glmbench.cli.options import ApiKey
+from glmbench.cli.options import ApiKey, BackendName, ConfigName, Endpoint, ModelName, Sets
 
 __all__ = ["register", "bfcl_suite_run"]
 
@@ -66,11 +66,11 @@ def bfcl_suite_run(launch: Any, suite_name: str, overrides: dict[str, Any], api_
 
 
 def bfcl(
-    endpoint: Annotated[Optional[str], typer.Option(help="A running server (URL ending in /v1).")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="Backend to start (or, with --endpoint, what it is).")] = None,
-    config: Annotated[Optional[str], typer.Option(help="Backend config: a name from configs/ or a YAML path.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a backend config field: KEY=VALUE.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model name (default: the first at /v1/models) or path.")] = None,
+    endpoint: Endpoint = None,
+    backend: BackendName = None,
+    config: ConfigName = None,
+    set_: Sets = None,
+    model: ModelName = None,
     suite: Annotated[str, typer.Option(help="BFCL suite name or YAML path.")] = "bfcl-v3",
     categories: Annotated[Optional[str], typer.Option(help="Comma list of categories (default: the suite's).")] = None,
     scoring: Annotated[Optional[_RuleSetName], typer.Option(help=_HELP["scoring"])] = None,

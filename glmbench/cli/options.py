@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from glmbench.errors import GlmbenchError
 from glmbench.util.flag import Flag, flag_of
 
-__all__ = ["ApiKey", "option_fields", "options_command"]
+__all__ = ["ApiKey", "BackendName", "ConfigName", "Endpoint", "ModelName", "Sets", "option_fields", "options_command"]
 
 M = TypeVar("M", bound=BaseModel)
 Body = Callable[..., None]
@@ -30,6 +30,13 @@ Body = Callable[..., None]
 # The key is never an option of a model (no options object may carry it into a file): each command takes it beside.
 ApiKey = Annotated[str | None, typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.",
                                             show_default=False)]
+
+# The server of a command that evaluates one (bfcl, equivalence run): a running endpoint, or a backend to start.
+Endpoint = Annotated[str | None, typer.Option(help="A running server (URL ending in /v1).")]
+BackendName = Annotated[str | None, typer.Option(help="Backend to start (or, with --endpoint, what it is).")]
+ConfigName = Annotated[str | None, typer.Option(help="Backend config: a name from configs/ or a YAML path.")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a backend config field: KEY=VALUE.")]
+ModelName = Annotated[str | None, typer.Option(help="Model name (default: the first at /v1/models) or path.")]
 
 
 def option_fields(model: type[BaseModel], command: str) -> dict[str, Flag]:

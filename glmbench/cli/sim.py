@@ -34,7 +34,8 @@ def sim(
     config: Annotated[Optional[Path], typer.Option(help="YAML file of sim settings (see configs/sim.yaml).")] = None,
     settings_json: Annotated[Optional[str], typer.Option(
         "--settings", help="JSON object of sim settings, over --config (any SimConfig field, e.g. answers, "
-        "answer_law, ttft_ms_per_in_flight).")] = None,
+        "answer_law, ttft_ms_per_in_flight; outputs \"by-prompt\", logprob_margin and diverge for "
+        "output-equivalence tests: see docs/simulator.md).")] = None,
     dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ "
                                                    f"({', '.join(dialect_names())}).")] = None,
     startup_s: Annotated[Optional[float], typer.Option(help="Seconds the server stays 'loading' after start.")] = None,

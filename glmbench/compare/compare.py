@@ -4,6 +4,8 @@ A BFCL comparison judges accuracy per category (rows whose metric is
 ``accuracy``) and, when both sides were asked as traffic, the speed of their
 requests per load row (``all``, ``single-turn``, ``multi-turn``; rows whose
 metric is a load metric key) exactly as load runs are judged, so either fails it.
+An equivalence comparison has a row per pass (``alone``, ``loaded``; metric
+``match_rate``) judged by the candidate suite's gate (:mod:`glmbench.compare.outputs`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from glmbench.compare.metrics import (
     BFCL_METRIC,
     DEFAULT_BFCL_LOAD_METRICS,
     DEFAULT_LOAD_METRICS,
+    MATCH_RATE,
     MetricSpec,
     known_metrics,
     metric_spec,
@@ -98,14 +101,17 @@ def compare_results(baseline: Path, candidate: Path, threshold: float = 0.05,
     """Compare two sides; raises GlmbenchError on inputs that cannot be compared."""
     base, cand = load_side(baseline, "baseline"), load_side(candidate, "candidate")
     if base.kind != cand.kind:
-        raise GlmbenchError(f"baseline is a {base.kind} run and candidate a {cand.kind} run",
-                            "compare a load run with a load run, a BFCL run with a BFCL run")
+        raise GlmbenchError(f"baseline is {_a(base.kind)} run and candidate {_a(cand.kind)} run",
+                            "compare a load run with a load run, a BFCL run with a BFCL run, an equivalence run "
+                            "with an equivalence run")
     for name in metrics:
         if metric_spec(name, base.kind) is None:
             raise GlmbenchError(f"unknown {base.kind} metric {name!r}",
                                 f"use one of {', '.join(known_metrics(base.kind))}")
     result = Comparison(base.label, cand.label, base.kind, threshold, [], _notes(base, cand))
-    if base.kind == "bfcl":
+    if base.kind == "equivalence":
+        _compare_outputs(base, cand, result)
+    elif base.kind == "bfcl":
         _compare_bfcl(base, cand, result, list(metrics))
     else:
         _compare_load(base, cand, result, list(metrics) or list(DEFAULT_LOAD_METRICS))
@@ -113,6 +119,10 @@ def compare_results(baseline: Path, candidate: Path, threshold: float = 0.05,
         raise GlmbenchError("the two sides have no metric in common to compare",
                             "check --metric, or that both ran the same workloads")
     return result
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
 
 def _notes(base: Side, cand: Side) -> list[str]:
@@ -130,6 +140,25 @@ def _notes(base: Side, cand: Side) -> list[str]:
     if backends[0] != backends[1]:
         notes.append(f"backends differ: {'/'.join(sorted(backends[0]))} vs {'/'.join(sorted(backends[1]))}")
     return notes
+
+
+def _compare_outputs(base: Side, cand: Side, result: Comparison) -> None:
+    """One row per pass: the share of prompts whose output is the baseline's, judged by the candidate's gate."""
+    from glmbench.compare.outputs import judge_outputs
+    from glmbench.results.schema import EquivalenceSummary
+
+    if len(base.runs) != 1 or len(cand.runs) != 1:
+        raise GlmbenchError("an equivalence comparison takes one run a side",
+                            "pass the two equivalence runs' folders themselves")
+    (b,), (c,) = base.runs, cand.runs
+    assert isinstance(b.summary, EquivalenceSummary) and isinstance(c.summary, EquivalenceSummary)
+    verdicts, notes = judge_outputs(b.path, b.summary, c.path, c.summary)
+    for found in verdicts:
+        measured = 0.0 if found.measured is None else found.measured
+        result.rows.append(Row(found.name, MATCH_RATE.key, MATCH_RATE.unit, MATCH_RATE.better, 1.0, measured,
+                               measured - 1.0, found.verdict))
+    result.notes += ["outputs are the baseline's or not: each pass is judged by the candidate suite's gate "
+                     "(require_alone, require_loaded), not by --max-regression", *notes]
 
 
 _RunRows = dict[str, list[tuple[Run, dict[str, Any]]]]

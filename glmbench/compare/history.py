@@ -57,6 +57,8 @@ def history(root: Path, metric: str, workload: str) -> tuple[list[HistoryPoint],
             skipped += 1
             continue
         summary = load_any_summary(folder)
+        if summary.kind == "equivalence":
+            continue  # outputs, not a metric over time: glmbench compare judges two of them
         if summary.kind == "bfcl":
             rows = summary.tables.get(summary.primary, [])
             row = next((r for r in rows if r.get("category") == workload), None)

@@ -2,7 +2,9 @@
 per request.
 
 A BFCL run is judged on its accuracy and, when it was asked as traffic, on its
-requests' speed: the load metrics of its load rows, as a load run's.
+requests' speed: the load metrics of its load rows, as a load run's. An
+equivalence run is judged on one figure per pass: the share of prompts whose
+output is the baseline's exactly (:data:`MATCH_RATE`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from glmbench.metrics.base import STATS
 from glmbench.metrics.registry import ACCURACY, METRICS, Better, Metric
 
 __all__ = ["MetricSpec", "LOAD_METRICS", "DEFAULT_LOAD_METRICS", "DEFAULT_BFCL_LOAD_METRICS", "BFCL_METRIC",
-           "metric_spec", "known_metrics"]
+           "MATCH_RATE", "metric_spec", "known_metrics"]
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,22 @@ DEFAULT_BFCL_LOAD_METRICS = (*DEFAULT_LOAD_METRICS, "ttft_tool_call_ms_mean", "t
 
 BFCL_METRIC = MetricSpec(ACCURACY.tag, "higher", ACCURACY.unit)
 
+# An equivalence run's figure: the share (0 to 1) of prompts whose output is the baseline's exactly.
+MATCH_RATE = MetricSpec("match_rate", "higher", "share of prompts")
+
 
 def known_metrics(kind: str) -> list[str]:
-    """The metric keys compare accepts for a load or BFCL run (accuracy, then the load metrics of its requests)."""
+    """The metric keys compare accepts for a load, BFCL or equivalence run (BFCL: accuracy, then the load metrics
+    of its requests)."""
+    if kind == "equivalence":
+        return [MATCH_RATE.key]
     return [BFCL_METRIC.key, *LOAD_METRICS] if kind == "bfcl" else list(LOAD_METRICS)
 
 
 def metric_spec(key: str, kind: str) -> MetricSpec | None:
     """The spec of a metric key, None if compare does not know it for this kind of run."""
+    if kind == "equivalence":
+        return MATCH_RATE if key == MATCH_RATE.key else None
     if kind == "bfcl" and key == BFCL_METRIC.key:
         return BFCL_METRIC
     return LOAD_METRICS.get(key)

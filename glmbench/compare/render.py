@@ -27,6 +27,11 @@ def _split(cmp: Comparison) -> str:
 
 
 def _headline(cmp: Comparison) -> str:
+    if cmp.kind == "equivalence":  # judged by gates, not by a threshold
+        if cmp.regressions:
+            return "REGRESSION: outputs changed: " + "; ".join(
+                f"{r.workload}: {100 * r.candidate:.1f}% of prompts match the baseline's" for r in cmp.regressions)
+        return f"OK: outputs match the baseline's as the gates require ({len(cmp.rows)} passes)"
     if cmp.regressions:
         return (f"REGRESSION: {len(cmp.regressions)} of {len(cmp.rows)} comparisons worse by more than "
                 f"{100 * cmp.threshold:g}%{_split(cmp)}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from glmbench.errors import GlmbenchError
 from glmbench.results.records import RequestRecord, read_records
-from glmbench.results.schema import BFCLSummary, LoadSummary, Manifest
+from glmbench.results.schema import BFCLSummary, EquivalenceSummary, LoadSummary, Manifest
 
 __all__ = ["Run", "Side", "load_side", "find_result_folders"]
 
@@ -20,7 +20,7 @@ class Run:
 
     path: Path
     manifest: Manifest
-    summary: LoadSummary | BFCLSummary
+    summary: LoadSummary | BFCLSummary | EquivalenceSummary
     _records: dict[str, list[RequestRecord]] | None = field(default=None, repr=False)
 
     @property
@@ -29,8 +29,11 @@ class Run:
 
     @property
     def load_rows(self) -> list[dict[str, Any]]:
-        """The load summary rows: a load run's, or a BFCL run's requests' (none when it was not asked as traffic)."""
-        return self.summary.rows if isinstance(self.summary, LoadSummary) else self.summary.load
+        """The load summary rows: a load run's, or a BFCL run's requests' (none when it was not asked as traffic,
+        none for an equivalence run)."""
+        if isinstance(self.summary, LoadSummary):
+            return self.summary.rows
+        return self.summary.load if isinstance(self.summary, BFCLSummary) else []
 
     @property
     def schedule(self) -> str | None:
@@ -123,5 +126,6 @@ def load_side(path: Path, role: str) -> Side:
     runs = [Run(f, load_manifest(f), load_any_summary(f)) for f in folders]
     kinds = {r.summary.kind for r in runs}
     if len(kinds) > 1:
-        raise GlmbenchError(f"{path} ({role}) mixes load and bfcl runs", "compare one kind of run at a time")
+        raise GlmbenchError(f"{path} ({role}) mixes {' and '.join(sorted(kinds))} runs",
+                            "compare one kind of run at a time")
     return Side(path, runs)

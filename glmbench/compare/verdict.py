@@ -18,6 +18,10 @@ change is a regression beyond ``threshold`` once noise is allowed for:
   accuracy is lower by more than the threshold (relative to the baseline accuracy).
 - ``threshold``: nothing to measure noise with (a published table, a run-level
   metric of a single run). Regressed when the change passes the threshold.
+- ``gate``: the share of prompts whose output is the baseline's exactly (an
+  equivalence run's). Regressed when it is below the share the candidate's
+  suite requires; a pass not gated is never regressed, and is ``within noise``
+  when some outputs differ. Outputs are the same or not: no threshold, no noise.
 
 ``improvement`` mirrors ``regression``; ``within noise`` is a change past the
 threshold that the noise rule does not confirm; ``ok`` is a change inside it.
@@ -35,7 +39,8 @@ import numpy as np
 from glmbench.util.proportion import wilson_interval
 
 __all__ = ["Verdict", "repeats_needed", "worse_change", "threshold_verdict", "repeats_verdict", "interval_verdict",
-           "proportion_verdict", "paired_proportion_verdict", "mcnemar_p_value", "wilson_interval", "PAIRED_RULE"]
+           "proportion_verdict", "paired_proportion_verdict", "mcnemar_p_value", "wilson_interval", "PAIRED_RULE",
+           "gate_verdict"]
 
 Status = Literal["regression", "improvement", "within noise", "ok"]
 Better = Literal["higher", "lower"]
@@ -93,6 +98,23 @@ def threshold_verdict(baseline: float, candidate: float, better: Better, thresho
     status: Status = "regression" if worse > threshold else "improvement" if -worse > threshold else "ok"
     return Verdict(status, "threshold", f"{_pct(worse)} worse vs threshold {_pct(threshold)}; threshold only: {reason}"
                    if worse > 0 else f"{_pct(-worse)} better; threshold only: {reason}", threshold)
+
+
+def _shares(required: float) -> str:
+    return f"{100 * required:g}%"
+
+
+def gate_verdict(measured: float | None, required: float | None, differ: Sequence[str], compared: int) -> Verdict:
+    """The match rate ``measured`` (None: no prompt compared) of a pass against the least share ``required``
+    (None: not gated); ``differ`` names the prompts whose outputs differ, of ``compared``."""
+    shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+    what = (f"{len(differ)} of {compared} prompts differ ({shown})" if differ
+            else f"all {compared} prompts match" if compared else "no prompt compared (every request failed)")
+    if required is None:
+        return Verdict("within noise" if differ else "ok", "gate", f"{what}; not gated")
+    if measured is None or measured < required:
+        return Verdict("regression", "gate", f"{what}; {_pct(measured or 0.0)} match, {_shares(required)} required")
+    return Verdict("ok", "gate", f"{what}; {_pct(measured)} match, {_shares(required)} required")
 
 
 def repeats_verdict(baseline: Sequence[float], candidate: Sequence[float], better: Better,

@@ -21,7 +21,7 @@ from glmbench.datasets.jsonstream import iter_json_array
 from glmbench.datasets.tokens import TokenCounter
 from glmbench.errors import GlmbenchError
 
-__all__ = ["ShareGPTFilter", "load_sharegpt", "sample_sharegpt", "HUB_REPO", "HUB_FILE"]
+__all__ = ["ShareGPTFilter", "load_sharegpt", "load_conversations", "sample_sharegpt", "HUB_REPO", "HUB_FILE"]
 
 HUB_REPO = "anon8231489123/ShareGPT_Vicuna_unfiltered"
 HUB_FILE = "ShareGPT_V3_unfiltered_cleaned_split.json"
@@ -101,8 +101,16 @@ def _hub_file(download: bool) -> Path | None:
 
 def load_sharegpt(source: str = "auto", path: str | None = None) -> tuple[list[tuple[str, str]], DatasetInfo]:
     """All (prompt, reply) pairs of conversations with two or more turns, in file order."""
+    conversations, info = load_conversations(source, path, max_turns=2)
+    return [(turns[0], turns[1]) for turns in conversations], info
+
+
+def load_conversations(source: str = "auto", path: str | None = None,
+                       max_turns: int = 2) -> tuple[list[list[str]], DatasetInfo]:
+    """The first ``max_turns`` turns' texts of every conversation with two or more turns, in file order (human
+    first, then alternating as the file has them); only what is kept is held in memory."""
     origin, file = _resolve(source, path)
-    pairs: list[tuple[str, str]] = []
+    conversations: list[list[str]] = []
     state: dict = {}
     records = 0
     with file.open("rb") as raw:
@@ -113,12 +121,12 @@ def load_sharegpt(source: str = "auto", path: str | None = None) -> tuple[list[t
                 turns = record.get("conversations") if isinstance(record, dict) else None
                 if not isinstance(turns, list) or len(turns) < 2:
                     continue
-                first, second = turns[0], turns[1]
-                if isinstance(first, dict) and isinstance(second, dict):
-                    pairs.append((str(first.get("value", "")), str(second.get("value", ""))))
+                if isinstance(turns[0], dict) and isinstance(turns[1], dict):
+                    conversations.append([str(t.get("value", "")) if isinstance(t, dict) else ""
+                                          for t in turns[:max_turns]])
         except ValueError as exc:
             raise GlmbenchError(f"{file} is not a ShareGPT JSON file: {exc}", _NEXT) from None
-    if not pairs:
+    if not conversations:
         raise GlmbenchError(f"{file} holds no ShareGPT conversation with two turns", _NEXT)
     info = DatasetInfo(
         name="sharegpt",
@@ -129,7 +137,7 @@ def load_sharegpt(source: str = "auto", path: str | None = None) -> tuple[list[t
         records_read=records,
         truncated=bool(state.get("truncated")),
     )
-    return pairs, info
+    return conversations, info
 
 
 def sample_sharegpt(

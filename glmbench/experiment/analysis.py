@@ -6,6 +6,12 @@ again anywhere. The frontier follows InferenceX's axes: output tok/s per GPU (th
 cost side) against output tok/s per user (1000 / mean TPOT, interactivity); a
 server configuration none of whose load points is on the frontier is dominated.
 
+An equivalence point's outputs are compared with the reference server's at the
+same point (the server the suite entry's ``reference`` names; the first by
+default), pass by pass, and judged by the suite's gates (``require_alone``,
+``require_loaded``); its own batch invariance (alone against loaded) is read from
+its summary. A gate that fails leaves the point complete (it ran) and is noted.
+
 Only points whose figures can be trusted are ranked: a point whose client was
 saturated (its latencies overstated, its chunks stamped late and together), or
 whose mean TPOT is missing or below :data:`MIN_TPOT_MS` (its tokens arrived
@@ -21,18 +27,24 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.errors import GlmbenchError
-from glmbench.experiment.index import CellEntry, PointEntry, read_index
+from glmbench.experiment.file import suite_label
+from glmbench.experiment.index import CellEntry, ExperimentIndex, PointEntry, read_index
 from glmbench.experiment.searches import registered
 from glmbench.metrics.registry import ACCURACY, Metric, lookup
+from glmbench.results.schema import EquivalenceSummary
 from glmbench.results.store import load_any_summary, load_manifest, summary_folder
 
-__all__ = ["MIN_TPOT_MS", "ExperimentReport", "experiment_report", "frontier", "metric_of", "not_ranked"]
+__all__ = ["MIN_TPOT_MS", "ExperimentReport", "experiment_report", "frontier", "metric_of", "not_ranked",
+           "outputs_changed"]
 
 _POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
                "goodput_pct", "completed", "failed", "client_saturated", "client_warning", "spec_accept_rate",
                "spec_accept_length")
 # What a BFCL point asked as traffic adds: its tool-calling turns' latency and whether its cap was held.
 _TRAFFIC_KEYS = ("e2e_ms_mean", "ttft_tool_call_ms_mean", "tool_call_ms_mean", "tool_call_ms_p99", "cap_held_pct")
+
+# Point kinds that are suites, not load points (every other kind, a search's included, is a load point).
+_SUITES = ("bfcl", "equivalence")
 
 # A mean TPOT below this (10,000 tok/s for one user) is no decode speed: the tokens reached the
 # client together (a buffered stream, or a client too late to read them apart).
@@ -98,7 +110,104 @@ def _point_row(folder: Path, cell: CellEntry, point: PointEntry) -> dict[str, An
             row.update({k: summary.load[0].get(k) for k in (*_POINT_KEYS, *_TRAFFIC_KEYS)})
             row["schedule"] = summary.schedule
             row.update(_bfcl_pace(run_dir))
+    elif summary.kind == "equivalence":
+        row["prompts"] = sum(summary.prompts.values())
+        row["batch_invariance"] = summary.batch_invariance  # alone against loaded, this server's own
     return row
+
+
+def _references(folder: Path) -> dict[str, str]:
+    """Each equivalence point's reference server as the experiment file names it (point label -> cell label)."""
+    out: dict[str, str] = {}
+    for entry in _experiment_file(folder).get("suites") or []:
+        # Only an equivalence entry may name a reference (the file was validated before it ran).
+        if isinstance(entry, dict) and isinstance(entry.get("suite"), str) and isinstance(entry.get("reference"), str):
+            out[suite_label(entry["suite"], "equivalence")] = entry["reference"]
+    return out
+
+
+def _outputs_of(folder: Path, cell: CellEntry, point: PointEntry) -> tuple[Path, EquivalenceSummary] | None:
+    """A finished equivalence point's folder and summary (None when it did not finish or cannot be read)."""
+    run_dir = _run_dir(folder, cell, point) if point.done else None
+    if run_dir is None:
+        return None
+    try:
+        summary = load_any_summary(run_dir)
+    except GlmbenchError:
+        return None
+    return (run_dir, summary) if isinstance(summary, EquivalenceSummary) else None
+
+
+def _against(folder: Path, cell: CellEntry, point: PointEntry, reference: CellEntry | None) -> dict[str, Any]:
+    """A cell's equivalence point against the reference cell's: each pass's figures with its gate, and whether
+    every gate held (None: not compared, or this is the reference)."""
+    from glmbench.equivalence.diff import diff_outputs, gates
+    from glmbench.equivalence.run import OUTPUTS, read_outputs
+
+    out: dict[str, Any] = {"reference": reference.label if reference else None, "role": "compared", "passes": [],
+                           "held": None, "why": None}
+    if reference is None:
+        return {**out, "role": "not compared", "why": "the reference server is not in the experiment"}
+    if reference.label == cell.label:
+        return {**out, "role": "reference"}
+    mine, theirs = _outputs_of(folder, cell, point), None
+    ref_point = reference.point(point.label)
+    if ref_point is not None:
+        theirs = _outputs_of(folder, reference, ref_point)
+    if mine is None or theirs is None:
+        whose = "this server's" if mine is None else f"the reference {reference.label}'s"
+        return {**out, "role": "not compared", "why": f"{whose} {point.label} point did not finish"}
+    (cand_dir, cand), (ref_dir, ref) = mine, theirs
+    if (ref.api, ref.max_tokens) != (cand.api, cand.max_tokens):
+        return {**out, "role": "not compared", "why": "the two servers were asked differently"}
+    diff = diff_outputs(read_outputs(ref_dir / OUTPUTS), read_outputs(cand_dir / OUTPUTS), reference.label,
+                        cell.label)
+    # The gates are the suite's, as the candidate ran it (glmbench equivalence diff reads them the same way).
+    held = {g.pass_name: g for g in gates(diff, cand.require_alone, cand.require_loaded)}
+    for found in diff.passes:
+        gate = held.get(found.name)
+        figures = found.summary()
+        figures.update(required=gate.required if gate else None, held=gate.held if gate else None,
+                       differ=[d.prompt for d in found.prompts if not d.match])
+        out["passes"].append(figures)
+    gated = [p["held"] for p in out["passes"] if p["held"] is not None]
+    out["held"] = all(gated) if gated else None
+    return out
+
+
+def _compare_outputs(report: ExperimentReport, index: ExperimentIndex, folder: Path) -> None:
+    """Every equivalence point's outputs against its reference server's, into its row (``outputs``, and
+    ``match_alone``, ``match_loaded`` and ``gate`` for the tables)."""
+    cells = {c.label: c for c in index.cells}
+    references = _references(folder)
+    rows = {(p["cell"], p["point"]): p for p in report.points}
+    for cell in index.cells:
+        for point in cell.points:
+            if point.kind != "equivalence":
+                continue
+            name = references.get(point.label, index.cells[0].label)
+            found = _against(folder, cell, point, cells.get(name))
+            row = rows[cell.label, point.label]
+            row["outputs"] = found
+            passes = {p["pass"]: p for p in found["passes"]}
+            row["match_alone"] = passes.get("alone", {}).get("match_rate")
+            row["match_loaded"] = passes.get("loaded", {}).get("match_rate")
+            row["gate"] = ("reference" if found["role"] == "reference" else "not compared" if found["held"] is None
+                           and not found["passes"] else "held" if found["held"] is not False else "FAILED")
+
+
+def outputs_changed(point: dict[str, Any]) -> list[str]:
+    """Each failed gate of an equivalence point, in words (``alone: 71.4% of prompts match base's, 100% required;
+    differ: sharegpt-1, bfcl-simple_3``)."""
+    found = point.get("outputs") or {}
+    out = []
+    for p in found.get("passes") or []:
+        if p["held"] is False:
+            rate = "no prompt compared" if p["match_rate"] is None else f"{100 * p['match_rate']:.1f}% of prompts match"
+            differ = ", ".join(p["differ"][:6]) + (f" and {len(p['differ']) - 6} more" if len(p["differ"]) > 6 else "")
+            out.append(f"{p['pass']}: {rate} {found['reference']}'s, {100 * p['required']:g}% required"
+                       + (f"; differ: {differ}" if differ else ""))
+    return out
 
 
 def _bfcl_pace(run_dir: Path) -> dict[str, Any]:
@@ -189,9 +298,10 @@ def experiment_report(folder: Path) -> ExperimentReport:
                 p["pareto"] = "below floor"
                 below.setdefault(p["cell"], []).extend(f"{p['point']}: {r}" for r in reasons)
         for p in report.points:
-            if p["kind"] != "bfcl" and p["cell"] in below:
+            if p["kind"] not in _SUITES and p["cell"] in below:
                 p["below_floor"] = below[p["cell"]]
-    load_points = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s") is not None]
+    _compare_outputs(report, index, folder)
+    load_points = [p for p in report.points if p["kind"] not in _SUITES and p.get("output_tok_s") is not None]
     on_frontier = {id(load_points[i]) for i in frontier(load_points)}
     for p in load_points:
         p["not_ranked"] = not_ranked(p)
@@ -199,7 +309,7 @@ def experiment_report(folder: Path) -> ExperimentReport:
         p["pareto"] = "not ranked" if p["not_ranked"] else "frontier" if p["on_frontier"] else "dominated"
     for cell in index.cells:
         mine = [p for p in report.points if p["cell"] == cell.label]
-        loads = [p for p in mine if p["kind"] != "bfcl"]
+        loads = [p for p in mine if p["kind"] not in _SUITES]
         best_tok, best_tok_at = _best(loads, "output_tok_s")
         best_ttft, best_ttft_at = _best(loads, "ttft_ms_p99")
         goodput, goodput_at = _best(loads, "goodput_request_s")
@@ -219,6 +329,10 @@ def experiment_report(folder: Path) -> ExperimentReport:
             "pareto": ("on the frontier" if any(p["on_frontier"] for p in ranked) else "dominated") if ranked
             else "below the accuracy floor" if under else "not ranked" if placed else None,
         })
+        gates = [p["gate"] for p in mine if p["kind"] == "equivalence"]
+        if gates:  # its outputs against the reference's: the worst of its equivalence points
+            report.servers[-1]["outputs"] = next(g for g in ("FAILED", "not compared", "held", "reference")
+                                                 if g in gates)
     _mark_best(report)
     return report
 

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 from glmbench.backends.choice import Launch
 from glmbench.errors import GlmbenchError
 from glmbench.experiment.file import (
     MAX_CELLS,
-    BFCLPoints,
     Cell,
     Experiment,
     Point,
+    SuitePoints,
     cell_label,
     count_cells,
     folder_name,
     set_value,
+    suite_label,
 )
 from glmbench.experiment.searches import registered
+from glmbench.util.config_file import validate
 from glmbench.util.text import one_line
 
 __all__ = ["cells", "points"]
@@ -28,25 +29,41 @@ __all__ = ["cells", "points"]
 
 def points(experiment: Experiment) -> list[Point]:
     """The points every server runs, planned before any starts: each search kind's own, in the registry's order
-    (:mod:`glmbench.experiment.searches`), then the BFCL suites.
+    (:mod:`glmbench.experiment.searches`), then the suites (a BFCL suite's point per load, an equivalence suite's
+    one point, whose ``reference`` :func:`cells` fills in).
 
     Each point's folder name is checked here, before anything starts.
     """
     out: list[Point] = [p for search in registered() for p in search.plan(experiment)]
     for i, spec in enumerate(experiment.suites):
-        ladder = spec if isinstance(spec, BFCLPoints) else BFCLPoints(suite=spec)
-        name = ladder.suite
-        short = Path(name).stem if name.endswith((".yaml", ".yml")) else name  # a suite file: its name
-        base = short if short.startswith("bfcl") else f"bfcl-{short}"
-        for suffix, pace in ladder.loads():
+        # A name alone is an entry with the suite file's own settings, validated as one (its path in errors).
+        entry = spec if isinstance(spec, SuitePoints) else validate(SuitePoints, {"suite": spec}, f"suites.{i}",
+                                                                    "fix the suite entry or its file")
+        kind = entry.kind
+        base = suite_label(entry.suite, kind)
+        for suffix, pace in entry.loads():
             label = f"{base}-{suffix}" if suffix else base
             folder_name(label, f"suites.{i}")
-            out.append(Point(label, "bfcl", suite=name, suite_fields={**ladder.options, **pace}))
+            out.append(Point(label, kind, suite=entry.suite, suite_fields={**entry.options, **pace},
+                             reference=entry.reference))
     labels = [p.label for p in out]
     if len(set(labels)) != len(labels):
         raise GlmbenchError("two points of the experiment have the same label",
-                            "give each BFCL suite its own load values, or each its own suite file")
+                            "give each BFCL suite its own load values, or each suite its own suite file")
     return out
+
+
+def _references(experiment: Experiment, planned: list[Point], labels: list[str]) -> None:
+    """Check that each equivalence point's reference names a server of the experiment; none names the first."""
+    for i, spec in enumerate(experiment.suites):
+        reference = spec.reference if isinstance(spec, SuitePoints) else None
+        if reference is not None and reference not in labels:
+            shown = ", ".join(repr(label) for label in labels[:8]) + (" ..." if len(labels) > 8 else "")
+            raise GlmbenchError(f"suites.{i}.reference: {reference[:80]!r} is no server of the experiment",
+                                f"name one by its label: {shown}")
+    for point in planned:
+        if point.kind == "equivalence" and point.reference is None and labels:
+            point.reference = labels[0]
 
 
 def cells(experiment: Experiment) -> list[Cell]:
@@ -80,6 +97,7 @@ def cells(experiment: Experiment) -> list[Cell]:
     if len(set(labels)) != len(labels):
         raise GlmbenchError("two servers of the experiment have the same label",
                             "give each server its own name")
+    _references(experiment, planned, labels)
     folders = [c.folder for c in out]
     if len(set(folders)) != len(folders):  # "a b" and "a_b": one folder, two cells
         raise GlmbenchError("two servers of the experiment would share a folder",

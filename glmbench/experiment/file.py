@@ -1,4 +1,4 @@
-"""An experiment file: server configurations (with grids of overrides) x load points x BFCL suites.
+"""An experiment file: server configurations (with grids of overrides) x load points x BFCL and equivalence suites.
 
 ``experiments/*.yaml``, validated with field-path errors before anything starts,
 then expanded into :class:`Cell` objects (one server configuration each, started
@@ -23,6 +23,9 @@ once) holding :class:`Point` objects (one result folder each)::
         concurrency: [1, 8]
         rate: [2]
         options: {categories: [simple, multi_turn_base], limit: 50, tool_latency_ms: 100}
+      - suite: equivalence                   # an equivalence suite (its file says kind: equivalence; a name alone
+        reference: fast itl_ms=10            # does too): one point, each server's outputs against those of the
+        options: {max_tokens: 32, loaded: 16} # server this label names (default: the first)
     repeats: 1
     slo: {ttft: 500, tpot: 50, accuracy: 60} # ms; goodput is counted against them; accuracy: a BFCL floor (%),
                                              # overall, or per category as accuracy.simple
@@ -35,19 +38,21 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from glmbench.backends.choice import Launch
+from glmbench.equivalence.suite import EquivalenceSuite
 from glmbench.errors import GlmbenchError
 from glmbench.load.options import RunOptions
-from glmbench.load.workload import load_suite
-from glmbench.util.config_file import load_model, validate
+from glmbench.load.workload import load_suite, suite_path
+from glmbench.util.config_file import load_model, read_yaml, validate
 from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file
 
-__all__ = ["MAX_CELLS", "BFCLPoints", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SweepSpec",
-           "burst_workload", "cell_label", "count_cells", "experiment_path", "folder_name", "load_experiment", "set_value"]
+__all__ = ["MAX_CELLS", "BFCLPoints", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SuitePoints",
+           "SweepSpec", "burst_workload", "cell_label", "count_cells", "equivalence_suite", "experiment_path",
+           "folder_name", "load_experiment", "set_value", "suite_kind", "suite_label"]
 
 # More server configurations than anyone can start one after another; the cartesian product of a grid
 # is counted before it is built, so a grid of 10^12 is refused at once instead of filling memory.
@@ -138,17 +143,64 @@ class LoadSpec(_Strict):
         return self
 
 
-class BFCLPoints(_Strict):
-    """A BFCL suite asked as traffic at each load of a ladder: one point per concurrency and per rate."""
+def suite_kind(name_or_path: str) -> str | None:
+    """What a suite file says it is (its ``kind``: ``bfcl``, ``equivalence``...), None when it cannot be read
+    (the suite's own check says why, before anything starts)."""
+    try:
+        data = read_yaml(suite_path(name_or_path), "suite file")
+    except GlmbenchError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def suite_label(name_or_path: str, kind: str) -> str:
+    """The point label of a suite entry: the suite's name (a file's stem), prefixed with its kind unless it
+    starts with it (``bfcl-v3``, ``bfcl-mini``, ``equivalence``, ``equivalence-short``)."""
+    short = Path(name_or_path).stem if name_or_path.endswith((".yaml", ".yml")) else name_or_path
+    return short if short.startswith(kind) else f"{kind}-{short}"
+
+
+def equivalence_suite(name_or_path: str, fields: dict[str, Any] | None = None) -> EquivalenceSuite:
+    """An equivalence suite file with ``fields`` set as given (an experiment entry's options), validated."""
+    path = suite_path(name_or_path)
+    data = read_yaml(path, "suite file") or {}
+    if not isinstance(data, dict) or data.get("kind") != "equivalence":
+        raise GlmbenchError(f"{path} is not an equivalence suite", "see suites/equivalence.yaml for the shape")
+    return validate(EquivalenceSuite, {**data, **(fields or {})}, str(path), "fix the options or the suite file")
+
+
+class SuitePoints(_Strict):
+    """A suite run against every server; the suite file's ``kind`` decides what it is.
+
+    - ``kind: bfcl``: BFCL at the suite's own pace, or as traffic at each load of a ladder (one point per
+      concurrency and per rate); ``options`` are the suite's fields.
+    - ``kind: equivalence``: one point, the suite's prompts asked at temperature 0 alone and under load; each
+      server's outputs are compared with those of the server ``reference`` names (a server's label; default the
+      first); ``options`` are the suite's fields (:class:`~glmbench.equivalence.suite.EquivalenceSuite`).
+    """
 
     suite: str = "bfcl-v3"
-    concurrency: list[int] = Field(default_factory=list, description="a closed loop at each cap")
-    rate: list[float] = Field(default_factory=list, description="Poisson arrivals at each rate (entries/s)")
+    concurrency: list[int] = Field(default_factory=list, description="BFCL: a closed loop at each cap")
+    rate: list[float] = Field(default_factory=list, description="BFCL: Poisson arrivals at each rate (entries/s)")
+    reference: str | None = Field(None, description="equivalence: the server whose outputs the others' are compared "
+                                  "with, by its label (default: the first server)")
     options: dict[str, Any] = Field(default_factory=dict, description="the suite's fields for every point "
-                                    "(categories, limit, mode, tool_latency_ms, ...)")
+                                    "(BFCL: categories, limit, mode, tool_latency_ms, ...; equivalence: max_tokens, "
+                                    "loaded, sharegpt, bfcl, require_alone, ...)")
+
+    @property
+    def kind(self) -> Literal["bfcl", "equivalence"]:
+        """``equivalence`` when the suite file says so, else ``bfcl`` (BFCL suites came first)."""
+        return "equivalence" if suite_kind(self.suite) == "equivalence" else "bfcl"
 
     @model_validator(mode="after")
-    def _valid(self) -> BFCLPoints:
+    def _valid(self) -> SuitePoints:
+        if self.kind == "equivalence":
+            return self._valid_equivalence()
+        if self.reference is not None:
+            raise ValueError(f"reference is for an equivalence suite, and {self.suite} is not one (its file says "
+                             "kind: bfcl)")
         if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
             raise ValueError("concurrency values must be >= 1 and rates > 0")
         paced = {"concurrency", "request_rate", "stream"} & set(self.options)
@@ -156,11 +208,40 @@ class BFCLPoints(_Strict):
             raise ValueError(f"options may not set {', '.join(sorted(paced))}: the ladder sets them per point")
         return self
 
+    def _valid_equivalence(self) -> SuitePoints:
+        if self.concurrency or self.rate:
+            raise ValueError("an equivalence suite is one point, asked alone and then among options.loaded others: "
+                             "concurrency and rate are for BFCL ladders")
+        known = set(EquivalenceSuite.model_fields) - {"kind", "schema_version"}
+        unknown = set(self.options) - known
+        if unknown:
+            raise ValueError(f"unknown equivalence option {', '.join(sorted(unknown))} in options; known: "
+                             f"{', '.join(sorted(known))}")
+        path = suite_path(self.suite)
+        data = read_yaml(path, "suite file") or {}
+        try:
+            EquivalenceSuite.model_validate({**data, **self.options})
+        except ValidationError as exc:
+            # A field the entry sets is named as the entry's option; one it leaves to the file, in the file.
+            raise ValueError("; ".join(
+                f"{'options' if err['loc'] and err['loc'][0] in self.options else path}."
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())) from None
+        return self
+
     def loads(self) -> list[tuple[str, dict[str, Any]]]:
         """Each point's label suffix and the suite fields that pace it (the suite's own pace without a ladder)."""
         out: list[tuple[str, dict[str, Any]]] = [(f"c{c}", {"concurrency": c}) for c in self.concurrency]
         out += [(f"r{r:g}", {"request_rate": r, "concurrency": None}) for r in self.rate]
         return out or [("", {})]
+
+
+BFCLPoints = SuitePoints
+"""The name of :class:`SuitePoints` from when suites were only BFCL's."""
+
+
+# A suite entry: a name, or a mapping (its errors named ``suites.N.entry.FIELD``, not once per member of the union).
+_SuiteEntry = Annotated[Union[Annotated[str, Tag("name")], Annotated[SuitePoints, Tag("entry")]],
+                        Discriminator(lambda v: "name" if isinstance(v, str) else "entry")]
 
 
 def _slo_key(key: str) -> bool:
@@ -175,8 +256,9 @@ class Experiment(_Strict):
     description: str = ""
     servers: list[ServerSpec] = Field(min_length=1)
     load: LoadSpec | None = None
-    suites: list[str | BFCLPoints] = Field(default_factory=list, description="BFCL suites run against every "
-                                           "server: a name (at its own pace) or a ladder of loads")
+    suites: list[_SuiteEntry] = Field(default_factory=list, description="suites run against every server: "
+                                            "a name (a BFCL suite at its own pace, or an equivalence suite), a "
+                                            "BFCL ladder of loads, or an equivalence suite with its reference")
     repeats: int = Field(1, ge=1)
     slo: dict[str, float] = Field(default_factory=dict, description="ttft, tpot, e2e: ms, for goodput; accuracy, "
                                   "accuracy.CATEGORY: the least BFCL accuracy (%) a point may have")
@@ -213,7 +295,7 @@ class Experiment(_Strict):
     @model_validator(mode="after")
     def _work(self) -> Experiment:
         if self.load is None and not self.suites:
-            raise ValueError("an experiment needs load points or BFCL suites")
+            raise ValueError("an experiment needs load points or suites")
         if self.load is not None and self.load.capacity is not None and not self.latency_slo:
             raise ValueError("a capacity search needs slo: the capacity is the highest load at which they hold")
         return self
@@ -242,13 +324,15 @@ class Experiment(_Strict):
 
 @dataclass
 class Point:
-    """One result folder: a load point (its run options) or a BFCL suite (and the fields that pace it)."""
+    """One result folder: a load point (its run options), a BFCL suite (and the fields that pace it), or an
+    equivalence suite (its fields, and the label of the cell whose outputs every cell's are compared with)."""
 
     label: str
-    kind: Literal["load", "bfcl"]
+    kind: Literal["load", "bfcl", "equivalence"]
     options: RunOptions | None = None
     suite: str | None = None
     suite_fields: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from glmbench.backends.config import BackendConfig
 from glmbench.backends.registry import get_backend
 from glmbench.experiment.cells import cells
-from glmbench.experiment.file import Cell, Experiment, Point
+from glmbench.experiment.file import Cell, Experiment, Point, equivalence_suite
 from glmbench.experiment.searches import plans
 
 if TYPE_CHECKING:
@@ -39,10 +39,16 @@ def checked_cells(experiment: Experiment, lab: Lab) -> tuple[list[Cell], list[Ba
 
 def estimate_point_s(cfg: BackendConfig, point: Point, experiment: Experiment) -> float:
     """A rough duration: arrivals of an open loop, waves of a closed loop, times one request's length."""
+    ttft, itl = get_backend(cfg.backend).request_seconds(cfg)
+    if point.kind == "equivalence" and point.suite is not None:
+        suite = equivalence_suite(point.suite, point.suite_fields)
+        prompts = suite.sharegpt + suite.bfcl + suite.conversations
+        request_s = ttft + suite.max_tokens * itl
+        # One at a time, then each prompt once among ``loaded`` in flight (waves of that many).
+        return prompts * request_s + (-(-(prompts + suite.loaded) // suite.loaded) * request_s if suite.loaded else 0)
     if point.kind == "bfcl" or point.options is None:
         return _BFCL_POINT_S
     opts = point.options
-    ttft, itl = get_backend(cfg.backend).request_seconds(cfg)
     n = opts.num_prompts or 2000
     request_s = ttft + (opts.output_len or 200) * itl
     if opts.request_rate:

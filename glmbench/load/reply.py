@@ -12,9 +12,17 @@ Tool calls come as OpenAI deltas: the first delta of a call carries its
 the calls are GLM-4.7 text, found by its ``<tool_call>`` tags. Either way the
 reply notes when the first call began and when the last call was complete.
 
+With ``logprobs`` the reply also keeps each generated token and its top
+alternatives with their logprobs, from either of the shapes vLLM sends: a text
+completion's ``logprobs.tokens`` / ``top_logprobs`` (a mapping per token), or a
+chat completion's ``logprobs.content`` (a list of ``token``, ``logprob``,
+``top_logprobs``). Servers that give none leave ``tokens`` empty.
+
 What a server sends is bounded: at most :data:`MAX_REPLY_CHARS` of text in all
 and :data:`MAX_CALLS` calls, past which the stream is refused as broken (a
-reply of the 1,024 tokens BFCL allows is a few KB).
+reply of the 1,024 tokens BFCL allows is a few KB); at most
+:data:`MAX_LOGPROB_TOKENS` tokens with logprobs, :data:`MAX_TOP` alternatives
+each.
 """
 
 from __future__ import annotations
@@ -23,10 +31,12 @@ from typing import Any
 
 from glmbench.glm.limits import MAX_CALL_TEXT_CHARS
 
-__all__ = ["Reply", "ReplyError", "MAX_REPLY_CHARS", "MAX_CALLS"]
+__all__ = ["Reply", "ReplyError", "MAX_REPLY_CHARS", "MAX_CALLS", "MAX_LOGPROB_TOKENS", "MAX_TOP"]
 
 MAX_REPLY_CHARS = 4 * MAX_CALL_TEXT_CHARS
 MAX_CALLS = 128
+MAX_LOGPROB_TOKENS = 1 << 16
+MAX_TOP = 8
 
 _OPEN, _CLOSE = "<tool_call>", "</tool_call>"
 
@@ -39,10 +49,14 @@ class Reply:
     """What one streamed chat or text completion said, collected chunk by chunk."""
 
     __slots__ = ("chat", "reasoning", "content", "calls", "finish_reason", "size", "first_call_ns",
-                 "call_end_ns", "_tail", "_open")
+                 "call_end_ns", "_tail", "_open", "logprobs", "tokens", "top")
 
-    def __init__(self, chat: bool) -> None:
+    def __init__(self, chat: bool, logprobs: bool = False) -> None:
         self.chat = chat
+        self.logprobs = logprobs
+        # Each generated token, and its top alternatives (token, logprob), best first: when asked and given.
+        self.tokens: list[str] = []
+        self.top: list[list[tuple[str, float]]] = []
         self.reasoning: list[str] = []
         self.content: list[str] = []
         # By the delta's index: [id, name, argument pieces]
@@ -64,6 +78,8 @@ class Reply:
         finish = choice.get("finish_reason")
         if isinstance(finish, str) and finish:
             self.finish_reason = finish
+        if self.logprobs and choice.get("logprobs"):
+            self._logprobs(choice["logprobs"])
         if not self.chat:
             text = choice.get("text")
             if isinstance(text, str) and text:
@@ -109,6 +125,40 @@ class Reply:
                 slot[2].append(arguments)
             elif isinstance(arguments, dict):  # a server that sends the arguments already decoded
                 slot[2].append(arguments)
+
+    def _logprobs(self, given: Any) -> None:
+        """Each token of a chunk's ``logprobs``, in either shape, with its top alternatives best first."""
+        if not isinstance(given, dict):
+            raise ReplyError("logprobs that are not an object")
+        pairs: list[tuple[Any, Any]] = []
+        if isinstance(given.get("content"), list):  # chat: [{"token", "logprob", "top_logprobs": [...]}]
+            for item in given["content"]:
+                if not isinstance(item, dict):
+                    raise ReplyError("a logprobs content item that is not an object")
+                top = item.get("top_logprobs") or []
+                alternatives = [(t.get("token"), t.get("logprob")) for t in top if isinstance(t, dict)] \
+                    if isinstance(top, list) else []
+                pairs.append((item.get("token"), alternatives or [(item.get("token"), item.get("logprob"))]))
+        elif isinstance(given.get("tokens"), list):  # a text completion: tokens and one mapping per token
+            tops = given.get("top_logprobs")
+            tops = tops if isinstance(tops, list) else []
+            logprobs = given.get("token_logprobs")
+            logprobs = logprobs if isinstance(logprobs, list) else []
+            for i, token in enumerate(given["tokens"]):
+                top = tops[i] if i < len(tops) else None
+                alternatives = list(top.items()) if isinstance(top, dict) else []
+                own = logprobs[i] if i < len(logprobs) else None
+                pairs.append((token, alternatives or [(token, own)]))
+        for token, alternatives in pairs:
+            if len(self.tokens) >= MAX_LOGPROB_TOKENS:
+                raise ReplyError(f"logprobs for more than {MAX_LOGPROB_TOKENS:,} tokens")
+            if not isinstance(token, str):
+                raise ReplyError("a logprobs token that is not text")
+            self._grow(token)
+            top = sorted(((str(t)[:200], float(lp)) for t, lp in alternatives[:MAX_TOP]
+                          if isinstance(lp, (int, float)) and not isinstance(lp, bool)), key=lambda a: -a[1])
+            self.tokens.append(token)
+            self.top.append(top)
 
     def _text(self, ts: int, text: str) -> None:
         self._grow(text)

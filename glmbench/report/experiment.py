@@ -17,8 +17,10 @@ from glmbench.experiment.analysis import (
     experiment_report,
     frontier,
     not_ranked,
+    outputs_changed,
 )
 from glmbench.metrics.registry import ACCURACY, column
+from glmbench.report.equivalence_run import FIGURE_HEADERS, figure_cells
 
 # Kept importable from here for callers outside report/ (and their tests): the figures live in experiment_figures.
 from glmbench.report.experiment_figures import (
@@ -28,7 +30,7 @@ from glmbench.report.experiment_figures import (
 )
 
 __all__ = ["ExperimentReport", "experiment_report", "frontier", "not_ranked", "notes", "server_table", "point_table",
-           "best_server", "SERVER_COLUMNS", "POINT_COLUMNS", "MIN_TPOT_MS", "pareto_figure", "curves_figure",
+           "outputs_table", "best_server", "SERVER_COLUMNS", "POINT_COLUMNS", "MIN_TPOT_MS", "pareto_figure", "curves_figure",
            "experiment_plots"]
 
 
@@ -69,6 +71,8 @@ SERVER_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     (_BFCL_COLUMN[1], lambda r: _fmt(r["bfcl_overall"], _BFCL_COLUMN[2])),
     ("Pareto", lambda r: r.get("pareto") or ("-" if r["dominated"] is None else
                                              "dominated" if r["dominated"] else "on the frontier")),
+    # Only in an experiment with an equivalence point: its outputs against the reference server's.
+    ("outputs vs reference", lambda r: r.get("outputs") or "-"),
 )
 
 # (key, header, format) of the point table; the metrics' headers and formats come from the registry.
@@ -76,7 +80,8 @@ POINT_COLUMNS = (
     ("cell", "server", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
     _OUTPUT_COLUMN, column("ttft_ms_mean"), _TTFT_P99_COLUMN, column("tpot_ms_mean"), _GOODPUT_COLUMN,
     column("ttft_tool_call_ms_mean"), column("spec_accept_rate"),
-    (_BFCL_COLUMN[0], f"{_BFCL_COLUMN[1]} (95% CI)", _BFCL_COLUMN[2]), ("pareto", "Pareto", "{}"),
+    (_BFCL_COLUMN[0], f"{_BFCL_COLUMN[1]} (95% CI)", _BFCL_COLUMN[2]), ("gate", "outputs vs reference", "{}"),
+    ("pareto", "Pareto", "{}"),
     ("reason", "why", "{}"),
 )
 
@@ -101,6 +106,18 @@ def notes(report: ExperimentReport) -> list[str]:
             out.append(f"{p['cell']} {p['point']}: {p.get('client_warning') or 'client saturated'}")
         elif p.get("not_ranked"):
             out.append(f"{p['cell']} {p['point']}: not ranked on the Pareto frontier: {p['not_ranked']}")
+    for p in report.points:
+        if p["kind"] != "equivalence":
+            continue
+        found = p.get("outputs") or {}
+        for failed in outputs_changed(p):
+            out.append(f"OUTPUTS CHANGED: {p['cell']} {p['point']}: {failed}")
+        if found.get("role") == "not compared" and found.get("why"):
+            out.append(f"{p['cell']} {p['point']}: outputs not compared with the reference: {found['why']}")
+        own = p.get("batch_invariance") or {}
+        if own.get("match_rate") not in (None, 1.0):
+            out.append(f"{p['cell']} {p['point']}: not batch invariant: {own['compared'] - own['matched']} of "
+                       f"{own['compared']} prompts' outputs change under load")
     if report.floor:
         floors = ", ".join(f"{c} {v:g}%" for c, v in report.floor.items())
         out.append(f"BFCL accuracy floor ({floors}): a server below it at any BFCL point is not ranked")
@@ -110,8 +127,42 @@ def notes(report: ExperimentReport) -> list[str]:
 
 
 def server_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the per-server table."""
-    return [h for h, _ in SERVER_COLUMNS], [[show(r) for _, show in SERVER_COLUMNS] for r in report.servers]
+    """Headers and cells of the per-server table (the outputs column only when some server has an equivalence
+    point)."""
+    shown = [(h, show) for h, show in SERVER_COLUMNS
+             if h != "outputs vs reference" or any(r.get("outputs") for r in report.servers)]
+    return [h for h, _ in shown], [[show(r) for _, show in shown] for r in report.servers]
+
+
+def _pass_gate(figures: dict[str, Any]) -> str:
+    if figures.get("held") is None:
+        return "not gated"
+    return f"{'held' if figures['held'] else 'FAILED'} ({100 * figures['required']:g}% required)"
+
+
+def outputs_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of the equivalence table: per server and equivalence point, each pass of its outputs
+    against the reference server's with its gate, then its own outputs alone against under load (no rows when the
+    experiment has no equivalence point)."""
+    headers = ["server", "point", "against", "pass", *FIGURE_HEADERS, "gate"]
+    rows: list[list[str]] = []
+    blank = ["-"] * len(FIGURE_HEADERS)
+    for p in report.points:
+        if p["kind"] != "equivalence":
+            continue
+        found = p.get("outputs") or {}
+        reference = found.get("reference") or "-"
+        if found.get("role") == "reference":
+            rows.append([p["cell"], p["point"], "-", "-", *blank, "reference"])
+        elif not found.get("passes"):
+            rows.append([p["cell"], p["point"], reference, "-", *blank, "not compared"])
+        for figures in found.get("passes") or []:
+            rows.append([p["cell"], p["point"], reference, figures["pass"], *figure_cells(figures),
+                         _pass_gate(figures)])
+        if p.get("batch_invariance"):
+            rows.append([p["cell"], p["point"], "itself", "alone vs loaded", *figure_cells(p["batch_invariance"]),
+                         "-"])
+    return headers, rows
 
 
 def point_table(report: ExperimentReport) -> tuple[list[str], list[list[str]]]:

@@ -1,6 +1,6 @@
 """Figures of an experiment with matplotlib: the Pareto frontier (throughput per GPU against tok/s per user),
-throughput against p99 TTFT per server, and BFCL accuracy and tool-calling latency against load. Each ``*_figure``
-returns a Figure or None when the points lack the data."""
+throughput against p99 TTFT per server, BFCL accuracy and tool-calling latency against load, and each server's
+outputs against the reference server's. Each ``*_figure`` returns a Figure or None when the points lack the data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from glmbench.experiment.analysis import ExperimentReport
 from glmbench.metrics.registry import axis_label, metric
 from glmbench.report.figures import Plot, pyplot
 
-__all__ = ["pareto_figure", "curves_figure", "bfcl_figure", "experiment_plots"]
+__all__ = ["pareto_figure", "curves_figure", "bfcl_figure", "outputs_figure", "experiment_plots"]
 
 # The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
 _OUTPUT = metric("output_tok_s")
@@ -134,12 +134,51 @@ def bfcl_figure(report: ExperimentReport) -> Any:
     return fig
 
 
+def outputs_figure(report: ExperimentReport) -> Any:
+    """The share of prompts whose output is the reference server's, per server and pass (alone, loaded), beside
+    each server's own outputs alone against loaded; a pass gated by the suite has its required share dashed."""
+    series = ("alone", "loaded", "alone vs loaded (its own)")
+    bars: list[tuple[str, list[float | None], list[float | None]]] = []
+    for p in report.points:
+        if p["kind"] != "equivalence":
+            continue
+        found = p.get("outputs") or {}
+        passes = {f["pass"]: f for f in found.get("passes") or []}
+        if found.get("role") == "reference":
+            passes = {name: {"match_rate": 1.0, "required": None} for name in ("alone", "loaded")}
+        own = p.get("batch_invariance") or {}
+        label = f"{p['cell']} {p['point']}" + (" (reference)" if found.get("role") == "reference" else "")
+        bars.append((label, [passes.get(n, {}).get("match_rate") for n in series[:2]] + [own.get("match_rate")],
+                     [passes.get(n, {}).get("required") for n in series[:2]] + [None]))
+    if not any(v is not None for _, values, _ in bars for v in values):
+        return None
+    fig, ax = _axes()
+    width = 0.8 / len(series)
+    for j, name in enumerate(series):
+        xs = [i + (j - 1) * width for i in range(len(bars))]
+        ys = [100 * (values[j] or 0.0) for _, values, _ in bars]
+        ax.bar(xs, ys, width, color=f"C{j}", label=name)
+        for x, (_, _, required) in zip(xs, bars):
+            least = required[j]
+            if least is not None:
+                ax.hlines(100 * least, x - width / 2, x + width / 2, colors="k", linestyles="--", lw=1)
+    ax.set_xticks(range(len(bars)), [label for label, _, _ in bars], rotation=20, ha="right", fontsize=8)
+    ax.set_ylim(0, 125)  # room above the bars for the legend
+    ax.set_yticks(range(0, 101, 20))
+    ax.plot([], [], "k--", lw=1, label="required (the gate)")
+    _finish(fig, ax, "server", "prompts whose output matches (%)",
+            f"{report.name}: outputs against the reference server's")
+    ax.legend(fontsize=8, loc="upper center", ncol=4)
+    return fig
+
+
 def experiment_plots(report: ExperimentReport) -> list[Plot]:
     """The experiment's plots (those its data allow)."""
     out = []
     for name, title, make in (("pareto", "Pareto frontier: output tok/s per GPU vs per user", pareto_figure),
                               ("curves", "Throughput vs TTFT p99 per server", curves_figure),
-                              ("bfcl", "BFCL accuracy and tool-calling latency vs load", bfcl_figure)):
+                              ("bfcl", "BFCL accuracy and tool-calling latency vs load", bfcl_figure),
+                              ("outputs", "Outputs against the reference server's, per pass", outputs_figure)):
         fig = make(report)
         if fig is not None:
             out.append(Plot(name, title, fig))

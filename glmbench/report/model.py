@@ -1,10 +1,11 @@
 """What a report shows, worked out once from stored folders and handed to every output format.
 
-A report is one of four kinds, each holding its figures, rows and notes (read
+A report is one of five kinds, each holding its figures, rows and notes (read
 or computed on first use, so a format pays only for what it shows):
 
 - :class:`LoadRunReport`: one load run, in the published speed shape;
 - :class:`BFCLRunReport`: one BFCL run, one table per rule set;
+- :class:`EquivalenceRunReport`: one equivalence run, its passes and its own batch invariance;
 - :class:`RunsReport`: several runs side by side, differences against the first;
 - :class:`ExperimentView`: an experiment folder, per server and per point.
 
@@ -22,13 +23,14 @@ from typing import Any
 
 from glmbench.errors import GlmbenchError
 from glmbench.experiment.analysis import ExperimentReport
-from glmbench.report import bfcl_run, load_run
+from glmbench.report import bfcl_run, equivalence_run, load_run
 from glmbench.report import experiment as experiment_tables
 from glmbench.report.runs import ReportRun, open_runs
 from glmbench.report.tables import ReportTables, build_tables
-from glmbench.results.schema import BFCLSummary, LoadSummary
+from glmbench.results.schema import BFCLSummary, EquivalenceSummary, LoadSummary
 
-__all__ = ["LoadRunReport", "BFCLRunReport", "RunsReport", "ExperimentView", "Report", "open_report"]
+__all__ = ["LoadRunReport", "BFCLRunReport", "EquivalenceRunReport", "RunsReport", "ExperimentView", "Report",
+           "open_report"]
 
 
 @dataclass(eq=False)
@@ -127,6 +129,36 @@ class BFCLRunReport:
 
 
 @dataclass(eq=False)
+class EquivalenceRunReport:
+    """One equivalence run: its passes, its own batch invariance (outputs alone against under load), the prompts
+    whose outputs differ between the two, and the notes. Comparing it with a reference run is ``glmbench compare``."""
+
+    title: str
+    summary: EquivalenceSummary
+    folder: Path | None = None
+
+    @cached_property
+    def passes(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and cells of the passes table: requests, failures, median in flight."""
+        return list(equivalence_run.PASS_HEADERS), equivalence_run.pass_rows(self.summary)
+
+    @cached_property
+    def invariance(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and cells of the batch invariance table (no row without a pass under load)."""
+        return ["comparison", *equivalence_run.FIGURE_HEADERS], equivalence_run.invariance_rows(self.summary)
+
+    @cached_property
+    def differences(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and cells of the prompts whose outputs differ alone and under load."""
+        return list(equivalence_run.DIFFERENCE_HEADERS), equivalence_run.difference_rows(self.summary.differences)
+
+    @cached_property
+    def notes(self) -> list[str]:
+        """Failures, no logprobs, outputs that change under load, and how to compare the run."""
+        return equivalence_run.notes(self.summary)
+
+
+@dataclass(eq=False)
 class ExperimentView:
     """An experiment folder: the per-server and per-point tables, the best server and the notes."""
 
@@ -148,8 +180,14 @@ class ExperimentView:
         return experiment_tables.point_table(self.report)
 
     @cached_property
+    def outputs(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and cells of the equivalence table: each server's outputs against the reference's, pass by pass,
+        and its own batch invariance (no rows without an equivalence point)."""
+        return experiment_tables.outputs_table(self.report)
+
+    @cached_property
     def notes(self) -> list[str]:
-        """Saturated clients and points left off the frontier."""
+        """Saturated clients, points left off the frontier, and outputs that changed."""
         return experiment_tables.notes(self.report)
 
     @cached_property
@@ -158,7 +196,7 @@ class ExperimentView:
         return experiment_tables.best_server(self.report)
 
 
-Report = LoadRunReport | BFCLRunReport | RunsReport | ExperimentView
+Report = LoadRunReport | BFCLRunReport | EquivalenceRunReport | RunsReport | ExperimentView
 """Any kind of report a format can draw."""
 
 
@@ -170,7 +208,8 @@ def _runs_of(folder: Path | None) -> RunsReport:
 
 
 def open_report(paths: Sequence[Path]) -> Report:
-    """The report for ``paths``: one experiment folder, one run (load or BFCL), or several runs side by side."""
+    """The report for ``paths``: one experiment folder, one run (load, BFCL or equivalence), or several runs side
+    by side."""
     from glmbench.experiment.index import is_experiment
     from glmbench.results.store import load_any_summary
 
@@ -184,5 +223,7 @@ def open_report(paths: Sequence[Path]) -> Report:
         summary = load_any_summary(paths[0])
         if isinstance(summary, BFCLSummary):
             return BFCLRunReport(paths[0].name, summary, paths[0])
+        if isinstance(summary, EquivalenceSummary):
+            return EquivalenceRunReport(paths[0].name, summary, paths[0])
         return LoadRunReport(paths[0].name, summary, paths[0])
     return RunsReport(list(paths))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.errors import GlmbenchError
-from glmbench.results.schema import BFCLSummary, LoadSummary, Manifest
+from glmbench.results.schema import BFCLSummary, EquivalenceSummary, LoadSummary, Manifest
 
 __all__ = ["ReportRun", "open_runs", "require"]
 
@@ -83,6 +83,10 @@ def open_runs(paths: Sequence[Path]) -> list[ReportRun]:
         if not path.is_dir():
             raise GlmbenchError(f"no result folder at {path}", "pass a folder under results/ written by 'glmbench run'")
         summary = load_any_summary(path)
+        if isinstance(summary, EquivalenceSummary):
+            raise GlmbenchError(f"{path} is an equivalence run: its outputs are not shown beside other runs",
+                                "report it alone (glmbench report RUN), or compare two with glmbench compare "
+                                "REFERENCE CANDIDATE")
         manifest = load_manifest(path) if (path / "manifest.json").is_file() else None
         label = (manifest.label if manifest is not None else None) or path.name
         runs.append(ReportRun(label=label, path=path, summary=summary, manifest=manifest))

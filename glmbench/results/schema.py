@@ -32,7 +32,7 @@ class Manifest(_Model):
 
     schema_version: int = SCHEMA_VERSION
     run_id: str
-    kind: Literal["load", "bfcl"] = "load"
+    kind: Literal["load", "bfcl", "equivalence"] = "load"
     # complete: every workload ran (all-failed: and no request succeeded); server-died and
     # write-failed (the disk filled): stopped early, what ended is kept; failed: glmbench itself failed.
     status: Literal["running", "complete", "all-failed", "interrupted", "failed", "server-died",
@@ -105,3 +105,29 @@ class BFCLSummary(_Model):
         elif self.tables and self.primary not in self.tables:
             raise ValueError(f"primary {self.primary!r} is not one of its tables ({', '.join(self.tables)})")
         return self
+
+
+class EquivalenceSummary(_Model):
+    """An equivalence run: the outputs one server gave to a fixed prompt set (``outputs.jsonl``), what was asked,
+    and the server's own batch invariance (its outputs one at a time against under load).
+
+    ``passes`` has one row per pass (``alone``, ``loaded``): requests, failures and the median in flight;
+    ``batch_invariance`` is that comparison's figures (:meth:`glmbench.equivalence.diff.PassDiff.summary`) and
+    ``differences`` its prompts that differ. Comparing two runs is ``glmbench equivalence diff``.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    kind: Literal["equivalence"] = "equivalence"
+    suite: str
+    api: str
+    max_tokens: int
+    loaded: int
+    prompts: dict[str, int] = Field(default_factory=dict)
+    logprobs: bool = False
+    passes: list[dict[str, Any]] = Field(default_factory=list)
+    batch_invariance: dict[str, Any] | None = None
+    differences: list[dict[str, Any]] = Field(default_factory=list)
+    require_alone: float = 1.0
+    require_loaded: float | None = None
+    interrupted: bool = False

@@ -24,11 +24,11 @@ import yaml
 from pydantic import ValidationError
 
 from glmbench.errors import GlmbenchError
-from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, LoadSummary, Manifest
+from glmbench.results.schema import SCHEMA_VERSION, BFCLSummary, EquivalenceSummary, LoadSummary, Manifest
 from glmbench.util.paths import check_name
 
 __all__ = ["RunStore", "write_error", "replace_file", "repeat_folders", "summary_folder", "load_summary", "load_manifest",
-           "new_run_id", "host_facts", "git_sha", "now_iso", "clock_pair"]
+           "new_run_id", "host_facts", "git_sha", "now_iso", "clock_pair", "load_any_summary", "load_equivalence_summary"]
 
 # Kept free in every result folder while a run writes into it, and given back the
 # first time a write finds the disk full: the final summary and manifest still fit.
@@ -126,7 +126,7 @@ class RunStore:
         if manifest.status != "running":
             self.release_reserve()
 
-    def write_summary(self, summary: LoadSummary | BFCLSummary) -> None:
+    def write_summary(self, summary: LoadSummary | BFCLSummary | EquivalenceSummary) -> None:
         self._write_json("summary.json", summary.model_dump(mode="json"))
 
     def append_server_metrics(self, entry: dict[str, Any]) -> None:
@@ -203,7 +203,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-_Model = TypeVar("_Model", LoadSummary, BFCLSummary, Manifest)
+_Model = TypeVar("_Model", LoadSummary, BFCLSummary, EquivalenceSummary, Manifest)
 
 
 def _validated(model: type[_Model], path: Path, data: dict[str, Any], what: str) -> _Model:
@@ -213,13 +213,25 @@ def _validated(model: type[_Model], path: Path, data: dict[str, Any], what: str)
         raise GlmbenchError(f"{path} does not match the {what} schema: {exc.errors()[0]['msg']}", "regenerate it") from None
 
 
-def load_any_summary(run_dir: Path) -> LoadSummary | BFCLSummary:
-    """The summary of a load run or of a BFCL run, by its ``kind``."""
+def load_any_summary(run_dir: Path) -> LoadSummary | BFCLSummary | EquivalenceSummary:
+    """The summary of a load run, a BFCL run or an equivalence run, by its ``kind``."""
     path = Path(run_dir) / "summary.json"
     data = _read_json(path, "summary")
     if data.get("kind") == "bfcl":
         return _validated(BFCLSummary, path, data, "summary")
+    if data.get("kind") == "equivalence":
+        return _validated(EquivalenceSummary, path, data, "summary")
     return _validated(LoadSummary, path, data, "summary")
+
+
+def load_equivalence_summary(run_dir: Path) -> EquivalenceSummary:
+    """The summary of an equivalence run, validated (a user error when the folder holds another kind)."""
+    path = Path(run_dir) / "summary.json"
+    data = _read_json(path, "summary")
+    if data.get("kind") != "equivalence":
+        raise GlmbenchError(f"{run_dir} is not an equivalence run",
+                            "pass folders written by glmbench equivalence run")
+    return _validated(EquivalenceSummary, path, data, "summary")
 
 
 def load_summary(run_dir: Path) -> LoadSummary:

@@ -8,13 +8,13 @@ import random
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticKnownError
 
 from glmbench.errors import GlmbenchError
 from glmbench.util.config_file import read_yaml, validate
 
-__all__ = ["dialect_names", "Distribution", "Fault", "SimConfig", "FAULTS", "load_sim_config"]
+__all__ = ["dialect_names", "Distribution", "Divergence", "Fault", "SimConfig", "FAULTS", "load_sim_config"]
 
 Distribution = Literal["fixed", "normal", "lognormal", "exponential"]
 Fault = Literal["http500", "cut", "badjson", "stall"]
@@ -40,6 +40,20 @@ def draw(rng: random.Random, mean: float, dist: Distribution, cv: float) -> floa
         sigma2 = math.log1p(cv * cv)
         return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
     return rng.expovariate(1.0 / mean)
+
+
+class Divergence(BaseModel):
+    """Where the replies to some prompts leave the prompt's own sequence (``outputs: by-prompt`` only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(description="a substring of the prompt text: the prompts this spec applies to")
+    at: int = Field(ge=0, description="the 0-based output position of the first different token")
+    margin: float = Field(0.01, ge=0, description="top-1 minus top-2 logprob at that position, diverged or not")
+    when: Literal["always", "loaded", "alone", "never"] = Field(
+        "always", description="always; loaded: only when the server held more than one request at receipt (itself "
+        "included, as answer_law counts); alone: only when it held just this one; never: the prompt has the margin "
+        "at that position but this server does not flip it (a reference whose logprobs show the near tie)")
 
 
 class SimConfig(BaseModel):
@@ -88,6 +102,17 @@ class SimConfig(BaseModel):
     reasoning_field: Literal["reasoning", "reasoning_content"] = Field(
         "reasoning", description="delta field of reasoning in the vllm dialect (the others have a fixed one)")
     default_max_tokens: int = Field(256, ge=1)
+    outputs: Literal["cycle", "by-prompt"] = Field(
+        "cycle", description="what replies say: cycle, the same placeholder words whatever the prompt; by-prompt, "
+        "words drawn from the SHA-256 of the prompt text, the same on every request and process whatever the seed, "
+        "load or dialect (and, without ignore_eos, a length between half and all of max_tokens from it too)")
+    logprob_margin: float = Field(
+        3.0, ge=0, description="top-1 minus top-2 logprob at every output position, where a request asks for "
+        "logprobs (completions logprobs: k; chat logprobs: true, top_logprobs: k)")
+    diverge: list[Divergence] = Field(
+        default_factory=list, description="by-prompt only: for prompts containing a spec's prompt (the first "
+        "matching spec), the output leaves the prompt's own sequence at position at (its top-2 candidate there), "
+        "with a margin-wide near tie at that position in every run, then goes on differently; same length")
     seed: int = 0
     faults: dict[Fault, float] = Field(default_factory=dict)
 
@@ -108,6 +133,13 @@ class SimConfig(BaseModel):
         if law is not None and (not law or any(a[0] >= b[0] for a, b in zip(law, law[1:]))):
             raise ValueError("give at least one [in_flight, p_right] point, in_flight increasing")
         return law
+
+    @field_validator("diverge")
+    @classmethod
+    def _diverge_needs_by_prompt(cls, diverge: list[Divergence], info: ValidationInfo) -> list[Divergence]:
+        if diverge and info.data.get("outputs") != "by-prompt":
+            raise ValueError('diverge needs outputs "by-prompt": set outputs to "by-prompt", or drop diverge')
+        return diverge
 
     def step_tokens(self, rng: random.Random, accept: float | None = None) -> int:
         """Tokens one decode step emits: 1, plus the accepted prefix of the drafts (each accepted with chance

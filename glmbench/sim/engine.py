@@ -22,8 +22,11 @@ response id). A stream that ran to its end writes ``{"id", "head_ns",
 (``write_ns`` and ``tokens`` one per decode step), plus the reply's intent
 ``"key", "right", "p_right"`` when an answer book answered it. An
 unstreamed reply from the book writes ``{"id", "recv_ns", "in_flight", "key",
-"right", "p_right"}``, with no ``write_ns``; other unstreamed replies write
-nothing.
+"right", "p_right"}``, with no ``write_ns``. With ``outputs: by-prompt`` every
+line has ``"diverged_at"``: the output position where the reply left its
+prompt's own words (a ``diverge`` spec), or null; and every unstreamed reply
+writes its line (``{"id", "recv_ns", "in_flight", "diverged_at"}`` at least).
+Other unstreamed replies write nothing.
 """
 
 from __future__ import annotations
@@ -200,8 +203,8 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         for _ in steps[1:]:
             due += int(draw(rng, cfg.itl_ms, cfg.itl_dist, cfg.itl_cv) * 1e6)
         await _sleep_until(due)
-        if intent := gen.intent():
-            state.log_truth({"id": gen.id, "recv_ns": recv_ns, "in_flight": in_flight, **intent})
+        if fields := gen.truth_fields():
+            state.log_truth({"id": gen.id, "recv_ns": recv_ns, "in_flight": in_flight, **fields})
         state.finish(Finished(False, gen.prompt_tokens, steps))
         return compact_json(gen.response())
 
@@ -226,7 +229,7 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         return resp
     # The truth is on disk before the stream's end leaves: a client that has the end can read it.
     state.log_truth({"id": gen.id, "head_ns": head_ns, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
-                     "tokens": steps, "prompt_tokens": gen.prompt_tokens, "in_flight": in_flight, **gen.intent()})
+                     "tokens": steps, "prompt_tokens": gen.prompt_tokens, "in_flight": in_flight, **gen.truth_fields()})
     tail = gen.tail()
     if tail:
         await resp.write(tail)

@@ -3,7 +3,9 @@
 :class:`Generation` draws the plan and knows nothing of the wire;
 :class:`OpenAIGeneration` writes it as OpenAI chat or text completion chunks,
 shaped by a :class:`StreamStyle` (the dialect: reasoning field, role chunk,
-one event per token or per step, usage policy). :class:`ScriptedGeneration`
+one event per token or per step, usage policy), with vLLM's ``logprobs`` when
+the request asks. The words come from :mod:`glmbench.sim.outputs` (a
+placeholder cycle, or a function of the prompt). :class:`ScriptedGeneration`
 replies with an answer book's reply instead of placeholder words, token piece
 by token piece, with tool calls as vLLM streams them. A backend's native API
 subclasses :class:`Generation` in its dialect module.
@@ -14,22 +16,23 @@ from __future__ import annotations
 import random
 import re
 import time
+from itertools import accumulate
 from typing import Any, Protocol
 
 import orjson
 
 from glmbench.sim.answers import REASONING, Reply
 from glmbench.sim.config import SimConfig
+from glmbench.sim.outputs import MAX_TOP_LOGPROBS, WORDS, CycleTokens, PromptTokens, Tokens
 
 __all__ = ["Generation", "OpenAIGeneration", "ScriptedGeneration", "StreamStyle", "count_tokens", "openai_prompt",
-           "token_pieces"]
+           "requested_logprobs", "token_pieces", "WORDS"]
 
 _PIECE = re.compile(r"\w{1,5}|[^\w\s]")
 # Lossless: every character belongs to a piece, spaces to the piece after them (or a last piece of their own).
 # About 4 characters a piece on BFCL's answers, as a real tokenizer on English and JSON: words of up to eight
 # characters, punctuation in runs of up to four ('{"', ']]]]'), so deeply nested JSON is not a token per bracket.
 _TOKEN_PIECE = re.compile(r"\s*(?:\w{1,8}|[^\w\s]{1,4})|\s+")
-WORDS = ("the ", "model ", "streams ", "a ", "token ", "per ", "step ", "and ", "then ", "stops ")
 
 
 def count_tokens(text: str) -> int:
@@ -57,6 +60,26 @@ def openai_prompt(body: dict[str, Any], chat: bool) -> str:
     return "\n".join(parts)
 
 
+def requested_logprobs(body: dict[str, Any], chat: bool) -> int | None:
+    """How many top candidates per token the request asks for, or None for no logprobs.
+
+    Completions: ``"logprobs": k``. Chat: ``"logprobs": true`` with
+    ``"top_logprobs": k`` (0 when absent). Raises ValueError, with the message
+    for the client, on a value vLLM would refuse.
+    """
+    if chat:
+        if body.get("logprobs") is not True:
+            return None
+        name, value = "top_logprobs", body.get("top_logprobs") or 0
+    else:
+        name, value = "logprobs", body.get("logprobs")
+        if value is None or value is False:
+            return None
+    if not isinstance(value, int) or not 0 <= value <= MAX_TOP_LOGPROBS:
+        raise ValueError(f"'{name}' must be an integer from 0 to {MAX_TOP_LOGPROBS}")
+    return int(value)
+
+
 class StreamStyle(Protocol):
     """How a backend shapes an OpenAI-compatible stream (each dialect is one)."""
 
@@ -74,10 +97,14 @@ class StreamStyle(Protocol):
 
 
 class Generation:
-    """A request's plan: prompt and output token counts, the reasoning prefix, finish reason, id.
+    """A request's plan: prompt and output token counts, the words, the reasoning prefix, finish reason, id.
 
-    Subclasses turn the plan into bytes: :meth:`chunk` for the tokens of one
-    decode step, :meth:`tail` after the last one, :meth:`response` unstreamed.
+    With ``outputs: by-prompt`` the words and length are a function of
+    ``prompt`` (the prompt text), diverged per the config's ``diverge`` specs
+    given ``in_flight`` (the requests the server held at receipt, itself
+    included). Subclasses turn the plan into bytes: :meth:`chunk` for the
+    tokens of one decode step, :meth:`tail` after the last one,
+    :meth:`response` unstreamed.
     """
 
     chat = False
@@ -86,13 +113,21 @@ class Generation:
 
     def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, *, prompt_tokens: int,
                  max_tokens: Any, ignore_eos: bool, reasoning: bool, stream: bool, id_prefix: str,
-                 model: str) -> None:
+                 model: str, prompt: str = "", in_flight: int = 1) -> None:
         self.prompt_tokens = prompt_tokens
         self.max_tokens = cfg.default_max_tokens if max_tokens is None else int(max_tokens)
-        if ignore_eos:
-            self.output_tokens = self.max_tokens
+        self.by_prompt = cfg.outputs == "by-prompt"
+        self.diverged_at: int | None = None
+        self.tokens: Tokens
+        if self.by_prompt:
+            plan = PromptTokens(cfg, prompt, max(self.max_tokens, 1), ignore_eos, in_flight)
+            self.tokens, self.output_tokens, self.diverged_at = plan, plan.length, plan.diverged_at
         else:
-            self.output_tokens = max(1, round(self.max_tokens * rng.uniform(0.5, 1.0)))
+            self.tokens = CycleTokens(cfg.logprob_margin)
+            if ignore_eos:
+                self.output_tokens = self.max_tokens
+            else:
+                self.output_tokens = max(1, round(self.max_tokens * rng.uniform(0.5, 1.0)))
         self.finish_reason = "length" if self.output_tokens == self.max_tokens else "stop"
         self.reasoning = min(cfg.reasoning_tokens, self.output_tokens - 1) if reasoning else 0
         self.stream = stream
@@ -100,9 +135,9 @@ class Generation:
         self.model = model
         self.created = int(time.time())
 
-    @staticmethod
-    def words(start: int, end: int) -> str:
-        return "".join(WORDS[i % len(WORDS)] for i in range(start, end))
+    def words(self, start: int, end: int) -> str:
+        """The words of tokens ``start .. end``, joined."""
+        return self.tokens.text(start, end)
 
     def chunk(self, start: int, count: int) -> bytes:
         raise NotImplementedError
@@ -110,6 +145,11 @@ class Generation:
     def intent(self) -> dict[str, Any]:
         """What the reply meant, for the truth log (a scripted reply's key and rightness); nothing for words."""
         return {}
+
+    def truth_fields(self) -> dict[str, Any]:
+        """What the truth log adds for this reply: its intent, and ``diverged_at`` with ``outputs: by-prompt``."""
+        intent = self.intent()
+        return {**intent, "diverged_at": self.diverged_at} if self.by_prompt else intent
 
     def tail(self) -> bytes:
         return b""
@@ -119,17 +159,30 @@ class Generation:
 
 
 class OpenAIGeneration(Generation):
-    """A chat or text completion, streamed as ``data: {json}`` events in the dialect's style."""
+    """A chat or text completion, streamed as ``data: {json}`` events in the dialect's style.
+
+    With ``top_logprobs`` (from :func:`requested_logprobs`), each choice carries
+    vLLM's ``logprobs`` for its tokens: completions ``{"text_offset",
+    "token_logprobs", "tokens", "top_logprobs": [{word: logprob}]}``, chat
+    ``{"content": [{"token", "logprob", "bytes", "top_logprobs": [{"token",
+    "logprob", "bytes"}]}]}``. Reasoning tokens are listed in the same
+    ``content`` list as the answer's, in order, so every output token has its
+    entry.
+    """
 
     def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, body: dict[str, Any], chat: bool,
-                 style: StreamStyle) -> None:
+                 style: StreamStyle, *, in_flight: int = 1, top_logprobs: int | None = None) -> None:
         limit = body.get("max_completion_tokens")
         if limit is None:
             limit = body.get("max_tokens")
-        super().__init__(cfg, rng, seq, prompt_tokens=count_tokens(openai_prompt(body, chat)), max_tokens=limit,
+        prompt = openai_prompt(body, chat)
+        super().__init__(cfg, rng, seq, prompt_tokens=count_tokens(prompt), max_tokens=limit,
                          ignore_eos=bool(body.get("ignore_eos")), reasoning=chat, stream=bool(body.get("stream")),
-                         id_prefix="chatcmpl" if chat else "cmpl", model=body.get("model") or cfg.model)
+                         id_prefix="chatcmpl" if chat else "cmpl", model=body.get("model") or cfg.model,
+                         prompt=prompt, in_flight=in_flight)
         self.chat = chat
+        self.top_logprobs = top_logprobs
+        self._offsets: list[int] | None = None
         self.style = style
         self.include_usage, self.continuous_usage = style.usage_policy(body.get("stream_options") or {})
         head = {"id": self.id, "object": "chat.completion.chunk" if chat else "text_completion",
@@ -141,7 +194,7 @@ class OpenAIGeneration(Generation):
 
     def delta(self, start: int, end: int) -> dict[str, Any]:
         """The chat delta of tokens ``start .. end``: reasoning words, then content words."""
-        words = [WORDS[i % len(WORDS)] for i in range(start, end)]
+        words = self.tokens.words(start, end)
         field = self.style.reasoning_field
         if end <= self.reasoning:
             return {field: "".join(words)}
@@ -154,6 +207,20 @@ class OpenAIGeneration(Generation):
         """The completion text of tokens ``start .. end``."""
         return self.words(start, end)
 
+    def logprobs(self, start: int, end: int) -> dict[str, Any]:
+        """vLLM's ``logprobs`` object for tokens ``start .. end``."""
+        k = self.top_logprobs or 0
+        ranked = [self.tokens.ranked(i, max(k, 1)) for i in range(start, end)]
+        if self.chat:
+            return {"content": [{"token": top[0][0], "logprob": top[0][1], "bytes": list(top[0][0].encode()),
+                                 "top_logprobs": [{"token": w, "logprob": lp, "bytes": list(w.encode())}
+                                                  for w, lp in top[:k]]} for top in ranked]}
+        if self._offsets is None:
+            # Offsets count from the start of the output, as vLLM's do across a stream's chunks.
+            self._offsets = list(accumulate((len(w) for w in self.tokens.words(0, self.output_tokens)), initial=0))
+        return {"text_offset": self._offsets[start:end], "token_logprobs": [top[0][1] for top in ranked],
+                "tokens": [top[0][0] for top in ranked], "top_logprobs": [dict(top) for top in ranked]}
+
     def _event(self, start: int, count: int, role: bool) -> bytes:
         """The event for tokens ``start .. start+count`` (bytes spliced into a cached frame)."""
         end = start + count
@@ -165,6 +232,8 @@ class OpenAIGeneration(Generation):
             body = b'{"index":0,"delta":' + orjson.dumps(delta)
         else:
             body = b'{"index":0,"text":' + orjson.dumps(self.text(start, end))
+        if self.top_logprobs is not None:
+            body += b',"logprobs":' + orjson.dumps(self.logprobs(start, end))
         body += b',"finish_reason":"%b"}]' % self.finish_reason.encode() if last else b',"finish_reason":null}]'
         if self.continuous_usage:
             body += b',"usage":' + orjson.dumps(self.usage(end))
@@ -197,9 +266,12 @@ class OpenAIGeneration(Generation):
             if self.reasoning:
                 message = {"role": "assistant", self.style.reasoning_field: self.words(0, self.reasoning),
                            "content": self.words(self.reasoning, self.output_tokens)}
-            choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
+            choice: dict[str, Any] = {"index": 0, "message": message}
         else:
-            choice = {"index": 0, "text": text, "finish_reason": self.finish_reason}
+            choice = {"index": 0, "text": text}
+        if self.top_logprobs is not None:
+            choice["logprobs"] = self.logprobs(0, self.output_tokens)
+        choice["finish_reason"] = self.finish_reason
         return {"id": self.id, "object": "chat.completion" if self.chat else "text_completion",
                 "created": self.created, "model": self.model, "choices": [choice],
                 "usage": self.usage(self.output_tokens)}
@@ -217,13 +289,14 @@ class ScriptedGeneration(OpenAIGeneration):
     GLM-4.7 text of the reply in pieces. A stream with more pieces than
     ``max_tokens`` is cut there, ending ``length``. Unstreamed, all the pieces
     make the message whatever ``max_tokens`` says, as unstreamed scripted
-    replies always have.
+    replies always have. No logprobs, and never a divergence.
     """
 
     def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, body: dict[str, Any], chat: bool,
-                 style: StreamStyle, reply: Reply) -> None:
-        super().__init__(cfg, rng, seq, body, chat, style)
+                 style: StreamStyle, reply: Reply, *, in_flight: int = 1) -> None:
+        super().__init__(cfg, rng, seq, body, chat, style, in_flight=in_flight)
         self.reply = reply
+        self.diverged_at = None  # the book's reply, never the prompt's words
         self.seq = seq
         self.spec_accept = cfg.spec_accept_answers
         answer = reply.answer

@@ -17,7 +17,7 @@ from glmbench.sim.answers import AnswerBook
 from glmbench.sim.config import SimConfig
 from glmbench.sim.dialects import Dialect, dialect_for
 from glmbench.sim.engine import SimState, error_response, run_generation
-from glmbench.sim.generation import OpenAIGeneration, ScriptedGeneration
+from glmbench.sim.generation import OpenAIGeneration, ScriptedGeneration, requested_logprobs
 
 __all__ = ["SimState", "make_app", "STATE", "DIALECT"]
 
@@ -39,11 +39,17 @@ async def _openai(request: web.Request, state: SimState, dialect: Dialect, chat:
         return error_response(400, "request body is not a JSON object")
     if chat and not isinstance(body.get("messages"), list):
         return error_response(400, "'messages' must be a list")
+    try:
+        top_logprobs = requested_logprobs(body, chat)
+    except ValueError as exc:
+        return error_response(400, str(exc))
     in_flight = state.held() + 1  # counted by run_generation below: nothing yields in between
     reply = state.answers.reply(body, chat, in_flight) if state.answers is not None else None
     try:
-        gen = (OpenAIGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect) if reply is None
-               else ScriptedGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect, reply))
+        gen = (OpenAIGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect, in_flight=in_flight,
+                                top_logprobs=top_logprobs) if reply is None
+               else ScriptedGeneration(state.config, state.rng, state.next_seq(), body, chat, dialect, reply,
+                                       in_flight=in_flight))
     except (TypeError, ValueError):
         return error_response(400, "'max_tokens' must be an integer")
     if gen.max_tokens < 1:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # the reports' modules pull in numpy and pydantic; the CLI's --help reads formats without them
     from glmbench.report.model import (
         BFCLRunReport,
+        EquivalenceRunReport,
         ExperimentView,
         LoadRunReport,
         Report,
@@ -63,6 +64,10 @@ class OutputFormat(Protocol):
         """One BFCL run."""
         ...
 
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """One equivalence run."""
+        ...
+
     def runs(self, report: RunsReport) -> Output:
         """Runs side by side."""
         ...
@@ -88,6 +93,10 @@ class Format:
         """One BFCL run, as the side-by-side report of that run."""
         return self.runs(report.as_runs)
 
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """One equivalence run: every format draws these (it has no side-by-side shape)."""
+        raise NotImplementedError
+
     def runs(self, report: RunsReport) -> Output:
         """Runs side by side: every format draws these."""
         raise NotImplementedError
@@ -99,12 +108,14 @@ class Format:
 
 def render(fmt: OutputFormat, report: Report) -> Output:
     """``report`` drawn by ``fmt``: the one place that picks the method for a kind of report."""
-    from glmbench.report.model import BFCLRunReport, LoadRunReport, RunsReport
+    from glmbench.report.model import BFCLRunReport, EquivalenceRunReport, LoadRunReport, RunsReport
 
     if isinstance(report, LoadRunReport):
         return fmt.load_run(report)
     if isinstance(report, BFCLRunReport):
         return fmt.bfcl_run(report)
+    if isinstance(report, EquivalenceRunReport):
+        return fmt.equivalence_run(report)
     if isinstance(report, RunsReport):
         return fmt.runs(report)
     return fmt.experiment(report)

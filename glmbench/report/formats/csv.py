@@ -16,6 +16,7 @@ from glmbench.util.text import csv_cell
 if TYPE_CHECKING:
     from glmbench.report.model import (
         BFCLRunReport,
+        EquivalenceRunReport,
         ExperimentView,
         LoadRunReport,
         RunsReport,
@@ -59,6 +60,18 @@ class Csv(Format):
                              for row in report.load_rows)
         return text_output(buf.getvalue())
 
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """The passes; after a blank line, the run's own batch invariance (with a pass under load)."""
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for i, (headers, rows) in enumerate((report.passes, report.invariance)):
+            if rows:
+                if i:
+                    buf.write("\n")
+                writer.writerow(headers)
+                writer.writerows([csv_cell(c) for c in row] for row in rows)
+        return text_output(buf.getvalue())
+
     def runs(self, report: RunsReport) -> Output:
         """The speed figures joined with the detail (one row per workload and run), then the BFCL rows, then
         the latency rows of BFCL runs asked as traffic (when there are some)."""
@@ -75,12 +88,17 @@ class Csv(Format):
         return text_output("\n".join(parts))
 
     def experiment(self, report: ExperimentView) -> Output:
-        """The point table."""
+        """The point table; after a blank line, the outputs against the reference (with an equivalence point)."""
         buf = io.StringIO()
         headers, rows = report.points
         writer = csv.writer(buf)
         writer.writerow(headers)
         writer.writerows([csv_cell(c) for c in row] for row in rows)
+        headers, rows = report.outputs
+        if rows:
+            buf.write("\n")
+            writer.writerow(headers)
+            writer.writerows([csv_cell(c) for c in row] for row in rows)
         return text_output(buf.getvalue())
 
 

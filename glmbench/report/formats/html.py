@@ -19,7 +19,7 @@ from glmbench.util.text import visible
 
 if TYPE_CHECKING:
     from glmbench.report.figures import Plot
-    from glmbench.report.model import ExperimentView, RunsReport
+    from glmbench.report.model import EquivalenceRunReport, ExperimentView, RunsReport
     from glmbench.report.runs import ReportRun
 
 __all__ = ["Html", "FORMAT", "page", "figure_html", "escape"]
@@ -115,17 +115,35 @@ def _runs_page(report: RunsReport) -> str:
     return page(report.title, "\n".join(parts))
 
 
+def _cells(headers: list[str], rows: list[list[str]]) -> str:
+    """A table of display cells, every one left-aligned and escaped."""
+    head = "".join(f'<th class="l">{escape(h)}</th>' for h in headers)
+    body = "".join("<tr>" + "".join(f'<td class="l">{escape(c)}</td>' for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _equivalence_page(report: EquivalenceRunReport) -> str:
+    """The passes, the run's own batch invariance, where its outputs differ, then the notes."""
+    summary = report.summary
+    body = [f"<p>Equivalence run: {escape(summary.api)}, {summary.max_tokens} tokens per prompt, "
+            f"{escape(', '.join(f'{n} {k}' for k, n in summary.prompts.items()))}.</p>",
+            "<h2>Passes</h2>", _cells(*report.passes)]
+    if report.invariance[1]:
+        body += ["<h2>Its own outputs alone against under load</h2>", _cells(*report.invariance)]
+    if report.differences[1]:
+        body += ["<h2>Where its outputs differ</h2>", _cells(*report.differences)]
+    body.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in report.notes) + "</ul>")
+    return page(f"glmbench report: {report.title}", "\n".join(body))
+
+
 def _experiment_page(report: ExperimentView) -> str:
-    """The server table, the plots, the point table, then the notes."""
+    """The server table, the plots, the point table, the outputs against the reference, then the notes."""
     from glmbench.report.formats.plots import figures
 
-    def table(headers: list[str], rows: list[list[str]]) -> str:
-        head = "".join(f'<th class="l">{escape(h)}</th>' for h in headers)
-        body = "".join("<tr>" + "".join(f'<td class="l">{escape(c)}</td>' for c in row) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    body = ["<h2>Servers</h2>", table(*report.servers), "<h2>Plots</h2>",
-            "".join(figure_html(p) for p in figures(report)), "<h2>Points</h2>", table(*report.points)]
+    body = ["<h2>Servers</h2>", _cells(*report.servers), "<h2>Plots</h2>",
+            "".join(figure_html(p) for p in figures(report)), "<h2>Points</h2>", _cells(*report.points)]
+    if report.outputs[1]:
+        body += ["<h2>Outputs against the reference server's</h2>", _cells(*report.outputs)]
     if report.notes:
         body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in report.notes) + "</ul>")
     return page(f"experiment {report.report.name}", "\n".join(body))
@@ -136,6 +154,10 @@ class Html(Format):
 
     name = "html"
     help = "one self-contained HTML page (as --out FILE writes)"
+
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """The run's passes, batch invariance and differences."""
+        return Output(text=_equivalence_page(report))
 
     def runs(self, report: RunsReport) -> Output:
         """The runs side by side, with the plots and each run's facts."""

@@ -11,6 +11,7 @@ from glmbench.report.formats.base import Format, Output, text_output
 if TYPE_CHECKING:
     from glmbench.report.model import (
         BFCLRunReport,
+        EquivalenceRunReport,
         ExperimentView,
         LoadRunReport,
         RunsReport,
@@ -42,6 +43,12 @@ class Json(Format):
         latency = [{"table": "latency", "rules": None, "category": None, "schedule": report.summary.schedule, **row}
                    for row in report.load_rows]
         return text_output(json.dumps(report.rows + latency, indent=2, default=str))
+
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """The run's summary as stored (its passes, its batch invariance and the prompts that differ), then the
+        notes."""
+        data = {"title": report.title, **report.summary.model_dump(mode="json"), "notes": report.notes}
+        return text_output(json.dumps(data, indent=2, default=str))
 
     def runs(self, report: RunsReport) -> Output:
         """The runs, then speed (with differences), detail and BFCL rows (and the latency rows of BFCL runs asked

@@ -10,6 +10,7 @@ from glmbench.util.text import md_text
 if TYPE_CHECKING:
     from glmbench.report.model import (
         BFCLRunReport,
+        EquivalenceRunReport,
         ExperimentView,
         LoadRunReport,
         RunsReport,
@@ -80,6 +81,18 @@ class Markdown(Format):
             out += [""] + [f"* {md_text(n)}" for n in report.latency_notes] + ([""] if report.latency_notes else [])
         return text_output("\n".join(out) + "\n")
 
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """The passes, the run's own batch invariance and where its outputs differ, then the notes."""
+        summary = report.summary
+        lines = [f"**{md_text(report.title)}**: equivalence, {md_text(summary.api)}, {summary.max_tokens} tokens", "",
+                 *_cells_table(*report.passes), ""]
+        for title, (headers, rows) in (("Its own outputs alone against under load", report.invariance),
+                                       ("Where its outputs differ alone and under load", report.differences)):
+            if rows:
+                lines += [f"**{title}**", "", *_cells_table(headers, rows), ""]
+        lines += [f"* {md_text(n)}" for n in report.notes]
+        return text_output("\n".join(lines) + "\n")
+
     def runs(self, report: RunsReport) -> Output:
         """Speed, detail, BFCL per category, then the notes."""
         tables = report.tables
@@ -99,11 +112,14 @@ class Markdown(Format):
         return text_output("\n".join(parts))
 
     def experiment(self, report: ExperimentView) -> Output:
-        """The server and point tables, then the notes."""
+        """The server and point tables, the outputs against the reference (with an equivalence point), then the
+        notes."""
         name, status, objective = report.report.name, report.report.status, report.report.objective
         lines = [f"## Experiment {md_text(name)} ({md_text(status)})", "",
                  f"Best server by {md_text(objective)}: {md_text(report.best_server)}", "", "### Servers", ""]
         lines += _cells_table(*report.servers) + ["", "### Points", ""] + _cells_table(*report.points)
+        if report.outputs[1]:
+            lines += ["", "### Outputs against the reference server's", ""] + _cells_table(*report.outputs)
         lines += ["", *[f"- {md_text(n)}" for n in report.notes]] if report.notes else []
         return text_output("\n".join(lines) + "\n")
 

@@ -13,7 +13,7 @@ from glmbench.report.formats.base import Format, Output
 
 if TYPE_CHECKING:
     from glmbench.report.figures import Plot
-    from glmbench.report.model import ExperimentView, RunsReport
+    from glmbench.report.model import EquivalenceRunReport, ExperimentView, RunsReport
 
 __all__ = ["PlotFiles", "FORMAT", "figures"]
 
@@ -49,8 +49,13 @@ class PlotFiles(Format):
         """Latency CDFs, throughput against latency, spec acceptance, BFCL accuracy and each run's timeline."""
         return _files(figures(report))
 
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """No figures: an equivalence run's figures are its tables."""
+        return Output(files={})
+
     def experiment(self, report: ExperimentView) -> Output:
-        """The Pareto frontier and throughput against TTFT p99 per server."""
+        """The Pareto frontier, throughput against TTFT p99 per server, BFCL against load, and the outputs'
+        match rates against the reference."""
         return _files(figures(report))
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from glmbench.report.load_run import Column
     from glmbench.report.model import (
         BFCLRunReport,
+        EquivalenceRunReport,
         ExperimentView,
         LoadRunReport,
         RunsReport,
@@ -68,14 +69,19 @@ def _frame_table(title: str, frame: Any) -> Any:
     return t
 
 
-def _cells_table(title: str, headers: list[str], rows: list[list[str]]) -> Any:
-    """An experiment table: names and words left, figures right."""
+# Headers of words, not figures, past an experiment table's first three columns.
+_WORDS = ("why", "Pareto", "pass", "gate", "outputs vs reference")
+
+
+def _cells_table(title: str, headers: list[str], rows: list[list[str]], names: int = 3) -> Any:
+    """An experiment table: names (the first ``names`` columns) and words left, figures right."""
     from rich.table import Table
 
     table = Table(title=rich_text(title), title_justify="left")
     for i, header in enumerate(headers):
-        numbers = i >= 3 and header not in ("why", "Pareto")
-        table.add_column(header, overflow="fold", justify="right" if numbers else "left")
+        numbers = i >= names and header not in _WORDS
+        # A gate's verdict is read whole ("FAILED (100% required)"): the headers wrap instead.
+        table.add_column(header, overflow="fold", justify="right" if numbers else "left", no_wrap=header == "gate")
     for row in rows:
         table.add_row(*(rich_text(c) for c in row))
     return table
@@ -132,6 +138,24 @@ class Terminal(Format):
             out.append(f"* {INTERRUPTED_NOTE}")
         return Output(console=tuple(out), width=160 if report.load_rows else None)
 
+    def equivalence_run(self, report: EquivalenceRunReport) -> Output:
+        """The passes, the run's own batch invariance and where its outputs differ alone and under load, then
+        the notes."""
+        summary = report.summary
+        asked = ", ".join(f"{n} {kind}" for kind, n in summary.prompts.items())
+        out: list[Any] = [rich_text(f"{report.title}: equivalence suite {summary.suite}, {summary.api}, "
+                                    f"{summary.max_tokens} tokens per prompt ({asked})"),
+                          _cells_table("passes", *report.passes, names=1)]
+        headers, rows = report.invariance
+        if rows:
+            out.append(_cells_table("its own outputs alone against under load (batch invariance)", headers, rows,
+                                    names=1))
+        headers, rows = report.differences
+        if rows:
+            out.append(_cells_table("where its outputs differ alone and under load", headers, rows, names=1))
+        out += [rich_text(f"* {n}") for n in report.notes]
+        return Output(console=tuple(out), width=160)
+
     def runs(self, report: RunsReport) -> Output:
         """Speed (with differences), detail and BFCL per category, then the notes."""
         tables = report.tables
@@ -147,10 +171,15 @@ class Terminal(Format):
         return Output(console=tuple(out), width=160)
 
     def experiment(self, report: ExperimentView) -> Output:
-        """The per-server table, then every point, then the notes."""
+        """The per-server table, then every point, then the outputs against the reference (with an equivalence
+        point), then the notes."""
         name = report.report.name
         out: list[Any] = [_cells_table(f"experiment {name}: servers", *report.servers),
                           _cells_table(f"experiment {name}: points", *report.points)]
+        headers, rows = report.outputs
+        if rows:
+            out.append(_cells_table(f"experiment {name}: outputs against the reference server's", headers, rows,
+                                    names=4))
         out += [rich_text(f"note: {n}") for n in report.notes]
         return Output(console=tuple(out), width=160)
 

@@ -124,15 +124,17 @@ class LightllmDialect(Dialect):
 
 
 class NativeGeneration(Generation):
-    """A request to LightLLM's own API: the prompt in ``inputs``, sampling in ``parameters``."""
+    """A request to LightLLM's own API: the prompt in ``inputs`` (whose words ``outputs: by-prompt`` says), sampling
+    in ``parameters``."""
 
-    def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, body: dict[str, Any], stream: bool) -> None:
+    def __init__(self, cfg: SimConfig, rng: random.Random, seq: int, body: dict[str, Any], stream: bool,
+                 in_flight: int = 1) -> None:
         inputs, params = body["inputs"], body.get("parameters") or {}
         if not isinstance(inputs, str) or not isinstance(params, dict):
             raise TypeError("'inputs' must be a string and 'parameters' an object")
         super().__init__(cfg, rng, seq, prompt_tokens=count_tokens(inputs), max_tokens=params.get("max_new_tokens"),
                          ignore_eos=bool(params.get("ignore_eos")), reasoning=False, stream=stream,
-                         id_prefix="generate", model=cfg.model)
+                         id_prefix="generate", model=cfg.model, prompt=inputs, in_flight=in_flight)
 
     def _event(self, index: int) -> bytes:
         last = index + 1 >= self.output_tokens
@@ -163,12 +165,13 @@ async def _native(request: web.Request, state: SimState, stream: bool) -> web.St
         raw = await request.read()
         recv_ns = perf_counter_ns()
         body = orjson.loads(raw)
-        gen = NativeGeneration(state.config, state.rng, state.next_seq(), body, stream)
+        in_flight = state.held() + 1  # counted by run_generation below: nothing yields in between
+        gen = NativeGeneration(state.config, state.rng, state.next_seq(), body, stream, in_flight)
     except (ValueError, TypeError, KeyError, AttributeError):
         return error_response(400, "expected {\"inputs\": str, \"parameters\": {\"max_new_tokens\": int, ...}}")
     if gen.max_tokens < 1:
         return error_response(400, "'max_new_tokens' must be at least 1")
-    return await run_generation(request, state, gen, recv_ns, head_ns)
+    return await run_generation(request, state, gen, recv_ns, head_ns, in_flight)
 
 
 DIALECT = LightllmDialect
