@@ -177,11 +177,13 @@ def test_batched_decode_writes_every_streams_chunk_at_the_same_step(start_sim, t
     writes = sorted(ns for entry in truth.values() for ns in entry["write_ns"])
     # Chunks leave in bursts, one per step: gaps inside a burst are tiny, between bursts about one step.
     gaps_ms = [(b - a) / 1e6 for a, b in zip(writes, writes[1:])]
-    bursts = [g for g in gaps_ms if g > 5]
-    assert bursts and all(15 <= g <= 25 for g in bursts), bursts
+    # The step clock is 20 ms; a loaded machine delays single steps (the next one is then due on the clock again),
+    # so medians are held to the clock and single gaps only to its order.
+    bursts = sorted(g for g in gaps_ms if g > 5)
+    assert bursts and 15 <= bursts[len(bursts) // 2] <= 25 and all(g <= 45 for g in bursts), bursts
     assert len(bursts) <= 14  # 16 requests x 12 tokens in about 13 steps, not 192 separate writes
     for entry in truth.values():
-        steps = [(b - a) / 1e6 for a, b in zip(entry["write_ns"], entry["write_ns"][1:])]
-        assert all(18 <= s <= 22 for s in steps), steps
+        steps = sorted((b - a) / 1e6 for a, b in zip(entry["write_ns"], entry["write_ns"][1:]))
+        assert 18 <= steps[len(steps) // 2] <= 22 and all(5 <= s <= 45 for s in steps), steps
     measured = compare_with_truth(records, truth)
     assert measured["matched"] == 16 and abs(measured["itl_mean"] - measured["itl_true_mean"]) < 0.5
