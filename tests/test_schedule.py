@@ -8,6 +8,7 @@ checked exactly.
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 from time import perf_counter_ns
 
@@ -145,3 +146,65 @@ def test_open_loop_with_a_cap_waits_for_both_the_clock_and_a_slot(tmp_path):
     assert client.peak == 2
     # At 1000 req/s the schedule is far ahead of the slots: from the third on, a slot decides.
     assert all(r.due_ns >= run.t0_ns + 40_000_000 for r in records[2:])
+
+
+def _window_rates(offsets: list[int], windows: int) -> list[float]:
+    """Arrivals per second in each of ``windows`` equal stretches of the schedule."""
+    end = offsets[-1]
+    counts = [0] * windows
+    for x in offsets:
+        counts[min(windows - 1, x * windows // max(end, 1))] += 1
+    return [c / (end / 1e9 / windows) for c in counts]
+
+
+@pytest.mark.parametrize("ramp", ["linear", "exponential"])
+def test_a_rate_ramp_moves_the_rate_from_start_to_end(ramp):
+    from glmbench.load.workload import Workload
+
+    count, r0, r1 = 20_001, 2.0, 20.0
+    offsets = Workload(title="t", request_rate=r0, ramp=ramp, ramp_to=r1).offsets_ns(count, seed=4)
+    assert offsets[0] == 0 and offsets == sorted(offsets)
+    span = offsets[-1] / 1e9
+    if ramp == "linear":
+        assert span == pytest.approx(2 * (count - 1) / (r0 + r1), rel=1e-9)
+
+        def rate(s):
+            return r0 + (r1 - r0) * s / span
+    else:
+        assert span == pytest.approx((count - 1) * math.log(r1 / r0) / (r1 - r0), rel=1e-9)
+
+        def rate(s):
+            return r0 * (r1 / r0) ** (s / span)
+    measured = _window_rates(offsets, 10)
+    # Each window's arrivals against the ramp's expected ones there (Simpson's rule on the rate is exact enough),
+    # within four standard deviations of a Poisson count: a wrong ramp is off by far more.
+    for i, got in enumerate(measured):
+        a, b = span * i / 10, span * (i + 1) / 10
+        want = (rate(a) + 4 * rate((a + b) / 2) + rate(b)) / 6 * (b - a)
+        assert abs(got * (b - a) - want) <= 4 * math.sqrt(want), (i, got * (b - a), want)
+
+
+@pytest.mark.parametrize("burstiness", [0.25, 1.0, 4.0])
+def test_a_ramp_keeps_the_burstiness_of_every_stretch(burstiness):
+    from glmbench.load.workload import Workload
+
+    offsets = Workload(title="t", request_rate=5.0, ramp="linear", ramp_to=15.0,
+                       burstiness=burstiness).offsets_ns(40_001, seed=5)
+    # Gaps divided by the rate's expected gap at that time are gamma(k) with mean 1: CV 1/sqrt(k).
+    span = offsets[-1]
+    normalised = [(b - a) / 1e9 * (5.0 + 10.0 * a / span) for a, b in zip(offsets, offsets[1:])]
+    cv = statistics.pstdev(normalised) / statistics.fmean(normalised)
+    assert statistics.fmean(normalised) == pytest.approx(1.0, rel=0.03)
+    assert cv == pytest.approx(burstiness ** -0.5, rel=0.08)
+
+
+def test_a_ramp_needs_both_ends_and_a_start_rate():
+    from pydantic import ValidationError
+
+    from glmbench.load.workload import Workload
+
+    for bad in ({"ramp": "linear"}, {"ramp_to": 5.0, "request_rate": 1.0}, {"ramp": "linear", "ramp_to": 5.0}):
+        with pytest.raises(ValidationError):
+            Workload(title="t", **bad)
+    assert Workload(title="t", request_rate=2, ramp="linear", ramp_to=8).describe() == \
+        "Poisson 2 req/s ramping (linear) to 8 req/s"

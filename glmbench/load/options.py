@@ -30,7 +30,7 @@ _DATASET = {"num_prompts": "num_prompts", "seed": "seed", "dataset": "name", "da
             "dataset_source": "source", "tokenizer": "tokenizer", "input_len": "random_input_len",
             "output_len": "random_output_len"}
 _REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_timeout_s", "http_client": "http_client"}
-_WORKLOAD = ("request_rate", "max_concurrency", "burstiness")
+_WORKLOAD = ("request_rate", "max_concurrency", "burstiness", "ramp", "ramp_to")
 
 
 class RunOptions(BaseModel):
@@ -50,6 +50,9 @@ class RunOptions(BaseModel):
     request_rate: Annotated[float | None, Flag("Override the arrival rate (req/s) of every workload.")] = None
     max_concurrency: Annotated[int | None, Flag("Override the in-flight cap of every workload.")] = None
     burstiness: Annotated[float | None, Flag("Gamma shape of arrivals: 1 Poisson, <1 burstier.")] = None
+    ramp: Annotated[str | None, Flag("Ramp the arrival rate from --request-rate to --ramp-to over each "
+                                     "workload: linear or exponential.")] = None
+    ramp_to: Annotated[float | None, Flag("The rate (req/s) a --ramp ends at.")] = None
     dataset: Annotated[str | None, Flag("sharegpt or random.")] = None
     dataset_path: Annotated[str | None, Flag("ShareGPT JSON file to read.")] = None
     dataset_source: Annotated[str | None, Flag("Where ShareGPT comes from without a path: auto, hub, package.")] = None

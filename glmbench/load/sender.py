@@ -20,7 +20,6 @@ from typing import Protocol
 
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient
-from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.load.workload import Workload
 from glmbench.results.records import RequestRecord
 
@@ -128,7 +127,7 @@ async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, 
     if next_index is None:
         next_index = itertools.count().__next__
     cap = workload.max_concurrency if cap is None else cap
-    offsets = arrival_offsets_ns(count, workload.request_rate, workload.burstiness, seed)
+    offsets = workload.offsets_ns(count, seed)
     monitor = LoopMonitor()
     cpu0 = time.process_time()
     run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())

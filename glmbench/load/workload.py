@@ -6,9 +6,10 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glmbench.errors import GlmbenchError
+from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.util.config_file import load_model
 from glmbench.util.paths import shipped_file
 
@@ -64,6 +65,21 @@ class Workload(_Strict):
     max_concurrency: int | None = Field(default=None, ge=1)
     burstiness: float = Field(default=1.0, gt=0)
     num_prompts: int | None = Field(default=None, ge=1)
+    ramp: Literal["linear", "exponential"] | None = Field(
+        default=None, description="the rate moves from request_rate to ramp_to over the workload")
+    ramp_to: float | None = Field(default=None, gt=0, description="the rate a ramp ends at (req/s)")
+
+    @model_validator(mode="after")
+    def _ramp_has_ends(self) -> Workload:
+        if (self.ramp is None) != (self.ramp_to is None):
+            raise ValueError("a rate ramp needs both ramp (linear or exponential) and ramp_to (req/s)")
+        if self.ramp is not None and self.request_rate is None:
+            raise ValueError("a rate ramp starts at request_rate: give one")
+        return self
+
+    def offsets_ns(self, count: int, seed: int) -> list[int]:
+        """When each of ``count`` requests is due, in ns from the start (:func:`arrival_offsets_ns`)."""
+        return arrival_offsets_ns(count, self.request_rate, self.burstiness, seed, self.ramp, self.ramp_to)
 
     @field_validator("request_rate", mode="before")
     @classmethod
@@ -81,6 +97,8 @@ class Workload(_Strict):
         else:
             kind = "Poisson" if self.burstiness == 1.0 else f"gamma(k={self.burstiness:g})"
             base = f"{kind} {self.request_rate:g} req/s"
+            if self.ramp is not None:
+                base += f" ramping ({self.ramp}) to {self.ramp_to:g} req/s"
         return base + (f", cap {self.max_concurrency}" if self.max_concurrency else "")
 
 
