@@ -41,6 +41,7 @@ from glmbench.bfcl.types import BFCLEntry
 from glmbench.load.client import StreamClient, Target
 from glmbench.load.reply import Reply
 from glmbench.load.sender import WorkloadRun, connections_needed, keep_schedule, sleep_until
+from glmbench.load.sessions import session_spans
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.results.records import RecordWriter, RequestRecord
 
@@ -220,17 +221,6 @@ async def run_traffic(entries: Sequence[BFCLEntry], suite: BFCLSuite, target: Ta
     return out
 
 
-def _sessions(requests: Sequence[RequestRecord]) -> list[tuple[int, int]]:
-    """Each entry's time in flight: its first request out to its last one's end."""
-    spans: dict[str, tuple[int, int]] = {}
-    for r in requests:
-        if r.entry is None or not r.start_ns:
-            continue
-        start, end = spans.get(r.entry, (r.start_ns, r.end_ns))
-        spans[r.entry] = (min(start, r.start_ns), max(end, r.end_ns))
-    return list(spans.values())
-
-
 def traffic_rows(out: TrafficRun, categories: Mapping[str, str], schedule: str,
                  server: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The load summary rows of a traffic run: ``all`` (every request; whether the cap was held, over the
@@ -245,12 +235,12 @@ def traffic_rows(out: TrafficRun, categories: Mapping[str, str], schedule: str,
     for r in out.requests:
         multi = traits(categories.get(r.entry or "", "simple")).multi_turn
         classes.setdefault("multi-turn" if multi else "single-turn", []).append(r)
-    extra = {"description": schedule, "num_prompts": len(_sessions(out.requests)), "interrupted": run.interrupted}
+    extra = {"description": schedule, "num_prompts": len(session_spans(out.requests)), "interrupted": run.interrupted}
     rows = [summarize_workload("all", "every request", out.requests, run.t0_ns, run.loop_lag_ns, run.client_cpu_s,
-                               extra={**extra, **(server or {})}, cap=out.cap, sessions=_sessions(out.requests))]
+                               extra={**extra, **(server or {})}, cap=out.cap, sessions=session_spans(out.requests))]
     if len(classes) > 1:
         for name in ("single-turn", "multi-turn"):
             records = classes[name]
             rows.append(summarize_workload(name, f"{name} requests", records, run.t0_ns, run.loop_lag_ns,
-                                           run.client_cpu_s, extra={**extra, "num_prompts": len(_sessions(records))}))
+                                           run.client_cpu_s, extra={**extra, "num_prompts": len(session_spans(records))}))
     return rows

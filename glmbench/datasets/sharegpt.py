@@ -21,7 +21,7 @@ from glmbench.datasets.jsonstream import iter_json_array
 from glmbench.datasets.tokens import TokenCounter
 from glmbench.errors import GlmbenchError
 
-__all__ = ["ShareGPTFilter", "load_sharegpt", "load_conversations", "sample_sharegpt", "HUB_REPO", "HUB_FILE"]
+__all__ = ["ShareGPTFilter", "load_sharegpt", "load_conversations", "sample_sharegpt", "sample_sessions", "HUB_REPO", "HUB_FILE"]
 
 HUB_REPO = "anon8231489123/ShareGPT_Vicuna_unfiltered"
 HUB_FILE = "ShareGPT_V3_unfiltered_cleaned_split.json"
@@ -161,3 +161,38 @@ def sample_sharegpt(
         f"only {len(samples)} ShareGPT pairs pass the length filter, {num_prompts} asked for",
         "lower --num-prompts or use the full ShareGPT file with --dataset-path",
     )
+
+
+# A session stops adding turns once its conversation would pass this many tokens (prompts and replies).
+MAX_SESSION_TOKENS = 4000
+
+
+def sample_sessions(conversations: list[list[str]], count: int, seed: int, counter: TokenCounter,
+                    max_turns: int) -> list[Sample]:
+    """``count`` chat sessions from a seeded shuffle of the conversations: each a :class:`Sample` of its first
+    user turn (its reply's length as ``output_tokens``) and up to ``max_turns - 1`` later turns, each a user
+    message with its reply's length; turns stop before the conversation passes :data:`MAX_SESSION_TOKENS`.
+    A turn pair passes the load filter's own limits (:class:`ShareGPTFilter`), or the session ends before it."""
+    order = list(range(len(conversations)))
+    random.Random(seed).shuffle(order)
+    limits = ShareGPTFilter()
+    sessions: list[Sample] = []
+    for i in order:
+        turns = conversations[i]
+        pairs: list[tuple[str, int, int]] = []
+        total = 0
+        for n in range(0, len(turns) - 1, 2):
+            prompt, reply = turns[n], turns[n + 1]
+            prompt_tokens, reply_tokens = counter.count(prompt), counter.count(reply)
+            if (len(pairs) == max_turns or not limits.keeps(prompt_tokens, reply_tokens)
+                    or total + prompt_tokens + reply_tokens > MAX_SESSION_TOKENS):
+                break
+            pairs.append((prompt, prompt_tokens, reply_tokens))
+            total += prompt_tokens + reply_tokens
+        if pairs:
+            (first, first_tokens, first_reply), *later = pairs
+            sessions.append(Sample(first, first_tokens, first_reply, tuple((p, r) for p, _, r in later)))
+            if len(sessions) == count:
+                return sessions
+    raise GlmbenchError(f"only {len(sessions)} ShareGPT conversations make sessions, {count} asked for",
+                        "lower --num-prompts or use the full ShareGPT file with --dataset-path")

@@ -13,12 +13,13 @@ import aiohttp
 
 from glmbench.backends.base import PlainMetrics, Scraper
 from glmbench.datasets.base import DatasetInfo, Sample
-from glmbench.datasets.sharegpt import load_sharegpt, sample_sharegpt
+from glmbench.datasets.sharegpt import load_conversations, load_sharegpt, sample_sessions, sample_sharegpt
 from glmbench.datasets.synthetic import random_samples
 from glmbench.datasets.tokens import TokenCounter, make_counter
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target, probe_target
 from glmbench.load.runner import run_workload
+from glmbench.load.sessions import send_sessions, session_spans, turn_ttfts
 from glmbench.load.workers import auto_workers
 from glmbench.load.workload import DatasetSpec, Suite, Workload
 from glmbench.metrics.summary import summarize_workload
@@ -59,8 +60,12 @@ def prepare_samples(spec: DatasetSpec, count: int, model: str | None = None) -> 
     if spec.name == "random":
         return random_samples(count, spec.random_input_len, spec.random_output_len, spec.random_range_ratio,
                               spec.seed, counter)
-    pairs, info = load_sharegpt(spec.source, spec.path)
-    samples = sample_sharegpt(pairs, count, spec.seed, counter)
+    if spec.name == "sessions":
+        conversations, info = load_conversations(spec.source, spec.path, max_turns=2 * spec.session_turns)
+        samples = sample_sessions(conversations, count, spec.seed, counter, spec.session_turns)
+    else:
+        pairs, info = load_sharegpt(spec.source, spec.path)
+        samples = sample_sharegpt(pairs, count, spec.seed, counter)
     info = DatasetInfo(**{**asdict(info), "token_counter": counter.name, "approximate_tokens": counter.approximate})
     return samples, info
 
@@ -153,14 +158,22 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 _try(store.append_server_metrics, _entry(name, "start", before))
                 t0 = perf_counter_ns()
                 workers = plan.client_workers
-                if workers is None:
+                sessions = plan.suite.dataset.name == "sessions"
+                if sessions:
+                    workers = 1  # sessions run in this process (glmbench.load.sessions)
+                elif workers is None:
                     workers, why = auto_workers(workload, samples)
                     if why is not None and progress is not None:
                         progress.note(f"{name}: {why}")
                 interrupted, aborted, aborted_by, lags, cpu = False, None, None, [], 0.0
                 loop = asyncio.get_running_loop()
-                work = loop.create_task(run_workload(client, name, workload, samples, plan.suite.dataset.seed,
-                                                     writer, done, workers=workers))
+                if sessions:
+                    sending = send_sessions(client, name, workload, samples, plan.suite.dataset.seed, writer, done,
+                                            think_time_ms=plan.suite.dataset.think_time_ms)
+                else:
+                    sending = run_workload(client, name, workload, samples, plan.suite.dataset.seed, writer, done,
+                                           workers=workers)
+                work = loop.create_task(sending)
                 watcher = loop.create_task(_watch(watch, session, target.root_url, store, name, writer))
                 try:
                     await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -193,8 +206,12 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                                "client_workers": workers}
                 if before and after:
                     extra.update(watch.scraper.acceptance(before, after) or {})
+                spans = None
+                if sessions:  # a cap holds sessions; TTFT is also shown turn by turn
+                    spans = session_spans(finished)
+                    extra.update(sessions=len(spans), ttft_ms_mean_by_turn=turn_ttfts(finished))
                 row = summarize_workload(name, workload.title, finished, t0, lags, cpu, plan.slos, extra,
-                                         cap=workload.max_concurrency)
+                                         cap=workload.max_concurrency, sessions=spans)
                 summary.rows.append(row)
                 if aborted:
                     summary.aborted, summary.aborted_by = f"{aborted} during {name}", aborted_by

@@ -28,7 +28,7 @@ __all__ = ["RunOptions"]
 # Options that override the suite's dataset, request and workload settings, by section.
 _DATASET = {"num_prompts": "num_prompts", "seed": "seed", "dataset": "name", "dataset_path": "path",
             "dataset_source": "source", "tokenizer": "tokenizer", "input_len": "random_input_len",
-            "output_len": "random_output_len"}
+            "output_len": "random_output_len", "session_turns": "session_turns", "think_time_ms": "think_time_ms"}
 _REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_timeout_s", "http_client": "http_client"}
 _WORKLOAD = ("request_rate", "max_concurrency", "burstiness", "ramp", "ramp_to")
 
@@ -53,12 +53,14 @@ class RunOptions(BaseModel):
     ramp: Annotated[str | None, Flag("Ramp the arrival rate from --request-rate to --ramp-to over each "
                                      "workload: linear or exponential.")] = None
     ramp_to: Annotated[float | None, Flag("The rate (req/s) a --ramp ends at.")] = None
-    dataset: Annotated[str | None, Flag("sharegpt or random.")] = None
+    dataset: Annotated[str | None, Flag("sharegpt, random or sessions (multi-turn chats from ShareGPT).")] = None
     dataset_path: Annotated[str | None, Flag("ShareGPT JSON file to read.")] = None
     dataset_source: Annotated[str | None, Flag("Where ShareGPT comes from without a path: auto, hub, package.")] = None
     tokenizer: Annotated[str | None, Flag("Folder or tokenizer.json for exact token counts.")] = None
     input_len: Annotated[int | None, Flag("Random dataset: prompt tokens.")] = None
     output_len: Annotated[int | None, Flag("Random dataset: output tokens.")] = None
+    session_turns: Annotated[int | None, Flag("Sessions dataset: user turns per chat session at most.")] = None
+    think_time_ms: Annotated[float | None, Flag("Sessions dataset: the user's pause before each next turn (ms).")] = None
     api: Annotated[str | None, Flag("chat (default) or completions.")] = None
     extra_body: Annotated[dict[str, Any] | None, Flag("JSON merged into every request body.", read_as=str)] = None
     timeout_s: Annotated[float | None, Flag("Limit on each whole request in seconds, from sending to the stream's "

@@ -21,10 +21,17 @@ class _Strict(BaseModel):
 
 
 class DatasetSpec(_Strict):
-    """Which prompts to send."""
+    """Which prompts to send.
 
-    name: Literal["sharegpt", "random"] = "sharegpt"
+    ``sessions``: multi-turn chat sessions from ShareGPT conversations (``num_prompts`` of them, each at most
+    ``session_turns`` user turns), every turn sending the conversation so far with the model's own earlier
+    replies, ``think_time_ms`` after the previous reply ended (:mod:`glmbench.load.sessions`).
+    """
+
+    name: Literal["sharegpt", "random", "sessions"] = "sharegpt"
     num_prompts: int = Field(default=2000, ge=1)
+    session_turns: int = Field(default=4, ge=1, description="sessions: user turns per session at most")
+    think_time_ms: float = Field(default=0.0, ge=0, description="sessions: the user's pause before each next turn")
     seed: int = 0
     source: Literal["auto", "hub", "package"] = "auto"
     path: str | None = None
@@ -111,6 +118,12 @@ class Suite(_Strict):
     dataset: DatasetSpec = DatasetSpec()
     request: RequestSpec = RequestSpec()
     workloads: dict[str, Workload]
+
+    @model_validator(mode="after")
+    def _sessions_chat(self) -> Suite:
+        if self.dataset.name == "sessions" and self.request.api != "chat":
+            raise ValueError("chat sessions send the conversation as messages: use the chat API (api: chat)")
+        return self
 
     def select(self, name: str) -> list[tuple[str, Workload]]:
         """The workloads to run for ``--workload NAME`` (``all`` runs every one in order)."""
