@@ -235,7 +235,7 @@ async def _as_traffic(entries: list, suite: BFCLSuite, prepared: PreparedLaunch,
             if writer.error is not None:
                 raise write_error(writer.path, writer.error)
         after = await scraper.scrape(session, target.root_url)
-    acceptance = scraper.acceptance(before, after) if before and after else None
+    acceptance = scraper.server_figures(before, after) if before and after else None
     return out.records, traffic_rows(out, {e.id: e.category for e in entries}, workload.describe(), acceptance)
 
 

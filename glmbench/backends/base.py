@@ -3,7 +3,7 @@
 A backend is one module in :mod:`glmbench.backends.builtin` with a ``BACKEND`` object that follows
 :class:`Backend`: its command line built from a :class:`BackendConfig`, the
 endpoints that say it is ready, and how to read speculative-decoding acceptance
-from what it exports. Launching, waiting and stopping are shared
+and the prefix cache's hit rate from what it exports. Launching, waiting and stopping are shared
 (:mod:`glmbench.backends.launch`); nothing in shared code asks which backend it is.
 """
 
@@ -23,7 +23,8 @@ from glmbench.backends.process import ServerProcess
 from glmbench.errors import GlmbenchError
 from glmbench.metrics.server import parse_prometheus, spec_acceptance
 
-__all__ = ["Backend", "BaseBackend", "Server", "Scrape", "Scraper", "PlainMetrics", "fetch_metrics"]
+__all__ = ["Backend", "BaseBackend", "Server", "Scrape", "Scraper", "PlainMetrics", "fetch_metrics", "prefix_share",
+           "vllm_prefix_hits"]
 
 Scrape = dict[str, Any]
 """One scrape of a server: ``{"metrics": {name: value}, ...}`` plus backend-specific parts."""
@@ -101,6 +102,14 @@ class Backend(Protocol):
         """Mean acceptance length (and rate where defined) of speculative decoding between two scrapes."""
         ...
 
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        """The prefix cache's ``prefix_hit_rate`` (0 to 1) between two scrapes and its ``prefix_source``."""
+        ...
+
+    def server_figures(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        """Everything the server's own figures say between two scrapes: acceptance and prefix hits."""
+        ...
+
     def adapt_request(self, payload: dict[str, Any]) -> None:
         """Rewrite a benchmark request body in place for this server's dialect (most need nothing)."""
         ...
@@ -176,6 +185,12 @@ class BaseBackend:
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         return None
 
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        return None
+
+    def server_figures(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        return _merged(self.acceptance(before, after), self.prefix_hits(before, after))
+
     def adapt_request(self, payload: dict[str, Any]) -> None:
         return None
 
@@ -235,11 +250,52 @@ def metric_delta(before: Mapping[str, float] | None, after: Mapping[str, float] 
     return after.get(name, 0.0) - before.get(name, 0.0)
 
 
+def prefix_share(before: Scrape, after: Scrape, hits: str, queries: str, source: str) -> dict[str, Any] | None:
+    """``prefix_hit_rate``: how much counter ``hits`` grew over how much ``queries`` grew, both in tokens.
+
+    None when either scrape has no metrics, ``queries`` is not in the later one
+    or did not grow (no prompt was looked up: no requests, or the cache is off).
+    ``source`` names the counters, for the row's ``prefix_source``.
+    """
+    b, a = before.get("metrics"), after.get("metrics")
+    if not b or not a or queries not in a:
+        return None
+    looked_up = metric_delta(b, a, queries)
+    if looked_up <= 0:
+        return None
+    return {"prefix_hit_rate": metric_delta(b, a, hits) / looked_up, "prefix_source": source}
+
+
+# vLLM V1's counters, in tokens: queries are every prompt token looked up, hits those the cache served
+# (counted at scheduling); earlier V1 releases named them vllm:gpu_prefix_cache_*.
+_VLLM_PREFIX = (("vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"),
+                ("vllm:gpu_prefix_cache_hits_total", "vllm:gpu_prefix_cache_queries_total"))
+
+
+def vllm_prefix_hits(before: Scrape, after: Scrape) -> dict[str, Any] | None:
+    """The prefix hit rate from vLLM's counters between two scrapes (None with prefix caching off)."""
+    for hits, queries in _VLLM_PREFIX:
+        found = prefix_share(before, after, hits, queries, f"{hits} / {queries}")
+        if found is not None:
+            return found
+    return None
+
+
+def _merged(*parts: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for part in parts:
+        out.update(part or {})
+    return out or None
+
+
 class Scraper(Protocol):
-    """Reads a server's own figures: what a load run needs of a backend (its ``scrape`` and ``acceptance``)."""
+    """Reads a server's own figures: what a load run needs of a backend (its ``scrape``, ``acceptance``,
+    ``prefix_hits``, and ``server_figures``, the two together)."""
 
     async def scrape(self, session: aiohttp.ClientSession, root_url: str) -> Scrape: ...
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None: ...
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None: ...
+    def server_figures(self, before: Scrape, after: Scrape) -> dict[str, Any] | None: ...
 
 
 class PlainMetrics:
@@ -252,3 +308,9 @@ class PlainMetrics:
         if not before.get("metrics") or not after.get("metrics"):
             return None
         return spec_acceptance(before["metrics"], after["metrics"])
+
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        return vllm_prefix_hits(before, after)
+
+    def server_figures(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        return _merged(self.acceptance(before, after), self.prefix_hits(before, after))

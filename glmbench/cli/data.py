@@ -1,4 +1,4 @@
-"""``glmbench data``: fetch the datasets glmbench reads, and say where they are."""
+"""``glmbench data``: fetch the datasets glmbench reads, say where they are, and make a sample trace."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 _DATASETS = ("bfcl",)
 
-data_app = typer.Typer(help="Fetch and locate the datasets glmbench reads.", no_args_is_help=True)
+data_app = typer.Typer(help="Fetch and locate the datasets glmbench reads; make a sample trace.", no_args_is_help=True)
 
 
 @data_app.command("fetch")
@@ -68,6 +68,24 @@ def where() -> None:
     typer.echo(f"  2. cache: {state}")
     snapshot = hub_snapshot(download=False)
     typer.echo(f"  3. hub: {snapshot if snapshot else f'{HUB_REPO} not in the Hugging Face cache'}")
+
+
+@data_app.command("sample-trace")
+def sample_trace(
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="The JSONL file to write.")],
+    requests: Annotated[int, typer.Option("--requests", min=1, help="Requests in the trace.")] = 200,
+    span_s: Annotated[float, typer.Option("--span", min=0.0, help="Seconds from the first request to the last.")] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the made-up trace.")] = 0,
+) -> None:
+    """Write a small made-up Mooncake-format trace (shared prefixes, Poisson arrivals) to try trace replay."""
+    from glmbench.datasets.traces.sample import write_sample_trace
+
+    try:
+        written = write_sample_trace(out, requests, seed, span_s)
+    except OSError as exc:
+        raise GlmbenchError(f"cannot write {out}: {exc.strerror or exc}", "choose another OUT path") from None
+    typer.echo(f"{written} requests over {span_s:g} s written to {out}")
+    typer.echo(f"replay it: glmbench bench --endpoint URL --trace-path {out} --time-scale 1")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,12 +15,20 @@ class Sample:
     field's ShareGPT convention. A chat session's sample (dataset ``sessions``)
     also has its later turns: each user message and the tokens its reply may
     have (the recorded reply's length), the first turn being ``prompt``.
+
+    A replayed trace's sample has ``offset_ns``, when it is due after the
+    first request (the trace's own time, scaled); a schedule keeps those
+    instead of a rate. ``block_ids`` name the prompt's token blocks in order,
+    equal ids being equal text, for the predicted prefix hit rate
+    (:mod:`glmbench.datasets.prefix`).
     """
 
     prompt: str
     prompt_tokens: int
     output_tokens: int
     later_turns: tuple[tuple[str, int], ...] = ()
+    offset_ns: int | None = None
+    block_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +42,7 @@ class DatasetInfo:
     approximate_tokens: bool
     records_read: int
     truncated: bool = False
+    # A dataset that brings its own arrival times says so for tables ("trace FILE x2").
+    arrivals: str | None = None
+    # The block size (tokens) of the samples' block_ids, when they have some: the predicted prefix hit rate's.
+    prefix_block_tokens: int | None = None

@@ -13,6 +13,9 @@ import aiohttp
 
 from glmbench.backends.base import PlainMetrics, Scraper
 from glmbench.datasets.base import DatasetInfo, Sample
+from glmbench.datasets.prefix import predicted_prefix_hit
+from glmbench.datasets.replay import TraceWindow, trace_samples
+from glmbench.datasets.shared_prefix import DEFAULT_BLOCK_TOKENS, SharedPrefixShape, shared_prefix_samples
 from glmbench.datasets.sharegpt import load_conversations, load_sharegpt, sample_sessions, sample_sharegpt
 from glmbench.datasets.synthetic import random_samples
 from glmbench.datasets.tokens import TokenCounter, make_counter
@@ -60,6 +63,15 @@ def prepare_samples(spec: DatasetSpec, count: int, model: str | None = None) -> 
     if spec.name == "random":
         return random_samples(count, spec.random_input_len, spec.random_output_len, spec.random_range_ratio,
                               spec.seed, counter)
+    if spec.name == "trace":
+        assert spec.trace_path is not None  # DatasetSpec checks it
+        return trace_samples(spec.trace_path, spec.trace_format, spec.time_scale,
+                             TraceWindow(spec.trace_start_s, spec.trace_end_s, count), counter, spec.prefix_block_tokens)
+    if spec.name == "shared-prefix":
+        shape = SharedPrefixShape(spec.gsp_num_groups, spec.gsp_prompts_per_group, spec.gsp_system_prompt_len,
+                                  spec.gsp_question_len, spec.gsp_output_len)
+        return shared_prefix_samples(shape, count, spec.seed, counter,
+                                     spec.prefix_block_tokens or DEFAULT_BLOCK_TOKENS)
     if spec.name == "sessions":
         conversations, info = load_conversations(spec.source, spec.path, max_turns=2 * spec.session_turns)
         samples = sample_sessions(conversations, count, spec.seed, counter, spec.session_turns)
@@ -201,11 +213,13 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 after = await watch.scraper.scrape(session, target.root_url) if not interrupted else {}
                 if after:
                     _try(store.append_server_metrics, _entry(name, "end", after))
-                extra: dict = {"description": workload.describe(), "num_prompts": len(samples),
+                extra: dict = {"description": workload.describe(plan.dataset.arrivals), "num_prompts": len(samples),
                                "approximate_tokens": plan.dataset.approximate_tokens, "interrupted": interrupted,
                                "client_workers": workers}
                 if before and after:
-                    extra.update(watch.scraper.acceptance(before, after) or {})
+                    extra.update(watch.scraper.server_figures(before, after) or {})
+                if (block := plan.dataset.prefix_block_tokens) is not None:
+                    extra.update(prefix_hit_predicted=predicted_prefix_hit(samples, block), prefix_block_tokens=block)
                 spans = None
                 if sessions:  # a cap holds sessions; TTFT is also shown turn by turn
                     spans = session_spans(finished)

@@ -28,7 +28,10 @@ __all__ = ["RunOptions"]
 # Options that override the suite's dataset, request and workload settings, by section.
 _DATASET = {"num_prompts": "num_prompts", "seed": "seed", "dataset": "name", "dataset_path": "path",
             "dataset_source": "source", "tokenizer": "tokenizer", "input_len": "random_input_len",
-            "output_len": "random_output_len", "session_turns": "session_turns", "think_time_ms": "think_time_ms"}
+            "output_len": "random_output_len", "session_turns": "session_turns", "think_time_ms": "think_time_ms",
+            **{key: key for key in ("trace_path", "trace_format", "time_scale", "trace_start_s", "trace_end_s",
+                                    "gsp_num_groups", "gsp_prompts_per_group", "gsp_system_prompt_len",
+                                    "gsp_question_len", "gsp_output_len", "prefix_block_tokens")}}
 _REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_timeout_s", "http_client": "http_client"}
 _WORKLOAD = ("request_rate", "max_concurrency", "burstiness", "ramp", "ramp_to")
 
@@ -53,7 +56,8 @@ class RunOptions(BaseModel):
     ramp: Annotated[str | None, Flag("Ramp the arrival rate from --request-rate to --ramp-to over each "
                                      "workload: linear or exponential.")] = None
     ramp_to: Annotated[float | None, Flag("The rate (req/s) a --ramp ends at.")] = None
-    dataset: Annotated[str | None, Flag("sharegpt, random or sessions (multi-turn chats from ShareGPT).")] = None
+    dataset: Annotated[str | None, Flag("sharegpt, random, sessions (multi-turn chats from ShareGPT), trace (replay "
+                                        "--trace-path) or shared-prefix (SGLang's generated-shared-prefix).")] = None
     dataset_path: Annotated[str | None, Flag("ShareGPT JSON file to read.")] = None
     dataset_source: Annotated[str | None, Flag("Where ShareGPT comes from without a path: auto, hub, package.")] = None
     tokenizer: Annotated[str | None, Flag("Folder or tokenizer.json for exact token counts.")] = None
@@ -61,6 +65,22 @@ class RunOptions(BaseModel):
     output_len: Annotated[int | None, Flag("Random dataset: output tokens.")] = None
     session_turns: Annotated[int | None, Flag("Sessions dataset: user turns per chat session at most.")] = None
     think_time_ms: Annotated[float | None, Flag("Sessions dataset: the user's pause before each next turn (ms).")] = None
+    trace_path: Annotated[str | None, Flag("Trace to replay at its own arrival times (implies --dataset trace): "
+                                           "Mooncake JSONL, Azure or BurstGPT CSV.")] = None
+    trace_format: Annotated[str | None, Flag("Trace: mooncake, azure, burstgpt, or auto (from the file's first "
+                                             "line).")] = None
+    time_scale: Annotated[float | None, Flag("Trace: replay speed; 2 replays it twice as fast.")] = None
+    trace_start_s: Annotated[float | None, Flag("Trace: replay from this many seconds after its first request.",
+                                                name="--trace-start")] = None
+    trace_end_s: Annotated[float | None, Flag("Trace: replay up to this many seconds after its first request.",
+                                              name="--trace-end")] = None
+    gsp_num_groups: Annotated[int | None, Flag("Shared-prefix: groups, one system prompt each.")] = None
+    gsp_prompts_per_group: Annotated[int | None, Flag("Shared-prefix: prompts per group.")] = None
+    gsp_system_prompt_len: Annotated[int | None, Flag("Shared-prefix: system prompt tokens.")] = None
+    gsp_question_len: Annotated[int | None, Flag("Shared-prefix: question tokens, each prompt its own.")] = None
+    gsp_output_len: Annotated[int | None, Flag("Shared-prefix: output tokens.")] = None
+    prefix_block_tokens: Annotated[int | None, Flag("Block size (tokens) of the predicted prefix hit rate "
+                                                    "(default: 512 for a Mooncake trace, 16 for shared-prefix).")] = None
     api: Annotated[str | None, Flag("chat (default) or completions.")] = None
     extra_body: Annotated[dict[str, Any] | None, Flag("JSON merged into every request body.", read_as=str)] = None
     timeout_s: Annotated[float | None, Flag("Limit on each whole request in seconds, from sending to the stream's "
@@ -113,6 +133,8 @@ class RunOptions(BaseModel):
                 ds[key] = getattr(self, option)
         if self.dataset_path:
             ds["name"] = self.dataset or "sharegpt"
+        if self.trace_path:
+            ds["name"] = self.dataset or "trace"
         for option, key in _REQUEST.items():
             if getattr(self, option) is not None:
                 req[key] = getattr(self, option)

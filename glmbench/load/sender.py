@@ -24,7 +24,7 @@ from glmbench.load.workload import Workload
 from glmbench.results.records import RequestRecord
 
 __all__ = ["RecordSink", "WorkloadRun", "Job", "keep_schedule", "send_workload", "sleep_until", "LoopMonitor",
-           "connections_needed"]
+           "connections_needed", "own_offsets", "offered_rate"]
 
 # Sleep to this much before a due time, then yield until it: asyncio timers
 # round to whole milliseconds, which would add up to 1 ms of dispatch lag.
@@ -98,6 +98,21 @@ def connections_needed(requests: int, cap: int | None, rate: float | None = None
     return max(1, n)
 
 
+def own_offsets(samples: Sequence[Sample]) -> list[int] | None:
+    """The samples' own due times (a replayed trace's), or None when they have none and the workload's rate decides."""
+    offsets = [s.offset_ns for s in samples if s.offset_ns is not None]
+    return offsets if samples and len(offsets) == len(samples) else None
+
+
+def offered_rate(workload: Workload, samples: Sequence[Sample]) -> float | None:
+    """Mean arrivals per second: a replayed trace's (requests over its span), else the workload's rate."""
+    offsets = own_offsets(samples)
+    if offsets is None:
+        return workload.request_rate
+    span_ns = max(offsets) - min(offsets)
+    return (len(offsets) - 1) / (span_ns / 1e9) if span_ns > 0 else None
+
+
 async def sleep_until(due_ns: int) -> None:
     """Wait until ``due_ns`` on the monotonic clock, to within a few microseconds (timers alone round to ms)."""
     wait = due_ns - perf_counter_ns()
@@ -114,7 +129,8 @@ its concurrency slot may go to the next arrival (the schedule calls it if the jo
 
 async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, name: str,
                         t0_ns: int | None = None, next_index: Callable[[], int] | None = None,
-                        cap: int | None = None, stopped: Callable[[], bool] = lambda: False) -> WorkloadRun:
+                        cap: int | None = None, stopped: Callable[[], bool] = lambda: False,
+                        offsets: Sequence[int] | None = None) -> WorkloadRun:
     """Start ``job`` for each of ``count`` arrivals on ``workload``'s schedule; return when every job has ended.
 
     An open loop starts arrival ``i`` at ``t0 + offset[i]`` whatever happened to
@@ -122,12 +138,13 @@ async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, 
     when that slot was freed. ``next_index`` hands out the arrivals (shared by
     client workers); ``stopped`` ends the schedule early (the records can no
     longer be stored). A job is one request for a load run, a whole
-    conversation for a multi-turn BFCL entry.
+    conversation for a multi-turn BFCL entry. ``offsets``, when given (a
+    replayed trace's own times), replace the workload's rate.
     """
     if next_index is None:
         next_index = itertools.count().__next__
     cap = workload.max_concurrency if cap is None else cap
-    offsets = workload.offsets_ns(count, seed)
+    offsets = workload.offsets_ns(count, seed) if offsets is None else offsets
     monitor = LoopMonitor()
     cpu0 = time.process_time()
     run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())
@@ -213,14 +230,15 @@ async def send_workload(
     A client worker process (:mod:`glmbench.load.workers`) runs this with the
     shared start ``t0_ns``, a shared ``next_index`` that hands out request
     indices, the serialised ``bodies``, its share ``cap`` of the concurrency
-    cap and its number ``worker``.
+    cap and its number ``worker``. Samples with their own due times (a
+    replayed trace, :attr:`Sample.offset_ns`) keep those instead of the rate.
     """
     if bodies is None:
         bodies = [client.body(s) for s in samples]
     cap = workload.max_concurrency if cap is None else cap
     if t0_ns is None:
         # A caller that fixes the start has warmed its client up already.
-        await client.warm_up(connections_needed(len(samples), cap, workload.request_rate))
+        await client.warm_up(connections_needed(len(samples), cap, offered_rate(workload, samples)))
 
     async def one(index: int, due: int, free: Callable[[int], None]) -> None:
         sample = samples[index]
@@ -238,4 +256,4 @@ async def send_workload(
                 on_done(record)
 
     return await keep_schedule(len(samples), workload, seed, one, name=name, t0_ns=t0_ns, next_index=next_index,
-                               cap=cap, stopped=lambda: writer.error is not None)
+                               cap=cap, stopped=lambda: writer.error is not None, offsets=own_offsets(samples))

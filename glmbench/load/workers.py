@@ -45,7 +45,7 @@ import orjson
 from glmbench.datasets.base import Sample
 from glmbench.errors import GlmbenchError
 from glmbench.load.client import StreamClient, Target
-from glmbench.load.sender import WorkloadRun, connections_needed, send_workload
+from glmbench.load.sender import WorkloadRun, connections_needed, offered_rate, send_workload
 from glmbench.load.workload import RequestSpec, Workload
 from glmbench.results.records import RecordWriter, RequestRecord
 
@@ -126,7 +126,7 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         target = Target(job.base_url, job.model, job.api_key, warmup_path=job.warmup_path)
         async with StreamClient(target, job.spec) as client:
-            await client.warm_up(connections_needed(len(job.samples), job.cap, job.workload.request_rate))
+            await client.warm_up(connections_needed(len(job.samples), job.cap, offered_rate(job.workload, job.samples)))
             out.send_bytes(_READY)
             try:
                 t0_ns = int(await loop.run_in_executor(None, start.recv))
@@ -226,15 +226,17 @@ STREAM_CHUNKS_PER_S = 100.0
 
 
 def expected_streams(workload: Workload, samples: Sequence[Sample]) -> float:
-    """How many streams can be open at once: the cap, every request of a burst, or (open loop) rate x decode time."""
+    """How many streams can be open at once: the cap, every request of a burst, or (open loop, a replayed trace
+    too) rate x decode time."""
     n = len(samples)
     if not n:
         return 0.0
     cap = workload.max_concurrency or n
-    if workload.request_rate is None:
+    rate = offered_rate(workload, samples)
+    if rate is None:
         return float(min(n, cap))
     decode_s = sum(s.output_tokens for s in samples) / n / STREAM_CHUNKS_PER_S
-    return float(min(n, cap, workload.request_rate * decode_s))
+    return float(min(n, cap, rate * decode_s))
 
 
 def auto_workers(workload: Workload, samples: Sequence[Sample], free_cores: int | None = None) -> tuple[int, str | None]:

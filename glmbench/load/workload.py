@@ -26,9 +26,14 @@ class DatasetSpec(_Strict):
     ``sessions``: multi-turn chat sessions from ShareGPT conversations (``num_prompts`` of them, each at most
     ``session_turns`` user turns), every turn sending the conversation so far with the model's own earlier
     replies, ``think_time_ms`` after the previous reply ended (:mod:`glmbench.load.sessions`).
+
+    ``trace``: the requests of a trace file (``trace_path``), due at the trace's own times divided by
+    ``time_scale``, which replace the workload's rate (:mod:`glmbench.datasets.replay`). ``shared-prefix``:
+    SGLang's generated-shared-prefix groups (:mod:`glmbench.datasets.shared_prefix`). Both give the
+    predicted prefix hit rate, over blocks of ``prefix_block_tokens``.
     """
 
-    name: Literal["sharegpt", "random", "sessions"] = "sharegpt"
+    name: Literal["sharegpt", "random", "sessions", "trace", "shared-prefix"] = "sharegpt"
     num_prompts: int = Field(default=2000, ge=1)
     session_turns: int = Field(default=4, ge=1, description="sessions: user turns per session at most")
     think_time_ms: float = Field(default=0.0, ge=0, description="sessions: the user's pause before each next turn")
@@ -39,6 +44,27 @@ class DatasetSpec(_Strict):
     random_input_len: int = Field(default=1024, ge=1)
     random_output_len: int = Field(default=128, ge=1)
     random_range_ratio: float = Field(default=0.0, ge=0.0, lt=1.0)
+    trace_path: str | None = Field(default=None, description="trace: the trace file")
+    trace_format: str = Field(default="auto", description="trace: mooncake, azure, burstgpt, or auto (from the file)")
+    time_scale: float = Field(default=1.0, gt=0, description="trace: replay speed, 2 is twice as fast")
+    trace_start_s: float = Field(default=0.0, ge=0, description="trace: replay from this many seconds in")
+    trace_end_s: float | None = Field(default=None, gt=0, description="trace: replay up to this many seconds in")
+    gsp_num_groups: int = Field(default=64, ge=1, description="shared-prefix: system prompts")
+    gsp_prompts_per_group: int = Field(default=16, ge=1, description="shared-prefix: prompts per system prompt")
+    gsp_system_prompt_len: int = Field(default=2048, ge=1, description="shared-prefix: system prompt tokens")
+    gsp_question_len: int = Field(default=128, ge=1, description="shared-prefix: question tokens")
+    gsp_output_len: int = Field(default=256, ge=1, description="shared-prefix: output tokens")
+    prefix_block_tokens: int | None = Field(
+        default=None, ge=1, description="the predicted prefix hit rate's block; None: 512 for a Mooncake trace "
+                                        "(its hash ids' block), 16 for shared-prefix (vLLM's block)")
+
+    @model_validator(mode="after")
+    def _trace_has_a_file(self) -> DatasetSpec:
+        if self.name == "trace" and not self.trace_path:
+            raise ValueError("a trace dataset replays a file: give trace_path (--trace-path)")
+        if self.trace_end_s is not None and self.trace_end_s <= self.trace_start_s:
+            raise ValueError("trace_end_s must be after trace_start_s")
+        return self
 
 
 class RequestSpec(_Strict):
@@ -97,9 +123,14 @@ class Workload(_Strict):
             return None
         return value
 
-    def describe(self) -> str:
-        """A short phrase for tables: 'all at t=0', 'Poisson 10 req/s, cap 512'."""
-        if self.request_rate is None:
+    def describe(self, arrivals: str | None = None) -> str:
+        """A short phrase for tables: 'all at t=0', 'Poisson 10 req/s, cap 512'.
+
+        ``arrivals`` names a dataset's own arrival times ('trace FILE x2'), which replace the rate.
+        """
+        if arrivals is not None:
+            base = arrivals
+        elif self.request_rate is None:
             base = "closed loop" if self.max_concurrency else "all at t=0"
         else:
             kind = "Poisson" if self.burstiness == 1.0 else f"gamma(k={self.burstiness:g})"

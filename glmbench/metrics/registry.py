@@ -179,6 +179,16 @@ METRICS: tuple[Metric, ...] = (
            description="mean tokens per speculative step, 1 + accepted / drafts, from the server's own counters"),
     Metric("spec_accept_rate", "acceptance rate", "", "higher", short="accept rate", always=False, compared=True,
            description="accepted / drafted tokens, from the server's own counters"),
+    # What the workload's prompts allow, beside what the server's prefix cache did; a fact, not a figure of merit.
+    Metric("prefix_hit_predicted", "predicted prefix hit rate", "", short="prefix hit pred", always=False,
+           description="share of prompt tokens in full blocks sent before (each block and all before it), as an "
+                       "infinite prefix cache would serve them: from a trace's hash ids or the shared-prefix groups"),
+    Metric("prefix_block_tokens", "prefix block size", "tokens", short="prefix block", fmt="{:.0f}", kind=int,
+           always=False, description="the block size (tokens) prefix_hit_predicted is counted in"),
+    Metric("prefix_hit_rate", "prefix cache hit rate", "", "higher", short="prefix hit", always=False, compared=True,
+           description="prompt tokens the server's prefix cache served / prompt tokens it looked up, from its own "
+                       "counters over the workload (SGLang without its cached-token counter: its cache_hit_rate "
+                       "gauge at the end; the row's prefix_source says which)"),
 )
 
 # A BFCL category's accuracy (percent of entries passed), and OVERALL's; not a load metric, so not in METRICS.

@@ -20,7 +20,8 @@ from glmbench.metrics.registry import (
     published,
 )
 
-__all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "Column", "cell", "flagged",
+__all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "PREFIX_COLUMNS", "client_columns",
+           "Column", "cell", "flagged",
            "flag", "notes", "detail_rows"]
 
 Column = tuple[str, str, str]
@@ -51,6 +52,16 @@ CLIENT_COLUMNS: tuple[Column, ...] = (
     *columns("spec_accept_length", "goodput_request_s", "loop_lag_ms_p99", "issue_lag_ms_p99", "client_cpu_pct",
              "client_workers"),
 )
+
+# Shown after the schedule only when a row has them: the server's prefix-cache hits, and what the workload's
+# own blocks predict.
+PREFIX_COLUMNS: tuple[Column, ...] = columns("prefix_hit_rate", "prefix_hit_predicted")
+
+
+def client_columns(rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
+    """The schedule-and-client table's columns for ``rows``: the prefix-cache ones where any row has a value."""
+    shown = tuple(c for c in PREFIX_COLUMNS if any(r.get(c[0]) is not None for r in rows))
+    return CLIENT_COLUMNS[:2] + shown + CLIENT_COLUMNS[2:]
 
 
 def cell(row: dict[str, Any], key: str, fmt: str) -> str:

@@ -34,7 +34,7 @@ DETAIL_COLUMNS = (
     # Whole tokens per second: this table is read across runs, where tenths are noise.
     column("total_tok_s", "{:.0f}"),
     *columns("ttft_ms_p50", "ttft_ms_p99", "itl_ms_p50", "itl_ms_p99", "tpot_ms_mean", "e2e_ms_p50", "e2e_ms_p99",
-             "spec_accept_length", "goodput_request_s"),
+             "spec_accept_length", "prefix_hit_rate", "prefix_hit_predicted", "goodput_request_s"),
 )
 
 # (key, header, format) of a BFCL run's latency figures (the columns after workload and run).

@@ -80,10 +80,22 @@ class SimConfig(BaseModel):
     ttft_ms: float = Field(100.0, ge=0)
     ttft_dist: Distribution = "fixed"
     ttft_cv: float = Field(0.0, ge=0)
-    prefill_ms_per_1k: float = Field(0.0, ge=0, description="extra TTFT per 1000 prompt tokens")
+    prefill_ms_per_1k: float = Field(0.0, ge=0, description="extra TTFT per 1000 prompt tokens (the uncached ones, "
+                                     "with prefix_cache: see prefill_hit_discount)")
+    prefix_cache: bool = Field(False, description="model a prefix cache (vLLM's automatic prefix caching, SGLang's "
+                               "radix cache): a prompt's leading full blocks already seen are hits, counted in each "
+                               "dialect's /metrics under the real server's names and in the truth log")
+    prefix_block_tokens: int = Field(16, ge=1, description="tokens per cache block (vLLM's block size on GPU; 1 is "
+                                     "SGLang's token-wise radix cache), in the simulator's token pieces of the prompt "
+                                     "text")
+    prefix_cache_blocks: int = Field(0, ge=0, description="the cache's capacity in blocks, least recently used "
+                                     "evicted first (0: unlimited)")
+    prefill_hit_discount: float = Field(1.0, ge=0, le=1, description="the share of prefill time a hit token saves: "
+                                        "TTFT's prefill part is prefill_ms_per_1k * (prompt tokens - this * hit "
+                                        "tokens) / 1000 (1: only uncached tokens are prefilled; 0: hits save nothing)")
     ttft_ms_per_in_flight: float = Field(
         0.0, ge=0, description="extra TTFT per other request the server holds (running and queued) when a request "
-        "arrives: TTFT = ttft_ms draw + prefill_ms_per_1k * prompt tokens / 1000 + this * (in_flight - 1)")
+        "arrives: TTFT = ttft_ms draw + prefill_ms_per_1k * prefilled tokens / 1000 + this * (in_flight - 1)")
     itl_ms: float = Field(20.0, ge=0)
     itl_dist: Distribution = "fixed"
     itl_cv: float = Field(0.0, ge=0)

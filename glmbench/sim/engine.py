@@ -26,7 +26,16 @@ unstreamed reply from the book writes ``{"id", "recv_ns", "in_flight", "key",
 line has ``"diverged_at"``: the output position where the reply left its
 prompt's own words (a ``diverge`` spec), or null; and every unstreamed reply
 writes its line (``{"id", "recv_ns", "in_flight", "diverged_at"}`` at least).
-Other unstreamed replies write nothing.
+With ``prefix_cache`` every line has ``"prefix_hit_tokens"`` and
+``"prefix_query_tokens"`` (the prompt tokens looked up), and every unstreamed
+reply writes its line too. Other unstreamed replies write nothing.
+
+With ``prefix_cache`` a request is looked up in the prefix cache
+(:mod:`glmbench.sim.prefix_cache`) when it is admitted to a running slot, and
+its blocks cached: ``prefix_queries`` counts its prompt tokens and
+``prefix_hits`` its hit tokens then, as vLLM's counters do; the prefill part
+of its TTFT is for the tokens the cache did not serve
+(``prefill_hit_discount``).
 """
 
 from __future__ import annotations
@@ -46,7 +55,8 @@ from aiohttp import web
 
 from glmbench.sim.answers import AnswerBook
 from glmbench.sim.config import SimConfig, draw
-from glmbench.sim.generation import Generation
+from glmbench.sim.generation import Generation, prompt_pieces
+from glmbench.sim.prefix_cache import PrefixCache
 
 __all__ = ["Finished", "SimState", "compact_json", "error_response", "run_generation"]
 
@@ -58,6 +68,7 @@ class Finished:
     stream: bool
     prompt_tokens: int
     steps: list[int]  # tokens of each decode step, the first included
+    prefix_hit_tokens: int = 0  # prompt tokens the prefix cache served
 
     @property
     def tokens(self) -> int:
@@ -85,6 +96,10 @@ class SimState:
         self.spec_drafts = 0
         self.spec_draft_tokens = 0
         self.spec_accepted = 0
+        self.prefix = PrefixCache(config.prefix_block_tokens, config.prefix_cache_blocks) if config.prefix_cache else None
+        self.prefix_queries = 0  # prompt tokens looked up in the prefix cache
+        self.prefix_hits = 0  # of them, tokens it served
+        self.last_prefix: tuple[int, int] = (0, 0)  # the last admitted request's (hit, looked-up) tokens
         self.seq = 0
         self.gate = asyncio.Semaphore(config.max_running) if config.max_running else None
         self.ticker = _Ticker()
@@ -111,6 +126,16 @@ class SimState:
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
+
+    def look_up_prefix(self, gen: Generation) -> dict[str, int]:
+        """Look a request's prompt up in the prefix cache and count it; its truth-log fields (none without a cache)."""
+        if self.prefix is None:
+            return {}
+        hit = self.prefix.admit(prompt_pieces(gen.prompt))
+        self.prefix_queries += gen.prompt_tokens
+        self.prefix_hits += hit
+        self.last_prefix = (hit, gen.prompt_tokens)
+        return {"prefix_hit_tokens": hit, "prefix_query_tokens": gen.prompt_tokens}
 
     def finish(self, done: Finished) -> None:
         """Count a request that ran to its end."""
@@ -186,7 +211,10 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
                  recv_ns: int, head_ns: int, in_flight: int) -> web.StreamResponse:
     cfg, rng = state.config, state.rng
     admit_ns = perf_counter_ns()
-    ttft_ms = (draw(rng, cfg.ttft_ms, cfg.ttft_dist, cfg.ttft_cv) + cfg.prefill_ms_per_1k * gen.prompt_tokens / 1000
+    prefix = state.look_up_prefix(gen)
+    hit = prefix.get("prefix_hit_tokens", 0)
+    prefilled = gen.prompt_tokens - cfg.prefill_hit_discount * hit
+    ttft_ms = (draw(rng, cfg.ttft_ms, cfg.ttft_dist, cfg.ttft_cv) + cfg.prefill_ms_per_1k * prefilled / 1000
                + cfg.ttft_ms_per_in_flight * (in_flight - 1))
     due = admit_ns + int(ttft_ms * 1e6)
     if cfg.decode == "batched":
@@ -203,9 +231,9 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         for _ in steps[1:]:
             due += int(draw(rng, cfg.itl_ms, cfg.itl_dist, cfg.itl_cv) * 1e6)
         await _sleep_until(due)
-        if fields := gen.truth_fields():
+        if fields := {**gen.truth_fields(), **prefix}:
             state.log_truth({"id": gen.id, "recv_ns": recv_ns, "in_flight": in_flight, **fields})
-        state.finish(Finished(False, gen.prompt_tokens, steps))
+        state.finish(Finished(False, gen.prompt_tokens, steps, hit))
         return compact_json(gen.response())
 
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -229,12 +257,13 @@ async def _serve(request: web.Request, state: SimState, gen: Generation, fault: 
         return resp
     # The truth is on disk before the stream's end leaves: a client that has the end can read it.
     state.log_truth({"id": gen.id, "head_ns": head_ns, "recv_ns": recv_ns, "admit_ns": admit_ns, "write_ns": stream.write_ns,
-                     "tokens": steps, "prompt_tokens": gen.prompt_tokens, "in_flight": in_flight, **gen.truth_fields()})
+                     "tokens": steps, "prompt_tokens": gen.prompt_tokens, "in_flight": in_flight, **gen.truth_fields(),
+                     **prefix})
     tail = gen.tail()
     if tail:
         await resp.write(tail)
     await resp.write_eof()
-    state.finish(Finished(True, gen.prompt_tokens, steps))
+    state.finish(Finished(True, gen.prompt_tokens, steps, hit))
     return resp
 
 

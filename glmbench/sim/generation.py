@@ -26,7 +26,7 @@ from glmbench.sim.config import SimConfig
 from glmbench.sim.outputs import MAX_TOP_LOGPROBS, WORDS, CycleTokens, PromptTokens, Tokens
 
 __all__ = ["Generation", "OpenAIGeneration", "ScriptedGeneration", "StreamStyle", "count_tokens", "openai_prompt",
-           "requested_logprobs", "token_pieces", "WORDS"]
+           "prompt_pieces", "requested_logprobs", "token_pieces", "WORDS"]
 
 _PIECE = re.compile(r"\w{1,5}|[^\w\s]")
 # Lossless: every character belongs to a piece, spaces to the piece after them (or a last piece of their own).
@@ -38,6 +38,11 @@ _TOKEN_PIECE = re.compile(r"\s*(?:\w{1,8}|[^\w\s]{1,4})|\s+")
 def count_tokens(text: str) -> int:
     """A tokenizer-free token count: runs of up to five word characters, and each punctuation mark."""
     return len(_PIECE.findall(text))
+
+
+def prompt_pieces(text: str) -> list[str]:
+    """The prompt's tokens as :func:`count_tokens` counts them (whitespace dropped): what the prefix cache hashes."""
+    return _PIECE.findall(text)
 
 
 def token_pieces(text: str) -> list[str]:
@@ -115,6 +120,7 @@ class Generation:
                  max_tokens: Any, ignore_eos: bool, reasoning: bool, stream: bool, id_prefix: str,
                  model: str, prompt: str = "", in_flight: int = 1) -> None:
         self.prompt_tokens = prompt_tokens
+        self.prompt = prompt
         self.max_tokens = cfg.default_max_tokens if max_tokens is None else int(max_tokens)
         self.by_prompt = cfg.outputs == "by-prompt"
         self.diverged_at: int | None = None

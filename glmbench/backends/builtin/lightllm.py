@@ -6,7 +6,11 @@ layer). Ready when ``/health`` answers 200 (the port only opens once the model
 is loaded). Acceptance: the histogram ``lightllm_request_mtp_avg_token_per_step``
 at ``/metrics``, one observation per request; the run's mean is the change of
 its ``_sum`` over the change of its ``_count`` (its buckets top out at the
-configured step, so percentiles from them would be clipped).
+configured step, so percentiles from them would be clipped). Prefix (prompt)
+cache hit rate: the change of the histogram ``lightllm_cache_length``'s ``_sum``
+(tokens the cache served, observed as each request finishes) over the change of
+the counter ``lightllm_prompt_tokens_total`` (counted at the same place; older
+LightLLM without it: the ``lightllm_request_input_length`` histogram's ``_sum``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from glmbench.backends.base import BaseBackend, Scrape, flag_pairs, metric_delta
+from glmbench.backends.base import BaseBackend, Scrape, flag_pairs, metric_delta, prefix_share
 from glmbench.backends.config import BackendConfig
 
 __all__ = ["LightLLMBackend", "LightLLMSpeculative", "BACKEND"]
 
 _HIST = "lightllm_request_mtp_avg_token_per_step"
+_CACHED = "lightllm_cache_length_sum"
+_PROMPT = "lightllm_prompt_tokens_total"
+_PROMPT_OLD = "lightllm_request_input_length_sum"
 
 
 class LightLLMSpeculative(BaseModel):
@@ -81,6 +88,13 @@ class LightLLMBackend(BaseBackend):
         total = metric_delta(before.get("metrics"), after.get("metrics"), f"{_HIST}_sum")
         return {"spec_accept_length": total / count,
                 "spec_source": f"{_HIST} (mean over {int(count)} requests)"}  # type: ignore[dict-item]
+
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        metrics = after.get("metrics") or {}
+        if _CACHED not in metrics:
+            return None
+        prompt = _PROMPT if _PROMPT in metrics else _PROMPT_OLD
+        return prefix_share(before, after, _CACHED, prompt, f"{_CACHED} / {prompt}")
 
 
 BACKEND = LightLLMBackend()

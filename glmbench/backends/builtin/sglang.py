@@ -7,7 +7,10 @@ for GLM-4.7-Flash, so no draft path is needed. Ready when ``/health`` answers
 ``/v1/models``. Acceptance: ``/server_info`` ``internal_states[i].avg_spec_accept_length``
 (a lifetime mean per data-parallel rank, so the figure of a run comes from the
 change of its weighted total), else the ``sglang:spec_accept_length`` gauge
-(``--enable-metrics``; last logging window only).
+(``--enable-metrics``; last logging window only). Prefix cache hit rate: the
+counters ``sglang:cached_tokens_total`` over ``sglang:prompt_tokens_total``
+(tokens, added as each request finishes), else the scheduler's
+``sglang:cache_hit_rate`` gauge (its last prefill batch, not the run).
 """
 
 from __future__ import annotations
@@ -23,10 +26,16 @@ from glmbench.backends.base import (
     fetch_json,
     fetch_metrics,
     flag_pairs,
+    metric_delta,
+    prefix_share,
 )
 from glmbench.backends.config import BackendConfig
 
 __all__ = ["SGLangBackend", "SGLangSpeculative", "BACKEND"]
+
+_CACHED = "sglang:cached_tokens_total"
+_PROMPT = "sglang:prompt_tokens_total"
+_HIT_RATE = "sglang:cache_hit_rate"
 
 
 class SGLangSpeculative(BaseModel):
@@ -110,6 +119,17 @@ class SGLangBackend(BaseBackend):
             if "sglang:spec_accept_rate" in metrics:
                 result["spec_accept_rate"] = metrics["sglang:spec_accept_rate"]
             return result
+        return None
+
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        """Cached over prompt tokens from the tokenizer's counters (both counted as requests finish); without
+        the cached-token counter, the scheduler's ``sglang:cache_hit_rate`` gauge at the end (its last prefill)."""
+        metrics = after.get("metrics") or {}
+        if _CACHED in metrics:
+            return prefix_share(before, after, _CACHED, _PROMPT, f"{_CACHED} / {_PROMPT}")
+        # SGLang adds a request's cached tokens only when above 0: no counter is no hit yet, or an older SGLang.
+        if _HIT_RATE in metrics and metric_delta(before.get("metrics"), metrics, _PROMPT) > 0:
+            return {"prefix_hit_rate": metrics[_HIT_RATE], "prefix_source": f"{_HIT_RATE} gauge (last prefill batch)"}
         return None
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from glmbench import __version__
-from glmbench.backends.base import BaseBackend, Scrape
+from glmbench.backends.base import BaseBackend, Scrape, vllm_prefix_hits
 from glmbench.backends.config import BackendConfig, apply_overrides
 from glmbench.errors import GlmbenchError
 from glmbench.metrics.server import spec_acceptance
@@ -57,6 +58,10 @@ class SimBackend(BaseBackend):
         if not before.get("metrics") or not after.get("metrics"):
             return None
         return spec_acceptance(before["metrics"], after["metrics"])
+
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        # vLLM's names too; a sim in another dialect is read through that backend (its stand-in).
+        return vllm_prefix_hits(before, after)
 
     def request_seconds(self, cfg: BackendConfig) -> tuple[float, float]:
         """The simulator's own TTFT and ITL settings (the defaults of ``configs/sim.yaml`` when unset)."""

@@ -4,17 +4,20 @@ Flags as the model card gives them: tensor parallelism, MTP through
 ``--speculative-config``, the ``glm47`` tool-call and ``glm45`` reasoning parsers
 with ``--enable-auto-tool-choice``. Ready when ``/health`` answers 200 and then
 ``/v1/models`` lists the model. Acceptance comes from the Prometheus counters
-``vllm:spec_decode_num_{drafts,draft_tokens,accepted_tokens}_total``.
+``vllm:spec_decode_num_{drafts,draft_tokens,accepted_tokens}_total``; the prefix
+cache's hit rate from ``vllm:prefix_cache_hits_total`` over
+``vllm:prefix_cache_queries_total`` (tokens; prefix caching is on by default in
+V1, ``--no-enable-prefix-caching`` turns it off and the counters then stay still).
 """
 
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from glmbench.backends.base import BaseBackend, Scrape, flag_pairs
+from glmbench.backends.base import BaseBackend, Scrape, flag_pairs, vllm_prefix_hits
 from glmbench.backends.config import BackendConfig
 from glmbench.errors import GlmbenchError
 from glmbench.metrics.server import spec_acceptance
@@ -93,6 +96,9 @@ class VLLMBackend(BaseBackend):
         if result:
             result["spec_source"] = "vllm:spec_decode_* counters"  # type: ignore[assignment]
         return result
+
+    def prefix_hits(self, before: Scrape, after: Scrape) -> dict[str, Any] | None:
+        return vllm_prefix_hits(before, after)
 
 
 BACKEND = VLLMBackend()

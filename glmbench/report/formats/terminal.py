@@ -32,10 +32,10 @@ def speed_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
 
     from glmbench.metrics.base import STATS
     from glmbench.report.load_run import (
-        CLIENT_COLUMNS,
         COUNT_COLUMNS,
         PUBLISHED_COLUMNS,
         cell,
+        client_columns,
         detail_rows,
         flag,
     )
@@ -54,7 +54,7 @@ def speed_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
     for workload, label, cells in detail_rows(rows):
         detail.add_row(rich_text(workload), label, *cells)
     return [simple(title or "Speed", PUBLISHED_COLUMNS), simple("Requests and throughput", COUNT_COLUMNS), detail,
-            simple("Schedule and client", CLIENT_COLUMNS)]
+            simple("Schedule and client", client_columns(rows))]
 
 
 def _frame_table(title: str, frame: Any) -> Any:

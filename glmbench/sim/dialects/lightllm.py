@@ -12,6 +12,13 @@ always, whatever ``stream_options`` says, never on every chunk. The native
 API: ``/generate`` and ``/generate_stream``, whose events are ``data:{json}``
 with no space and no ``[DONE]``.
 
+Prompt cache figures, observed as a request finishes (as its HTTP server
+does): the histogram ``lightllm_cache_length`` (the prompt tokens the cache
+served; buckets of a hundredth of ``max_req_total_len``), the histogram
+``lightllm_cache_ratio`` (that over the prompt's tokens) and the gauge
+``lightllm_cache_hit_rate`` (the latest request's ratio), beside the counter
+``lightllm_prompt_tokens_total``.
+
 The truth log keeps one time per write (a decode step), so it lines up with
 a client's chunks only for single-token steps here.
 """
@@ -40,6 +47,8 @@ from glmbench.sim.prometheus import Exposition, Histogram
 __all__ = ["DIALECT", "LightllmDialect", "NativeGeneration"]
 
 _MTP_HIST = "lightllm_request_mtp_avg_token_per_step"
+_CACHE_LEN = "lightllm_cache_length"
+_CACHE_RATIO = "lightllm_cache_ratio"
 
 
 class LightllmDialect(Dialect):
@@ -58,6 +67,10 @@ class LightllmDialect(Dialect):
         mtp_step = int(self.args.get("mtp_step", config.spec_tokens) or 0)
         bounds = [i / 10.0 + 1.0 for i in range(10 * mtp_step)] if mtp_step else [1.0, 2.0]
         self.tokens_per_step = Histogram(bounds)
+        total_len = float(self.args.get("max_req_total_len") or self.max_model_len)
+        self.cache_length = Histogram([total_len / 100.0 * (i + 1) for i in range(-1, 100)])
+        self.cache_ratio = Histogram([(i + 1) / 10.0 for i in range(-1, 10)])
+        self.last_cache_ratio = 0.0
         self.prompt_tokens = 0
         self.generation_tokens = 0
 
@@ -76,6 +89,9 @@ class LightllmDialect(Dialect):
         self.prompt_tokens += done.prompt_tokens
         self.generation_tokens += done.tokens
         self.tokens_per_step.observe(done.tokens / max(len(done.steps), 1))
+        self.last_cache_ratio = done.prefix_hit_tokens / done.prompt_tokens if done.prompt_tokens else 0.0
+        self.cache_length.observe(done.prefix_hit_tokens)
+        self.cache_ratio.observe(self.last_cache_ratio)
 
     def metrics_text(self, state: SimState) -> str:
         page, label = Exposition(), self.label
@@ -87,9 +103,13 @@ class LightllmDialect(Dialect):
             ("lightllm_generation_tokens_total", "counter", self.generation_tokens,
              "Total number of generation tokens processed"),
             ("lightllm_num_running_reqs", "gauge", state.running, "Number of running requests"),
+            ("lightllm_cache_hit_rate", "gauge", self.last_cache_ratio,
+             "Prefix cache hit rate of latest completed request"),
         ):
             page.metric(name, kind, [(label, float(value))], help_text)
         page.histogram(_MTP_HIST, self.tokens_per_step, label, "Average number of tokens per step", show_empty=False)
+        page.histogram(_CACHE_LEN, self.cache_length, label, "Length of tokens which hit prompt cache", show_empty=False)
+        page.histogram(_CACHE_RATIO, self.cache_ratio, label, "cache length / input_length", show_empty=False)
         return page.text()
 
     def add_routes(self, app: web.Application, state: SimState) -> None:

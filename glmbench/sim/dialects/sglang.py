@@ -11,6 +11,13 @@ reasoning in ``reasoning_content``, the usage chunk only when asked for
 (``stream_options.include_usage``, or the server flag
 ``--stream-response-default-include-usage``), and ``continuous_usage_stats``
 on its own.
+
+Prefix cache (radix cache) figures as SGLang keeps them: the counter
+``sglang:cached_tokens_total``, a finished request's cached prompt tokens by
+the same labels as ``sglang:prompt_tokens_total`` (a label set appears with
+its first hit: SGLang adds only counts above 0), and the scheduler's gauge
+``sglang:cache_hit_rate``, the last prefill's hit tokens over its prompt
+tokens.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ class SglangDialect(Dialect):
         }
         self.args = {**defaults, **config.server_args}
         self.startup_time = time.time()
-        # Requests, prompt tokens, generation tokens by the is_streaming label.
+        # Requests, prompt tokens, generation tokens, cached prompt tokens by the is_streaming label.
         self.totals: dict[str, list[int]] = {}
 
     def usage_policy(self, stream_options: dict[str, Any]) -> tuple[bool, bool]:
@@ -67,10 +74,11 @@ class SglangDialect(Dialect):
                 "root": served, "max_model_len": self.args.get("context_length") or self.max_model_len}
 
     def on_finish(self, done: Finished) -> None:
-        row = self.totals.setdefault("true" if done.stream else "false", [0, 0, 0])
+        row = self.totals.setdefault("true" if done.stream else "false", [0, 0, 0, 0])
         row[0] += 1
         row[1] += done.prompt_tokens
         row[2] += done.tokens
+        row[3] += done.prefix_hit_tokens
 
     def _accept_length(self, state: SimState) -> float | None:
         """Lifetime tokens per decode step; None before speculative decoding has run."""
@@ -100,6 +108,9 @@ class SglangDialect(Dialect):
                     "The number of running requests.")
         page.metric("sglang:num_queue_reqs", "gauge", [(sched, float(state.waiting))],
                     "The number of requests in the waiting queue.")
+        hit, looked_up = state.last_prefix
+        page.metric("sglang:cache_hit_rate", "gauge", [(sched, hit / looked_up if looked_up else 0.0)],
+                    "The prefix cache hit rate.")
         accept = self._accept_length(state)
         if accept is not None:
             rate = state.spec_accepted / state.spec_draft_tokens if state.spec_draft_tokens else 0.0
@@ -114,6 +125,9 @@ class SglangDialect(Dialect):
             samples = [({"model_name": served, "engine_type": "unified", "is_streaming": s}, float(row[col]))
                        for s, row in rows]
             page.metric(name, "counter", samples, help_text)
+        cached = [({"model_name": served, "engine_type": "unified", "is_streaming": s}, float(row[3]))
+                  for s, row in rows if row[3]]
+        page.metric("sglang:cached_tokens_total", "counter", cached, "Number of cached prompt tokens.")
         return page.text()
 
     def add_routes(self, app: web.Application, state: SimState) -> None:

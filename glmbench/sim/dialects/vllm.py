@@ -1,4 +1,10 @@
-"""vLLM's face: ``/health`` (503 while loading), ``vllm:`` counters, usage chunk on request."""
+"""vLLM's face: ``/health`` (503 while loading), ``vllm:`` counters, usage chunk on request.
+
+Prefix caching as vLLM V1 (0.32) counts it at scheduling:
+``vllm:prefix_cache_queries_total``, the prompt tokens looked up (all of
+them, not only full blocks), and ``vllm:prefix_cache_hits_total``, the tokens
+the cache served; both shown, at 0, with the cache off, as vLLM shows them.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ class VllmDialect(Dialect):
             ("vllm:spec_decode_num_drafts_total", "counter", state.spec_drafts),
             ("vllm:spec_decode_num_draft_tokens_total", "counter", state.spec_draft_tokens),
             ("vllm:spec_decode_num_accepted_tokens_total", "counter", state.spec_accepted),
+            ("vllm:prefix_cache_queries_total", "counter", state.prefix_queries),
+            ("vllm:prefix_cache_hits_total", "counter", state.prefix_hits),
         ):
             page.metric(name, kind, [(labels, value)])
         return page.text()
