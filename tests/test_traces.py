@@ -318,3 +318,47 @@ def test_the_simulators_prefix_cache_hits_what_the_workloads_blocks_predict(star
     assert row["failed"] == 0 and row["prefix_block_tokens"] == block
     assert 0.2 < row["prefix_hit_predicted"] < 1.0
     assert row["prefix_hit_rate"] == pytest.approx(row["prefix_hit_predicted"], abs=1e-12)
+
+
+@pytest.mark.e2e
+def test_an_experiment_replays_a_trace_and_its_report_shows_both_hit_rates(tmp_path):
+    """A trace in an experiment's load.options replays at every point; the point keeps the server's hit rate and
+    the predicted one, and the report's point table (every format) shows both."""
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("\n".join(json.dumps(r) for r in sample_mooncake_trace(60, seed=5)) + "\n")
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"""schema_version: 1
+name: replay
+servers:
+  - {{name: s, backend: sim, set: {{options.ttft_ms: 2, options.itl_ms: 0, options.prefix_cache: true,
+     options.prefix_block_tokens: 512}}}}
+load:
+  concurrency: [8]
+  options: {{trace_path: {json.dumps(str(trace))}, time_scale: 20}}
+""")
+    res = run_cli("experiment", "run", str(exp), "--results-dir", str(tmp_path / "r"), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    [folder] = list((tmp_path / "r").iterdir())
+    [cell] = json.loads((folder / "index.json").read_text())["cells"]
+    [point] = cell["points"]
+    [row] = json.loads((folder / cell["folder"] / point["folder"] / "summary.json").read_text())["rows"]
+    assert row["completed"] == 60 and 0.2 < row["prefix_hit_predicted"] < 1
+    assert row["prefix_hit_rate"] == pytest.approx(row["prefix_hit_predicted"], abs=1e-12)
+    csv = run_cli("report", str(folder), "--format", "csv")
+    assert csv.returncode == 0, csv.stderr
+    header, line = csv.stdout.splitlines()[:2]
+    cells = dict(zip(header.split(","), line.split(","), strict=True))
+    assert cells["prefix hit"] == cells["prefix hit pred"] == f"{row['prefix_hit_rate']:.2f}"
+
+
+def test_a_ramp_in_an_experiment_with_concurrency_points_is_refused(tmp_path):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("""schema_version: 1
+name: ramp
+servers: [{name: s, backend: sim}]
+load: {concurrency: [4], rate: [10], options: {ramp: linear, ramp_to: 40}}
+""")
+    res = run_cli("experiment", "run", str(exp), "--results-dir", str(tmp_path / "r"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "a rate ramp (options.ramp/ramp_to) moves a rate: concurrency points have none" in res.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

@@ -39,7 +39,7 @@ __all__ = ["MIN_TPOT_MS", "ExperimentReport", "experiment_report", "frontier", "
 
 _POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
                "goodput_pct", "completed", "failed", "client_saturated", "client_warning", "spec_accept_rate",
-               "spec_accept_length")
+               "spec_accept_length", "prefix_hit_rate", "prefix_hit_predicted")
 # What a BFCL point asked as traffic adds: its tool-calling turns' latency and whether its cap was held.
 _TRAFFIC_KEYS = ("e2e_ms_mean", "ttft_tool_call_ms_mean", "tool_call_ms_mean", "tool_call_ms_p99", "cap_held_pct")
 

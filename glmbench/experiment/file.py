@@ -140,6 +140,13 @@ class LoadSpec(_Strict):
         if bad & set(self.options):
             raise ValueError(f"options may not set {', '.join(sorted(bad & set(self.options)))}: "
                              "the experiment sets them per point")
+        ramped = {"ramp", "ramp_to"} & set(self.options)
+        unpaced = [name for name, given in (("concurrency", self.concurrency), ("sweep", self.sweep),
+                                            ("capacity", self.capacity)) if given]
+        if ramped and unpaced:
+            raise ValueError(f"a rate ramp (options.{'/'.join(sorted(ramped))}) moves a rate: {', '.join(unpaced)} "
+                             "points have none; put the ramp in an experiment of rate: points (it ramps each rate "
+                             "to ramp_to)")
         return self
 
 

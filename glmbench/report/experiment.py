@@ -79,7 +79,8 @@ SERVER_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
 POINT_COLUMNS = (
     ("cell", "server", "{}"), ("point", "point", "{}"), ("status", "status", "{}"),
     _OUTPUT_COLUMN, column("ttft_ms_mean"), _TTFT_P99_COLUMN, column("tpot_ms_mean"), _GOODPUT_COLUMN,
-    column("ttft_tool_call_ms_mean"), column("spec_accept_rate"),
+    column("ttft_tool_call_ms_mean"), column("spec_accept_rate"), column("prefix_hit_rate"),
+    column("prefix_hit_predicted"),
     (_BFCL_COLUMN[0], f"{_BFCL_COLUMN[1]} (95% CI)", _BFCL_COLUMN[2]), ("gate", "outputs vs reference", "{}"),
     ("pareto", "Pareto", "{}"),
     ("reason", "why", "{}"),
