@@ -32,14 +32,10 @@ def _cell(text: str) -> str:
 
 
 def _root() -> Any:
-    """The click command behind ``glmbench``, every subcommand registered."""
-    import typer
-
+    """The click command behind ``glmbench``, every subcommand registered, placeholders as ``--help`` shows them."""
     from glmbench.cli import app as cli_app
 
-    if not cli_app.app.registered_commands:
-        cli_app._register()
-    return typer.main.get_command(cli_app.app)
+    return cli_app.command()
 
 
 def commands() -> Iterator[tuple[str, Any, Any]]:

@@ -196,7 +196,7 @@ def test_vllm_parsers_through_the_driver_show_their_known_differences(tokenizer_
 def test_cli_prints_the_table(tokenizer_dir):
     need_vllm()
     res = run_cli("parsers", "--config", "vllm-cpu-tiny", "--set", f"launch.venv={VLLM_VENV}",
-                  "--tokenizer", str(tokenizer_dir), "--no-bfcl", "--mode", "whole", "--show", "3")
+                  "--tokenizer", str(tokenizer_dir), "--no-bfcl", "--mode", "whole", "--show", "3", "--format", "md")
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout
     assert "| class | cases | whole |" in out

@@ -44,18 +44,21 @@ def _index(results: Path) -> tuple[Path, dict]:
 
 
 def test_cells_and_points_are_result_folders_and_a_cell_that_cannot_start_is_recorded(tmp_path: Path) -> None:
+    # Installed, so it passes the check before the start (tests/test_experiment_preflight.py), then exits at once:
+    # a server that fails at its start is recorded while the others finish.
     servers = (f"  - {{name: fast, backend: sim, set: {_FAST}, grid: {{options.itl_ms: [1, 4]}}}}\n"
-               "  - {name: broken, backend: sim, set: {launch.python: /nonexistent/python}}\n")
+               "  - {name: broken, backend: sim, set: {extra_args: [--no-such-option]}}\n")
     results = tmp_path / "r"
     res = run_cli("experiment", "run", str(_write(tmp_path, servers)), "--results-dir", str(results), timeout=300)
     assert res.returncode == 1, res.stderr[-3000:]
     assert "Traceback" not in res.stderr
-    assert "error: 1 of 3 server configurations did not finish (first: broken: cannot launch sim" in res.stderr
+    assert ("error: 1 of 3 server configurations did not finish (first: broken: server exited with code 2 while "
+            "starting") in res.stderr, res.stderr
     folder, index = _index(results)
     assert index["status"] == "incomplete"
     cells = {c["label"]: c for c in index["cells"]}
     assert set(cells) == {"fast itl_ms=1", "fast itl_ms=4", "broken"}
-    assert cells["broken"]["status"] == "failed" and "python not found" in cells["broken"]["reason"]
+    assert cells["broken"]["status"] == "failed" and "server exited with code 2" in cells["broken"]["reason"]
     assert {p["status"] for p in cells["broken"]["points"]} == {"not run"}
     for label in ("fast itl_ms=1", "fast itl_ms=4"):
         cell = cells[label]
@@ -288,6 +291,7 @@ load:
     assert 0.25 <= data["detectable"]["ttft_ms_mean"] < 1.0
     same = run_cli("compare", str(folders[0]), str(folders[0]))
     assert same.returncode == 0 and "OK: no regression" in same.stdout and "detectable change" in same.stdout
+    assert "|---" not in same.stdout and "**" not in same.stdout  # tables on the terminal, not raw markdown
 
 
 def test_the_nightly_example_runs_one_experiment_and_compares_it() -> None:

@@ -300,7 +300,7 @@ def test_a_repeat_in_which_every_request_failed_fails_the_run(fault, tmp_path: P
     [parent] = run_folders(results)
     assert_consistent(parent / f"repeat-{dead}", "all-failed", sent=3)
     assert assert_consistent(parent / f"repeat-{alive}", "complete", sent=3)["rows"][0]["completed"] == 3
-    assert "repeat 1 of 2" in proc.stdout and "repeat 2 of 2" in proc.stdout  # both tables are printed
+    assert "mean of 2 repeats" in proc.stdout  # one table: the repeats as one result (the error names the repeat)
 
 
 # ---------------------------------------------------------------- hostile server text

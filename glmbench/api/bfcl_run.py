@@ -4,13 +4,18 @@
 SIGTERM) raises :class:`~glmbench.api.interrupted.RunInterrupted` once the
 answers are kept and the tables of what was answered written; :func:`rescore_run` scores stored answers again without
 a server.
+
+Against a simulator that glmbench starts, the entries are answered from BFCL's
+ground truth (:mod:`glmbench.bfcl.truth_book`, written into the run folder as
+:data:`SIM_ANSWERS`) at a short ITL, unless ``sim_answers=False``: the scores
+then check glmbench's pipeline, near 100% by construction.
 """
 
 from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +37,11 @@ from glmbench.results.store import RunStore, new_run_id
 from glmbench.util.config_file import read_yaml, validate
 from glmbench.util.loop import run_async
 
-__all__ = ["BFCLResult", "run_bfcl", "load_bfcl_suite", "is_bfcl_suite", "resumed_suite", "rescore_run"]
+__all__ = ["BFCLResult", "SIM_ANSWERS", "run_bfcl", "load_bfcl_suite", "is_bfcl_suite", "resumed_suite",
+           "rescore_run"]
+
+SIM_ANSWERS = "sim_answers.jsonl"
+"""The answer book of BFCL's ground truth a simulator glmbench started answered from, in the run folder."""
 
 @dataclass
 class BFCLResult:
@@ -80,9 +89,16 @@ def load_bfcl_suite(name_or_path: str, overrides: dict[str, Any] | None = None,
     data = read_yaml(path, "suite file") or {}
     if not isinstance(data, dict):
         raise GlmbenchError(f"{path} is not a BFCL suite", "see suites/bfcl-v3.yaml for the shape")
+    typed = {k for k, v in (overrides or {}).items() if v is not None}
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     data.update(fields or {})
-    return validate(BFCLSuite, data, str(path), "fix the option or the suite file")
+
+    def option(loc: tuple[Any, ...]) -> str | None:
+        # An override is an option of glmbench bfcl, spelt as the field but for timeout_s: name it so.
+        key = str(loc[0]) if loc else ""
+        return ("--timeout" if key == "timeout_s" else "--" + key.replace("_", "-")) if key in typed else None
+
+    return validate(BFCLSuite, data, str(path), "fix the option or the suite file", given=option)
 
 
 def is_bfcl_suite(name_or_path: str) -> bool:
@@ -133,14 +149,37 @@ def _without_environment(categories: list[str]) -> dict[str, str]:
     return {}
 
 
+def _answering(prepared: PreparedLaunch, entries: list, suite: BFCLSuite, book: Path,
+               progress: Progress) -> PreparedLaunch:
+    """``prepared`` answering from BFCL's ground truth, written to ``book``, where it starts a server that can (the
+    simulator; said in a note); as it is otherwise (a model, an endpoint, a config with a book of its own)."""
+    if prepared.cfg is None or prepared.backend is None or prepared.plan is None:
+        return prepared
+    sets = prepared.backend.answer_book_sets(prepared.cfg, book)
+    if not sets:
+        return prepared
+    from glmbench.bfcl.truth_book import truth_book, write_truth_book
+
+    write_truth_book(book, truth_book(entries, suite))
+    # The user's own --set come last, so an ITL they chose wins.
+    answering = prepare(replace(prepared.launch, sets=[*sets, *prepared.launch.sets]))
+    assert answering.backend is not None and answering.cfg is not None  # as prepared's
+    _, itl_s = answering.backend.request_seconds(answering.cfg)
+    progress.note(f"{prepared.label} answers from BFCL's ground truth ({book.name} in the run folder): scores near "
+                  f"100% by construction, a check of glmbench's pipeline, not of a model; ITL {itl_s * 1000:g} ms. "
+                  "glmbench bfcl --sim-answers none: its placeholder replies instead")
+    return answering
+
+
 def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | None = None,
              results_dir: Path = Path("results"), resume: Path | None = None,
              progress: Progress | None = None, server: Server | None = None, run_id: str | None = None,
-             label: str | None = None) -> BFCLResult:
+             label: str | None = None, sim_answers: bool = True) -> BFCLResult:
     """Ask every entry of ``suite`` (those not yet answered in ``resume``), store records, summary and manifest.
 
     ``server``: a server of ``launch`` already running, used and left running;
     ``run_id`` names the result folder, ``label`` what reports call the run.
+    ``sim_answers``: a simulator this call starts answers from BFCL's ground truth (False: its placeholder replies).
     """
     progress = progress or Progress()
     prepared = launch if isinstance(launch, PreparedLaunch) else prepare(launch)
@@ -162,6 +201,8 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
     manifest = None
     interrupted = False
     try:
+        if sim_answers and server is None:
+            prepared = _answering(prepared, entries, suite, store.path / SIM_ANSWERS, progress)
         with nullcontext(server) if server else serve(prepared, store.server_log, api_key, progress) as server:
             result.title = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
             store.write_config({"bfcl_suite": suite.model_dump(mode="json"), "backend": prepared.label,

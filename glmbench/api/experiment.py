@@ -4,7 +4,8 @@ The engine is :mod:`glmbench.experiment`; this module gives it the library layer
 (:class:`ApiLab`: start a server, run a load point, a BFCL suite or an equivalence
 suite) and keeps the
 entry points the CLI, tests and notebooks call. A cell whose server will not
-start, or dies, is recorded with its reason and the others go on; ``resume`` runs
+start, or dies, is recorded with its reason and the others go on (one whose backend is
+not installed here fails the experiment before it starts, or is skipped when asked); ``resume`` runs
 only what did not finish; Ctrl-C stops the server, writes the index and raises
 :class:`~glmbench.api.interrupted.RunInterrupted`.
 """
@@ -26,16 +27,18 @@ from glmbench.api.progress import Progress
 from glmbench.api.serving import serve
 from glmbench.backends.base import Server
 from glmbench.backends.config import BackendConfig
+from glmbench.errors import GlmbenchError
 from glmbench.experiment.executors.base import Executor
 from glmbench.experiment.executors.local import LocalExecutor
 from glmbench.experiment.executors.ray import RayExecutor, RayOptions
 from glmbench.experiment.file import Cell, Experiment, Point, equivalence_suite
 from glmbench.experiment.index import ExperimentIndex
-from glmbench.experiment.plan import checked_cells, estimate_s
+from glmbench.experiment.plan import Unstartable, cannot_start, checked_cells, estimate_s
 from glmbench.experiment.run import open_folder, run
 from glmbench.experiment.searches import SearchPlan, plans
 
-__all__ = ["ApiLab", "ExperimentResult", "plan_experiment", "run_experiment", "searches"]
+__all__ = ["ApiLab", "ExperimentResult", "Unstartable", "plan_experiment", "run_experiment", "searches",
+           "unstartable"]
 
 
 @dataclass
@@ -50,8 +53,12 @@ class ExperimentResult:
         return self.index.status
 
     def failed_cells(self) -> list[Any]:
-        """Cells that did not finish every point."""
-        return self.index.failed_cells()
+        """Cells that did not finish every point, those skipped before anything started left out."""
+        return [c for c in self.index.failed_cells() if not c.skipped]
+
+    def skipped_cells(self) -> list[Any]:
+        """Cells left out before anything started, their server unable to start here (``skip_missing``)."""
+        return [c for c in self.index.cells if c.skipped]
 
 
 class _QueueProgress(Progress):
@@ -109,7 +116,7 @@ class ApiLab:
         else:
             assert point.options is not None  # a load point
             options = point.options.model_copy(update={"results_dir": folder, "run_id": run_id, "label": label})
-            result = run_load(prepared, options, api_key, progress, server=server)
+            result = run_load(prepared, options, api_key, progress, server=server, point=point.label)
         failure = result.failure()
         return result.status, failure.message if failure else None, result.path.name
 
@@ -136,18 +143,33 @@ def plan_experiment(name_or_path: str | Path) -> tuple[Experiment, list[Cell], f
     return experiment, planned, estimate_s(experiment, planned, configs), configs
 
 
+def unstartable(planned: list[Cell], configs: list[BackendConfig]) -> list[Unstartable]:
+    """The cells of a plan (:func:`plan_experiment`) whose backend is not found where their config would launch it
+    on this machine, each with what is missing and the next step (as ``glmbench backends`` checks); starts nothing."""
+    return cannot_start(planned, configs)
+
+
 def run_experiment(name_or_path: str | Path | None = None, results_dir: Path = Path("results"),
                    api_key: str | None = None, progress: Progress | None = None,
-                   resume: Path | None = None, ray: RayOptions | None = None) -> ExperimentResult:
+                   resume: Path | None = None, ray: RayOptions | None = None,
+                   skip_missing: bool = False) -> ExperimentResult:
     """Run an experiment file into ``results_dir/<time>-<name>/``, or finish the one at ``resume``.
 
     With ``ray``, the cells run on a Ray cluster in parallel (:mod:`glmbench.experiment.executors.ray`), else one
-    after another here.
+    after another here, each first checked to start here: one whose backend is not found is a user error before
+    anything is written, or, with ``skip_missing``, recorded as skipped while the others run.
     """
     progress = progress or Progress()
+    if ray is not None and skip_missing:
+        raise GlmbenchError("--skip-missing checks this machine's installations; with --on ray the nodes' count",
+                            "drop --skip-missing, or run --on local")
     executor: Executor = RayExecutor(ray) if ray is not None else LocalExecutor()
     executor.connect()  # Ray missing, or no cluster there: say so before any folder exists
-    experiment, planned, index, folder = open_folder(name_or_path, results_dir, resume, LAB)
+    experiment, planned, index, folder = open_folder(name_or_path, results_dir, resume, LAB, here=ray is None,
+                                                     skip_missing=skip_missing)
+    for entry in index.cells:
+        if entry.skipped:
+            progress.warning(f"{entry.label}: skipped, its server cannot start here ({entry.reason})")
     result = ExperimentResult(folder, index)
     try:
         run(experiment, planned, index, folder, api_key, progress, executor, LAB)

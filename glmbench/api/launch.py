@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from glmbench.backends.base import Backend
-from glmbench.backends.choice import Launch, resolve_config
-from glmbench.backends.config import BackendConfig, load_backend_config
+from glmbench.backends.choice import Launch, check_endpoint, options_model, resolve_config
+from glmbench.backends.config import BackendConfig, config_names, load_backend_config
 from glmbench.backends.launch import (
     Installation,
     LaunchPlan,
@@ -55,6 +55,8 @@ class PreparedLaunch:
 def prepare(launch: Launch) -> PreparedLaunch:
     """Resolve and check ``launch`` without starting anything (a user error names what to fix)."""
     if launch.endpoint:
+        check_endpoint(launch.endpoint)
+        _nothing_to_configure(launch)
         backend = get_backend(launch.backend) if launch.backend else None
         return PreparedLaunch(launch, None, backend, launch.endpoint.rstrip("/"), launch.backend or "external")
     cfg = resolve_config(launch)
@@ -63,11 +65,23 @@ def prepare(launch: Launch) -> PreparedLaunch:
         if not cfg.launch.endpoint:
             raise GlmbenchError(f"the {cfg.backend} config is external but names no endpoint",
                                 "--set launch.endpoint=http://HOST:PORT/v1, or pass --endpoint")
+        check_endpoint(cfg.launch.endpoint, "launch.endpoint")
         backend.check(cfg)
         return PreparedLaunch(launch, cfg, backend, cfg.launch.endpoint.rstrip("/"), cfg.backend)
     # The backend's checks, a taken port, a missing model folder or an absent backend fail here, once.
     plan, installed = check_launchable(backend, cfg)
     return PreparedLaunch(launch, cfg, backend, None, cfg.backend, plan, installed)
+
+
+def _nothing_to_configure(launch: Launch) -> None:
+    """With ``--endpoint`` nothing is started, so options that configure a started server would be ignored: refused."""
+    given = [*(f"--set {s}" for s in launch.sets), *([f"--config {launch.config}"] if launch.config else []),
+             *([f"--sim-config {launch.sim_settings}"] if launch.sim_settings else [])]
+    if given:
+        raise GlmbenchError(f"{given[0]} configures a server glmbench launches; with --endpoint {launch.endpoint} "
+                            "nothing is launched, so it would be ignored",
+                            "drop --endpoint to start the server with it, or drop "
+                            + ", ".join(g.split()[0] for g in dict.fromkeys(given)) + " to use the running one")
 
 
 def redacted_config(cfg: BackendConfig) -> dict[str, Any]:
@@ -97,15 +111,23 @@ class BackendDescription:
 
 
 def describe_backends(configs: Sequence[str] = (), sets: Sequence[str] = ()) -> list[BackendDescription]:
-    """Every backend's default config, then ``configs`` (names or paths), each with ``sets`` applied: installed?
+    """Every config shipped in ``configs/`` (each backend's default first, then the rest by backend), then
+    ``configs`` (names or paths), each with ``sets`` applied: installed?
 
     Starts nothing. A config with no port is described on port 8000. A config
     that does not load is a user error; one that loads but cannot launch says
     why in ``command_problem``.
     """
+    def load(name: str) -> tuple[BackendConfig, str]:
+        return load_backend_config(name, list(sets), options_model=options_model), name
+
+    order = list(backends())
+    defaults = {b.default_config for b in backends().values()}
+    shipped = sorted(map(load, config_names()), key=lambda found: (
+        order.index(found[0].backend) if found[0].backend in order else len(order), found[1] not in defaults,
+        found[1]))
     rows = []
-    for name in [b.default_config for b in backends().values()] + list(configs):
-        cfg = load_backend_config(name, list(sets))
+    for cfg, name in [*shipped, *map(load, configs)]:
         backend = get_backend(cfg.backend)
         installed = find_installation(backend, cfg)
         command = problem = None

@@ -23,8 +23,9 @@ from glmbench.errors import GlmbenchError
 from glmbench.load.bench import Plan, Watch, prepare_samples, run_plan
 from glmbench.load.client import Target
 from glmbench.metrics.goodput import parse_slos
-from glmbench.results.schema import LoadSummary
-from glmbench.results.store import RunStore, load_summary, new_run_id
+from glmbench.metrics.repeats import combine_summaries
+from glmbench.results.schema import LoadSummary, Manifest
+from glmbench.results.store import RunStore, load_summary, new_run_id, now_iso
 from glmbench.util.loop import run_async
 
 __all__ = ["LoadResult", "run_load"]
@@ -48,9 +49,18 @@ class LoadResult:
         return self.summaries[-1] if self.summaries else None
 
     @property
+    def combined(self) -> LoadSummary | None:
+        """The run as one result: with several repeats, each metric's mean over them with its 95% interval
+        (:mod:`glmbench.metrics.repeats`, what the run's folder holds as its summary); else the one summary."""
+        if len(self.summaries) > 1:
+            return combine_summaries(self.summaries, self.path.name)
+        return self.summary
+
+    @property
     def rows(self) -> list[dict]:
-        """The last repeat's summary rows, one per workload."""
-        return self.summary.rows if self.summary else []
+        """The summary rows, one per workload: with repeats, the means over them (:attr:`combined`)."""
+        combined = self.combined
+        return combined.rows if combined else []
 
     def failure(self) -> GlmbenchError | None:
         """Why this result cannot be vouched for (exit 1), or None.
@@ -96,20 +106,38 @@ def _overall(summaries: list[LoadSummary]) -> str:
     return next((s for s in map(_status, reversed(summaries)) if s != "complete"), "complete")
 
 
+def _write_repeats(parent: RunStore, first: Manifest | None, ended: list[LoadSummary], status: str, repeats: int,
+                   progress: Progress) -> None:
+    """The folder of a repeated run as one result: the repeats' combined summary (means and 95% intervals,
+    :mod:`glmbench.metrics.repeats`) and the run's manifest, so that report, compare and history read it whole."""
+    if first is None or not ended:
+        return
+    try:
+        parent.write_summary(combine_summaries(ended, parent.run_id))
+        parent.write_manifest(first.model_copy(update={"run_id": parent.run_id, "repeat": None, "repeats": repeats,
+                                                       "status": status, "finished_at": now_iso()}))
+    except GlmbenchError as exc:
+        progress.warning(exc.message)
+
+
 def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None, api_key: str | None = None,
-             progress: Progress | None = None, server: Server | None = None) -> LoadResult:
+             progress: Progress | None = None, server: Server | None = None, point: str | None = None) -> LoadResult:
     """Start (or probe) the server of ``launch``, run the workloads of ``options``, write ``results_dir/<run-id>/``.
 
     Everything that can fail before a server starts fails first, as a user error
     (nothing left behind). With ``repeat`` N each repeat is a result folder of
-    its own under the run's folder, against the same server. ``server``, when
-    given, is a server of ``launch`` already running (from :func:`serve`): the run
-    uses it and leaves it running, as an experiment does for its load points.
+    its own under the run's folder, against the same server, and the run's folder
+    holds the repeats as one result: their combined summary (each metric's mean
+    and 95% interval) and a manifest of the whole run. ``server``, when given, is
+    a server of ``launch`` already running (from :func:`serve`): the run uses it
+    and leaves it running, as an experiment does for its load points; ``point``
+    names the workload after the load point it is (``c8``: see
+    :meth:`RunOptions.suite_and_workloads`).
     """
     options = options or RunOptions()
     progress = progress or Progress()
     prepared = launch if isinstance(launch, PreparedLaunch) else prepare(launch)
-    suite, workloads = options.suite_and_workloads()
+    suite, workloads = options.suite_and_workloads(point)
     slos = parse_slos(options.goodput)
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
     count = max((wl.num_prompts or suite.dataset.num_prompts) for _, wl in workloads)
@@ -127,6 +155,8 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
     plan = Plan(suite=suite, workloads=workloads, samples=samples, dataset=dataset, slos=slos,
                 client_workers=options.client_workers)
     store, manifest = parent, None
+    first: Manifest | None = None  # the first repeat's manifest: the run's own, with repeats
+    ended: list[LoadSummary] = []  # the repeats that ran to their end (or stopped early), not one cut short
     try:
         with nullcontext(server) if server else serve(prepared, parent.server_log, api_key, progress) as server:
             result.label = f"{suite.name} on {prepared.source_label if prepared.cfg else server.name} ({server.model})"
@@ -143,18 +173,23 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
                 # compare can use their spread (glmbench compare takes the parent folder).
                 store = parent if options.repeat == 1 else RunStore(parent.path, f"repeat-{i}")
                 result.records_path, manifest = store.records_path, None
-                store.write_config({"suite": suite.model_dump(mode="json"), "workloads": names, "goodput_slos": slos,
-                                    "backend": prepared.label, "repeat": i, "repeats": options.repeat,
-                                    "backend_config": redacted_config(cfg) if cfg else None})
+                config = {"suite": suite.model_dump(mode="json"), "workloads": names, "goodput_slos": slos,
+                          "backend": prepared.label, "repeat": i, "repeats": options.repeat,
+                          "backend_config": redacted_config(cfg) if cfg else None}
+                if store is not parent and i == 1:
+                    parent.write_config({**config, "repeat": None})  # the whole run's, as its summary is
+                store.write_config(config)
                 manifest = build_manifest(store, prepared, server, kind="load", suite=suite.name, workloads=names,
                                           dataset=asdict(dataset), seed=suite.dataset.seed,
                                           repeat=i if options.repeat > 1 else None, repeats=options.repeat,
                                           label=options.label)
                 store.write_manifest(manifest)
+                first = first or manifest
                 progress.run_started(", ".join(names), server.base_url, server.model, store.path, i, options.repeat)
                 result.status = "failed"
                 summary = run_async(run_plan(plan, target, store, progress, watch))
                 result.summaries.append(summary)
+                ended.append(summary)
                 result.status = _status(summary)
                 finish_manifest(store, manifest, result.status, progress)  # this repeat's own status
                 result.status = _overall(result.summaries)
@@ -173,6 +208,8 @@ def run_load(launch: Launch | PreparedLaunch, options: RunOptions | None = None,
     finally:
         if result.status == "failed":
             finish_manifest(store, manifest, "failed", progress)
+        if options.repeat > 1:
+            _write_repeats(parent, first, ended, result.status, options.repeat, progress)
         store.release_reserve()
         parent.release_reserve()
     return result

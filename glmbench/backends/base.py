@@ -77,6 +77,8 @@ class Backend(Protocol):
     startup_s: ClassVar[float]
     multinode: ClassVar[str | None]
     uses_gpus: ClassVar[bool]
+    # The model of the config's ``options`` (``--set options.KEY`` is checked against it); None: free-form.
+    options_model: ClassVar[type[BaseModel] | None]
 
     def program(self, cfg: BackendConfig, python: str) -> list[str]:
         """The program part of the command: ``[python, -m, module]`` or the backend's own executable."""
@@ -118,12 +120,22 @@ class Backend(Protocol):
         """GPUs to reserve on each node the server spans (a placement on Ray)."""
         ...
 
+    def draft_tokens(self, cfg: BackendConfig) -> int | None:
+        """Tokens one speculative step drafts (k: a step gives at most k + 1 tokens); None without speculation."""
+        ...
+
     def request_seconds(self, cfg: BackendConfig) -> tuple[float, float]:
         """A rough TTFT and inter-token latency in seconds, for a plan's duration estimate only."""
         ...
 
     def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
         """``cfg`` with a settings file of this backend's own over its options (``--sim-config``), ``sets`` last."""
+        ...
+
+    def answer_book_sets(self, cfg: BackendConfig, book: Path) -> list[str]:
+        """``--set`` items, applied before the user's own, under which a server of ``cfg`` answers tool-calling
+        requests from the answer book ``book`` (:mod:`glmbench.sim.answers`), quickly; none for a server with a
+        model of its own, or one that ``cfg`` already gives a book."""
         ...
 
 
@@ -139,6 +151,7 @@ class BaseBackend:
     module: ClassVar[str | None] = None
     cli: ClassVar[tuple[str, ...]] = ()
     speculative_model: ClassVar[type[BaseModel] | None] = None
+    options_model: ClassVar[type[BaseModel] | None] = None
     # How the backend spans nodes, for the error of one that cannot (None: it runs on one node only).
     multinode: ClassVar[str | None] = None
     # Rough seconds from start to ready, for a plan's duration estimate only.
@@ -194,6 +207,9 @@ class BaseBackend:
     def adapt_request(self, payload: dict[str, Any]) -> None:
         return None
 
+    def draft_tokens(self, cfg: BackendConfig) -> int | None:
+        return None  # no speculative decoding unless the backend reads its own block
+
     def gpus_per_node(self, cfg: BackendConfig) -> int:
         """GPUs to reserve on each node the server spans (none for a backend that uses none)."""
         if cfg.gpus is not None:
@@ -207,6 +223,9 @@ class BaseBackend:
     def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
         raise GlmbenchError(f"a settings file (--sim-config) is for the simulator; {self.name} takes none",
                             "drop --sim-config, or run --backend sim")
+
+    def answer_book_sets(self, cfg: BackendConfig, book: Path) -> list[str]:
+        return []  # a model answers for itself
 
 
 async def fetch_metrics(session: aiohttp.ClientSession, root_url: str, path: str = "/metrics") -> dict[str, float] | None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
 
 from glmbench.backends.config import BackendConfig, load_backend_config
-from glmbench.backends.registry import get_backend
+from glmbench.backends.registry import backends, get_backend
 from glmbench.errors import GlmbenchError
 
-__all__ = ["Launch", "resolve_config"]
+__all__ = ["Launch", "resolve_config", "options_model", "check_endpoint"]
 
 
 @dataclass
@@ -32,16 +35,36 @@ class Launch:
     sim_settings: Path | None = None
 
 
+def options_model(backend: str) -> type[BaseModel] | None:
+    """The model of ``backend``'s config options (the simulator's settings), or None: free-form or unknown."""
+    known = backends()
+    return known[backend].options_model if backend in known else None
+
+
+def check_endpoint(url: str, option: str = "--endpoint") -> str:
+    """``url`` when it is an http:// or https:// URL with a host; else a user error naming ``option`` and the URL.
+
+    Without this, ``127.0.0.1:8000/v1`` reaches the HTTP client as a URL of scheme ``127.0.0.1`` and fails as if
+    something else answered there.
+    """
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    fixed = f"http://{url}" if "://" not in url else "http://HOST:PORT/v1"
+    raise GlmbenchError(f"{option} {url}: the URL needs http:// (or https://) and a host",
+                        f"write {option} {fixed}")
+
+
 def resolve_config(launch: Launch) -> BackendConfig:
     """The backend config of a launch: ``--config``, else the backend's default, with ``--set`` and ``--model``."""
     if launch.config:
-        cfg = load_backend_config(launch.config, launch.sets, launch.model)
+        cfg = load_backend_config(launch.config, launch.sets, launch.model, options_model)
         if launch.backend and launch.backend != cfg.backend:
             raise GlmbenchError(f"--backend {launch.backend} but {launch.config} is a {cfg.backend} config",
                                 "drop --backend, or pass a config of that backend")
     else:
         backend = get_backend(launch.backend or "sim")
-        cfg = load_backend_config(backend.default_config, launch.sets, launch.model)
+        cfg = load_backend_config(backend.default_config, launch.sets, launch.model, options_model)
     if launch.sim_settings:
         cfg = get_backend(cfg.backend).with_settings_file(cfg, launch.sim_settings, launch.sets)
     return cfg

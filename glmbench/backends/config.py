@@ -10,18 +10,25 @@ field; dotted keys reach nested ones (``--set speculative.num_speculative_tokens
 from __future__ import annotations
 
 import copy
+import types
+import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from glmbench.errors import GlmbenchError
-from glmbench.util.config_file import parse_yaml, read_text, validate
-from glmbench.util.paths import shipped_file
+from glmbench.errors import GlmbenchError, closest, did_you_mean
+from glmbench.util.config_file import parse_yaml, read_text, validation_message
+from glmbench.util.paths import shipped_file, shipped_names
 from glmbench.util.yamlsafe import load_yaml
 
-__all__ = ["LaunchSpec", "NodeRank", "BackendConfig", "load_backend_config", "apply_overrides", "config_path"]
+__all__ = ["LaunchSpec", "NodeRank", "BackendConfig", "load_backend_config", "apply_overrides", "config_path",
+           "config_names", "check_set_keys"]
+
+# The model of a backend's ``options`` (the simulator's settings), by backend name; None where they are free-form.
+OptionsModel = Callable[[str], type[BaseModel] | None]
 
 
 class _Strict(BaseModel):
@@ -134,6 +141,11 @@ class BackendConfig(_Strict):
         return f"{self.backend}+{method}" if method else self.backend
 
 
+def config_names() -> list[str]:
+    """The names of every backend config shipped in ``configs/`` (what ``--config`` takes besides a path)."""
+    return shipped_names("configs")
+
+
 def config_path(name_or_path: str) -> Path:
     """A config file: a path, or the name of one shipped in ``configs/`` (``vllm-mtp``)."""
     given = Path(name_or_path).expanduser()
@@ -143,9 +155,58 @@ def config_path(name_or_path: str) -> Path:
         return given
     shipped = shipped_file("configs", name_or_path)
     if shipped is None:
-        raise GlmbenchError(f"no backend config named {name_or_path!r}",
-                            "pass a YAML path to --config, or a name from glmbench backends")
+        raise GlmbenchError(f"no backend config named {name_or_path!r}{did_you_mean(name_or_path, config_names())}",
+                            f"pass one of {', '.join(config_names())} (glmbench backends lists them), "
+                            "or a YAML path")
     return shipped
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds (``LaunchSpec``, ``NodeRank | None``), or None for a value or a mapping."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    for kind in typing.get_args(annotation) if union else (annotation,):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind
+    return None
+
+
+def _unknown_key(item: str, head: str, name: str, known: Sequence[str], owner: str) -> GlmbenchError:
+    """``--set HEAD.NAME=VALUE`` where ``HEAD`` has no ``NAME``: the key as typed, the likely one, the valid ones."""
+    meant = closest(name, known)
+    return GlmbenchError(f"--set {item}: {owner} {name!r}" + (f"; did you mean {head}.{meant}?" if meant else ""),
+                         f"valid keys under {head}.: {', '.join(known)}")
+
+
+def check_set_keys(items: Sequence[str], backend: str | None = None,
+                   options_model: OptionsModel | None = None) -> None:
+    """Every ``--set KEY=VALUE`` names a field of a backend config (or of ``backend``'s options), before any is
+    applied: a typo names the key the user wrote, the one they likely meant and the valid ones, not the file."""
+    options = options_model(backend) if options_model and backend else None
+    option_names = [n for n in options.model_fields if n != "model"] if options else []
+    fields = list(BackendConfig.model_fields)
+    for item in items:
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            continue  # not KEY=VALUE: apply_overrides says how to write it
+        head, _, rest = key.partition(".")
+        if head not in fields:
+            if head in option_names:
+                raise GlmbenchError(f"--set {item}: {head} is one of {backend}'s options, not a field of the config",
+                                    f"write --set options.{head}={value}")
+            near_option = closest(key, option_names)
+            meant = closest(key, fields) or (f"options.{near_option}" if near_option else None)
+            raise GlmbenchError(f"--set {item}: a backend config has no field {head!r}"
+                                + (f"; did you mean {meant}?" if meant else ""),
+                                f"valid keys: {', '.join(fields)}"
+                                + (f"; {backend}'s options as options.KEY" if option_names else ""))
+        sub = rest.partition(".")[0]
+        if not sub:
+            continue
+        if head == "options" and options is not None and sub not in option_names:
+            raise _unknown_key(item, head, sub, option_names, f"{backend} has no option")
+        nested = _model_of(BackendConfig.model_fields[head].annotation)
+        if nested is not None and sub not in nested.model_fields:
+            raise _unknown_key(item, head, sub, list(nested.model_fields), f"{head} has no field")
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -191,14 +252,48 @@ def _config_data(path: Path) -> Any:
     return copy.deepcopy(_PARSED[key])
 
 
+def _given_by(items: Sequence[str]) -> Callable[[tuple[Any, ...]], str | None]:
+    """For a validation error's field path, the ``--set`` that wrote it (``--set tp=0``), if one did."""
+    keys = {tuple(item.partition("=")[0].strip().split(".")): item for item in items}
+
+    def given(loc: tuple[Any, ...]) -> str | None:
+        path = tuple(str(p) for p in loc)
+        found = [item for key, item in keys.items() if path[:len(key)] == key or key[:len(path)] == path]
+        return f"--set {found[-1]}" if found else None
+
+    return given
+
+
 def load_backend_config(name_or_path: str, overrides: list[str] | None = None,
-                        model: str | None = None) -> BackendConfig:
-    """Read a backend config, apply ``--set`` and ``--model``, validate."""
+                        model: str | None = None, options_model: OptionsModel | None = None) -> BackendConfig:
+    """Read a backend config, apply ``--set`` and ``--model``, validate.
+
+    ``options_model`` gives a backend's options model, so that ``--set options.KEY`` is checked
+    against it too; a bad ``--set`` is named as the user wrote it, never as the file's field.
+    """
     path = config_path(name_or_path)
     data = _config_data(path) or {}
     if not isinstance(data, dict) or "backend" not in data:
         raise GlmbenchError(f"{path} is not a backend config (no 'backend' key)", "see configs/vllm.yaml for the shape")
-    apply_overrides(data, overrides or [])
+    sets = list(overrides or [])
+    check_set_keys(sets, str(data["backend"]), options_model)
+    apply_overrides(data, sets)
     if model:
         data["model"] = model
-    return validate(BackendConfig, data, str(path))
+    given = _given_by(sets)
+    try:
+        cfg = BackendConfig.model_validate(data)
+    except ValidationError as exc:
+        by_set = all(given(tuple(err["loc"])) for err in exc.errors())
+        raise GlmbenchError(validation_message(exc, str(path), given),
+                            "fix the --set value" if by_set else "fix the field named above") from None
+    options = options_model(cfg.backend) if options_model else None
+    if options is not None and any(given(("options", key)) for key in cfg.options):
+        # The backend checks its settings before it starts; a bad value a --set gave is named now, as typed.
+        try:
+            options.model_validate(cfg.options)
+        except ValidationError as exc:
+            if all(given(("options", *err["loc"])) for err in exc.errors()):
+                raise GlmbenchError(validation_message(exc, str(path), lambda loc: given(("options", *loc))),
+                                    "fix the --set value") from None
+    return cfg

@@ -27,7 +27,7 @@ from glmbench.backends.process import ServerProcess, free_port, port_is_free
 from glmbench.errors import GlmbenchError
 
 __all__ = ["LaunchPlan", "Installation", "plan_launch", "find_installation", "start_server", "redact_env",
-           "keep_client_off", "restore_client", "check_launchable", "backend_python"]
+           "keep_client_off", "restore_client", "check_launchable", "not_installed", "backend_python"]
 
 _SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
@@ -222,14 +222,19 @@ def find_installation(backend: Backend, cfg: BackendConfig, timeout_s: float = 6
     return Installation(True, info["version"], python)
 
 
+def not_installed(backend: Backend, installed: Installation) -> GlmbenchError:
+    """The error for a backend not found where its config would launch it: what is missing, and where to get it."""
+    if installed.hint:
+        return GlmbenchError(f"cannot launch {backend.name}: {installed.problem}", installed.hint)
+    return GlmbenchError(f"{backend.name} is not installed: {installed.problem}", backend.install_hint)
+
+
 def check_launchable(backend: Backend, cfg: BackendConfig) -> tuple[LaunchPlan, Installation]:
     """Everything that can be known before starting: the config, the port, the model folder, the installation."""
     plan = plan_launch(backend, cfg)
     installed = find_installation(backend, cfg)
     if not installed.found:
-        if installed.hint:
-            raise GlmbenchError(f"cannot launch {backend.name}: {installed.problem}", installed.hint)
-        raise GlmbenchError(f"{backend.name} is not installed: {installed.problem}", backend.install_hint)
+        raise not_installed(backend, installed)
     return plan, installed
 
 

@@ -7,7 +7,7 @@ import pkgutil
 from functools import cache
 
 from glmbench.backends.base import Backend
-from glmbench.errors import GlmbenchError
+from glmbench.errors import GlmbenchError, did_you_mean
 
 __all__ = ["backends", "get_backend"]
 
@@ -32,5 +32,6 @@ def get_backend(name: str) -> Backend:
     """The backend called ``name``, or a user error listing the known ones."""
     known = backends()
     if name not in known:
-        raise GlmbenchError(f"unknown backend {name!r}", f"choose from {', '.join(known)}, or pass --endpoint URL")
+        raise GlmbenchError(f"unknown backend {name!r}{did_you_mean(name, known)}",
+                            f"choose from {', '.join(known)}, or pass --endpoint URL")
     return known[name]

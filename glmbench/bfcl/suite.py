@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from glmbench.bfcl.categories import NAMES
 from glmbench.bfcl.registry import default_rule_set, get_rule_set
+from glmbench.errors import did_you_mean
 from glmbench.load.workload import Workload
 
 __all__ = ["BFCLSuite"]
@@ -61,7 +62,8 @@ class BFCLSuite(BaseModel):
     def _known(cls, value: list[str]) -> list[str]:
         unknown = [c for c in value if c not in NAMES]
         if unknown:
-            raise ValueError(f"unknown categories {', '.join(unknown)}; known: {', '.join(NAMES)}")
+            raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}"
+                             f"{did_you_mean(unknown[0], NAMES)} (known: {', '.join(NAMES)})")
         return value
 
     @model_validator(mode="after")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import Annotated, Any
 
 import typer
 
 from glmbench.errors import GlmbenchError
 from glmbench.util.text import visible
 
-__all__ = ["app", "main"]
+__all__ = ["app", "command", "main"]
 
 app = typer.Typer(
     name="glmbench",
@@ -18,7 +19,25 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Every command, its subcommands included, takes -h as --help.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        from glmbench import __version__
+
+        typer.echo(f"glmbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _glmbench(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print glmbench's version and exit.")] = False,
+) -> None:
+    """The options of ``glmbench`` itself, before a command (the help is the app's own)."""
 
 
 def _register() -> None:
@@ -47,6 +66,16 @@ def _register() -> None:
     experiment.register(app)
     equivalence.register(app)
     parsers.register(app)
+
+
+def command(terminal: bool = False) -> Any:
+    """The click command behind ``glmbench``, every subcommand registered, its help tidied
+    (:func:`glmbench.cli.help.tidy`; ``terminal``: help text escaped from rich markup, as the terminal reads it)."""
+    from glmbench.cli.help import tidy
+
+    if not app.registered_commands:
+        _register()
+    return tidy(typer.main.get_command(app), terminal=terminal)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -81,10 +110,10 @@ def main() -> None:
     (:func:`glmbench.util.loop.run_async`) SIGTERM cancels the main task as
     Ctrl-C does, so every command winds down the same way.
     """
-    _register()
+    glmbench = command(terminal=True)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = app(standalone_mode=False)
+        code = glmbench(standalone_mode=False)
     except GlmbenchError as exc:
         # Server text (a log tail, an error body) can be part of the message: shown, never executed.
         print(f"error: {visible(exc.message, keep_newlines=True)}", file=sys.stderr)

@@ -11,6 +11,7 @@ import typer
 
 from glmbench.bfcl.registry import options_help, rule_set_names
 from glmbench.cli.options import ApiKey, BackendName, ConfigName, Endpoint, ModelName, Sets
+from glmbench.cli.output import FormatOption, QuietOption, Shown
 
 __all__ = ["register", "bfcl_suite_run"]
 
@@ -24,22 +25,30 @@ def _name(choice: Optional[Enum]) -> Optional[str]:
     return None if choice is None else str(choice.value)
 
 
-def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, resume: Optional[Path] = None) -> None:
-    """Run ``suite`` through :func:`glmbench.api.run_bfcl` and show the tables, then what went wrong if anything."""
+class _SimAnswers(str, Enum):
+    truth = "truth"
+    none = "none"
+
+
+def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, resume: Optional[Path] = None,
+            sim_answers: bool = True, run_id: Optional[str] = None, label: Optional[str] = None,
+            shown: Optional[Shown] = None) -> None:
+    """Run ``suite`` through :func:`glmbench.api.run_bfcl` and show the tables (or what ``shown`` asks), then what
+    went wrong if anything."""
     from glmbench.api import RunInterrupted, run_bfcl
     from glmbench.bfcl.runner import RECORDS
-    from glmbench.cli.output import print_bfcl
-    from glmbench.cli.progress import TerminalProgress
 
-    progress = TerminalProgress()
+    shown = shown or Shown()
+    progress = shown.progress()
     try:
-        result = run_bfcl(launch, suite, api_key, results_dir, resume, progress)
+        result = run_bfcl(launch, suite, api_key, results_dir, resume, progress, run_id=run_id, label=label,
+                          sim_answers=sim_answers)
         interrupted = False
     except RunInterrupted as stop:
         result, interrupted = stop.result, True
     progress.finished()
     if result.summary is not None:
-        print_bfcl(result.summary, result.title)
+        shown.bfcl(result.summary, result.title, result.path)
     if result.api_errors:
         progress.err.print(f"* {result.api_errors} entries failed at the API (counted as failures); "
                            f"reasons in {result.path / RECORDS}")
@@ -49,7 +58,7 @@ def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, 
         progress.err.print(f"* {retried} entries failed on their first attempt and a retry answered them: "
                            f"counted as failures (the load they were asked under failed them); their retried "
                            f"answers would pass {would}")
-    print(f"results: {result.path}")
+    shown.results(result.path)
     if interrupted:
         sys.exit(130)
     failure = result.failure()
@@ -57,12 +66,42 @@ def _render(launch: Any, suite: Any, api_key: Optional[str], results_dir: Path, 
         raise failure
 
 
-def bfcl_suite_run(launch: Any, suite_name: str, overrides: dict[str, Any], api_key: Optional[str],
-                   results_dir: Path) -> None:
-    """``glmbench run --suite bfcl-v3``: a BFCL suite file against the launch of ``run``."""
-    from glmbench.api import load_bfcl_suite
+# run's options that a BFCL suite takes, by the suite field each sets; run_id, label, results_dir and suite are
+# taken as they are. Any other given is refused: a BFCL run would ignore it.
+_RUN_OPTIONS = {"timeout_s": "timeout_s", "max_concurrency": "concurrency", "request_rate": "request_rate",
+                "burstiness": "burstiness", "seed": "seed"}
+_RUN_AS_IS = ("suite", "results_dir", "run_id", "label")
 
-    _render(launch, load_bfcl_suite(suite_name, overrides), api_key, results_dir)
+
+def _not_for_bfcl(options: Any) -> list[str]:
+    """The options of ``run`` given (other than their defaults) that a BFCL suite has no use for, as spelt."""
+    from glmbench.cli.options import option_fields
+
+    fields = option_fields(type(options), "run")
+    given = [name for name, info in type(options).model_fields.items()
+             if name in fields and getattr(options, name) != info.get_default(call_default_factory=True)]
+    return [fields[n].spelling(n) for n in given if n not in _RUN_OPTIONS and n not in _RUN_AS_IS]
+
+
+def bfcl_suite_run(launch: Any, options: Any, limit: Optional[int], api_key: Optional[str],
+                   shown: Optional[Shown] = None) -> None:
+    """``glmbench run --suite bfcl-v3``: a BFCL suite file against the launch of ``run``, with the options of ``run``
+    (:class:`~glmbench.load.options.RunOptions`) that mean something to it, and ``--limit``."""
+    from glmbench.api import load_bfcl_suite
+    from glmbench.errors import GlmbenchError
+
+    refused = _not_for_bfcl(options)
+    if refused:
+        counted = "--num-prompts counts the prompts of a load workload; " if "--num-prompts" in refused else ""
+        what = "not an option" if len(refused) == 1 else "not options"
+        raise GlmbenchError(f"{', '.join(refused)}: {what} of a BFCL suite ({options.suite})",
+                            f"{counted}a BFCL suite takes --limit N (at most N entries per category), "
+                            "--concurrency, --request-rate, --timeout; glmbench bfcl --help lists the rest")
+    overrides = {field: getattr(options, name) for name, field in _RUN_OPTIONS.items()}
+    suite = load_bfcl_suite(options.suite, {**overrides, "limit": limit})
+    if options.request_rate is not None and options.max_concurrency is None:
+        suite = suite.model_copy(update={"concurrency": None})  # a rate alone is an open loop, as in glmbench bfcl
+    _render(launch, suite, api_key, options.results_dir, run_id=options.run_id, label=options.label, shown=shown)
 
 
 def bfcl(
@@ -99,6 +138,12 @@ def bfcl(
     results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
     resume: Annotated[Optional[Path], typer.Option(help="A BFCL result folder to finish (entries answered are "
                                                    "kept).")] = None,
+    sim_answers: Annotated[_SimAnswers, typer.Option(help="A simulator glmbench starts (--backend sim): answer from "
+                                                     "BFCL's ground truth at a 1 ms ITL (truth: scores near 100% by "
+                                                     "construction, a check of the pipeline) or stream its "
+                                                     "placeholder replies (none).")] = _SimAnswers.truth,
+    format: FormatOption = "table",
+    quiet: QuietOption = False,
 ) -> None:
     """Run BFCL v3 function-calling categories against a server and score them by both rule sets."""
     from glmbench.api import Launch, load_bfcl_suite, resumed_suite
@@ -115,7 +160,8 @@ def bfcl(
     if request_rate is not None and concurrency is None:
         suite_obj = suite_obj.model_copy(update={"concurrency": None})  # a rate alone is an open loop
     launch = Launch(backend=backend, config=config, sets=list(set_ or []), endpoint=endpoint, model=model)
-    _render(launch, suite_obj, api_key, results_dir, resume)
+    _render(launch, suite_obj, api_key, results_dir, resume, sim_answers=sim_answers is _SimAnswers.truth,
+            shown=Shown(format, quiet))
 
 
 def rescore(

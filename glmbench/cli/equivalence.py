@@ -119,7 +119,7 @@ def diff(
                                                            "time (default: the candidate's suite, 1.0).")] = None,
     require_loaded: Annotated[Optional[float], typer.Option(help="The same under load (default: the suite's; "
                                                             "none: not gated).")] = None,
-    format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    format_: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = "table",
 ) -> None:
     """Compare two equivalence runs prompt by prompt; exit 1 when a gate does not hold."""
     from glmbench.api.equivalence import diff_equivalence

@@ -41,6 +41,9 @@ def run(
                                                    "default $RAY_ADDRESS or the cluster started on this machine.",
                                                    show_default=False)] = None,
     gpu_resource: Annotated[str, typer.Option(help="With --on ray: the Ray resource that counts as a GPU.")] = "GPU",
+    skip_missing: Annotated[bool, typer.Option("--skip-missing", help="Run the server configurations that can start "
+                                               "here and record the others (backend not found) as skipped, instead "
+                                               "of stopping before anything starts.")] = False,
 ) -> None:
     """Run an experiment: each server configuration started once, every load point and suite against it."""
     from glmbench.api.experiment import run_experiment
@@ -55,14 +58,14 @@ def run(
     if on == "local" and (address or gpu_resource != "GPU"):
         raise GlmbenchError("--address and --gpu-resource are for --on ray", "add --on ray, or drop them")
     if dry_run:
-        _print_plan(file or str(cast(Path, resume) / "experiment.yaml"))  # resume is set: checked above
+        _print_plan(file or str(cast(Path, resume) / "experiment.yaml"), here=on == "local")  # resume set: checked
         return
     from glmbench.api.on_ray import RayOptions
 
     progress = TerminalProgress()
     ray = RayOptions(address, gpu_resource) if on == "ray" else None
     try:
-        result = run_experiment(file, results_dir, api_key, progress, resume, ray)
+        result = run_experiment(file, results_dir, api_key, progress, resume, ray, skip_missing)
     except RunInterrupted as stop:
         print_experiment(stop.result.path)
         print(f"experiment: {stop.result.path}")
@@ -70,6 +73,10 @@ def run(
         sys.exit(130)
     print_experiment(result.path)
     print(f"experiment: {result.path}")
+    skipped = result.skipped_cells()
+    if skipped:
+        progress.err.print(f"skipped {len(skipped)} of {len(result.index.cells)} server configurations that cannot "
+                           f"start here (--skip-missing): {', '.join(c.label for c in skipped)}")
     failed = result.failed_cells()
     if failed:
         raise GlmbenchError(f"{len(failed)} of {len(result.index.cells)} server configurations did not finish "
@@ -82,12 +89,17 @@ def run(
 _LISTED = 50
 
 
-def _print_plan(file: str) -> None:
-    from glmbench.api.experiment import plan_experiment, searches
+def _print_plan(file: str, here: bool = True) -> None:
+    """The plan, each server configuration's command and points, and (``here``: run on this machine) which cannot
+    start here and why."""
+    from glmbench.api.experiment import plan_experiment, searches, unstartable
     from glmbench.backends.registry import get_backend
+    from glmbench.experiment.plan import cannot_start_error
     from glmbench.util.text import visible
 
     experiment, planned, seconds, configs = plan_experiment(file)
+    missing = unstartable(planned, configs) if here else []
+    why = {m.label: m.problem for m in missing}
     found = searches(experiment)
     fixed = len(planned[0].points) if planned else 0
     counts = ([f"{fixed} points"] if fixed or not found else []) + [s.count for s in found]
@@ -106,11 +118,17 @@ def _print_plan(file: str) -> None:
             + ([f"--config {cell.launch.config}"] if cell.launch.config else [])
             + [f"--set {shlex.quote(s)}" for s in cell.launch.sets]))
         print("    points: " + ", ".join([p.label for p in cell.points] + [s.labels for s in found]))
+        if cell.label in why:
+            print(f"    cannot start here: {visible(why[cell.label])}")
     if len(planned) > _LISTED:
         print(f"  ... and {len(planned) - _LISTED:,} more server configurations")
     about = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
     print(f"estimated duration: about {about} (rough: start-up and request times assumed per backend"
           + ("; sweeps and capacity searches counted at their most points" if found else "") + ")")
+    if missing:
+        error = cannot_start_error(missing, len(planned))
+        print(f"{visible(error.message)}: glmbench experiment run stops before starting")
+        print(f"next: {visible(error.hint or '')}")
 
 
 def register(app: typer.Typer) -> None:

@@ -29,14 +29,18 @@ Body = Callable[..., None]
 
 # The key is never an option of a model (no options object may carry it into a file): each command takes it beside.
 ApiKey = Annotated[str | None, typer.Option(help="Bearer key; default $OPENAI_API_KEY. Never stored.",
-                                            show_default=False)]
+                                            show_default=False, metavar="KEY")]
 
 # The server of a command that evaluates one (bfcl, equivalence run): a running endpoint, or a backend to start.
-Endpoint = Annotated[str | None, typer.Option(help="A running server (URL ending in /v1).")]
-BackendName = Annotated[str | None, typer.Option(help="Backend to start (or, with --endpoint, what it is).")]
-ConfigName = Annotated[str | None, typer.Option(help="Backend config: a name from configs/ or a YAML path.")]
-Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a backend config field: KEY=VALUE.")]
-ModelName = Annotated[str | None, typer.Option(help="Model name (default: the first at /v1/models) or path.")]
+Endpoint = Annotated[str | None, typer.Option(help="A running server (URL ending in /v1).", metavar="URL")]
+BackendName = Annotated[str | None, typer.Option(help="Backend to start (or, with --endpoint, what it is).",
+                                                 metavar="NAME")]
+ConfigName = Annotated[str | None, typer.Option(help="Backend config: a name from configs/ or a YAML path.",
+                                                metavar="NAME|PATH")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override a backend config field: KEY=VALUE, dotted "
+                                                "for nested; repeatable.", metavar="KEY=VALUE")]
+ModelName = Annotated[str | None, typer.Option(help="Model name (default: the first at /v1/models) or path.",
+                                               metavar="NAME|PATH")]
 
 
 def option_fields(model: type[BaseModel], command: str) -> dict[str, Flag]:
@@ -58,8 +62,19 @@ def _parameter(model: type[BaseModel], name: str, flag: Flag) -> inspect.Paramet
         kind = kind | None
     # Typer spells the name itself; an option spelt otherwise, or with a short form, is spelt in full.
     decls = [flag.spelling(name), *([flag.short] if flag.short else [])] if flag.name or flag.short else []
-    option = typer.Option(*decls, help=flag.help, show_default=flag.show_default)
+    option = typer.Option(*decls, help=flag.help, show_default=flag.show_default, metavar=flag.metavar)
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option])
+
+
+def _aliases(model: type[BaseModel], name: str, flag: Flag) -> dict[str, inspect.Parameter]:
+    """The older spellings of one field's option, as options of their own kept out of ``--help`` (the help shows
+    one name per option), by the parameter name each is given under."""
+    kind: Any = flag.read_as or model.model_fields[name].annotation
+    kind = kind | None
+    return {f"_{name}_as_{i}": inspect.Parameter(
+                f"_{name}_as_{i}", inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[kind, typer.Option(alias, hidden=True, help=f"The same as {flag.spelling(name)}.")])
+            for i, alias in enumerate(flag.aliases)}
 
 
 def _validated(model: type[M], values: dict[str, Any], command: str) -> M:
@@ -97,13 +112,22 @@ def options_command(model: type[M], command: str, *,
         if unknown:
             raise TypeError(f"{command}: before= names {sorted(unknown)}, not options of it")
         params: list[inspect.Parameter] = []
+        alias_of: dict[str, str] = {}
         for name, flag in fields.items():
             params += [own_by_name.pop(n) for n in placed.get(name, ())]
             params.append(_parameter(model, name, flag))
+            aliases = _aliases(model, name, flag)
+            params += aliases.values()
+            alias_of.update(dict.fromkeys(aliases, name))
         params += own_by_name.values()
 
         def run_command(**given: Any) -> None:
-            options = _validated(model, {name: given.pop(name) for name in fields}, command)
+            values = {name: given.pop(name) for name in fields}
+            for alias, name in alias_of.items():
+                value = given.pop(alias)
+                if value is not None and values[name] in (None, model.model_fields[name].default):
+                    values[name] = value
+            options = _validated(model, values, command)
             body(options, **given)
 
         run_command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from glmbench.api.progress import Progress
 from glmbench.util.text import safe_console, visible
 
-__all__ = ["TerminalProgress"]
+__all__ = ["TerminalProgress", "QuietProgress"]
 
 
 class TerminalProgress(Progress):
@@ -88,3 +89,14 @@ class TerminalProgress(Progress):
 
     def warning(self, text: str) -> None:
         self.err.print(f"warning: {visible(text)}")
+
+
+class QuietProgress(TerminalProgress):
+    """Progress that shows nothing but warnings (``--quiet``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.err.quiet = True  # rich prints nothing on it, bars included
+
+    def warning(self, text: str) -> None:
+        print(f"warning: {visible(text)}", file=sys.stderr)

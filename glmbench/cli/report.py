@@ -23,7 +23,7 @@ _FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in printed_formats(
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Folders written by 'glmbench run' or 'glmbench bfcl'; "
                                                         "the first is the baseline for differences.")],
-    format: Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)] = DEFAULT,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=_FORMAT_HELP)] = DEFAULT,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write one self-contained HTML report here.")] = None,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write every plot as PNG and SVG into this folder.")]
     = None,
@@ -36,12 +36,27 @@ def report(
     from glmbench.report.model import open_report
 
     shown = get_format(format)
+    _one_experiment_at_a_time(run_dirs)
     found = open_report(run_dirs)
     if plots is not None:
         _write_folder(render(get_format("plots", printed=False), found).files or {}, plots)
     if out is not None:
         _write_file(render(get_format("html"), found).text or "", out)
     print_output(render(shown, found))
+
+
+def _one_experiment_at_a_time(paths: list[Path]) -> None:
+    """Experiment folders are reported one at a time; two of them side by side is what ``compare`` does."""
+    from glmbench.experiment.index import is_experiment
+
+    experiments = [p for p in paths if is_experiment(p)]
+    if len(paths) > 1 and experiments:
+        if len(experiments) == len(paths) == 2:
+            raise GlmbenchError(f"report shows one experiment folder at a time; {paths[0]} and {paths[1]} are two",
+                                f"glmbench compare {paths[0]} {paths[1]} compares them point by point")
+        raise GlmbenchError(f"{experiments[0]} is an experiment folder: report takes it alone, not beside other "
+                            "folders", f"glmbench report {experiments[0]}; glmbench compare EXP_A EXP_B compares "
+                            "two experiments")
 
 
 def _write_folder(files: dict[str, bytes], folder: Path) -> None:

@@ -16,10 +16,12 @@ __all__ = ["register"]
 
 
 def backends(
-    config: Annotated[list[str], typer.Option(help="Also check these configs (names or paths); repeatable.")] = [],  # noqa: B006
-    set_: Annotated[list[str], typer.Option("--set", help="KEY=VALUE applied to every config checked.")] = [],  # noqa: B006
+    config: Annotated[list[str], typer.Option(help="Also check these configs (names or paths); repeatable.",
+                                              metavar="NAME|PATH")] = [],  # noqa: B006
+    set_: Annotated[list[str], typer.Option("--set", help="KEY=VALUE applied to every config checked.",
+                                            metavar="KEY=VALUE")] = [],  # noqa: B006
 ) -> None:
-    """Each backend: found where its config would launch it? which version? the exact command."""
+    """Every config in configs/: its backend found where it would launch? which version? the exact command."""
     from rich.table import Table
 
     from glmbench.api.launch import describe_backends
@@ -36,11 +38,16 @@ def backends(
 
 
 def serve(
-    backend: Annotated[Optional[str], typer.Option(help="Backend to start; its default config unless --config.")] = None,
-    config: Annotated[Optional[str], typer.Option(help="Backend config: a name from configs/ or a YAML path.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="Backend to start; its default config unless --config.",
+                                                   metavar="NAME")] = None,
+    config: Annotated[Optional[str], typer.Option(help="Backend config: a name from configs/ or a YAML path.",
+                                                  metavar="NAME|PATH")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field: KEY=VALUE; "
-                                                      "repeatable.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model path or name (overrides the config).")] = None,
+                                                      "repeatable.", metavar="KEY=VALUE")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model path or name (overrides the config).",
+                                                 metavar="NAME|PATH")] = None,
+    port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port to listen on (default: the config's "
+                                                "port; 0 picks a free one).", show_default=False)] = None,
     log: Annotated[Optional[Path], typer.Option(help="Server log file (default results/serve-<backend>-<time>.log).")] = None,
 ) -> None:
     """Start a backend, wait until it is ready, print its URL, and stop it on Ctrl-C."""
@@ -48,7 +55,8 @@ def serve(
     from glmbench.api import serve as serving
     from glmbench.cli.progress import TerminalProgress
 
-    prepared = prepare(Launch(backend=backend, config=config, sets=list(set_ or []), model=model))
+    sets = [*(set_ or []), *([f"port={port}"] if port is not None else [])]  # --port wins over a --set port=
+    prepared = prepare(Launch(backend=backend, config=config, sets=sets, model=model))
     if prepared.endpoint:
         raise GlmbenchError("this config is an external endpoint: there is nothing to start",
                             "use glmbench bench --endpoint URL")

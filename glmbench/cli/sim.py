@@ -31,9 +31,12 @@ def _parse_faults(items: list[str]) -> dict[str, float] | None:
 def sim(
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    config: Annotated[Optional[Path], typer.Option(help="YAML file of sim settings (see configs/sim.yaml).")] = None,
+    # --sim-config, as run's: --config names a backend config everywhere else (kept here so nothing breaks).
+    config: Annotated[Optional[Path], typer.Option("--sim-config", "--config", help="YAML file of sim settings: a "
+                                                   "bare one, or a backend config's options (configs/sim.yaml).")]
+    = None,
     settings_json: Annotated[Optional[str], typer.Option(
-        "--settings", help="JSON object of sim settings, over --config (any SimConfig field, e.g. answers, "
+        "--settings", metavar="JSON", help="JSON object of sim settings, over --sim-config (any SimConfig field, e.g. answers, "
         "answer_law, ttft_ms_per_in_flight; outputs \"by-prompt\", logprob_margin and diverge for "
         "output-equivalence tests: see docs/simulator.md).")] = None,
     dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ "
@@ -53,7 +56,8 @@ def sim(
     spec_accept: Annotated[Optional[float], typer.Option(help="Chance each draft token is accepted.")] = None,
     reasoning_tokens: Annotated[Optional[int], typer.Option(help="Tokens streamed as reasoning before the answer.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the latency draws.")] = None,
-    fault: Annotated[list[str], typer.Option(help="NAME=CHANCE with NAME http500, cut, badjson or stall; repeatable.")] = [],  # noqa: B006
+    fault: Annotated[list[str], typer.Option(help="NAME=CHANCE with NAME http500, cut, badjson or stall; repeatable.",
+                                             metavar="NAME=CHANCE")] = [],  # noqa: B006
     truth_log: Annotated[Optional[Path], typer.Option(help="Write the time each chunk was sent, the load each request "
                                                       "met and what each scripted reply meant here (JSON lines).")] = None,
     cpu: Annotated[Optional[int], typer.Option(help="Pin the server to this core.")] = None,

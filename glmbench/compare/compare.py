@@ -35,7 +35,7 @@ from glmbench.compare.verdict import (
     threshold_verdict,
     worse_change,
 )
-from glmbench.errors import GlmbenchError
+from glmbench.errors import GlmbenchError, did_you_mean
 
 __all__ = ["Row", "Comparison", "compare_results", "parse_threshold"]
 
@@ -97,8 +97,13 @@ def parse_threshold(text: str) -> float:
 
 
 def compare_results(baseline: Path, candidate: Path, threshold: float = 0.05,
-                    metrics: Sequence[str] = ()) -> Comparison:
-    """Compare two sides; raises GlmbenchError on inputs that cannot be compared."""
+                    metrics: Sequence[str] = (), same_point: bool = False) -> Comparison:
+    """Compare two sides; raises GlmbenchError on inputs that cannot be compared.
+
+    ``same_point``: the two sides are one load point (an experiment's, matched by its label), so their one
+    workload each is compared whatever each names it (a point folder written before points were named by
+    their load calls its workload after the suite's).
+    """
     base, cand = load_side(baseline, "baseline"), load_side(candidate, "candidate")
     if base.kind != cand.kind:
         raise GlmbenchError(f"baseline is {_a(base.kind)} run and candidate {_a(cand.kind)} run",
@@ -106,7 +111,7 @@ def compare_results(baseline: Path, candidate: Path, threshold: float = 0.05,
                             "with an equivalence run")
     for name in metrics:
         if metric_spec(name, base.kind) is None:
-            raise GlmbenchError(f"unknown {base.kind} metric {name!r}",
+            raise GlmbenchError(f"unknown {base.kind} metric {name!r}{did_you_mean(name, known_metrics(base.kind))}",
                                 f"use one of {', '.join(known_metrics(base.kind))}")
     result = Comparison(base.label, cand.label, base.kind, threshold, [], _notes(base, cand))
     if base.kind == "equivalence":
@@ -114,7 +119,7 @@ def compare_results(baseline: Path, candidate: Path, threshold: float = 0.05,
     elif base.kind == "bfcl":
         _compare_bfcl(base, cand, result, list(metrics))
     else:
-        _compare_load(base, cand, result, list(metrics) or list(DEFAULT_LOAD_METRICS))
+        _compare_load(base, cand, result, list(metrics) or list(DEFAULT_LOAD_METRICS), same_point)
     if not result.rows:
         raise GlmbenchError("the two sides have no metric in common to compare",
                             "check --metric, or that both ran the same workloads")
@@ -136,6 +141,11 @@ def _notes(base: Side, cand: Side) -> list[str]:
                 notes.append(f"{name} is a published table ({run.manifest.dataset.get('source')}): "
                              "no per-request records, so its metrics get a plain threshold comparison")
                 break
+    several = [f"{name} {side.path.name}: {len(side.runs)} {'repeats' if side.repeated else 'runs'}"
+               for side, name in ((base, "baseline"), (cand, "candidate")) if len(side.runs) > 1]
+    if several:
+        notes.append(f"{'; '.join(several)}: each run's figure is one sample; a metric is compared by the mean over "
+                     "the runs, with their run-to-run spread as the noise (the repeats rule)")
     backends = {r.manifest.backend.name for r in base.runs}, {r.manifest.backend.name for r in cand.runs}
     if backends[0] != backends[1]:
         notes.append(f"backends differ: {'/'.join(sorted(backends[0]))} vs {'/'.join(sorted(backends[1]))}")
@@ -173,9 +183,15 @@ def _workload_rows(side: Side) -> _RunRows:
     return by_workload
 
 
-def _compare_load(base: Side, cand: Side, result: Comparison, metrics: list[str]) -> None:
+def _compare_load(base: Side, cand: Side, result: Comparison, metrics: list[str], same_point: bool = False) -> None:
     base_rows, cand_rows = _workload_rows(base), _workload_rows(cand)
     common = [w for w in base_rows if w in cand_rows]
+    if not common and same_point and len(base_rows) == 1 and len(cand_rows) == 1:
+        [(old, rows)] = base_rows.items()
+        [name] = cand_rows
+        result.notes.append(f"the point's workload is {old} in the baseline and {name} in the candidate: "
+                            "compared as one point")
+        base_rows, common = {name: rows}, [name]
     if not common:
         raise GlmbenchError(f"no common workloads: baseline has {', '.join(base_rows) or 'none'}, "
                             f"candidate has {', '.join(cand_rows) or 'none'}", "run the same workloads on both sides")

@@ -143,7 +143,7 @@ def compare_experiments(baseline: Path, candidate: Path, threshold: float = 0.05
         if found is not None and _finished(found):
             b, c = Path(baseline) / base_cell.folder, Path(candidate) / found[0].folder
             result.points.append((*key, compare_results(b / str(base_point.folder), c / str(found[1].folder),
-                                                        threshold)))
+                                                        threshold, same_point=True)))
         elif found is None and base_point.kind in adaptive and cell is not None and cell.status == "complete":
             result.unmatched.append(f"{key[0]} {key[1]}: only in the baseline (the candidate's "
                                     f"{base_point.kind} took other steps)")

@@ -1,12 +1,15 @@
-"""A comparison as markdown (CI step summaries) or as a rich terminal table."""
+"""A comparison as markdown (CI step summaries) or as rich terminal tables (two runs, or two experiments)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from glmbench.compare.compare import Comparison, Row
+from glmbench.compare.experiments import ExperimentComparison
 from glmbench.compare.metrics import BFCL_METRIC
 from glmbench.util.text import md_text, rich_text, safe_console
 
-__all__ = ["to_markdown", "print_table"]
+__all__ = ["to_markdown", "print_table", "print_experiments"]
 
 
 def _num(value: float) -> str:
@@ -74,3 +77,51 @@ def print_table(cmp: Comparison) -> None:
     console.print(_headline(cmp))
     for note in cmp.notes:
         console.print(rich_text(f"* {note}"))
+
+
+def print_experiments(result: ExperimentComparison) -> None:
+    """Two experiments compared, on the terminal: the verdict, the points the candidate did not finish, the
+    regressions, and per metric the smallest change caught and the repeats that would catch 10% (as
+    :func:`glmbench.compare.experiments.to_markdown` writes them)."""
+    from rich.table import Table
+
+    console = safe_console(width=140)
+    colour = "red" if result.exit_code else "green"
+    console.print(rich_text(result.headline(), style=f"bold {colour}"))
+    console.print(rich_text(f"baseline: {result.baseline}\ncandidate: {result.candidate}"))
+
+    def table(title: str, *columns: str, right: tuple[str, ...] = ()) -> Any:
+        made = Table(title=rich_text(title), title_justify="left")
+        for name in columns:
+            made.add_column(name, justify="right" if name in right else "left", overflow="fold")
+        return made
+
+    if result.incomplete:
+        missing = table("Finished in the baseline, not in the candidate (nothing vouches for these points)",
+                        "server", "point", "in the candidate")
+        for cell, point, why in result.incomplete:
+            missing.add_row(rich_text(cell), rich_text(point), rich_text(why))
+        console.print(missing)
+    if result.regressions:
+        worse = table("Regressions", "server", "point", "metric", "baseline", "candidate", "why",
+                      right=("baseline", "candidate"))
+        for cell, point, r in result.regressions:
+            worse.add_row(rich_text(cell), rich_text(point), rich_text(r.metric), f"{r.baseline:.4g}",
+                          f"{r.candidate:.4g}", rich_text(r.verdict.why, style="red"))
+        console.print(worse)
+    detectable, advice, spreads = result.detectable(), result.advice(), result.spreads()
+    if detectable:
+        caught = table("Smallest change caught at every point, and the repeats per side that would catch a 10% "
+                       "regression 90% of the time with at most 1% false alarms", "metric", "detectable change",
+                       "spread", "repeats", right=("detectable change", "spread", "repeats"))
+        for metric in sorted(set(detectable) | set(advice)):
+            n = advice.get(metric)
+            caught.add_row(rich_text(metric), f"{100 * detectable[metric]:.1f}%" if metric in detectable else "-",
+                           f"{100 * spreads[metric]:.1f}%" if metric in spreads else "-",
+                           str(n) if n is not None else "none suffices")
+        console.print(caught)
+        if any(row.verdict.rule == "bootstrap" for _, _, cmp in result.points for row in cmp.rows):
+            console.print(rich_text("* Single runs: their spread is the sampling error within a run, a lower bound "
+                                    "of the spread between runs; set repeats in the experiment to measure that."))
+    for line in result.unmatched:
+        console.print(rich_text(f"* {line}"))

@@ -11,7 +11,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.results.records import RequestRecord, read_records
 from glmbench.results.schema import BFCLSummary, EquivalenceSummary, LoadSummary, Manifest
 
-__all__ = ["Run", "Side", "load_side", "find_result_folders"]
+__all__ = ["Run", "Side", "load_side", "find_result_folders", "is_result"]
 
 
 @dataclass
@@ -89,9 +89,14 @@ class Side:
         return self.runs[0].summary.kind
 
     @property
+    def repeated(self) -> bool:
+        """Whether the side is the repeats of one ``--repeat N`` run (rather than a folder of runs)."""
+        return len(self.runs) > 1 and all(r.manifest.repeat is not None for r in self.runs)
+
+    @property
     def label(self) -> str:
         names = sorted({r.manifest.backend.name for r in self.runs})
-        repeats = f", {len(self.runs)} runs" if len(self.runs) > 1 else ""
+        repeats = f", {len(self.runs)} {'repeats' if self.repeated else 'runs'}" if len(self.runs) > 1 else ""
         return f"{self.path.name} ({'/'.join(names)}{repeats})"
 
     @property
@@ -100,26 +105,30 @@ class Side:
         return " / ".join(g or "no GPU recorded" for g in gpus)
 
 
-def _is_result(path: Path) -> bool:
+def is_result(path: Path) -> bool:
+    """Whether ``path`` is a result folder: a manifest and a summary."""
     return (path / "summary.json").is_file() and (path / "manifest.json").is_file()
 
 
 def find_result_folders(root: Path) -> list[Path]:
     """Every result folder at or under ``root`` (repeat-i folders included)."""
-    if _is_result(root):
+    if is_result(root):
         return [root]
-    return sorted({p.parent for p in root.rglob("summary.json") if _is_result(p.parent)})
+    return sorted({p.parent for p in root.rglob("summary.json") if is_result(p.parent)})
 
 
 def load_side(path: Path, role: str) -> Side:
-    """``path`` as one side: itself if it is a result folder, else the result folders directly inside it."""
-    from glmbench.results.store import load_any_summary, load_manifest
+    """``path`` as one side: a repeated run's repeats (each one sample), itself if it is a result folder, else the
+    result folders directly inside it."""
+    from glmbench.results.store import load_any_summary, load_manifest, repeat_folders
 
     path = Path(path)
     if not path.is_dir():
         raise GlmbenchError(f"no result folder at {path} ({role})", "pass a folder written by 'glmbench run' or one "
                             "holding its repeats, e.g. results/reference/lightllm-4xh200")
-    folders = [path] if _is_result(path) else sorted(p for p in path.iterdir() if p.is_dir() and _is_result(p))
+    # A repeated run's folder holds its combined summary too: its repeats are the samples.
+    folders = [r for r in repeat_folders(path) if is_result(r)] or (
+        [path] if is_result(path) else sorted(p for p in path.iterdir() if p.is_dir() and is_result(p)))
     if not folders:
         raise GlmbenchError(f"{path} ({role}) holds no result folder (no manifest.json + summary.json)",
                             "pass a run's folder, or the folder 'glmbench run --repeat N' wrote")

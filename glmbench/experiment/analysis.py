@@ -31,13 +31,15 @@ from glmbench.experiment.file import suite_label
 from glmbench.experiment.index import CellEntry, ExperimentIndex, PointEntry, read_index
 from glmbench.experiment.searches import registered
 from glmbench.metrics.registry import ACCURACY, Metric, lookup
+from glmbench.metrics.repeats import CI_SUFFIX, REPEATS
 from glmbench.results.schema import EquivalenceSummary
 from glmbench.results.store import load_any_summary, load_manifest, summary_folder
 
 __all__ = ["MIN_TPOT_MS", "ExperimentReport", "experiment_report", "frontier", "metric_of", "not_ranked",
            "outputs_changed"]
 
-_POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p99", "tpot_ms_mean", "e2e_ms_p99", "goodput_request_s",
+_POINT_KEYS = ("output_tok_s", "ttft_ms_mean", "ttft_ms_p50", "ttft_ms_p99", "tpot_ms_mean", "tpot_ms_p50",
+               "tpot_ms_p99", "e2e_ms_p50", "e2e_ms_p99", "itl_ms_p50", "itl_ms_p99", "goodput_request_s",
                "goodput_pct", "completed", "failed", "client_saturated", "client_warning", "spec_accept_rate",
                "spec_accept_length", "prefix_hit_rate", "prefix_hit_predicted")
 # What a BFCL point asked as traffic adds: its tool-calling turns' latency and whether its cap was held.
@@ -61,6 +63,8 @@ class ExperimentReport:
     objective: str = "goodput"
     # The BFCL accuracy floor (%) by category, from the experiment's slo (OVERALL for slo.accuracy).
     floor: dict[str, float] = field(default_factory=dict)
+    # The experiment's latency SLOs (ms) by metric tag: ttft, tpot, e2e.
+    slo: dict[str, float] = field(default_factory=dict)
     points: list[dict[str, Any]] = field(default_factory=list)
     servers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -80,6 +84,61 @@ def _gpus(run_dir: Path) -> int:
     return max(1, int(config.get("tp") or 1) * int(config.get("dp") or 1))
 
 
+def _hardware(run_dir: Path) -> str | None:
+    """What served the point: ``gpu``, ``cpu`` (a server that uses GPUs found none), ``simulator`` (a backend that
+    uses no GPU) or ``endpoint`` (a server glmbench did not start: its hardware is unknown); None unread."""
+    from glmbench.backends.registry import backends
+
+    try:
+        manifest = load_manifest(run_dir)
+    except GlmbenchError:
+        return None
+    backend = backends().get(manifest.backend.name)
+    if backend is not None and not backend.uses_gpus:
+        return "simulator"
+    if not manifest.backend.command:
+        return "endpoint"
+    return "gpu" if manifest.gpu else "cpu"
+
+
+def _load_pace(run_dir: Path) -> dict[str, Any]:
+    """A load point's load, from its config: ``in_flight`` (its concurrency cap) and ``rate`` (req/s), each None
+    when the workload has none (all at once).
+
+    A point named by its load (``c8``) ran the suite's workload that sends everything at once, with the ladder's
+    or the search's override applied to every workload of the suite: a value all the suite's workloads share is
+    that override, one they do not share is that workload's own, none.
+    """
+    from glmbench.util.config_file import read_yaml
+
+    try:
+        config = read_yaml(run_dir / "config.yaml") or {}
+        [name] = config.get("workloads") or []
+        workloads = config["suite"]["workloads"]
+        if name in workloads:
+            workload = workloads[name]
+        else:
+            shared = [{w.get(k) for w in workloads.values()} for k in ("max_concurrency", "request_rate")]
+            workload = {k: next(iter(v)) if len(v) == 1 else None
+                        for k, v in zip(("max_concurrency", "request_rate"), shared)}
+    except (GlmbenchError, AttributeError, KeyError, TypeError, ValueError):
+        return {}
+    cap, rate = workload.get("max_concurrency"), workload.get("request_rate")
+    return {"in_flight": cap if isinstance(cap, int) else None,
+            "rate": float(rate) if isinstance(rate, (int, float)) else None}
+
+
+def _ladder(point: dict[str, Any], workloads: list[str]) -> str | None:
+    """The series a load point belongs to, joined in load order on plots: ``concurrency`` or ``rate`` for the
+    file's ladders, the search's name for a search's points; None for a suite, or a workload of its own."""
+    if point["kind"] in _SUITES or point["point"] in workloads:
+        return None
+    if point["kind"] != "load":
+        return point["kind"]
+    cap, rate = point.get("in_flight"), point.get("rate")
+    return "concurrency" if cap is not None and rate is None else "rate" if rate is not None and cap is None else None
+
+
 def _point_row(folder: Path, cell: CellEntry, point: PointEntry) -> dict[str, Any]:
     row: dict[str, Any] = {"cell": cell.label, "point": point.label, "kind": point.kind,
                            "status": point.status, "seconds": point.seconds,
@@ -94,6 +153,12 @@ def _point_row(folder: Path, cell: CellEntry, point: PointEntry) -> dict[str, An
     if summary.kind == "load" and summary.rows:
         last = summary.rows[-1]  # a point runs one workload
         row.update({k: last.get(k) for k in _POINT_KEYS})
+        # A repeated point's 95% intervals ({key}_ci), for the plots' error bars, and how many repeats.
+        row.update({k + CI_SUFFIX: last[k + CI_SUFFIX] for k in _POINT_KEYS if k + CI_SUFFIX in last})
+        if last.get(REPEATS):
+            row[REPEATS] = last[REPEATS]
+        row.update(_load_pace(run_dir))
+        row["hardware"] = _hardware(run_dir)
         row["gpus"] = _gpus(run_dir)
         if row.get("output_tok_s") is not None:
             row["output_tok_s_per_gpu"] = row["output_tok_s"] / row["gpus"]
@@ -289,6 +354,10 @@ def experiment_report(folder: Path) -> ExperimentReport:
     for cell in index.cells:
         report.points += [_point_row(folder, cell, p) for p in cell.points]
     report.floor = _floor(folder)
+    report.slo = _latency_slo(folder)
+    workloads = _own_workloads(folder)
+    for p in report.points:
+        p["ladder"] = _ladder(p, workloads)
     if report.floor:
         # A server is only as fast as it is right: below the floor at any BFCL point, none of its points ranks.
         below: dict[str, list[str]] = {}
@@ -375,6 +444,20 @@ def _experiment_file(folder: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError, GlmbenchError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _latency_slo(folder: Path) -> dict[str, float]:
+    """The experiment file's latency SLOs (ms): ``ttft``, ``tpot``, ``e2e`` (empty without)."""
+    slo = _experiment_file(folder).get("slo")
+    return {k: float(v) for k, v in (slo if isinstance(slo, dict) else {}).items()
+            if k in ("ttft", "tpot", "e2e") and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _own_workloads(folder: Path) -> list[str]:
+    """The suite workloads the experiment file runs as they are (``load.workloads``): points of their own."""
+    load = _experiment_file(folder).get("load")
+    names = load.get("workloads") if isinstance(load, dict) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
 def _objective(folder: Path) -> str:

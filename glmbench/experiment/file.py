@@ -44,11 +44,11 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from glmbench.backends.choice import Launch
 from glmbench.equivalence.suite import EquivalenceSuite
-from glmbench.errors import GlmbenchError
+from glmbench.errors import GlmbenchError, did_you_mean
 from glmbench.load.options import RunOptions
 from glmbench.load.workload import load_suite, suite_path
 from glmbench.util.config_file import load_model, read_yaml, validate
-from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file
+from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file, shipped_names
 
 __all__ = ["MAX_CELLS", "BFCLPoints", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SuitePoints",
            "SweepSpec", "burst_workload", "cell_label", "count_cells", "equivalence_suite", "experiment_path",
@@ -376,7 +376,9 @@ def experiment_path(name_or_path: str) -> Path:
         return given
     shipped = shipped_file("experiments", name_or_path)
     if shipped is None:
-        raise GlmbenchError(f"unknown experiment {name_or_path!r}", "pass a path to an experiment YAML file")
+        known = shipped_names("experiments")
+        raise GlmbenchError(f"unknown experiment {name_or_path!r}{did_you_mean(name_or_path, known)}",
+                            f"pass a name ({', '.join(known)}) or a path to an experiment YAML file")
     return shipped
 
 

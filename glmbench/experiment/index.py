@@ -100,12 +100,18 @@ class CellEntry(_Strict):
         """The point labelled ``label``, if the cell has it."""
         return next((p for p in self.points if p.label == label), None)
 
-    def fail(self, reason: str) -> None:
-        """Record that the cell cannot go on: it failed, and its points not run say why in a line."""
-        self.status, self.reason = "failed", reason
+    def fail(self, reason: str, status: str = "failed") -> None:
+        """Record that the cell cannot go on: it failed (or, ``status="skipped"``, was left out before anything
+        started: its server cannot start here), and its points not run say why in a line."""
+        self.status, self.reason = status, reason
         for pentry in self.points:
             if pentry.status in ("pending", "running"):
                 pentry.status, pentry.reason = "not run", reason.splitlines()[0]
+
+    @property
+    def skipped(self) -> bool:
+        """Left out of this run before anything started (``--skip-missing``: its server cannot start here)."""
+        return self.status == "skipped"
 
 
 class ExperimentIndex(_Strict):
@@ -120,7 +126,7 @@ class ExperimentIndex(_Strict):
     cells: list[CellEntry]
 
     def failed_cells(self) -> list[CellEntry]:
-        """Cells that did not finish every point."""
+        """Cells that did not finish every point (those skipped before anything started included)."""
         return [c for c in self.cells if c.status != "complete"]
 
     def to_json(self) -> dict[str, Any]:

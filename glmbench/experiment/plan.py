@@ -1,4 +1,11 @@
-"""An experiment's plan before anything starts: its cells checked, and a rough estimate of its duration.
+"""An experiment's plan before anything starts: its cells checked, which cannot start here, and a rough estimate
+of its duration.
+
+:func:`cannot_start` looks for each cell's backend where its config would launch
+it, as ``glmbench backends`` does: an experiment run here whose cells cannot all
+start fails before anything is written (:func:`cannot_start_error`), naming them,
+unless it is told to skip them. A server that fails later for another reason (a
+port, a crash at start-up) is the cell's to record while the others go on.
 
 The estimate counts each server's start (its backend's ``startup_s``), its planned
 points, and the most points each adaptive search can run; request times come from
@@ -7,10 +14,14 @@ the backend (:meth:`~glmbench.backends.base.Backend.request_seconds`).
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glmbench.backends.config import BackendConfig
+from glmbench.backends.launch import find_installation, not_installed
 from glmbench.backends.registry import get_backend
+from glmbench.errors import GlmbenchError
 from glmbench.experiment.cells import cells
 from glmbench.experiment.file import Cell, Experiment, Point, equivalence_suite
 from glmbench.experiment.searches import plans
@@ -18,7 +29,7 @@ from glmbench.experiment.searches import plans
 if TYPE_CHECKING:
     from glmbench.experiment.executors.base import Lab
 
-__all__ = ["checked_cells", "estimate_point_s", "estimate_s"]
+__all__ = ["Unstartable", "checked_cells", "cannot_start", "cannot_start_error", "estimate_point_s", "estimate_s"]
 
 # BFCL's pace depends on the server; a placeholder an order of magnitude right on a GPU.
 _BFCL_POINT_S = 300.0
@@ -35,6 +46,48 @@ def checked_cells(experiment: Experiment, lab: Lab) -> tuple[list[Cell], list[Ba
     for point in planned[0].points if planned else []:  # every cell runs the same points
         lab.check_point(point)
     return planned, configs
+
+
+@dataclass(frozen=True)
+class Unstartable:
+    """A cell whose server cannot start on this machine: its label, what is missing, and the next step."""
+
+    label: str
+    problem: str
+    hint: str
+
+
+def cannot_start(planned: list[Cell], configs: list[BackendConfig]) -> list[Unstartable]:
+    """The cells whose backend is not found where their config would launch it here; each installation (backend,
+    launch, environment) is looked for once, so a grid of one backend costs one look."""
+    found: dict[str, GlmbenchError | None] = {}
+    out = []
+    for cell, cfg in zip(planned, configs):
+        backend = get_backend(cfg.backend)
+        where = json.dumps([cfg.backend, cfg.launch.model_dump(mode="json"), cfg.env], sort_keys=True)
+        if where not in found:
+            installed = find_installation(backend, cfg)
+            found[where] = None if installed.found else not_installed(backend, installed)
+        error = found[where]
+        if error is not None:
+            out.append(Unstartable(cell.label, error.message, error.hint or backend.install_hint))
+    return out
+
+
+def cannot_start_error(missing: list[Unstartable], total: int) -> GlmbenchError:
+    """The error of an experiment some of whose cells cannot start here: which, grouped by what is missing, and what
+    to do (install, point the config elsewhere, or run the others with ``--skip-missing``)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for m in missing:
+        groups.setdefault((m.problem, m.hint), []).append(m.label)
+    shown = "; ".join(f"{', '.join(labels[:6])}{f' and {len(labels) - 6} more' if len(labels) > 6 else ''} "
+                      f"({problem})" for (problem, _), labels in groups.items())
+    hints = "; ".join(dict.fromkeys(hint for _, hint in groups))
+    others = total - len(missing)
+    skip = f"; or --skip-missing to run the {others} that can" if others else ""
+    return GlmbenchError(f"{len(missing)} of {total} server configurations cannot start on this machine: {shown}",
+                         f"{hints}; or give a server its installation in the experiment file (set: {{launch.venv: "
+                         f"PATH}}); glmbench backends shows what is found{skip}")
 
 
 def estimate_point_s(cfg: BackendConfig, point: Point, experiment: Experiment) -> float:

@@ -2,7 +2,10 @@
 
 Each point's folder is an ordinary result folder under ``<cell>/``, so ``report``,
 ``compare`` and ``history`` read them like any run. ``resume`` runs only what did
-not finish; Ctrl-C stops the server, writes the index and raises on.
+not finish; Ctrl-C stops the server, writes the index and raises on. Cells run
+here are checked first (:func:`~glmbench.experiment.plan.cannot_start`): one whose
+backend is not found fails the experiment before any folder exists, or, told to
+skip, is recorded as ``skipped`` and the others run.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from glmbench.experiment.index import (
     read_index,
     write_index,
 )
-from glmbench.experiment.plan import checked_cells
+from glmbench.experiment.plan import cannot_start, cannot_start_error, checked_cells
 from glmbench.results.store import now_iso
 
 if TYPE_CHECKING:
@@ -43,9 +46,35 @@ def cell_entries(planned: list[Cell]) -> list[CellEntry]:
             for cell in planned]
 
 
+def _preflight(planned: list[Cell], configs: list[Any], entries: list[CellEntry] | None,
+               skip_missing: bool) -> dict[str, str]:
+    """The cells left to run whose server cannot start here, by label with the reason: an error (nothing written
+    yet) unless ``skip_missing`` and some can start."""
+    todo = [(c, cfg) for i, (c, cfg) in enumerate(zip(planned, configs))
+            if entries is None or entries[i].status != "complete"]
+    missing = cannot_start([c for c, _ in todo], [cfg for _, cfg in todo])
+    if missing and (not skip_missing or len(missing) == len(todo)):
+        raise cannot_start_error(missing, len(todo))
+    return {m.label: m.problem for m in missing}
+
+
+def _skip(index: ExperimentIndex, skipped: dict[str, str]) -> None:
+    """Mark the cells that cannot start here skipped; those skipped before that now can are pending again."""
+    for entry in index.cells:
+        if entry.label in skipped:
+            entry.fail(skipped[entry.label], status="skipped")
+        elif entry.skipped:
+            entry.status, entry.reason = "pending", None
+
+
 def open_folder(name_or_path: str | Path | None, results_dir: Path, resume: Path | None,
-                lab: Lab) -> tuple[Experiment, list[Cell], ExperimentIndex, Path]:
-    """The experiment, its cells, its index and its folder: a new folder under ``results_dir``, or ``resume``'s."""
+                lab: Lab, here: bool = True,
+                skip_missing: bool = False) -> tuple[Experiment, list[Cell], ExperimentIndex, Path]:
+    """The experiment, its cells, its index and its folder: a new folder under ``results_dir``, or ``resume``'s.
+
+    ``here``: the cells run on this machine, so each one left to run is checked to start here first (a user error
+    naming those that cannot, before anything is written); ``skip_missing`` records those as skipped instead.
+    """
     if resume is not None:
         folder = Path(resume)
         index = read_index(folder)
@@ -54,16 +83,21 @@ def open_folder(name_or_path: str | Path | None, results_dir: Path, resume: Path
         if [c.label for c in planned] != [c.label for c in index.cells]:
             raise GlmbenchError(f"{folder / 'experiment.yaml'} no longer matches {folder / INDEX}",
                                 "start the experiment anew instead of resuming")
+        if here:
+            _skip(index, _preflight(planned, checked_cells(experiment, lab)[1], index.cells, skip_missing))
         return experiment, planned, index, folder
     experiment = load_experiment(name_or_path or "")
-    planned, _ = checked_cells(experiment, lab)
+    planned, configs = checked_cells(experiment, lab)
+    skipped = _preflight(planned, configs, None, skip_missing) if here else {}
     folder = Path(results_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{experiment.name}"
     try:
         folder.mkdir(parents=True)
     except OSError as exc:
         raise GlmbenchError(f"cannot create experiment folder {folder}: {exc.strerror}", "check --results-dir") from None
     (folder / "experiment.yaml").write_text(yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
-    return experiment, planned, new_index(experiment.name, cell_entries(planned), now_iso()), folder
+    index = new_index(experiment.name, cell_entries(planned), now_iso())
+    _skip(index, skipped)
+    return experiment, planned, index, folder
 
 
 def run(experiment: Experiment, planned: list[Cell], index: ExperimentIndex, folder: Path, api_key: str | None,

@@ -16,11 +16,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from glmbench.errors import GlmbenchError
 from glmbench.load.workload import Suite, Workload, load_suite
-from glmbench.util.config_file import validate
-from glmbench.util.flag import Flag
+from glmbench.util.config_file import validation_message
+from glmbench.util.flag import Flag, flag_of
 from glmbench.util.paths import NAME_RULE, is_safe_name
 
 __all__ = ["RunOptions"]
@@ -34,6 +35,25 @@ _DATASET = {"num_prompts": "num_prompts", "seed": "seed", "dataset": "name", "da
                                     "gsp_question_len", "gsp_output_len", "prefix_block_tokens")}}
 _REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_timeout_s", "http_client": "http_client"}
 _WORKLOAD = ("request_rate", "max_concurrency", "burstiness", "ramp", "ramp_to")
+
+
+def _option_of(loc: tuple[Any, ...]) -> str | None:
+    """The option that set the suite field at ``loc`` (``dataset.num_prompts``: ``--num-prompts``), if one did."""
+    section, key = (str(loc[0]), str(loc[-1])) if loc else ("", "")
+    fields = {"dataset": _DATASET, "request": _REQUEST, "workloads": {k: k for k in _WORKLOAD}}.get(section, {})
+    field = next((option for option, name in fields.items() if name == key), None)
+    if field is None:
+        return None
+    flag = flag_of(RunOptions.model_fields[field])
+    return flag.spelling(field) if flag else None
+
+
+def _validated_suite(data: dict[str, Any]) -> Suite:
+    """The suite with the options applied; a bad value names the option it came from, as typed."""
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        raise GlmbenchError(validation_message(exc, "run settings", _option_of), "fix the option named above") from None
 
 
 class RunOptions(BaseModel):
@@ -51,7 +71,8 @@ class RunOptions(BaseModel):
     num_prompts: Annotated[int | None, Flag("Prompts per workload.")] = None
     seed: Annotated[int | None, Flag("Seed of the dataset shuffle and arrival times.")] = None
     request_rate: Annotated[float | None, Flag("Override the arrival rate (req/s) of every workload.")] = None
-    max_concurrency: Annotated[int | None, Flag("Override the in-flight cap of every workload.")] = None
+    max_concurrency: Annotated[int | None, Flag("Override the in-flight cap of every workload.", name="--concurrency",
+                                                aliases=("--max-concurrency",))] = None
     burstiness: Annotated[float | None, Flag("Gamma shape of arrivals: 1 Poisson, <1 burstier.")] = None
     ramp: Annotated[str | None, Flag("Ramp the arrival rate from --request-rate to --ramp-to over each "
                                      "workload: linear or exponential.")] = None
@@ -82,7 +103,8 @@ class RunOptions(BaseModel):
     prefix_block_tokens: Annotated[int | None, Flag("Block size (tokens) of the predicted prefix hit rate "
                                                     "(default: 512 for a Mooncake trace, 16 for shared-prefix).")] = None
     api: Annotated[str | None, Flag("chat (default) or completions.")] = None
-    extra_body: Annotated[dict[str, Any] | None, Flag("JSON merged into every request body.", read_as=str)] = None
+    extra_body: Annotated[dict[str, Any] | None, Flag("JSON merged into every request body.", read_as=str,
+                                                      metavar="JSON")] = None
     timeout_s: Annotated[float | None, Flag("Limit on each whole request in seconds, from sending to the stream's "
                                             "end (default 600); a request past it fails.", name="--timeout")] = None
     stall_timeout_s: Annotated[float | None, Flag("Limit in seconds on the silence between two reads of a stream, "
@@ -91,7 +113,8 @@ class RunOptions(BaseModel):
     http_client: Annotated[str | None, Flag("wire (glmbench's own HTTP reader with kernel receive stamps, the "
                                             "default) or aiohttp; https:// always uses aiohttp.",
                                             show_default=False)] = None
-    goodput: Annotated[list[str], Flag("SLO as KEY:MS (ttft, tpot, e2e); repeatable.")] = Field(default_factory=list)
+    goodput: Annotated[list[str], Flag("SLO as KEY:MS (ttft, tpot, e2e); repeatable.",
+                                       metavar="KEY:MS")] = Field(default_factory=list)
     results_dir: Annotated[Path, Flag("Where result folders go.")] = Path("results")
     label: Annotated[str | None, Flag("What reports call this run (default: its folder name).")] = None
     run_id: Annotated[str | None, Flag("The result folder's name (default: time, backend, workloads).")] = None
@@ -123,8 +146,14 @@ class RunOptions(BaseModel):
                                  '\'{"chat_template_kwargs": {"enable_thinking": false}}\'')
         return value
 
-    def suite_and_workloads(self) -> tuple[Suite, list[tuple[str, Workload]]]:
-        """The suite with these overrides applied, validated, and the workloads chosen."""
+    def suite_and_workloads(self, point: str | None = None) -> tuple[Suite, list[tuple[str, Workload]]]:
+        """The suite with these overrides applied, validated, and the workloads chosen.
+
+        A workload whose load an option overrides is titled by the load that runs (``burst (closed loop, cap
+        8)``). ``point`` names the one workload chosen after a load point (an experiment's ``c8``, ``r20``,
+        ``sweep-3``, ``cap-c16``): its summary row, progress line and table say that name, not the suite's, so
+        history and compare tell the points apart.
+        """
         suite = load_suite(self.suite)
         data = suite.model_dump()
         ds, req = data["dataset"], data["request"]
@@ -146,8 +175,14 @@ class RunOptions(BaseModel):
             for key in _WORKLOAD:
                 if getattr(self, key) is not None:
                     wl[key] = getattr(self, key)
-            if self.request_rate is not None or self.max_concurrency is not None:
-                # The suite's title names its own rate or cap; say what was actually run.
-                wl["title"] = wl["title"].split(" (")[0] + " (overridden)"
-        suite = validate(Suite, data, "run settings", "fix the option named above")
-        return suite, suite.select(self.workload)
+        suite = _validated_suite(data)
+        if any(getattr(self, key) is not None for key in _WORKLOAD):
+            # The suite's title names its own rate or cap; say what actually runs.
+            suite = suite.model_copy(update={"workloads": {
+                name: wl.model_copy(update={"title": f"{name} ({wl.describe()})"})
+                for name, wl in suite.workloads.items()}})
+        chosen = suite.select(self.workload)
+        if point is not None and len(chosen) == 1 and chosen[0][0] != point:
+            name, wl = chosen[0]
+            chosen = [(point, wl.model_copy(update={"title": f"{point} ({wl.describe()})"}))]
+        return suite, chosen

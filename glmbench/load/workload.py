@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from glmbench.errors import GlmbenchError
+from glmbench.errors import GlmbenchError, did_you_mean
 from glmbench.load.schedule import arrival_offsets_ns
 from glmbench.util.config_file import load_model
-from glmbench.util.paths import shipped_file
+from glmbench.util.paths import shipped_file, shipped_names
 
 __all__ = ["DatasetSpec", "RequestSpec", "Workload", "Suite", "load_suite", "suite_path"]
 
@@ -164,7 +164,8 @@ class Suite(_Strict):
         unknown = [n for n in names if n not in self.workloads]
         if unknown or not names:
             raise GlmbenchError(
-                f"unknown workload {', '.join(unknown) or name!r} in suite {self.name!r}",
+                f"unknown workload {', '.join(unknown) or name!r} in suite {self.name!r}"
+                + (did_you_mean(unknown[0], self.workloads) if unknown else ""),
                 f"choose from {', '.join(self.workloads)} or all",
             )
         return [(n, self.workloads[n]) for n in names]
@@ -178,7 +179,8 @@ def suite_path(name_or_path: str) -> Path:
     shipped = shipped_file("suites", name_or_path)
     if shipped is not None:
         return shipped
-    raise GlmbenchError(f"unknown suite {name_or_path!r}", "pass a suite name such as sharegpt, or a path to a suite YAML file")
+    raise GlmbenchError(f"unknown suite {name_or_path!r}{did_you_mean(name_or_path, shipped_names('suites'))}",
+                        f"pass a suite name ({', '.join(shipped_names('suites'))}) or a path to a suite YAML file")
 
 
 def load_suite(name_or_path: str) -> Suite:

@@ -3,6 +3,7 @@
 - :mod:`~glmbench.report.model`: the kinds of report and :func:`~glmbench.report.model.open_report`, over the
   analysis in :mod:`~glmbench.report.load_run`, :mod:`~glmbench.report.bfcl_run`, :mod:`~glmbench.report.tables`
   (runs side by side) and :mod:`~glmbench.report.experiment`;
-- :mod:`~glmbench.report.figures` and :mod:`~glmbench.report.experiment_figures`: the matplotlib figures;
+- :mod:`~glmbench.report.figures`, :mod:`~glmbench.report.distribution_figures` and
+  :mod:`~glmbench.report.experiment_figures`: the matplotlib figures, drawn alike by :mod:`~glmbench.report.axes`;
 - :mod:`~glmbench.report.formats`: one module per output format (table, json, md, csv, html, plots), found by name.
 """

@@ -11,7 +11,9 @@ up to each format (:mod:`glmbench.report.formats`).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from glmbench.metrics.registry import column, columns
@@ -19,7 +21,7 @@ from glmbench.report.load_run import Column, cell, flagged
 from glmbench.report.load_run import notes as load_notes
 from glmbench.results.schema import BFCLSummary
 
-__all__ = ["CSV_FIELDS", "INTERRUPTED_NOTE", "LATENCY_COLUMNS", "ACCEPT_COLUMN", "rule_order", "bfcl_rows",
+__all__ = ["CSV_FIELDS", "INTERRUPTED_NOTE", "interrupted_note", "LATENCY_COLUMNS", "ACCEPT_COLUMN", "rule_order", "bfcl_rows",
            "score_cells", "csv_values", "latency_title", "latency_columns", "latency_cells", "latency_notes"]
 
 # The columns of the flat table (every rule set's rows, one after another).
@@ -28,6 +30,11 @@ CSV_FIELDS = ("rules", "category", "accuracy", "accuracy_low", "accuracy_high", 
 
 INTERRUPTED_NOTE = ("interrupted: entries not answered are left out of the totals; "
                     "resume with glmbench bfcl --resume RUN_DIR")
+
+
+def interrupted_note(folder: Path | None) -> str:
+    """The note under an interrupted run's tables, naming its own folder where it is known."""
+    return INTERRUPTED_NOTE if folder is None else INTERRUPTED_NOTE.replace("RUN_DIR", shlex.quote(str(folder)))
 
 
 def rule_order(summary: BFCLSummary) -> list[str]:

@@ -20,6 +20,7 @@ from glmbench.experiment.analysis import (
     outputs_changed,
 )
 from glmbench.metrics.registry import ACCURACY, column
+from glmbench.metrics.repeats import interval
 from glmbench.report.equivalence_run import FIGURE_HEADERS, figure_cells
 
 # Kept importable from here for callers outside report/ (and their tests): the figures live in experiment_figures.
@@ -91,6 +92,9 @@ def _point_cell(point: dict[str, Any], key: str, spec: str) -> str:
     """A point-table cell; a point whose client was saturated is marked * (as the single-run tables mark it), a
     BFCL accuracy has its 95% Wilson interval beside it where it has one."""
     text = _fmt(point.get(key), spec)
+    found = interval(point, key)  # a repeated point: the mean ± half its 95% interval
+    if found is not None and found[1] > found[0]:
+        text += f" ±{_fmt((found[1] - found[0]) / 2, spec)}"
     if key == "bfcl_overall" and point.get("bfcl_low") is not None and point.get("bfcl_high") is not None:
         return f"{text} ({point['bfcl_low']:.1f}-{point['bfcl_high']:.1f})"
     return f"{text} *" if key == "point" and point.get("client_saturated") else text
@@ -99,6 +103,10 @@ def _point_cell(point: dict[str, Any], key: str, spec: str) -> str:
 def notes(report: ExperimentReport) -> list[str]:
     """What a reader must see beside the tables: saturated clients, and points left off the frontier."""
     out: list[str] = []
+    repeats = sorted({p["repeats"] for p in report.points if isinstance(p.get("repeats"), int) and p["repeats"] > 1})
+    if repeats:
+        out.append(f"a load point's figures are means of {' or '.join(map(str, repeats))} repeats; ± is half the 95% "
+                   "confidence interval of a mean (Student t, between repeats)")
     if any(p.get("client_saturated") for p in report.points):
         out.append("a point marked * had a saturated client: its latencies are overstated and it is not ranked "
                    "on the Pareto frontier; the reason follows")

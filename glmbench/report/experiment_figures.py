@@ -1,6 +1,7 @@
-"""Figures of an experiment with matplotlib: the Pareto frontier (throughput per GPU against tok/s per user),
-throughput against p99 TTFT per server, BFCL accuracy and tool-calling latency against load, and each server's
-outputs against the reference server's. Each ``*_figure`` returns a Figure or None when the points lack the data."""
+"""Figures of an experiment with matplotlib: the Pareto frontier (throughput per GPU, or per server where no GPU
+served, against tok/s per user), throughput against TTFT and TPOT (p50, p99) per server and ladder, BFCL accuracy
+and tool-calling latency against load, and each server's outputs against the reference server's. Each
+``*_figure`` returns a Figure or None when the points lack the data."""
 
 from __future__ import annotations
 
@@ -8,22 +9,74 @@ from typing import Any
 
 from glmbench.experiment.analysis import ExperimentReport
 from glmbench.metrics.registry import axis_label, metric
-from glmbench.report.figures import Plot, pyplot
+from glmbench.metrics.repeats import interval
+from glmbench.report.axes import PointLabels, error_bars, pyplot, quiet, scale, slo_line
+from glmbench.report.figures import Plot
 
-__all__ = ["pareto_figure", "curves_figure", "bfcl_figure", "outputs_figure", "experiment_plots"]
+__all__ = ["pareto_figure", "curves_figure", "bfcl_figure", "outputs_figure", "experiment_plots", "hardware_unit",
+           "ladders", "load_order"]
 
 # The Pareto frontier's axes, and the curves' throughput axis: the registry's names.
 _OUTPUT = metric("output_tok_s")
 _TPOT = metric("tpot")
 
 
-def _by_cell(report: ExperimentReport, x: str, y: str) -> dict[str, list[dict[str, Any]]]:
-    """Each server's load points that have both ``x`` and ``y``, sorted by ``x``."""
-    cells: dict[str, list[dict[str, Any]]] = {}
-    for p in report.points:
-        if p["kind"] != "bfcl" and p.get(x) is not None and p.get(y) is not None:
-            cells.setdefault(p["cell"], []).append(p)
-    return {label: sorted(pts, key=lambda p: p[x]) for label, pts in cells.items()}
+# How a ladder's or a search's points are drawn (marker, line); a point of no ladder stands alone, unjoined.
+_LADDERS = {"concurrency": ("o", "-"), "rate": ("s", "--"), "capacity": ("^", ":"), "sweep": ("D", "-.")}
+_ALONE = ("*", "")
+_SUITES = ("bfcl", "equivalence")
+
+
+def _load_points(report: ExperimentReport, *keys: str) -> list[dict[str, Any]]:
+    """The load points (no suite's) that have every one of ``keys``."""
+    return [p for p in report.points if p["kind"] not in _SUITES and all(p.get(k) is not None for k in keys)]
+
+
+def load_order(point: dict[str, Any]) -> tuple[int, float, str]:
+    """Where a point's load sits among its ladder's: closed loops by their cap, then arrival rates by rate, then all
+    at once (a sweep runs from one request at a time to all at once)."""
+    cap, rate = point.get("in_flight"), point.get("rate")
+    if rate is not None:
+        return 1, float(rate), point["point"]
+    if cap is not None:
+        return 0, float(cap), point["point"]
+    return 2, 0.0, point["point"]
+
+
+def ladders(points: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """Each server's points split into its ladders and searches, each in load order (never by a measured value);
+    a point of no ladder is a series of its own."""
+    out: list[tuple[str | None, list[dict[str, Any]]]] = []
+    for cell in dict.fromkeys(p["cell"] for p in points):
+        mine = [p for p in points if p["cell"] == cell]
+        for ladder in dict.fromkeys(p.get("ladder") for p in mine):
+            found = [p for p in mine if p.get("ladder") == ladder]
+            if ladder is None:
+                out += [(None, [p]) for p in found]
+            else:
+                out.append((ladder, sorted(found, key=load_order)))
+    return out
+
+
+def hardware_unit(points: list[dict[str, Any]]) -> str:
+    """What throughput is divided by, in words that are true of the hardware that served the points: ``per GPU``
+    only where every point ran on GPUs; a simulator, a CPU server or an endpoint is counted per server."""
+    found = list(dict.fromkeys(p.get("hardware") for p in points))
+    if found in ([], ["gpu"]):
+        return "per GPU"
+    words = {"simulator": "simulator, no GPU", "cpu": "CPU, no GPU", "endpoint": "external endpoint, GPUs unknown",
+             None: "hardware not recorded"}
+    others = ", ".join(words.get(h, str(h)) for h in found if h != "gpu")
+    return f"per GPU, per server where not on GPUs ({others})" if "gpu" in found else f"per server ({others})"
+
+
+def _series_name(ladder: str | None) -> str:
+    """A ladder's or a search's name in a legend."""
+    return f"{ladder} ladder" if ladder in ("concurrency", "rate") else f"{ladder} search" if ladder else "point of its own"
+
+
+def _colours(report: ExperimentReport) -> dict[str, str]:
+    return {cell: f"C{i % 10}" for i, cell in enumerate(dict.fromkeys(p["cell"] for p in report.points))}
 
 
 def _axes() -> Any:
@@ -40,10 +93,25 @@ def _finish(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str) -> Any:
     return fig
 
 
+def _pareto_errors(points: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """Error bars of tok/s per user and per GPU from a repeated point's intervals of mean TPOT and output tok/s."""
+    per_user, per_gpu = [], []
+    for p in points:
+        tpot, out = interval(p, "tpot_ms_mean"), interval(p, "output_tok_s")
+        x, y = p["tok_s_per_user"], p["output_tok_s_per_gpu"]
+        per_user.append((x - 1000 / tpot[1], 1000 / tpot[0] - x) if tpot and tpot[0] > 0 else (0.0, 0.0))
+        gpus = p.get("gpus") or 1
+        per_gpu.append((y - out[0] / gpus, out[1] / gpus - y) if out else (0.0, 0.0))
+    has = any(e != (0.0, 0.0) for e in per_user + per_gpu)
+    return ([[max(0.0, e[0]) for e in per_user], [max(0.0, e[1]) for e in per_user]] if has else None,
+            [[max(0.0, e[0]) for e in per_gpu], [max(0.0, e[1]) for e in per_gpu]] if has else None)
+
+
 def pareto_figure(report: ExperimentReport) -> Any:
-    """Output tok/s per GPU against tok/s per user, one series per server; the frontier's points ringed (and joined
-    when there are several), dominated servers hollow, points that are not ranked drawn as x."""
-    placed = [p for p in report.points if p["kind"] != "bfcl" and p.get("output_tok_s_per_gpu") is not None]
+    """Output tok/s per GPU (per server where no GPU served) against tok/s per user, one colour per server, its
+    ladders joined in load order and labelled; the frontier's points ringed (and joined when there are several),
+    dominated servers hollow, points that are not ranked drawn as x."""
+    placed = _load_points(report, "output_tok_s_per_gpu")
     if not placed:
         return None
     ranked = [p for p in placed if p.get("on_frontier") is not None]
@@ -56,21 +124,28 @@ def pareto_figure(report: ExperimentReport) -> Any:
     off = len(unranked) - len(shown)
     fig, ax = _axes()
     status = {r["server"]: r.get("pareto") for r in report.servers}
-    order = list(dict.fromkeys(p["cell"] for p in placed))
-    for i, label in enumerate(order):
-        colour = f"C{i % 10}"
-        pts = sorted((p for p in ranked if p["cell"] == label), key=lambda p: p["tok_s_per_user"])
+    colour = _colours(report)
+    named: set[str] = set()
+    labels = PointLabels()
+    for ladder, pts in ladders(ranked):
+        label = pts[0]["cell"]
         hollow = status.get(label) == "dominated"
-        if pts:
-            ax.plot([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], "-",
-                    color=colour, alpha=0.5)
-            ax.scatter([p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts], s=40,
-                       facecolors="none" if hollow else colour, edgecolors=colour,
-                       label=f"{label}{' (dominated)' if hollow else ''}")
+        marker, style = _LADDERS.get(ladder or "", _ALONE)
+        xs, ys = [p["tok_s_per_user"] for p in pts], [p["output_tok_s_per_gpu"] for p in pts]
+        if style and len(pts) > 1:
+            ax.plot(xs, ys, style, color=colour[label], alpha=0.5)
+        ax.scatter(xs, ys, s=40, marker=marker, facecolors="none" if hollow else colour[label],
+                   edgecolors=colour[label], label=None if label in named else f"{label}{' (dominated)' if hollow else ''}")
+        xerr, yerr = _pareto_errors(pts)
+        if xerr or yerr:
+            ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="none", ecolor=colour[label], capsize=3, gid="ci")
+        labels.add(ax, xs, ys, [p["point"] for p in pts], colour[label])
+        named.add(label)
+    for label in dict.fromkeys(p["cell"] for p in shown):
         mine = [p for p in shown if p["cell"] == label]
-        if mine:
-            ax.scatter([p["tok_s_per_user"] for p in mine], [p["output_tok_s_per_gpu"] for p in mine], s=50,
-                       marker="x", color=colour, label=f"{label} (not ranked)")
+        xs, ys = [p["tok_s_per_user"] for p in mine], [p["output_tok_s_per_gpu"] for p in mine]
+        ax.scatter(xs, ys, s=50, marker="x", color=colour[label], label=f"{label} (not ranked)")
+        labels.add(ax, xs, ys, [p["point"] for p in mine], colour[label])
     best = sorted((p for p in ranked if p["on_frontier"]), key=lambda p: p["tok_s_per_user"])
     if best:
         xs, ys = [p["tok_s_per_user"] for p in best], [p["output_tok_s_per_gpu"] for p in best]
@@ -79,25 +154,72 @@ def pareto_figure(report: ExperimentReport) -> Any:
         ax.scatter(xs, ys, s=160, facecolors="none", edgecolors="k", linewidths=1.5, label="Pareto frontier")
     if off:
         ax.plot([], [], "x", color="grey", label=f"{off} not ranked off the chart (mean TPOT near 0)")
-    return _finish(fig, ax, f"{_OUTPUT.header()} per user (1000 / mean {_TPOT.title} {_TPOT.unit})",
-                   f"{_OUTPUT.header()} per GPU", f"{report.name}: throughput per GPU vs interactivity")
+    for kind in dict.fromkeys(p.get("ladder") for p in ranked):
+        marker, style = _LADDERS.get(kind or "", _ALONE)
+        ax.plot([], [], marker=marker, ls=style or "", color="grey", label=_series_name(kind))
+    drawn = ranked + shown
+    scale(ax, "x", [p["tok_s_per_user"] for p in drawn])
+    scale(ax, "y", [p["output_tok_s_per_gpu"] for p in drawn])
+    unit = hardware_unit(placed)
+    _finish(fig, ax, f"{_OUTPUT.header()} per user (1000 / mean {_TPOT.title} {_TPOT.unit})",
+            f"{_OUTPUT.header()} {unit}", f"{report.name}: throughput {unit.split(' (')[0]} vs interactivity")
+    labels.place(fig)
+    return fig
 
 
 def curves_figure(report: ExperimentReport) -> Any:
-    """Output tok/s against p99 TTFT per server, over its load points."""
-    cells = _by_cell(report, "output_tok_s", "ttft_ms_p99")
-    if not cells:
+    """Output tok/s against TTFT and TPOT, p50 and p99, per server: each ladder or search joined in load order and
+    its points labelled (c8, r20, cap-c16), the experiment's SLOs as lines, log axes where the values span a wide
+    range; p50 and p99 share their latency axis, so the gap between them reads true."""
+    from matplotlib.lines import Line2D
+
+    loads = _load_points(report, "output_tok_s")
+    tags = [t for t in ("ttft", "tpot") if any(p.get(metric(t).key("p99")) is not None for p in loads)]
+    if not tags:
         return None
-    fig, ax = _axes()
-    for i, (label, pts) in enumerate(cells.items()):
-        ax.plot([p["output_tok_s"] for p in pts], [p["ttft_ms_p99"] for p in pts], "o-", color=f"C{i % 10}",
-                label=label)
-    saturated = [p for pts in cells.values() for p in pts if p.get("client_saturated")]
-    if saturated:  # latencies the client cannot vouch for
-        ax.scatter([p["output_tok_s"] for p in saturated], [p["ttft_ms_p99"] for p in saturated], s=90,
-                   marker="x", color="k", zorder=3, label="client saturated (latency overstated)")
-    return _finish(fig, ax, _OUTPUT.header(), axis_label("ttft_ms_p99"),
-                   f"{report.name}: throughput vs latency per server")
+    fig, axes = pyplot().subplots(len(tags), 2, figsize=(13, 4.6 * len(tags) + 1.0), squeeze=False, sharex=True,
+                                  sharey="row")
+    colour = _colours(report)
+    labels = PointLabels()
+    for r, tag in enumerate(tags):
+        spec = metric(tag)
+        for c, stat in enumerate(("p50", "p99")):
+            ax, key = axes[r][c], spec.key(stat)
+            for ladder, pts in ladders([p for p in loads if p.get(key) is not None]):
+                marker, style = _LADDERS.get(ladder or "", _ALONE)
+                xs, ys, color = [p["output_tok_s"] for p in pts], [p[key] for p in pts], colour[pts[0]["cell"]]
+                ax.plot(xs, ys, marker + style, color=color, ms=5, lw=1.2, gid=ladder or "alone")
+                xerr, yerr = error_bars(pts, "output_tok_s"), error_bars(pts, key)
+                if xerr or yerr:
+                    ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="none", ecolor=color, capsize=3, gid="ci")
+                labels.add(ax, xs, ys, [p["point"] for p in pts], color)
+            saturated = [p for p in loads if p.get("client_saturated") and p.get(key) is not None]
+            if saturated:  # latencies the client cannot vouch for
+                ax.scatter([p["output_tok_s"] for p in saturated], [p[key] for p in saturated], s=90, marker="x",
+                           color="k", zorder=3, gid="saturated")
+            if tag in report.slo:
+                slo_line(ax, report.slo[tag], f"SLO {spec.title} {report.slo[tag]:g} {spec.unit}")
+            ax.set_title(f"{spec.title} {stat}")
+            ax.set_ylabel(f"{spec.title} ({spec.unit})" if c == 0 else "")
+        scale(axes[r][0], "y", [p[spec.key(s)] for p in loads for s in ("p50", "p99") if p.get(spec.key(s))]
+              + [report.slo.get(tag, 0)])
+    scale(axes[0][0], "x", [p["output_tok_s"] for p in loads])
+    for ax in axes[-1]:
+        ax.set_xlabel(_OUTPUT.header())
+    handles = [Line2D([], [], color=c, lw=2, label=cell) for cell, c in colour.items()
+               if any(p["cell"] == cell for p in loads)]
+    kinds = list(dict.fromkeys(p.get("ladder") for p in loads))
+    handles += [Line2D([], [], color="grey", marker=_LADDERS.get(k or "", _ALONE)[0],
+                       ls=_LADDERS.get(k or "", _ALONE)[1] or "", label=_series_name(k)) for k in kinds]
+    if report.slo:
+        handles.append(Line2D([], [], color="crimson", ls="--", label="SLO"))
+    if any(p.get("client_saturated") for p in loads):
+        handles.append(Line2D([], [], color="k", marker="x", ls="", label="client saturated (latency overstated)"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    fig.suptitle(f"{report.name}: throughput vs latency per server, each ladder in load order")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    labels.place(fig)
+    return fig
 
 
 def bfcl_figure(report: ExperimentReport) -> Any:
@@ -173,13 +295,16 @@ def outputs_figure(report: ExperimentReport) -> Any:
 
 
 def experiment_plots(report: ExperimentReport) -> list[Plot]:
-    """The experiment's plots (those its data allow)."""
+    """The experiment's plots (those its data allow), matplotlib's warnings kept quiet."""
+    unit = hardware_unit(_load_points(report, "output_tok_s_per_gpu"))
     out = []
-    for name, title, make in (("pareto", "Pareto frontier: output tok/s per GPU vs per user", pareto_figure),
-                              ("curves", "Throughput vs TTFT p99 per server", curves_figure),
-                              ("bfcl", "BFCL accuracy and tool-calling latency vs load", bfcl_figure),
-                              ("outputs", "Outputs against the reference server's, per pass", outputs_figure)):
-        fig = make(report)
-        if fig is not None:
-            out.append(Plot(name, title, fig))
+    with quiet():
+        for name, title, make in (("pareto", f"Pareto frontier: output tok/s {unit} vs per user", pareto_figure),
+                                  ("curves", "Throughput vs TTFT and TPOT (p50, p99) per server and ladder",
+                                   curves_figure),
+                                  ("bfcl", "BFCL accuracy and tool-calling latency vs load", bfcl_figure),
+                                  ("outputs", "Outputs against the reference server's, per pass", outputs_figure)):
+            fig = make(report)
+            if fig is not None:
+                out.append(Plot(name, title, fig))
     return out

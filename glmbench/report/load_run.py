@@ -19,6 +19,7 @@ from glmbench.metrics.registry import (
     distributions,
     published,
 )
+from glmbench.metrics.repeats import REPEATS, interval, total
 
 __all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "PREFIX_COLUMNS", "client_columns",
            "Column", "cell", "flagged",
@@ -65,14 +66,22 @@ def client_columns(rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
 
 
 def cell(row: dict[str, Any], key: str, fmt: str) -> str:
-    """A row's value under ``key`` as text: ``-`` when missing, as is when ``fmt`` does not fit it."""
+    """A row's value under ``key`` as text: ``-`` when missing, as is when ``fmt`` does not fit it.
+
+    A row that combines repeats shows a metric as its mean ``± half its 95% interval`` (nothing after the mean
+    when every repeat gave the same value).
+    """
     value = row.get(key)
     if value is None:
         return "-"
     try:
-        return fmt.format(value)
+        text = fmt.format(value)
     except (ValueError, TypeError):
         return str(value)
+    found = interval(row, key)
+    if found is not None and found[1] > found[0]:
+        text += f" ±{fmt.format((found[1] - found[0]) / 2)}"
+    return text
 
 
 def flagged(row: dict[str, Any]) -> bool:
@@ -90,6 +99,11 @@ def flag(row: dict[str, Any]) -> dict[str, Any]:
 def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Warnings a reader must see beside the numbers."""
     out = []
+    repeats = sorted({int(r[REPEATS]) for r in rows if isinstance(r.get(REPEATS), int) and r[REPEATS] > 1})
+    if repeats:
+        out.append(f"figures are means of {' or '.join(map(str, repeats))} repeats; ± is half the 95% confidence "
+                   "interval of a mean (Student t, between repeats); each repeat's own figures are in its repeat-N "
+                   "folder")
     if any(flagged(r) for r in rows):
         out.append("a workload marked * has figures the client cannot vouch for; the reason follows")
     if any(r.get("approximate_tokens") for r in rows):
@@ -98,12 +112,14 @@ def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     for r in rows:
         if r.get("client_warning"):
             out.append(f"{r['workload']}: {r['client_warning']}")
+        # Counts of a row that combines repeats are means per repeat: the notes count them in all.
+        over = f" over {r[REPEATS]} repeats" if isinstance(r.get(REPEATS), int) and r[REPEATS] > 1 else ""
         if r.get("interrupted"):
-            out.append(f"{r['workload']}: interrupted, figures cover the {r.get('completed', 0) + r.get('failed', 0)} "
-                       "requests that ended")
+            ended = (total(r, "completed") or 0) + (total(r, "failed") or 0)
+            out.append(f"{r['workload']}: interrupted, figures cover the {ended:.0f} requests that ended{over}")
         if r.get("failed"):
             reasons = "; ".join(f"{k} (x{v})" for k, v in (r.get("errors") or {}).items())
-            out.append(f"{r['workload']}: {r['failed']} failed: {reasons}")
+            out.append(f"{r['workload']}: {total(r, 'failed') or 0:.0f} failed{over}: {reasons}")
         if r.get("completed") and r.get("output_tokens_from_usage", r["completed"]) < r["completed"]:
             out.append(f"{r['workload']}: server sent no usage for some requests; their output tokens were counted "
                        "from chunks")

@@ -16,16 +16,17 @@ or computed on first use, so a format pays only for what it shows):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from glmbench.errors import GlmbenchError
 from glmbench.experiment.analysis import ExperimentReport
+from glmbench.metrics.repeats import REPEATS
 from glmbench.report import bfcl_run, equivalence_run, load_run
 from glmbench.report import experiment as experiment_tables
-from glmbench.report.runs import ReportRun, open_runs
+from glmbench.report.runs import ReportRun, Result, one_result, open_results, open_runs
 from glmbench.report.tables import ReportTables, build_tables
 from glmbench.results.schema import BFCLSummary, EquivalenceSummary, LoadSummary
 
@@ -65,10 +66,12 @@ class LoadRunReport:
     title: str
     summary: LoadSummary
     folder: Path | None = None
+    sources: list[Path] = field(default_factory=list)
+    """The folders given for it (a repeated run's ``repeat-i`` folders, or its own); empty: ``folder``."""
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        """One summary row per workload, as stored."""
+        """One summary row per workload, as stored (a repeated run's: each metric's mean and 95% interval)."""
         return self.summary.rows
 
     @cached_property
@@ -84,7 +87,7 @@ class LoadRunReport:
     @cached_property
     def as_runs(self) -> RunsReport:
         """The same run as a side-by-side report of one (how HTML and plots show it)."""
-        return _runs_of(self.folder)
+        return RunsReport(list(self.sources)) if self.sources else _runs_of(self.folder)
 
 
 @dataclass(eq=False)
@@ -211,7 +214,6 @@ def open_report(paths: Sequence[Path]) -> Report:
     """The report for ``paths``: one experiment folder, one run (load, BFCL or equivalence), or several runs side
     by side."""
     from glmbench.experiment.index import is_experiment
-    from glmbench.results.store import load_any_summary
 
     for path in paths:
         if not path.is_dir():
@@ -219,11 +221,25 @@ def open_report(paths: Sequence[Path]) -> Report:
                                 "pass a folder under results/ written by 'glmbench run'")
     if len(paths) == 1 and is_experiment(paths[0]):
         return ExperimentView(paths[0])
-    if len(paths) == 1:
-        summary = load_any_summary(paths[0])
-        if isinstance(summary, BFCLSummary):
-            return BFCLRunReport(paths[0].name, summary, paths[0])
-        if isinstance(summary, EquivalenceSummary):
-            return EquivalenceRunReport(paths[0].name, summary, paths[0])
-        return LoadRunReport(paths[0].name, summary, paths[0])
+    if any(is_experiment(p) for p in paths):
+        return RunsReport(list(paths))  # several folders, an experiment among them: the runs say what is wrong
+    # A repeated run is one result, given as its folder or as several of its repeat-i folders.
+    if len(paths) > 1 and not one_result(paths):
+        return RunsReport(list(paths))
+    results = open_results(paths)
+    if len(results) == 1:
+        one = results[0]
+        if isinstance(one.summary, BFCLSummary):
+            return BFCLRunReport(one.path.name, one.summary, one.path)
+        if isinstance(one.summary, EquivalenceSummary):
+            return EquivalenceRunReport(one.path.name, one.summary, one.path)
+        return LoadRunReport(_load_title(one), one.summary, one.path, list(paths))
     return RunsReport(list(paths))
+
+
+def _load_title(result: Result) -> str:
+    """A load run's title: its folder's name, and for a repeated run what its figures are."""
+    rows = result.summary.rows if isinstance(result.summary, LoadSummary) else []
+    counts = {row.get(REPEATS) for row in rows}
+    repeats = max((c for c in counts if isinstance(c, int)), default=1)
+    return f"{result.path.name}: mean of {repeats} repeats, ± 95% CI" if repeats > 1 else result.path.name

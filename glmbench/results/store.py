@@ -3,7 +3,10 @@
 Files: ``config.yaml`` (the resolved suite and backend settings), ``manifest.json``,
 ``records.jsonl`` (one line per request, appended as requests end),
 ``summary.json`` (rewritten after each workload), ``server.log`` and
-``server_metrics.jsonl`` when there is a server to read.
+``server_metrics.jsonl`` when there is a server to read. A ``--repeat N`` run
+holds one such folder per repeat (``repeat-i/``) and, beside them, its own
+``config.yaml``, ``manifest.json`` and ``summary.json``: the repeats as one
+result (each metric's mean and 95% interval, :mod:`glmbench.metrics.repeats`).
 """
 
 from __future__ import annotations
@@ -171,7 +174,8 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 def summary_folder(run_dir: Path) -> Path | None:
-    """Where a run's figures are: the folder itself, or with ``--repeat N`` its last repeat (None if neither)."""
+    """Where a run's figures are: the folder itself (a ``--repeat N`` run's holds its repeats' means), or for a
+    repeated run written before runs kept that, its last repeat (None if neither)."""
     for folder in (Path(run_dir), *reversed(repeat_folders(run_dir))):
         if (folder / "summary.json").is_file():
             return folder

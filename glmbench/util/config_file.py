@@ -9,6 +9,7 @@ the file and the line; a validation mistake names each bad field as a dotted pat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,13 +24,23 @@ __all__ = ["validation_message", "read_text", "parse_yaml", "read_yaml", "valida
 M = TypeVar("M", bound=BaseModel)
 
 
-def validation_message(exc: ValidationError, where: str) -> str:
-    """One line naming each bad field path and why."""
-    parts = []
+def validation_message(exc: ValidationError, where: str,
+                       given: Callable[[tuple[Any, ...]], str | None] | None = None) -> str:
+    """One line naming each bad field path and why.
+
+    ``given`` names the option that set a field (``--num-prompts``, ``--set tp=0``), or None for one the
+    file at ``where`` set: a value the user typed is named as they typed it, never as the field it became.
+    """
+    typed, parts = [], []
     for err in exc.errors():
+        option = given(tuple(err["loc"])) if given is not None else None
+        if option is not None:
+            typed.append(f"{option}: {err['msg'].removeprefix('Value error, ')}")
+            continue
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         parts.append(f"{loc}: {err['msg']}")
-    return f"{where}: " + "; ".join(parts)
+    # One option can set a field of many workloads: said once.
+    return "; ".join([*dict.fromkeys(typed), *([f"{where}: " + "; ".join(parts)] if parts else [])])
 
 
 def read_text(path: Path, what: str = "file") -> str:
@@ -55,12 +66,14 @@ def read_yaml(path: Path, what: str = "file") -> Any:
     return parse_yaml(read_text(path, what), path)
 
 
-def validate(model: type[M], data: Any, where: str, hint: str = "fix the field named above") -> M:
-    """``model`` from ``data``; a validation error names every bad field path."""
+def validate(model: type[M], data: Any, where: str, hint: str = "fix the field named above",
+             given: Callable[[tuple[Any, ...]], str | None] | None = None) -> M:
+    """``model`` from ``data``; a validation error names every bad field path (as the option that set it, where
+    ``given`` names one: see :func:`validation_message`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise GlmbenchError(validation_message(exc, where), hint) from None
+        raise GlmbenchError(validation_message(exc, where, given), hint) from None
 
 
 def load_model(model: type[M], path: Path, what: str = "file", hint: str = "fix the field named above") -> M:

@@ -26,7 +26,10 @@ class Flag:
     ``timeout_s``); ``short`` a one-letter form (``-w``); ``commands`` the
     commands that take it, empty for every command built from the model;
     ``read_as`` the type the option parser reads when the field's own type is not
-    one it can read (a JSON object as text), the model's validator converting it.
+    one it can read (a JSON object as text), the model's validator converting it;
+    ``aliases`` older spellings still taken (``--max-concurrency`` for
+    ``--concurrency``); ``metavar`` the value's placeholder in help when the
+    kind of value (TEXT, INTEGER) says too little (``KEY:MS``).
     """
 
     help: str
@@ -35,6 +38,8 @@ class Flag:
     commands: tuple[str, ...] = ()
     show_default: bool = True
     read_as: type | None = None
+    aliases: tuple[str, ...] = ()
+    metavar: str | None = None
 
     def spelling(self, field: str) -> str:
         """The option as a user types it: ``name``, or the field's name in kebab case."""

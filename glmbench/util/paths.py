@@ -14,7 +14,7 @@ from pathlib import Path
 
 from glmbench.errors import GlmbenchError
 
-__all__ = ["shipped_file", "NAME_MAX", "NAME_RULE", "is_safe_name", "check_name", "is_inside", "remove_tree"]
+__all__ = ["shipped_file", "shipped_names", "NAME_MAX", "NAME_RULE", "is_safe_name", "check_name", "is_inside", "remove_tree"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -54,6 +54,13 @@ def shipped_file(folder: str, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def shipped_names(folder: str) -> list[str]:
+    """The names of every ``<folder>/*.yaml`` shipped (``configs``: ``sim``, ``vllm-mtp``, ...), sorted."""
+    names = {path.stem for base in (_PACKAGE / f"_{folder}", _PACKAGE.parent / folder) if base.is_dir()
+             for path in base.glob("*.yaml") if is_safe_name(path.stem)}
+    return sorted(names)
 
 
 def is_inside(path: Path, root: Path) -> bool:

@@ -81,6 +81,11 @@ class LightLLMBackend(BaseBackend):
         pairs += [("--host", cfg.host), ("--port", port)]
         return flag_pairs(pairs) + list(cfg.extra_args)
 
+    def draft_tokens(self, cfg: BackendConfig) -> int | None:
+        """``mtp_step``: the tokens the MTP layers draft per step."""
+        spec = cast("LightLLMSpeculative | None", self.speculative(cfg))
+        return spec.step if spec else None
+
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         count = metric_delta(before.get("metrics"), after.get("metrics"), f"{_HIST}_count")
         if count <= 0:

@@ -105,6 +105,11 @@ class SGLangBackend(BaseBackend):
             info = await fetch_json(session, f"{root_url}/get_server_info")
         return {"metrics": await fetch_metrics(session, root_url), "server_info": _internal_states(info)}
 
+    def draft_tokens(self, cfg: BackendConfig) -> int | None:
+        """``num_steps``: the draft's depth, so a step gives at most ``num_steps + 1`` tokens."""
+        spec = cast("SGLangSpeculative | None", self.speculative(cfg))
+        return spec.num_steps if spec else None
+
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         states = after.get("server_info") or []
         lengths = [s.get("avg_spec_accept_length") for s in states if isinstance(s, dict)]

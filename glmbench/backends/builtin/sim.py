@@ -21,7 +21,11 @@ from glmbench.metrics.server import spec_acceptance
 from glmbench.sim.config import SimConfig, load_sim_config
 from glmbench.util.config_file import validate
 
-__all__ = ["SimBackend", "BACKEND"]
+__all__ = ["SimBackend", "BACKEND", "ANSWER_BOOK_ITL_MS"]
+
+ANSWER_BOOK_ITL_MS = 1.0
+"""The ITL of a simulator answering from a book: a BFCL run checks the pipeline, not a speed, so it goes fast
+(placeholder replies to entries with no calls run up to max_tokens: 1024 tokens at 20 ms are 20 s each)."""
 
 
 class SimBackend(BaseBackend):
@@ -35,6 +39,7 @@ class SimBackend(BaseBackend):
     module = "glmbench"
     startup_s = 2.0
     uses_gpus = False
+    options_model = SimConfig
 
     def settings(self, cfg: BackendConfig) -> SimConfig:
         """The simulator's settings from the config's ``options``."""
@@ -53,6 +58,10 @@ class SimBackend(BaseBackend):
         args = ["sim", "--host", cfg.host, "--port", str(port), "--settings", json.dumps(settings, separators=(",", ":"))]
         return args + list(cfg.extra_args)
 
+    def draft_tokens(self, cfg: BackendConfig) -> int | None:
+        """The simulator's ``spec_tokens`` (None when 0: it does not speculate)."""
+        return self.settings(cfg).spec_tokens or None
+
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         # The simulator exports vLLM's counter names.
         if not before.get("metrics") or not after.get("metrics"):
@@ -66,6 +75,13 @@ class SimBackend(BaseBackend):
     def request_seconds(self, cfg: BackendConfig) -> tuple[float, float]:
         """The simulator's own TTFT and ITL settings (the defaults of ``configs/sim.yaml`` when unset)."""
         return float(cfg.options.get("ttft_ms", 100)) / 1000, float(cfg.options.get("itl_ms", 20)) / 1000
+
+    def answer_book_sets(self, cfg: BackendConfig, book: Path) -> list[str]:
+        """The book as ``options.answers`` and a short ITL (:data:`ANSWER_BOOK_ITL_MS`), unless the config has a
+        book of its own; the user's ``--set`` come after these, so theirs win."""
+        if cfg.options.get("answers"):
+            return []
+        return [f"options.answers={json.dumps(str(book))}", f"options.itl_ms={ANSWER_BOOK_ITL_MS:g}"]
 
     def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
         """``--sim-config FILE``: its settings over the config's options; ``--set`` wins over both."""

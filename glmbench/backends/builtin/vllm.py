@@ -89,6 +89,11 @@ class VLLMBackend(BaseBackend):
             ("--data-parallel-start-rank", cfg.node.rank * local if cfg.node.rank > 0 else None),
         ])
 
+    def draft_tokens(self, cfg: BackendConfig) -> int | None:
+        """``num_speculative_tokens`` of the speculative config."""
+        spec = self.speculative(cfg)
+        return spec.num_speculative_tokens if isinstance(spec, VLLMSpeculative) else None
+
     def acceptance(self, before: Scrape, after: Scrape) -> dict[str, float] | None:
         if not before.get("metrics") or not after.get("metrics"):
             return None

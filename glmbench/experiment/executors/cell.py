@@ -39,6 +39,8 @@ def _finished(experiment: Experiment, entry: CellEntry) -> bool:
 def run_cell(experiment: Experiment, cell: Cell, entry: CellEntry, folder: Path, api_key: str | None,
              progress: Any, index: ExperimentIndex, lab: Lab) -> None:
     """Start the cell's server once and run every point not done yet; record why when it cannot."""
+    if entry.skipped:
+        return  # left out before anything started: its server cannot start here (recorded with the reason)
     if _finished(experiment, entry):
         entry.status = "complete"
         return

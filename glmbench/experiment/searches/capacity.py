@@ -106,11 +106,12 @@ def search_capacity(attained: Callable[[float, bool], float], by: str, start: fl
 
 
 def attainment(run_dir: Path) -> float:
-    """The share of a load point's requests that met every SLO (its last repeat when repeated)."""
+    """The share of a load point's requests that met every SLO (its worst repeat when repeated)."""
     from glmbench.results.store import load_summary, repeat_folders
 
-    if not (run_dir / "summary.json").is_file():
-        shares = [attainment(r) for r in repeat_folders(run_dir)]
+    repeats = repeat_folders(run_dir)  # the run's own summary holds their mean: each repeat is read instead
+    if repeats or not (run_dir / "summary.json").is_file():
+        shares = [attainment(r) for r in repeats]
         return min(shares) if shares else 0.0  # with repeats the load holds only if every repeat held
     rows = load_summary(run_dir).rows
     return (rows[-1].get("goodput_pct") or 0.0) / 100 if rows else 0.0

@@ -28,7 +28,7 @@ class SweepEntry(BaseModel):
 
 
 def request_rate(run_dir: Path) -> float:
-    """Completed requests per second of a load point (its last repeat when repeated)."""
+    """Completed requests per second of a load point (the mean of its repeats when repeated)."""
     from glmbench.results.store import load_summary, summary_folder
 
     rows = load_summary(summary_folder(run_dir) or run_dir).rows

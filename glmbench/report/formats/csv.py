@@ -1,14 +1,17 @@
 """``--format csv``: one row per workload and run (or per BFCL category, or per experiment point), for spreadsheets.
 
-Every cell passes through :func:`~glmbench.util.text.csv_cell`, so a spreadsheet
-does not run a cell that starts like a formula.
+A run's rows and an experiment's points are written alike: the summary's own
+keys as headers (``ttft_ms_p99``) and its values unrounded, so one script reads
+both; a repeated result's interval ``{key}_ci`` becomes ``{key}_ci_low`` and
+``{key}_ci_high``. Every cell passes through :func:`~glmbench.util.text.csv_cell`,
+so a spreadsheet does not run a cell that starts like a formula.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glmbench.report.formats.base import Format, Output, text_output
 from glmbench.util.text import csv_cell
@@ -25,6 +28,34 @@ if TYPE_CHECKING:
 __all__ = ["Csv", "FORMAT"]
 
 
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A summary row or an experiment point as CSV cells: plain values as they are, an interval ``[low, high]``
+    under ``{key}_ci`` as two columns, a list of texts joined with ``; ``; nested data (errors, the outputs
+    compared) left out."""
+    from glmbench.metrics.repeats import CI_SUFFIX
+
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key.endswith(CI_SUFFIX) and isinstance(value, (list, tuple)) and len(value) == 2:
+            out[f"{key}_low"], out[f"{key}_high"] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            out[key] = "; ".join(value)
+        elif not isinstance(value, (dict, list, tuple)):
+            out[key] = value
+    return out
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    """Every plain field of ``rows`` (see :func:`_flat`), in the order they first appear."""
+    flat = [_flat(r) for r in rows]
+    keys = list(dict.fromkeys(k for r in flat for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[csv_cell(k) for k in keys], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({csv_cell(k): csv_cell(v) for k, v in r.items()} for r in flat)
+    return buf.getvalue()
+
+
 class Csv(Format):
     """CSV with a header row."""
 
@@ -33,14 +64,7 @@ class Csv(Format):
 
     def load_run(self, report: LoadRunReport) -> Output:
         """Every plain field of the summary rows (nested ones, such as errors, left out)."""
-        keys: list[str] = []
-        for r in report.rows:
-            keys.extend(k for k in r if k not in keys and not isinstance(r[k], dict))
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=[csv_cell(k) for k in keys], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({csv_cell(k): csv_cell(v) for k, v in r.items()} for r in report.rows)
-        return text_output(buf.getvalue())
+        return text_output(_rows_csv(report.rows))
 
     def bfcl_run(self, report: BFCLRunReport) -> Output:
         """One row per rule set and category; for a run asked as traffic, after a blank line, one row per load
@@ -88,14 +112,13 @@ class Csv(Format):
         return text_output("\n".join(parts))
 
     def experiment(self, report: ExperimentView) -> Output:
-        """The point table; after a blank line, the outputs against the reference (with an equivalence point)."""
+        """Every point with the summary's keys and unrounded values, as a run's rows are written (``cell`` and
+        ``point`` first); after a blank line, the outputs against the reference (with an equivalence point)."""
         buf = io.StringIO()
-        headers, rows = report.points
-        writer = csv.writer(buf)
-        writer.writerow(headers)
-        writer.writerows([csv_cell(c) for c in row] for row in rows)
+        buf.write(_rows_csv(report.report.points))
         headers, rows = report.outputs
         if rows:
+            writer = csv.writer(buf)
             buf.write("\n")
             writer.writerow(headers)
             writer.writerows([csv_cell(c) for c in row] for row in rows)

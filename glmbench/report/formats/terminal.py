@@ -110,7 +110,7 @@ class Terminal(Format):
         from rich.table import Table
 
         from glmbench.bfcl.registry import rule_set_title
-        from glmbench.report.bfcl_run import INTERRUPTED_NOTE, latency_cells, latency_title, score_cells
+        from glmbench.report.bfcl_run import interrupted_note, latency_cells, latency_title, score_cells
 
         out: list[Any] = []
         for rules in report.rule_order:
@@ -135,7 +135,7 @@ class Terminal(Format):
             out.append(table)
             out += [rich_text(f"* {n}") for n in report.latency_notes]
         if report.summary.interrupted:
-            out.append(f"* {INTERRUPTED_NOTE}")
+            out.append(f"* {interrupted_note(report.folder)}")
         return Output(console=tuple(out), width=160 if report.load_rows else None)
 
     def equivalence_run(self, report: EquivalenceRunReport) -> Output:
