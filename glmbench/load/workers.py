@@ -30,6 +30,7 @@ records of the requests it cut short, marked interrupted, before it exits.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import multiprocessing as mp
 import os
@@ -127,6 +128,7 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
         target = Target(job.base_url, job.model, job.api_key, warmup_path=job.warmup_path)
         async with StreamClient(target, job.spec) as client:
             await client.warm_up(connections_needed(len(job.samples), job.cap, offered_rate(job.workload, job.samples)))
+            gc.collect()  # now, not inside the run: send_workload then only freezes what is left
             out.send_bytes(_READY)
             try:
                 t0_ns = int(await loop.run_in_executor(None, start.recv))
