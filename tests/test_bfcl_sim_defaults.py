@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,6 +71,14 @@ def test_bfcl_on_the_simulator_answers_from_the_ground_truth_by_default(tmp_path
         if row.get("scored") is False:
             continue
         assert row["total"] >= 1 and row["correct"] == row["total"], (category, row)
+    # The note says what each table scores by construction, and each table scores exactly that: the other rule
+    # set too (BFCL's requests send dotted names with "_", which LightLLM's script never passes).
+    said = {rules: (int(n), int(m)) for rules, n, m in
+            re.findall(r"the (\w+) table (?:scores near 100% \()?(\d+) of (\d+)", " ".join(res.stderr.split()))}
+    assert set(said) == {"lightllm", "bfcl"}, res.stderr
+    for rules, (passed, total) in said.items():
+        scored = [row for c, row in _rows(run_dir, rules).items() if c in SINGLE_TURN and row.get("scored") is not False]
+        assert (sum(r["correct"] for r in scored), sum(r["total"] for r in scored)) == (passed, total), rules
 
 
 def test_sim_answers_none_keeps_the_simulators_own_replies(tmp_path: Path) -> None:
@@ -141,6 +150,46 @@ def test_run_on_a_bfcl_suite_refuses_num_prompts_naming_limit(tmp_path: Path) ->
     res = run_cli("run", "--limit", "2", "--results-dir", str(results))
     assert res.returncode == 2 and "--limit is for BFCL suites; sharegpt is a load suite" in res.stderr
     assert "--num-prompts" in res.stderr and not results.exists()
+
+
+@pytest.mark.parametrize("suite", ["bfcl-v4", "bfcl"])
+def test_an_unknown_suite_is_said_first_with_limit_too(tmp_path: Path, suite: str) -> None:
+    results = tmp_path / "results"
+    res = run_cli("run", "--backend", "sim", "--suite", suite, "--limit", "2", "--results-dir", str(results))
+    assert res.returncode == 2, res.stderr
+    assert f"error: unknown suite '{suite}'; did you mean bfcl-v3?" in res.stderr, res.stderr
+    assert "is a load suite" not in res.stderr and not results.exists()
+
+
+def test_an_experiments_simulator_answers_its_bfcl_points_from_the_ground_truth(tmp_path: Path) -> None:
+    own = tmp_path / "own.jsonl"
+    own.write_text("")  # a book of the server's own (none of these questions): kept
+    path = tmp_path / "exp.yaml"
+    path.write_text(f"""schema_version: 1
+name: truth
+servers:
+  - {{name: base, backend: sim, set: {{options.ttft_ms: 5, options.itl_ms: 2}}}}
+  - {{name: own, backend: sim, set: {{options.ttft_ms: 5, options.itl_ms: 2, options.answers: {own}}}}}
+suites:
+  - suite: bfcl-v3
+    options: {{categories: [simple, java, live_multiple], data_dir: {MINI}, source: dir}}
+""")
+    res = run_cli("experiment", "run", str(path), "--results-dir", str(tmp_path / "r"), timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    said = " ".join(res.stderr.split())
+    assert "base: sim answers the BFCL points from BFCL's ground truth (sim_answers.jsonl in the cell's folder)" \
+        in said and "bfcl-v3: by construction the lightllm table scores near 100% (7 of 7 entries), the bfcl table 7 of 7" in said
+    assert "own: sim answers" not in said
+    [folder] = list((tmp_path / "r").iterdir())
+    report = json.loads(run_cli("report", str(folder), "--format", "json").stdout)
+    overall = {p["cell"]: p["bfcl_overall"] for p in report["points"]}
+    assert overall == {"base": 100.0, "own": 0.0}
+    # The book is in the cell's folder and the server was started on it, at the ITL the experiment gave it.
+    book = folder / "base" / "sim_answers.jsonl"
+    assert book.is_file() and not (folder / "own" / "sim_answers.jsonl").exists()
+    options = _options(folder / "base" / "bfcl-v3")
+    assert options["answers"] == str(book) and options["itl_ms"] == 2
+    assert _options(folder / "own" / "bfcl-v3")["answers"] == str(own)
 
 
 def test_an_interrupted_bfcl_run_names_its_own_folder_to_resume(tmp_path: Path) -> None:

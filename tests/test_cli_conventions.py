@@ -176,7 +176,7 @@ def test_compare_of_experiments_is_tables_on_the_terminal(capsys: pytest.Capture
                               regressed=True)
     row = SimpleNamespace(metric="ttft_ms_mean", baseline=40.0, candidate=160.0, verdict=verdict)
     both = ExperimentComparison("base_night", "cand_night", 0.05,
-                                points=[("srv_b", "c_4", SimpleNamespace(regressions=[row], rows=[row]))],
+                                points=[("srv_b", "c_4", SimpleNamespace(regressions=[row], rows=[row], unlike=[]))],
                                 incomplete=[("srv_c", "c_4", "failed in the candidate")])
     print_experiments(both)
     out = capsys.readouterr().out

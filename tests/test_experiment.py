@@ -139,7 +139,7 @@ def test_ctrl_c_keeps_everything_and_resume_finishes_the_rest(tmp_path: Path) ->
     ("servers: [{backend: sim}]\nload: {workloads: [burst], options: {workload: x}}", "options may not set workload"),
     ("servers: [{backend: sim, colour: red}]\nload: {workloads: [burst]}", "servers.0.colour"),
     ("servers: [{config: no-such-config}]\nload: {workloads: [burst]}", "no-such-config"),
-    ("servers: [{backend: sim}]\nload: {workloads: [burst], options: {bogus: 1}}", "unknown run option bogus"),
+    ("servers: [{backend: sim}]\nload: {workloads: [burst], options: {bogus: 1}}", "load.options.bogus: unknown run option"),
     ("servers: [{backend: sim}]\nload: {workloads: [nope]}", "unknown workload 'nope'"),
     ("servers: [{backend: sim}]\nload: {suite: nosuite, workloads: [burst]}", "unknown suite 'nosuite'"),
     ("servers: [{backend: sim}]\nsuites: [no-such-bfcl-suite]", "no-such-bfcl-suite"),
@@ -557,12 +557,13 @@ def test_compare_headline_names_regressions_and_unfinished_points_together() -> 
     from glmbench.compare.experiments import ExperimentComparison
 
     both = ExperimentComparison("base", "cand", 0.05,
-                                points=[("a", "c2", SimpleNamespace(regressions=["ttft"], rows=[]))],
+                                points=[("a", "c2", SimpleNamespace(regressions=["ttft"], rows=[], unlike=[]))],
                                 incomplete=[("b", "c2", "failed in the candidate")])
     assert both.exit_code == 1
     assert both.headline() == ("REGRESSION: 1 regressions in 1 points; "
                                "INCOMPLETE: 1 baseline point did not finish in the candidate (b c2)")
-    quiet = ExperimentComparison("base", "cand", 0.05, points=[("a", "c2", SimpleNamespace(regressions=[], rows=[]))])
+    quiet = ExperimentComparison("base", "cand", 0.05,
+                                 points=[("a", "c2", SimpleNamespace(regressions=[], rows=[], unlike=[]))])
     assert quiet.exit_code == 0 and quiet.headline() == "OK: no regression beyond 5% in 1 points"
 
 

@@ -8,12 +8,15 @@ a server.
 Against a simulator that glmbench starts, the entries are answered from BFCL's
 ground truth (:mod:`glmbench.bfcl.truth_book`, written into the run folder as
 :data:`SIM_ANSWERS`) at a short ITL, unless ``sim_answers=False``: the scores
-then check glmbench's pipeline, near 100% by construction.
+then check glmbench's pipeline, each table what the book says it scores by
+construction (the table shown first near 100%). :func:`answering_from_truth`
+does the same for an experiment's simulator, at its own ITL.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,10 +29,12 @@ from glmbench.api.progress import Progress
 from glmbench.api.serving import open_endpoint, serve
 from glmbench.backends.base import Server
 from glmbench.bfcl.categories import not_run_reason
-from glmbench.bfcl.data import load_bfcl
+from glmbench.bfcl.data import BFCLDataInfo, load_bfcl
 from glmbench.bfcl.results import summarize_run
 from glmbench.bfcl.runner import RECORDS, read_records, rescore, run_entries
 from glmbench.bfcl.suite import BFCLSuite
+from glmbench.bfcl.truth_book import TruthBook
+from glmbench.bfcl.types import BFCLEntry
 from glmbench.errors import GlmbenchError
 from glmbench.load.workload import suite_path
 from glmbench.results.schema import BFCLSummary
@@ -38,7 +43,7 @@ from glmbench.util.config_file import read_yaml, validate
 from glmbench.util.loop import run_async
 
 __all__ = ["BFCLResult", "SIM_ANSWERS", "run_bfcl", "load_bfcl_suite", "is_bfcl_suite", "resumed_suite",
-           "rescore_run"]
+           "rescore_run", "suite_entries", "answering_from_truth"]
 
 SIM_ANSWERS = "sim_answers.jsonl"
 """The answer book of BFCL's ground truth a simulator glmbench started answered from, in the run folder."""
@@ -149,24 +154,52 @@ def _without_environment(categories: list[str]) -> dict[str, str]:
     return {}
 
 
-def _answering(prepared: PreparedLaunch, entries: list, suite: BFCLSuite, book: Path,
-               progress: Progress) -> PreparedLaunch:
-    """``prepared`` answering from BFCL's ground truth, written to ``book``, where it starts a server that can (the
-    simulator; said in a note); as it is otherwise (a model, an endpoint, a config with a book of its own)."""
+def suite_entries(suite: BFCLSuite) -> tuple[list[BFCLEntry], BFCLDataInfo, dict[str, str]]:
+    """The entries a run of ``suite`` asks (at most ``limit`` per category), where they came from, and the
+    categories it cannot run here, each with the reason."""
+    not_run = {c: why for c in suite.categories if (why := not_run_reason(c))}
+    wanted = [c for c in suite.categories if c not in not_run]
+    not_run.update(_without_environment(wanted))
+    wanted = [c for c in wanted if c not in not_run]
+    entries, info = load_bfcl(wanted, suite.source, suite.data_dir)
+    not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
+    if suite.limit:
+        entries = _first_per_category(entries, suite.limit)
+    return entries, info, not_run
+
+
+def answering_from_truth(prepared: PreparedLaunch, asked: Sequence[tuple[list[BFCLEntry], BFCLSuite]], book: Path,
+                         quick: bool = True) -> tuple[PreparedLaunch, list[TruthBook]]:
+    """``prepared`` answering the entries ``asked`` (each list under the suite it is asked with) from BFCL's ground
+    truth, written to ``book``, where it starts a server that can (the simulator; ``quick``: at a short ITL), with
+    the book of each suite; as it is, and no books, otherwise (a model, an endpoint, a config with a book of its
+    own)."""
     if prepared.cfg is None or prepared.backend is None or prepared.plan is None:
-        return prepared
-    sets = prepared.backend.answer_book_sets(prepared.cfg, book)
+        return prepared, []
+    sets = prepared.backend.answer_book_sets(prepared.cfg, book, quick)
     if not sets:
-        return prepared
+        return prepared, []
     from glmbench.bfcl.truth_book import truth_book, write_truth_book
 
-    write_truth_book(book, truth_book(entries, suite))
+    books = [truth_book(entries, suite) for entries, suite in asked]
+    write_truth_book(book, [line for b in books for line in b.lines])
     # The user's own --set come last, so an ITL they chose wins.
     answering = prepare(replace(prepared.launch, sets=[*sets, *prepared.launch.sets]))
     assert answering.backend is not None and answering.cfg is not None  # as prepared's
+    return answering, books
+
+
+def _answering(prepared: PreparedLaunch, entries: list, suite: BFCLSuite, book: Path,
+               progress: Progress) -> PreparedLaunch:
+    """``prepared`` answering from BFCL's ground truth, written to ``book``, where it starts a server that can (the
+    simulator; said in a note with what each table scores by construction); as it is otherwise."""
+    answering, books = answering_from_truth(prepared, [(entries, suite)], book)
+    if not books:
+        return prepared
+    assert answering.backend is not None and answering.cfg is not None  # answering_from_truth's
     _, itl_s = answering.backend.request_seconds(answering.cfg)
-    progress.note(f"{prepared.label} answers from BFCL's ground truth ({book.name} in the run folder): scores near "
-                  f"100% by construction, a check of glmbench's pipeline, not of a model; ITL {itl_s * 1000:g} ms. "
+    progress.note(f"{prepared.label} answers from BFCL's ground truth ({book.name} in the run folder), a check of "
+                  f"glmbench's pipeline, not of a model; ITL {itl_s * 1000:g} ms; {books[0].expected()}. "
                   "glmbench bfcl --sim-answers none: its placeholder replies instead")
     return answering
 
@@ -184,14 +217,7 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
     progress = progress or Progress()
     prepared = launch if isinstance(launch, PreparedLaunch) else prepare(launch)
     api_key = api_key or os.environ.get("OPENAI_API_KEY")
-    not_run = {c: why for c in suite.categories if (why := not_run_reason(c))}
-    wanted = [c for c in suite.categories if c not in not_run]
-    not_run.update(_without_environment(wanted))
-    wanted = [c for c in wanted if c not in not_run]
-    entries, info = load_bfcl(wanted, suite.source, suite.data_dir)
-    not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
-    if suite.limit:
-        entries = _first_per_category(entries, suite.limit)
+    entries, info, not_run = suite_entries(suite)
     if prepared.endpoint and server is None:
         open_endpoint(prepared, api_key)  # probed before a result folder exists
     store = RunStore.reopen(resume) if resume else \

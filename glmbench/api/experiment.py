@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glmbench.api.bfcl_run import load_bfcl_suite, run_bfcl
+from glmbench.api.bfcl_run import SIM_ANSWERS, answering_from_truth, load_bfcl_suite, run_bfcl, suite_entries
 from glmbench.api.equivalence import run_equivalence
 from glmbench.api.experiment_file import load_experiment
 from glmbench.api.interrupted import RunInterrupted
@@ -80,6 +80,10 @@ class _QueueProgress(Progress):
         self._put("warning", self.cell, text)
 
 
+# What a BFCL suite's entries and their requests depend on (so the answers that fit them), not how fast it is asked.
+_ASKED = {"categories", "limit", "source", "data_dir", "style", "mode", "scoring", "enable_thinking"}
+
+
 class ApiLab:
     """The library layer as an experiment's cells use it (:class:`~glmbench.experiment.executors.base.Lab`)."""
 
@@ -98,6 +102,32 @@ class ApiLab:
 
     def prepare(self, launch: Launch) -> Any:
         return prepare(launch)
+
+    def answering(self, prepared: Any, cell: Cell, folder: Path, progress: Any) -> Any:
+        asked, seen = [], set()
+        for point in cell.points:
+            if point.kind != "bfcl":
+                continue
+            suite = load_bfcl_suite(point.suite or "bfcl-v3", fields=point.suite_fields)
+            what = suite.model_dump_json(include=_ASKED)  # the entries and their requests, not their pace
+            if what in seen:
+                continue
+            seen.add(what)
+            try:
+                entries, _, _ = suite_entries(suite)
+            except GlmbenchError:
+                continue  # its data is not here: the point fails with that reason when it runs
+            asked.append((entries, suite))
+        if not asked:
+            return prepared
+        # The server keeps its own timing: the cell's load points measure it, and the BFCL points' latency too.
+        answering, books = answering_from_truth(prepared, asked, folder / SIM_ANSWERS, quick=False)
+        if books:
+            expected = "; ".join(f"{suite.name}: {book.expected()}" for (_, suite), book in zip(asked, books))
+            progress.note(f"{cell.label}: {prepared.label} answers the BFCL points from BFCL's ground truth "
+                          f"({SIM_ANSWERS} in the cell's folder), a check of glmbench's pipeline, not of a model; "
+                          f"{expected}. A server given options.answers keeps its own")
+        return answering
 
     def serve(self, prepared: Any, log: Path, api_key: str | None, progress: Any) -> AbstractContextManager[Server]:
         return serve(prepared, log, api_key, progress)

@@ -95,9 +95,11 @@ def redacted_config(cfg: BackendConfig) -> dict[str, Any]:
 class BackendDescription:
     """One backend config as ``glmbench backends`` lists it: where it would launch, what was found, the command.
 
-    ``hint``: the next step when the backend is not found (the installation's
-    own, else the backend's install hint). ``command``: the exact launch line,
-    or None with ``command_problem`` saying why the config cannot launch.
+    ``where``: where it was looked for (the interpreter or executable, or the
+    container image). ``hint``: the next step when the backend is not found
+    (the installation's own, else the backend's install hint). ``command``: the
+    exact launch line, or None with ``command_problem`` saying why the config
+    cannot launch and ``command_hint`` what to do about it.
     """
 
     backend: str
@@ -108,6 +110,8 @@ class BackendDescription:
     hint: str | None = None
     command: str | None = None
     command_problem: str | None = None
+    where: str | None = None
+    command_hint: str | None = None
 
 
 def describe_backends(configs: Sequence[str] = (), sets: Sequence[str] = ()) -> list[BackendDescription]:
@@ -130,14 +134,14 @@ def describe_backends(configs: Sequence[str] = (), sets: Sequence[str] = ()) -> 
     for cfg, name in [*shipped, *map(load, configs)]:
         backend = get_backend(cfg.backend)
         installed = find_installation(backend, cfg)
-        command = problem = None
+        command = problem = fix = None
         try:
             command = plan_launch(backend, cfg.model_copy(update={"port": cfg.port or 8000})).describe()
         except GlmbenchError as exc:
-            problem = exc.message
+            problem, fix = exc.message, exc.hint
         rows.append(BackendDescription(
             backend=backend.name, config=name, found=installed.found, version=installed.version,
             problem=None if installed.found else installed.problem,
             hint=None if installed.found else installed.hint or backend.install_hint,
-            command=command, command_problem=problem))
+            command=command, command_problem=problem, where=installed.where, command_hint=fix))
     return rows

@@ -132,10 +132,11 @@ class Backend(Protocol):
         """``cfg`` with a settings file of this backend's own over its options (``--sim-config``), ``sets`` last."""
         ...
 
-    def answer_book_sets(self, cfg: BackendConfig, book: Path) -> list[str]:
+    def answer_book_sets(self, cfg: BackendConfig, book: Path, quick: bool = True) -> list[str]:
         """``--set`` items, applied before the user's own, under which a server of ``cfg`` answers tool-calling
-        requests from the answer book ``book`` (:mod:`glmbench.sim.answers`), quickly; none for a server with a
-        model of its own, or one that ``cfg`` already gives a book."""
+        requests from the answer book ``book`` (:mod:`glmbench.sim.answers`), quickly unless ``quick`` is False
+        (an experiment's server keeps the timing its load points measure); none for a server with a model of its
+        own, or one that ``cfg`` already gives a book."""
         ...
 
 
@@ -224,7 +225,7 @@ class BaseBackend:
         raise GlmbenchError(f"a settings file (--sim-config) is for the simulator; {self.name} takes none",
                             "drop --sim-config, or run --backend sim")
 
-    def answer_book_sets(self, cfg: BackendConfig, book: Path) -> list[str]:
+    def answer_book_sets(self, cfg: BackendConfig, book: Path, quick: bool = True) -> list[str]:
         return []  # a model answers for itself
 
 

@@ -33,6 +33,9 @@ class Launch:
     endpoint: str | None = None
     model: str | None = None
     sim_settings: Path | None = None
+    set_origins: dict[str, str] = field(default_factory=dict)
+    """Where each override key was given when not by ``--set`` (an experiment file's ``servers.0.set``): errors
+    name it there."""
 
 
 def options_model(backend: str) -> type[BaseModel] | None:
@@ -50,7 +53,9 @@ def check_endpoint(url: str, option: str = "--endpoint") -> str:
     parts = urlsplit(url)
     if parts.scheme in ("http", "https") and parts.netloc:
         return url
-    fixed = f"http://{url}" if "://" not in url else "http://HOST:PORT/v1"
+    fixed = f"http://{url.rstrip('/')}" if "://" not in url else "http://HOST:PORT/v1"
+    if not urlsplit(fixed).path.endswith("/v1"):  # the API root: a bare host and port would fail next at /models
+        fixed += "/v1"
     raise GlmbenchError(f"{option} {url}: the URL needs http:// (or https://) and a host",
                         f"write {option} {fixed}")
 
@@ -58,13 +63,14 @@ def check_endpoint(url: str, option: str = "--endpoint") -> str:
 def resolve_config(launch: Launch) -> BackendConfig:
     """The backend config of a launch: ``--config``, else the backend's default, with ``--set`` and ``--model``."""
     if launch.config:
-        cfg = load_backend_config(launch.config, launch.sets, launch.model, options_model)
+        cfg = load_backend_config(launch.config, launch.sets, launch.model, options_model, launch.set_origins)
         if launch.backend and launch.backend != cfg.backend:
             raise GlmbenchError(f"--backend {launch.backend} but {launch.config} is a {cfg.backend} config",
                                 "drop --backend, or pass a config of that backend")
     else:
         backend = get_backend(launch.backend or "sim")
-        cfg = load_backend_config(backend.default_config, launch.sets, launch.model, options_model)
+        cfg = load_backend_config(backend.default_config, launch.sets, launch.model, options_model,
+                                  launch.set_origins)
     if launch.sim_settings:
         cfg = get_backend(cfg.backend).with_settings_file(cfg, launch.sim_settings, launch.sets)
     return cfg

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +29,13 @@ __all__ = ["LaunchSpec", "NodeRank", "BackendConfig", "load_backend_config", "ap
 
 # The model of a backend's ``options`` (the simulator's settings), by backend name; None where they are free-form.
 OptionsModel = Callable[[str], type[BaseModel] | None]
+
+
+def _set_name(item: str, origins: Mapping[str, str] | None) -> str:
+    """How an error names the override ``KEY=VALUE``: as the ``--set`` the user typed, or, for a key ``origins``
+    places in a file, as that field and the key (``servers.0.set: options.itl_ms``)."""
+    key = item.partition("=")[0].strip()
+    return f"{origins[key]}: {key}" if origins and key in origins else f"--set {item}"
 
 
 class _Strict(BaseModel):
@@ -170,17 +177,20 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _unknown_key(item: str, head: str, name: str, known: Sequence[str], owner: str) -> GlmbenchError:
+def _unknown_key(named: str, head: str, name: str, known: Sequence[str], owner: str) -> GlmbenchError:
     """``--set HEAD.NAME=VALUE`` where ``HEAD`` has no ``NAME``: the key as typed, the likely one, the valid ones."""
     meant = closest(name, known)
-    return GlmbenchError(f"--set {item}: {owner} {name!r}" + (f"; did you mean {head}.{meant}?" if meant else ""),
+    return GlmbenchError(f"{named}: {owner} {name!r}" + (f"; did you mean {head}.{meant}?" if meant else ""),
                          f"valid keys under {head}.: {', '.join(known)}")
 
 
 def check_set_keys(items: Sequence[str], backend: str | None = None,
-                   options_model: OptionsModel | None = None) -> None:
+                   options_model: OptionsModel | None = None, origins: Mapping[str, str] | None = None) -> None:
     """Every ``--set KEY=VALUE`` names a field of a backend config (or of ``backend``'s options), before any is
-    applied: a typo names the key the user wrote, the one they likely meant and the valid ones, not the file."""
+    applied: a typo names the key the user wrote, the one they likely meant and the valid ones, not the file.
+
+    ``origins`` places keys given in a file rather than by ``--set`` (an experiment's ``servers.0.set``): their
+    errors name that field."""
     options = options_model(backend) if options_model and backend else None
     option_names = [n for n in options.model_fields if n != "model"] if options else []
     fields = list(BackendConfig.model_fields)
@@ -189,13 +199,15 @@ def check_set_keys(items: Sequence[str], backend: str | None = None,
         if not sep or not key:
             continue  # not KEY=VALUE: apply_overrides says how to write it
         head, _, rest = key.partition(".")
+        named = _set_name(item, origins)
         if head not in fields:
             if head in option_names:
-                raise GlmbenchError(f"--set {item}: {head} is one of {backend}'s options, not a field of the config",
-                                    f"write --set options.{head}={value}")
+                raise GlmbenchError(f"{named}: {head} is one of {backend}'s options, not a field of the config",
+                                    f"write options.{head} instead" if origins and key in origins
+                                    else f"write --set options.{head}={value}")
             near_option = closest(key, option_names)
             meant = closest(key, fields) or (f"options.{near_option}" if near_option else None)
-            raise GlmbenchError(f"--set {item}: a backend config has no field {head!r}"
+            raise GlmbenchError(f"{named}: a backend config has no field {head!r}"
                                 + (f"; did you mean {meant}?" if meant else ""),
                                 f"valid keys: {', '.join(fields)}"
                                 + (f"; {backend}'s options as options.KEY" if option_names else ""))
@@ -203,10 +215,10 @@ def check_set_keys(items: Sequence[str], backend: str | None = None,
         if not sub:
             continue
         if head == "options" and options is not None and sub not in option_names:
-            raise _unknown_key(item, head, sub, option_names, f"{backend} has no option")
+            raise _unknown_key(named, head, sub, option_names, f"{backend} has no option")
         nested = _model_of(BackendConfig.model_fields[head].annotation)
         if nested is not None and sub not in nested.model_fields:
-            raise _unknown_key(item, head, sub, list(nested.model_fields), f"{head} has no field")
+            raise _unknown_key(named, head, sub, list(nested.model_fields), f"{head} has no field")
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -252,41 +264,45 @@ def _config_data(path: Path) -> Any:
     return copy.deepcopy(_PARSED[key])
 
 
-def _given_by(items: Sequence[str]) -> Callable[[tuple[Any, ...]], str | None]:
-    """For a validation error's field path, the ``--set`` that wrote it (``--set tp=0``), if one did."""
+def _given_by(items: Sequence[str], origins: Mapping[str, str] | None = None) -> Callable[[tuple[Any, ...]], str | None]:
+    """For a validation error's field path, the ``--set`` that wrote it (``--set tp=0``), if one did (named where
+    ``origins`` places it: :func:`_set_name`)."""
     keys = {tuple(item.partition("=")[0].strip().split(".")): item for item in items}
 
     def given(loc: tuple[Any, ...]) -> str | None:
         path = tuple(str(p) for p in loc)
         found = [item for key, item in keys.items() if path[:len(key)] == key or key[:len(path)] == path]
-        return f"--set {found[-1]}" if found else None
+        return _set_name(found[-1], origins) if found else None
 
     return given
 
 
 def load_backend_config(name_or_path: str, overrides: list[str] | None = None,
-                        model: str | None = None, options_model: OptionsModel | None = None) -> BackendConfig:
+                        model: str | None = None, options_model: OptionsModel | None = None,
+                        origins: Mapping[str, str] | None = None) -> BackendConfig:
     """Read a backend config, apply ``--set`` and ``--model``, validate.
 
     ``options_model`` gives a backend's options model, so that ``--set options.KEY`` is checked
-    against it too; a bad ``--set`` is named as the user wrote it, never as the file's field.
+    against it too; a bad ``--set`` is named as the user wrote it, never as the file's field, or, for a key
+    ``origins`` places in a file (an experiment's ``servers.0.set``), as that field and the key.
     """
     path = config_path(name_or_path)
     data = _config_data(path) or {}
     if not isinstance(data, dict) or "backend" not in data:
         raise GlmbenchError(f"{path} is not a backend config (no 'backend' key)", "see configs/vllm.yaml for the shape")
     sets = list(overrides or [])
-    check_set_keys(sets, str(data["backend"]), options_model)
+    check_set_keys(sets, str(data["backend"]), options_model, origins)
     apply_overrides(data, sets)
     if model:
         data["model"] = model
-    given = _given_by(sets)
+    given = _given_by(sets, origins)
+    fix = "fix the value named above" if origins else "fix the --set value"
     try:
         cfg = BackendConfig.model_validate(data)
     except ValidationError as exc:
         by_set = all(given(tuple(err["loc"])) for err in exc.errors())
-        raise GlmbenchError(validation_message(exc, str(path), given),
-                            "fix the --set value" if by_set else "fix the field named above") from None
+        raise GlmbenchError(validation_message(exc, str(path), given, BackendConfig),
+                            fix if by_set else "fix the field named above") from None
     options = options_model(cfg.backend) if options_model else None
     if options is not None and any(given(("options", key)) for key in cfg.options):
         # The backend checks its settings before it starts; a bad value a --set gave is named now, as typed.
@@ -295,5 +311,5 @@ def load_backend_config(name_or_path: str, overrides: list[str] | None = None,
         except ValidationError as exc:
             if all(given(("options", *err["loc"])) for err in exc.errors()):
                 raise GlmbenchError(validation_message(exc, str(path), lambda loc: given(("options", *loc))),
-                                    "fix the --set value") from None
+                                    fix) from None
     return cfg

@@ -3,33 +3,41 @@
 A BFCL run against glmbench's simulator measures nothing about a model (it has
 none); what it can check is the pipeline around one: requests, the server's
 tool-call streaming, decoding, both rule sets, latency under load. With this
-book (:mod:`glmbench.sim.answers`) a correct pipeline scores near 100% by
-construction, so a drop is a glmbench or dialect bug, not noise.
+book (:mod:`glmbench.sim.answers`) a correct pipeline scores what the book says
+each table scores by construction (:meth:`TruthBook.expected`), so a drop is a
+glmbench or dialect bug, not noise.
 
 One line per request the simulator will see that has calls to give, keyed as
 the simulator keys it (:func:`~glmbench.sim.answers.request_key`):
 
 - a single-turn entry: the request :func:`~glmbench.bfcl.requests.prepare` makes,
-  answered with the first acceptable value of every parameter (and of every key
-  of a dict value) that the ground truth does not let be omitted. Where the
-  request declares a Java or JavaScript parameter as a string (BFCL's own style
-  does, with a type hint), the value is written as that language's expression,
-  as BFCL's converters read it back (:mod:`glmbench.bfcl.java_js`). Entries with
-  no ground truth (irrelevance, rest, sql) get no line: the simulator's plain
-  text, no call, is what they expect.
+  answered with its ground truth read as every rule set that scores the entry
+  passes: one acceptable value of every parameter (and, at every level, of every
+  key of a dict value), Java and JavaScript values written as that language's
+  expressions where BFCL's converters read them back as they were
+  (:mod:`glmbench.bfcl.java_js`). The rule sets do not always agree: LightLLM's
+  script compares a dict with its lists of allowed values as written, wants
+  every key (optional ones too) and Java/JavaScript values as JSON; BFCL's
+  checker wants one value, an optional key it does not know left out, and those
+  values as text. Where no reading passes both, the book answers as the suite's
+  own rules (``scoring``, the table shown first) want, and counts the entries
+  the other table cannot pass, with why. An entry with no ground truth gets no
+  line where the simulator's plain text, no call, is what it expects
+  (irrelevance, rest), else a call of the first tool offered (relevance).
 - a multi-turn entry: the first request of each turn with ground-truth calls,
   keyed on the user messages and tool results so far, the results those calls
-  give on the entry's own environment (BFCL's simulated APIs). A few entries
-  (a base entry and its long-context twin) open with the same words and tools
-  and want different calls: one book cannot tell them apart, so those score
-  below 100%.
+  give on the entry's own environment (BFCL's simulated APIs).
+
+Two entries whose requests have the same key (the same words and tools) and
+want different calls get the later one's answer (the simulator keeps the last
+line of a key): the earlier one is counted as one the book cannot pass.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,36 +45,68 @@ from glmbench.bfcl.categories import traits
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
 
-__all__ = ["truth_book", "write_truth_book"]
+__all__ = ["TruthBook", "truth_book", "write_truth_book"]
 
-# Java and JavaScript parameters are declared as strings (BFCL sends a type hint): a model answers them as text.
+# BFCL's checker reads Java and JavaScript values as text (its requests declare them strings, with a type hint).
 _TEXT_ARGUMENTS = ("java", "javascript")
 
 
 @dataclass(frozen=True)
 class _Reading:
-    """One way of reading a possible answer as a call. BFCL's checker unwraps a dict's keys as possible answers in
-    turn and lets ``""`` mark a parameter that may be omitted; LightLLM's script compares a dict as written and
-    wants every key: each rule set passes the calls one reading makes."""
+    """One way of reading a possible answer as a call, where the rule sets read it differently: the book sends
+    the first reading that every rule set scoring the entry passes, where one does.
+
+    ``unwrap``: a dict's values (at every level) as one allowed value each, BFCL's meaning of a possible answer;
+    else as written, lists of allowed values (LightLLM's script compares a dict so). ``text``: Java and
+    JavaScript values as the language's expressions (BFCL's converters read them back), else as JSON values.
+    ``omit``: a parameter that may be left out (``""`` among its values) is left out when it has no other value
+    (``"empty"``), always (``"optional"``), or sent as ``""`` when it has no other (``"send"``)."""
 
     unwrap: bool
-    omit: bool
+    text: bool
+    omit: str
+
+    def distance(self, other: _Reading) -> int:
+        """In how many ways ``other`` reads the answer otherwise."""
+        return (self.unwrap != other.unwrap) + (self.text != other.text) + (self.omit != other.omit)
+
+    def wanted(self, other: _Reading) -> str:
+        """What rules that pass ``other``'s calls and not these want otherwise, in words after a count."""
+        if self.unwrap != other.unwrap:
+            return ("where its rules want one of a dict's allowed values, not the lists" if other.unwrap
+                    else "where its rules want a dict's lists of allowed values as written")
+        if self.text != other.text:
+            return f"where its rules want Java/JavaScript values as {'text' if other.text else 'JSON values'}"
+        sent = other.omit == "send" or (other.omit == "empty" and self.omit == "optional")
+        return f"where its rules want an optional parameter {'sent' if sent else 'left out'}"
 
 
-_READINGS = (_Reading(True, True), _Reading(False, True), _Reading(True, False), _Reading(False, False))
+_NO_READING = "where no answer to the request as sent passes its rules"
+_RENAMED = "where the request sent a tool it calls under another name (its '.' as '_')"
+_SAME_QUESTION = "with the question and tools of another entry that wants other calls"
+_CALL_OR_NONE = "where its rules want a call or none, as the other rules do not"
+
+
+def _readings(text_first: bool) -> list[_Reading]:
+    """Every reading, BFCL's meaning first; Java/JavaScript values first as the request declares them."""
+    return [_Reading(unwrap, text, omit) for unwrap in (True, False) for text in (text_first, not text_first)
+            for omit in ("empty", "optional", "send")]
 
 
 def _first_value(values: list[Any], reading: _Reading) -> tuple[Any, bool]:
     """The first acceptable value that is not BFCL's "may be omitted" marker (``""``), and whether the parameter is
-    sent (one with no other value is left out, or, when the reading does not omit, sent as ``""``)."""
+    sent (one with no other value is left out, or, when the reading sends it, sent as ``""``)."""
+    if reading.omit == "optional" and "" in values:
+        return "", False
     for value in values:
         if value != "":
             return (_chosen(value, reading) if reading.unwrap else value), True
-    return "", not reading.omit
+    return "", reading.omit == "send"
 
 
 def _chosen(value: Any, reading: _Reading) -> Any:
-    """A value whose dicts (alone or in a list) are possible answers in turn, ``{key: [values]}``, with one chosen."""
+    """A value whose dicts (alone or in a list) are possible answers in turn, ``{key: [values]}``, with one value
+    chosen at every level."""
     if isinstance(value, dict):
         out = {}
         for key, values in value.items():
@@ -124,74 +164,121 @@ def _property_types(function: dict[str, Any]) -> dict[str, tuple[str, str | None
             if isinstance(p, dict)}
 
 
-def _sent_as_text(tools: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """The parameters each tool of a request declares as strings, by the tool's sent name."""
-    out = {}
-    for tool in tools:
-        fn = tool.get("function", tool)
-        properties = (fn.get("parameters") or {}).get("properties") or {}
-        out[fn.get("name", "")] = {n for n, p in properties.items() if isinstance(p, dict) and p.get("type") == "string"}
-    return out
+def _sent_as_text(tools: list[dict[str, Any]]) -> bool:
+    """Whether a request declares every parameter of its tools a string (BFCL's style does for Java and
+    JavaScript, with a type hint): a model then answers them as text."""
+    properties = [p for tool in tools for p in ((tool.get("function", tool).get("parameters") or {})
+                                                 .get("properties") or {}).values()]
+    return bool(properties) and all(isinstance(p, dict) and p.get("type") == "string" for p in properties)
 
 
 def _calls(entry: BFCLEntry, prepared: Any, reading: _Reading) -> list[dict[str, Any]]:
     """The ground truth's calls as the server would send them (sent names), read one way."""
     assert entry.ground_truth  # entries without one get no line
     sent_as = {original: sent for sent, original in prepared.names.items()}
-    as_text = _sent_as_text(prepared.tools) if entry.category in _TEXT_ARGUMENTS else {}
+    language = entry.category if entry.category in _TEXT_ARGUMENTS and reading.text else None
     declared = {f.get("name"): _property_types(f) for f in entry.function}
     calls = []
     for call in entry.ground_truth:
         [(name, params)] = call.items()
-        sent = sent_as.get(name, name)
         arguments = {}
         for param, values in params.items():
             value, keep = _first_value(values, reading)
             if keep:
-                if param in as_text.get(sent, ()):
+                if language:
                     type_hint, items_type = declared.get(name, {}).get(param, ("", None))
-                    value = _as_text(value, type_hint, items_type, entry.category)
+                    value = _as_text(value, type_hint, items_type, language)
                 arguments[param] = value
-        calls.append({"name": sent, "arguments": arguments})
+        calls.append({"name": sent_as.get(name, name), "arguments": arguments})
     return calls
 
 
-def _single_turn(entry: BFCLEntry, suite: BFCLSuite) -> dict[str, Any] | None:
-    """The line answering ``entry``: the first reading of its ground truth that the suite's own rules (its
-    ``scoring``, the table shown first; where they do not score the category, the first rules that do) pass, else
-    the first. Without a ground truth, none where plain text passes (irrelevance), else a call of the first tool
-    offered where that passes (relevance: any call does)."""
+@dataclass
+class _Answered:
+    """An entry's answers (each request's key and calls; no calls: the simulator's plain text answers it), the
+    rule sets that score the entry, and why each of those that the answers cannot pass cannot (by name)."""
+
+    answers: list[tuple[str, list[dict[str, Any]]]]
+    scored: list[str]
+    short: dict[str, str] = field(default_factory=dict)
+    check: Any = None  # calls -> the names of the scoring rule sets they pass (single-turn entries)
+
+
+def _single_turn(entry: BFCLEntry, suite: BFCLSuite) -> _Answered:
+    """The line answering ``entry``: the first reading of its ground truth that every rule set scoring it
+    passes; where the rule sets want different answers, the first that the suite's own rules pass (its
+    ``scoring``, the table shown first; where they do not score the category, the first rules that do), else
+    the first. Without a ground truth: no call (plain text), or a call of the first tool offered (relevance:
+    any call does), chosen the same way."""
     from glmbench.bfcl.registry import get_rule_set, rule_sets
-    from glmbench.bfcl.requests import decoded, prepare
+    from glmbench.bfcl.requests import decode, prepare
     from glmbench.sim.answers import request_key
 
     prepared = prepare(entry, suite, "")
     key = request_key(prepared.body, prepared.endpoint == "chat")
+    scoring = [r for r in rule_sets() if entry.category not in r.unscored]
     if key is None:
-        return None
-    scoring = [get_rule_set(suite.scoring), *rule_sets()]
-    rules = next((r for r in scoring if entry.category not in r.unscored), scoring[0])
+        return _Answered([], [r.name for r in scoring])
+    first = get_rule_set(suite.scoring)
+    first = first if first in scoring else (scoring[0] if scoring else first)
 
-    def passes(calls: list[dict[str, Any]]) -> bool:
-        return rules.check(entry, {**decoded(calls, None), "names": prepared.names}).ok
+    def passes(calls: list[dict[str, Any]]) -> set[str]:
+        # As the run reads the reply: sent as the simulator sends it, decoded as a record's response is.
+        reply = decode(prepared.endpoint, _served(calls, prepared.endpoint == "chat"), prepared.tools,
+                       suite.enable_thinking)
+        record = {**reply, "names": prepared.names}
+        return {r.name for r in scoring if r.check(entry, record).ok}
 
+    candidates = _candidates(entry, prepared)
+    passed = [passes(calls) for _, calls in candidates]
+    names = {r.name for r in scoring}
+    index = next((i for i, p in enumerate(passed) if p == names), None)
+    if index is None:
+        index = next((i for i, p in enumerate(passed) if first.name in p), 0)
+    chosen, calls = candidates[index]
+    short = {}
+    for name in sorted(names - passed[index]):
+        others = [r for (r, _), p in zip(candidates, passed) if name in p]
+        readings = [r for r in others if r is not None]
+        if not others:
+            called = {n for c in entry.ground_truth or [] for n in c}
+            short[name] = _RENAMED if called & set(prepared.names.values()) else _NO_READING
+        elif chosen is None or len(readings) < len(others):
+            short[name] = _CALL_OR_NONE
+        else:
+            short[name] = chosen.wanted(min(readings, key=chosen.distance))
+    return _Answered([(key, calls)], [r.name for r in scoring], short, passes)
+
+
+def _served(calls: list[dict[str, Any]], chat: bool) -> dict[str, Any]:
+    """The response the simulator gives with ``calls`` from its book: tool calls with JSON arguments (chat), or
+    GLM-4.7 text (a raw completion, prompt mode), which glmbench's parser reads back by the tools' types."""
+    from glmbench.sim.answers import Answer
+
+    answer = Answer(calls)
+    if chat:
+        tool_calls = [{"function": {"name": name, "arguments": arguments}} for name, arguments in answer.calls_json()]
+        return {"choices": [{"message": {"content": None, "tool_calls": tool_calls}}]}
+    return {"choices": [{"text": answer.glm_text()}]}
+
+
+def _candidates(entry: BFCLEntry, prepared: Any) -> list[tuple[_Reading | None, list[dict[str, Any]]]]:
+    """The answers to try, each with the reading that gave it (None: not a reading of a ground truth), in order of
+    preference: every reading of the ground truth; without one, no call, then a call of the first tool offered."""
     if not entry.ground_truth:
-        if passes([]) or not prepared.tools:
-            return None
-        any_call = [{"name": prepared.tools[0].get("function", {}).get("name", ""), "arguments": {}}]
-        return {"key": key, "tool_calls": any_call} if passes(any_call) else None
-    tried: list[list[dict[str, Any]]] = []
-    for reading in _READINGS:
+        tools = prepared.tools
+        return [(None, []), *([(None, [{"name": tools[0].get("function", {}).get("name", ""), "arguments": {}}])]
+                              if tools else [])]
+    candidates: list[tuple[_Reading | None, list[dict[str, Any]]]] = []
+    for reading in _readings(_sent_as_text(prepared.tools)):
         calls = _calls(entry, prepared, reading)
-        if calls in tried:
-            continue
-        if passes(calls):
-            return {"key": key, "tool_calls": calls}
-        tried.append(calls)
-    return {"key": key, "tool_calls": tried[0]}
+        if all(calls != c for _, c in candidates):
+            candidates.append((reading, calls))
+    return candidates
 
 
-def _multi_turn(entry: Any, modules: Any) -> list[dict[str, Any]]:
+def _multi_turn(entry: Any, modules: Any) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each turn's first request with ground-truth calls: its key and those calls."""
     from glmbench.bfcl.convert import bfcl_tools
     from glmbench.bfcl.multi_turn.conversation import turn_functions, turn_messages
     from glmbench.bfcl.multi_turn.environment import Scenario, new_environment
@@ -213,16 +300,55 @@ def _multi_turn(entry: Any, modules: Any) -> list[dict[str, Any]]:
             names = list((documents.get(parsed.name, {}).get("parameters") or {}).get("properties") or {})
             calls.append((parsed.name, {**dict(zip(names, parsed.args)), **(parsed.kwargs or {})}))
         offered = [t["function"]["name"] for t in bfcl_tools(turn_functions(entry, turn), entry.category).tools]
-        lines.append({"key": question_key(conversation_text(parts, turn > 0), offered),
-                      "tool_calls": [{"name": name, "arguments": arguments} for name, arguments in calls]})
+        lines.append((question_key(conversation_text(parts, turn > 0), offered),
+                      [{"name": name, "arguments": arguments} for name, arguments in calls]))
         parts += [e.result for e in execute_calls(env, list(calls))]
     return lines
 
 
-def truth_book(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> list[dict[str, Any]]:
-    """The answer book's lines (``{"key", "tool_calls"}``) that answer ``entries``, asked under ``suite``, with
-    their ground truth. Multi-turn entries need BFCL's simulated APIs (the cached wheel), as their run does."""
-    lines: list[dict[str, Any]] = []
+@dataclass
+class TruthBook:
+    """An answer book of BFCL's ground truth: its lines, and what each rule set's table scores on it by
+    construction (a correct pipeline scores exactly that; less is a glmbench or dialect bug)."""
+
+    lines: list[dict[str, Any]]
+    first: str
+    """The rule set whose table is shown first (the suite's ``scoring``): where the rule sets want different
+    answers, the book gives the one its rules pass."""
+    scored: dict[str, int]
+    """Rule set -> the entries it scores."""
+    short: dict[str, dict[str, int]]
+    """Rule set -> why -> the entries that no answer of the book can pass under its rules."""
+
+    def passes(self, rules: str) -> int:
+        """The entries ``rules`` passes by construction."""
+        return self.scored.get(rules, 0) - sum(self.short.get(rules, {}).values())
+
+    def expected(self) -> str:
+        """What each table scores by construction, in words: the table shown first, then the others, each below
+        its count with why."""
+        parts = []
+        for name in sorted(self.scored, key=lambda n: n != self.first):
+            total, passed = self.scored[name], self.passes(name)
+            if not total:
+                continue
+            why = "; ".join(f"{n} {reason}" for reason, n in sorted(self.short.get(name, {}).items(),
+                                                                    key=lambda item: -item[1]))
+            if name == self.first and passed >= 0.95 * total:
+                parts.append(f"the {name} table scores near 100% ({passed} of {total} entries"
+                             f"{': ' + why if why else ''})")
+            else:
+                parts.append(f"the {name} table {passed} of {total}{f' ({why})' if why else ''}")
+        return "by construction " + ", ".join(parts)
+
+
+def truth_book(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> TruthBook:
+    """The answer book (lines ``{"key", "tool_calls"}``) that answers ``entries``, asked under ``suite``, with
+    their ground truth, and what each table scores on it. Multi-turn entries need BFCL's simulated APIs (the
+    cached wheel), as their run does."""
+    from glmbench.bfcl.registry import rule_sets
+
+    answered: list[_Answered] = []
     modules = None
     for entry in entries:
         if traits(entry.category).multi_turn:
@@ -230,14 +356,33 @@ def truth_book(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> list[dict[str,
                 from glmbench.bfcl.multi_turn.environment import BFCLModules
 
                 modules = BFCLModules()
-            lines += _multi_turn(entry, modules)
-        elif (line := _single_turn(entry, suite)) is not None:
-            lines.append(line)
-    return lines
+            scoring = [r.name for r in rule_sets() if entry.category not in r.unscored]
+            answered.append(_Answered(_multi_turn(entry, modules), scoring))
+        else:
+            answered.append(_single_turn(entry, suite))
+    lines = [{"key": key, "tool_calls": calls} for a in answered for key, calls in a.answers if calls]
+    # The simulator keeps the last line of a key: an entry whose own answer another entry's replaces (the same
+    # words and tools, other calls) gets that one, which passes it only by chance.
+    last = {line["key"]: line["tool_calls"] for line in lines}
+    for a in answered:
+        replaced = [last.get(key, []) for key, calls in a.answers if last.get(key, []) != calls]
+        if replaced:
+            passing = a.check(replaced[0]) if a.check is not None else set()
+            for name in a.scored:
+                if name not in passing:
+                    a.short.setdefault(name, _SAME_QUESTION)
+    scored: dict[str, int] = {}
+    short: dict[str, dict[str, int]] = {}
+    for a in answered:
+        for name in a.scored:
+            scored[name] = scored.get(name, 0) + 1
+        for name, why in a.short.items():
+            short.setdefault(name, {})[why] = short.get(name, {}).get(why, 0) + 1
+    return TruthBook(lines, suite.scoring, scored, short)
 
 
 def write_truth_book(path: Path, lines: Sequence[dict[str, Any]]) -> None:
-    """Write the lines of :func:`truth_book` as the JSON Lines file the simulator reads (``options.answers``); a
+    """Write the lines of a :class:`TruthBook` as the JSON Lines file the simulator reads (``options.answers``); a
     failure to write is a user error naming the file."""
     from glmbench.results.store import replace_file
 

@@ -139,8 +139,9 @@ def bfcl(
     resume: Annotated[Optional[Path], typer.Option(help="A BFCL result folder to finish (entries answered are "
                                                    "kept).")] = None,
     sim_answers: Annotated[_SimAnswers, typer.Option(help="A simulator glmbench starts (--backend sim): answer from "
-                                                     "BFCL's ground truth at a 1 ms ITL (truth: scores near 100% by "
-                                                     "construction, a check of the pipeline) or stream its "
+                                                     "BFCL's ground truth at a 1 ms ITL (truth: the table shown "
+                                                     "first scores near 100% by construction, a check of the "
+                                                     "pipeline) or stream its "
                                                      "placeholder replies (none).")] = _SimAnswers.truth,
     format: FormatOption = "table",
     quiet: QuietOption = False,

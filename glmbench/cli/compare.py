@@ -16,7 +16,9 @@ _FORMATS = ("table", "md", "json")
 
 
 def compare(
-    baseline: Annotated[Path, typer.Argument(help="A result folder, or a folder of repeats of one config.")],
+    baseline: Annotated[Path, typer.Argument(help="A result folder, a folder of repeats of one config, a published "
+                                             "reference table (results/reference/lightllm-4xh200), or an experiment "
+                                             "folder (then the candidate is one too).")],
     candidate: Annotated[Path, typer.Argument(help="The same, for the run under test.")],
     max_regression: Annotated[str, typer.Option(help="Largest change in the worse direction allowed, e.g. 5%.")] = "5%",
     metric: Annotated[Optional[list[str]], typer.Option(
@@ -72,22 +74,34 @@ def history(
     if format not in _FORMATS:
         raise GlmbenchError(f"unknown history format {format!r}", f"use one of {', '.join(_FORMATS)}")
     points, skipped = collect(results_dir, metric, workload)
+    # A run whose workload differs from its series' first is marked *, and says how.
+    differ = any(p.differs for p in points)
+    note = ("* this run's workload differs from its series' first run's (the last column says how): its value is "
+            "not like for like with the trend's start")
     if format == "json":
         typer.echo(json.dumps([p.__dict__ for p in points], indent=2))
     elif format == "md":
-        lines = [f"| run | started | backend | config | point | {metric} |", "|---|---|---|---|---|---:|"]
+        extra = (" workload vs the first run |", "---|") if differ else ("", "")
+        lines = [f"| run | started | backend | config | point | {metric} |{extra[0]}", f"|---|---|---|---|---|---:|{extra[1]}"]
+        mark = md_text(" *")
         lines += [f"| {md_text(p.run_id)} | {md_text(p.started_at)} | {md_text(p.backend)} | {md_text(p.config)} "
-                  f"| {md_text(p.point)} | {p.shown()} |" for p in points]
-        typer.echo("\n".join(lines))
+                  f"| {md_text(p.point)} | {p.shown()}{mark if p.differs else ''} |"
+                  + (f" {md_text(p.differs or '')} |" if differ else "") for p in points]
+        typer.echo("\n".join(lines + (["", md_text(note)] if differ else [])))
     else:
-        from rich.table import Table
+        from glmbench.util.fitted_table import Column, FittedTable
 
-        table = Table(title=rich_text(f"{metric}, {workload}"))
-        for name in ("run", "started", "backend", "config", "point", metric):
-            table.add_column(name, justify="right" if name == metric else "left")
-        for p in points:
-            table.add_row(*(rich_text(v) for v in (p.run_id, p.started_at, p.backend, p.config, p.point)), p.shown())
-        safe_console(width=160).print(table)
+        headers = ["run", "started", "backend", "config", "point", metric] + (["workload vs the first run"] if differ
+                                                                               else [])
+        columns = [Column(h, "right" if h == metric else "left", words=h == "workload vs the first run")
+                   for h in headers]
+        rows = [[*(rich_text(v) for v in (p.run_id, p.started_at, p.backend, p.config, p.point)),
+                 p.shown() + (" *" if p.differs else ""), *([rich_text(p.differs or "")] if differ else [])]
+                for p in points]
+        console = safe_console(width=160)
+        console.print(FittedTable(rich_text(f"{metric}, {workload}"), columns, rows, title_justify="center"))
+        if differ:
+            console.print(note)
     if skipped:
         typer.echo(f"({skipped} published reference folder(s) left out: they have no run date)", err=True)
     if plot is not None:

@@ -94,6 +94,7 @@ def _print_plan(file: str, here: bool = True) -> None:
     start here and why."""
     from glmbench.api.experiment import plan_experiment, searches, unstartable
     from glmbench.backends.registry import get_backend
+    from glmbench.experiment.file import set_value
     from glmbench.experiment.plan import cannot_start_error
     from glmbench.util.text import visible
 
@@ -106,8 +107,10 @@ def _print_plan(file: str, here: bool = True) -> None:
     print(f"experiment {experiment.name}: {len(planned)} server configurations x {' + '.join(counts)}, "
           f"repeats {experiment.repeats}")
     if planned and experiment.load is not None:
-        print(f"  every load point: suite {experiment.load.suite}, options {visible(experiment.load.options)}"
-              + (f", SLOs {visible(experiment.slo)} ms" if experiment.slo else ""))
+        options = ", ".join(f"{k}={set_value(v)}" for k, v in experiment.load.options.items())
+        slo = ", ".join(f"{k}={v:g}{'%' if k.startswith('accuracy') else ' ms'}" for k, v in experiment.slo.items())
+        print(visible(f"  every load point: suite {experiment.load.suite}" + (f", options {options}" if options else "")
+                      + (f"; SLOs {slo}" if slo else "")))
     for search in found:
         print(f"  {search.text}")
     for cell, cfg in zip(planned[:_LISTED], configs):

@@ -32,8 +32,8 @@ RUN_FORMATS = tuple(name for name in printed_formats() if name != "html")
 
 FormatOption = Annotated[str, typer.Option(
     "--format", "-f", metavar="FORMAT",
-    help=f"What stdout gets: {', '.join(RUN_FORMATS)}, as glmbench report --format writes them; but for tables "
-         "nothing else is on stdout (json: the summary rows), the results folder goes to stderr.")]
+    help=f"What stdout gets: {', '.join(RUN_FORMATS)} (as glmbench report --format writes them; json: the summary "
+         "rows). Any format but table leaves stdout to that output alone and writes the results folder to stderr.")]
 QuietOption = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress or notes on stderr; with tables, stdout is the results folder alone.")]
 

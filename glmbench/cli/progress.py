@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.api.progress import Progress
+from glmbench.results.records import INTERRUPTED
 from glmbench.util.text import safe_console, visible
 
 __all__ = ["TerminalProgress", "QuietProgress"]
@@ -20,7 +21,7 @@ class TerminalProgress(Progress):
         self.live = self.err.is_terminal
         self.bar: Any = None
         self.task: Any = None
-        self.total = self.done = self.failed = 0
+        self.total = self.done = self.failed = self.cut = 0
         self.title = ""
 
     def server_starting(self, backend: str, log: Path) -> None:
@@ -31,7 +32,7 @@ class TerminalProgress(Progress):
                        + (f" (repeat {repeat} of {repeats})" if repeats > 1 else ""))
 
     def workload_started(self, name: str, title: str, total: int) -> None:
-        self.total, self.done, self.failed, self.title = total, 0, 0, title
+        self.total, self.done, self.failed, self.cut, self.title = total, 0, 0, 0, title
         if not self.live:
             return
         from rich.progress import (
@@ -43,17 +44,22 @@ class TerminalProgress(Progress):
         from rich.progress import Progress as Bar
 
         self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), console=self.err,
-                       transient=False, refresh_per_second=2)
+                       TextColumn("failed {task.fields[failed]}{task.fields[cut]}"), TimeElapsedColumn(),
+                       console=self.err, transient=False, refresh_per_second=2)
         self.bar.start()
-        self.task = self.bar.add_task(visible(title), total=total, failed=0)
+        self.task = self.bar.add_task(visible(title), total=total, failed=0, cut="")
 
     def request_done(self, record: Any) -> None:
-        ok = record.get("error") is None if isinstance(record, dict) else record.ok
-        self.done += 1
-        self.failed += not ok
+        """A request ended: done (succeeded or failed), or cut short by an interruption, counted apart."""
+        error = record.get("error") if isinstance(record, dict) else record.error
+        ok = error is None if isinstance(record, dict) else record.ok
+        cut = error == INTERRUPTED
+        self.done += not cut
+        self.cut += cut
+        self.failed += not ok and not cut
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, failed=self.failed)
+            self.bar.update(self.task, advance=0 if cut else 1, failed=self.failed,
+                            cut=f", cut short {self.cut}" if self.cut else "")
 
     def workload_done(self, row: dict[str, Any]) -> None:
         self._close()
@@ -67,8 +73,14 @@ class TerminalProgress(Progress):
             self.bar.stop()
             self.bar = None
         elif self.total and not self.live:
-            self.err.print(f"{visible(self.title)}: {self.done}/{self.total} done, {self.failed} failed")
+            self.err.print(self.line())
         self.total = 0
+
+    def line(self) -> str:
+        """The workload's count: ``burst: 834/2000 done, 0 failed, 1166 cut short`` (the last part only when a
+        Ctrl-C cut requests short)."""
+        cut = f", {self.cut} cut short" if self.cut else ""
+        return f"{visible(self.title)}: {self.done}/{self.total} done, {self.failed} failed{cut}"
 
     def repeat_done(self, repeat: int, repeats: int, rows: list[dict[str, Any]]) -> None:
         self.err.print(f"repeat {repeat} of {repeats} done")

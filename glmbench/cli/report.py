@@ -21,15 +21,16 @@ _FORMAT_HELP = "; ".join(f"{name}: {fmt.help}" for name, fmt in printed_formats(
 
 
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Folders written by 'glmbench run' or 'glmbench bfcl'; "
-                                                        "the first is the baseline for differences.")],
+    run_dirs: Annotated[list[Path], typer.Argument(help="Result folders (of run, bench, bfcl, equivalence), an "
+                                                        "experiment folder, or a published reference table "
+                                                        "(results/reference/lightllm-4xh200); with several, the first "
+                                                        "is the baseline for differences.")],
     format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=_FORMAT_HELP)] = DEFAULT,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write one self-contained HTML report here.")] = None,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write every plot as PNG and SVG into this folder.")]
     = None,
 ) -> None:
-    """Print runs' results (one run: its tables; several: side by side with differences), and optionally
-    write an HTML report and plot files."""
+    """Print results: a run's tables, or several runs side by side; optionally an HTML report and plots."""
     from glmbench.cli.output import print_output
     from glmbench.report.formats.base import render
     from glmbench.report.formats.registry import get_format

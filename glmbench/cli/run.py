@@ -59,7 +59,9 @@ def _load(launch: Any, options: RunOptions, api_key: Optional[str], limit: Optio
         return
     if limit is not None:
         from glmbench.errors import GlmbenchError
+        from glmbench.load.workload import suite_path
 
+        suite_path(options.suite)  # a suite that does not exist is said first, as it is without --limit
         raise GlmbenchError(f"--limit is for BFCL suites; {options.suite} is a load suite",
                             "pass --num-prompts N for the prompts of each workload")
     prepared = prepare(launch)

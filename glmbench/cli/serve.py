@@ -14,27 +14,70 @@ from glmbench.errors import GlmbenchError
 
 __all__ = ["register"]
 
+# A launch argument longer than this (the simulator's settings as JSON) is cut short in the table: the command
+# is printed whole under it, on one line, to be copied.
+_LONG_ARGUMENT = 48
+
+
+def _short_command(command: str) -> tuple[str, bool]:
+    """``command`` with each long argument cut short, and whether any was."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command, False
+    cut = [shlex.quote(w if len(w) <= _LONG_ARGUMENT else w[:_LONG_ARGUMENT // 2] + "…") for w in words]
+    return " ".join(cut), any(len(w) > _LONG_ARGUMENT for w in words)
+
+
+def _home(path: str | None) -> str:
+    """A path with the home folder written ``~``."""
+    home = str(Path.home())
+    return "~" + path[len(home):] if path and home != "/" and path.startswith(home + "/") else path or ""
+
 
 def backends(
     config: Annotated[list[str], typer.Option(help="Also check these configs (names or paths); repeatable.",
                                               metavar="NAME|PATH")] = [],  # noqa: B006
     set_: Annotated[list[str], typer.Option("--set", help="KEY=VALUE applied to every config checked.",
                                             metavar="KEY=VALUE")] = [],  # noqa: B006
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT",
+                                        help="table, or json: one object per config.")] = "table",
 ) -> None:
     """Every config in configs/: its backend found where it would launch? which version? the exact command."""
+    from glmbench.api.launch import describe_backends
+
+    if format not in ("table", "json"):
+        raise GlmbenchError(f"unknown backends format {format!r}", "use table or json")
+    rows = describe_backends(config, set_)
+    if format == "json":
+        import dataclasses
+        import json
+
+        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return
     from rich.table import Table
 
-    from glmbench.api.launch import describe_backends
-    from glmbench.util.text import rich_text, safe_console
+    from glmbench.util.text import rich_text, safe_console, visible
 
     table = Table(title="glmbench backends", show_lines=True)
     for col in ("backend", "config", "found", "version", "launch"):
         table.add_column(col, overflow="fold")
-    for row in describe_backends(config, set_):
-        found = "yes" if row.found else f"no: {row.problem}\n{row.hint}"
-        command = row.command if row.command is not None else f"({row.command_problem})"
+    whole = []
+    for row in rows:
+        found = f"yes: {_home(row.where)}" if row.found else f"no: {row.problem}\n{row.hint}"
+        if row.command is None:
+            command = f"({row.command_problem}" + (f"; {row.command_hint}" if row.command_hint else "") + ")"
+        else:
+            command, cut = _short_command(row.command)
+            if cut:
+                command += " (in full below)"
+                whole.append(f"{row.config}: {row.command}")
         table.add_row(*(rich_text(v) for v in (row.backend, row.config, found, row.version or "-", command)))
     safe_console(width=160).print(table)
+    if whole:
+        typer.echo("launch commands in full:")
+        for line in whole:
+            typer.echo(f"  {visible(line)}")
 
 
 def serve(

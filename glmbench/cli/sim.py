@@ -36,11 +36,12 @@ def sim(
                                                    "bare one, or a backend config's options (configs/sim.yaml).")]
     = None,
     settings_json: Annotated[Optional[str], typer.Option(
-        "--settings", metavar="JSON", help="JSON object of sim settings, over --sim-config (any SimConfig field, e.g. answers, "
-        "answer_law, ttft_ms_per_in_flight; outputs \"by-prompt\", logprob_margin and diverge for "
-        "output-equivalence tests: see docs/simulator.md).")] = None,
-    dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like: a dialect of glmbench/sim/dialects/ "
-                                                   f"({', '.join(dialect_names())}).")] = None,
+        "--settings", metavar="JSON", help="JSON object of simulator settings, over --sim-config: any key a settings "
+        "file takes, e.g. answers, answer_law, ttft_ms_per_in_flight; outputs \"by-prompt\", logprob_margin and "
+        "diverge for output-equivalence tests (docs: The simulated server).")] = None,
+    dialect: Annotated[Optional[str], typer.Option(help="Whose server to look like "
+                                                   f"({', '.join(dialect_names())}): its routes, /metrics names and "
+                                                   "stream shape.")] = None,
     startup_s: Annotated[Optional[float], typer.Option(help="Seconds the server stays 'loading' after start.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name to serve.")] = None,
     ttft_ms: Annotated[Optional[float], typer.Option(help="Mean time to first token.")] = None,

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from glmbench.compare.asked import Asked, Difference, asked, difference_note, differences
 from glmbench.compare.bootstrap import RequestSample, ratio_interval, request_sample
 from glmbench.compare.metrics import (
     BFCL_METRIC,
@@ -69,6 +70,8 @@ class Comparison:
     threshold: float
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
+    unlike: list[str] = field(default_factory=list)
+    """Notes on how the two sides' workloads differ (:mod:`glmbench.compare.asked`): empty when like for like."""
 
     @property
     def regressions(self) -> list[Row]:
@@ -81,6 +84,7 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "candidate": self.candidate, "kind": self.kind,
                 "threshold": self.threshold, "regressed": bool(self.regressions),
+                "like_for_like": not self.unlike, "workload_differences": self.unlike,
                 "rows": [r.to_json() for r in self.rows], "notes": self.notes}
 
 
@@ -138,8 +142,11 @@ def _notes(base: Side, cand: Side) -> list[str]:
     for side, name in ((base, "baseline"), (cand, "candidate")):
         for run in side.runs:
             if run.published:
-                notes.append(f"{name} is a published table ({run.manifest.dataset.get('source')}): "
-                             "no per-request records, so its metrics get a plain threshold comparison")
+                # A reference's source names it a published table already: "published table (LightLLM ...)".
+                source = str(run.manifest.dataset.get("source") or "")
+                what = source if source.startswith("published table") else f"published table ({source})"
+                notes.append(f"{name} is a {what}: no per-request records, so its metrics get a plain threshold "
+                             "comparison")
                 break
     several = [f"{name} {side.path.name}: {len(side.runs)} {'repeats' if side.repeated else 'runs'}"
                for side, name in ((base, "baseline"), (cand, "candidate")) if len(side.runs) > 1]
@@ -195,7 +202,33 @@ def _compare_load(base: Side, cand: Side, result: Comparison, metrics: list[str]
     if not common:
         raise GlmbenchError(f"no common workloads: baseline has {', '.join(base_rows) or 'none'}, "
                             f"candidate has {', '.join(cand_rows) or 'none'}", "run the same workloads on both sides")
+    _note_unlike(base_rows, cand_rows, common, result)
     _judge_load_rows(base_rows, cand_rows, common, result, metrics)
+
+
+def _side_asked(rows: list[tuple[Run, dict[str, Any]]]) -> Asked:
+    """What a side asked at one workload: each setting as its runs recorded it (``a / b`` when they differ)."""
+    found = [asked(run.path, run.manifest, row) for run, row in rows]
+    names = [n for one in found for n in one]
+    return {n: " / ".join(sorted({one[n] for one in found if n in one}))
+            for n in dict.fromkeys(names) if all(n in one for one in found)}
+
+
+def _note_unlike(base_rows: _RunRows, cand_rows: _RunRows, common: list[str], result: Comparison) -> None:
+    """A note per setting the two sides asked differently (``num_prompts differs: 200 vs 30: ...``), naming the
+    workloads unless it is all of them, and what that means for the verdicts."""
+    at: dict[Difference, list[str]] = {}
+    for workload in common:
+        for found in differences(_side_asked(base_rows[workload]), _side_asked(cand_rows[workload])):
+            at.setdefault(found, []).append(workload)
+    if not at:
+        return
+    result.unlike = [difference_note(found, workloads, len(workloads) == len(common)) for found, workloads in at.items()]
+    result.notes += result.unlike
+    result.notes.append("the two sides asked different workloads (above), so the verdicts compare unlike figures; "
+                        "the exit code follows the verdicts alone (a difference in workload does not fail it, as a "
+                        "published table or other hardware does not): rerun one side with the other's workload for "
+                        "a verdict to trust")
 
 
 def _judge_load_rows(base_rows: _RunRows, cand_rows: _RunRows, common: list[str], result: Comparison,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from glmbench.compare.compare import Comparison, compare_results
-from glmbench.compare.verdict import repeats_needed
+from glmbench.compare.verdict import MAX_REPEATS, SPREAD_ALLOWANCE, repeats_needed
 from glmbench.errors import GlmbenchError
 from glmbench.experiment.index import CellEntry, PointEntry, read_index
 from glmbench.experiment.searches import adaptive_kinds
@@ -47,8 +47,19 @@ class ExperimentComparison:
         """1 on a regression at any point, or when a point the baseline finished did not finish in the candidate."""
         return 1 if self.regressions or self.incomplete else 0
 
+    @property
+    def unlike(self) -> list[str]:
+        """How the matched points' workloads differ between the two experiments, a line per point and setting."""
+        return [f"{cell} {point}: {note}" for cell, point, cmp in self.points for note in cmp.unlike]
+
     def headline(self) -> str:
-        """The verdict in one line: regressions, then the points the candidate did not finish, else OK."""
+        """The verdict in one line: regressions, then the points the candidate did not finish, else OK; and whether
+        some points' workloads differ."""
+        unlike = len({(cell, point) for cell, point, cmp in self.points if cmp.unlike})
+        suffix = f" ({unlike} points' workloads differ: not like for like, see the notes)" if unlike else ""
+        return self._verdict() + suffix
+
+    def _verdict(self) -> str:
         parts = []
         if self.regressions:
             parts.append(f"REGRESSION: {len(self.regressions)} regressions in {len(self.points)} points")
@@ -81,10 +92,25 @@ class ExperimentComparison:
         time with at most 1% false alarms, from the spread seen (None: no number of repeats would)."""
         return {metric: repeats_needed(spread, self.threshold, effect) for metric, spread in self.spreads().items()}
 
+    def repeats_shown(self, metric: str, effect: float = 0.10) -> str:
+        """:meth:`advice` for ``metric`` in words a table shows: a number, or why there is none."""
+        spread = self.spreads().get(metric)
+        if spread is None:
+            return "unknown: single runs give this figure no spread; set repeats in the experiment to measure one"
+        n = repeats_needed(spread, self.threshold, effect)
+        if n is not None:
+            return str(n)
+        if self.threshold >= effect:
+            return f"none: --max-regression {100 * self.threshold:g}% is past {100 * effect:g}%"
+        if 2 * spread * SPREAD_ALLOWANCE >= effect:
+            return f"none: the rule's noise margin (2 x spread) alone is past {100 * effect:g}%"
+        return f"more than {MAX_REPEATS}"
+
     def to_json(self) -> dict[str, Any]:
         return {"baseline": self.baseline, "candidate": self.candidate, "threshold": self.threshold,
                 "verdict": self.headline(), "exit_code": self.exit_code,
                 "regressions": len(self.regressions), "unmatched": self.unmatched,
+                "workload_differences": self.unlike,
                 "incomplete": [{"server": c, "point": p, "why": why} for c, p, why in self.incomplete],
                 "detectable": self.detectable(), "spread": self.spreads(), "repeats_for_10pct": self.advice(),
                 "points": [{"server": c, "point": p, **cmp.to_json()} for c, p, cmp in self.points]}
@@ -182,13 +208,13 @@ def to_markdown(result: ExperimentComparison) -> str:
         lines += ["", "Repeats per side to catch a 10% regression 90% of the time with at most 1% false alarms, "
                   "from the run-to-run spread seen:", "", "| metric | spread | repeats |", "|---|---:|---:|"]
         spreads = result.spreads()
-        lines += [f"| {md_text(m)} | {100 * spreads[m]:.1f}% | {n if n is not None else 'none suffices'} |"
-                  for m, n in sorted(advice.items())]
+        lines += [f"| {md_text(m)} | {100 * spreads[m]:.1f}% | {md_text(result.repeats_shown(m))} |"
+                  for m in sorted(advice)]
         if any(row.verdict.rule == "bootstrap" for _, _, cmp in result.points for row in cmp.rows):
             lines += ["", "Single runs: their spread is the sampling error within a run, a lower bound of the "
                       "spread between runs; set `repeats` in the experiment to measure that."]
-    if result.unmatched:
-        lines += ["", *[f"- {md_text(u)}" for u in result.unmatched]]
+    if result.unmatched or result.unlike:
+        lines += ["", *[f"- {md_text(u)}" for u in (*result.unmatched, *result.unlike)]]
     return "\n".join(lines) + "\n"
 
 

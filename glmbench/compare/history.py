@@ -12,11 +12,12 @@ burst workload. The plot is :mod:`glmbench.compare.history_plot`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
+from glmbench.compare.asked import Asked, asked, differences
 from glmbench.compare.sides import find_result_folders, is_result
 from glmbench.errors import GlmbenchError, did_you_mean
 from glmbench.results.schema import BFCLSummary, EquivalenceSummary, LoadSummary, Manifest
@@ -42,6 +43,9 @@ class HistoryPoint:
     value: float
     repeats: int = 1
     ci: tuple[float, float] | None = None
+    differs: str | None = None
+    """How this run's workload differs from its series' first run (``num_prompts 30, first run 200``): its value is
+    not like for like with the trend's start; None when it asked the same."""
 
     def shown(self) -> str:
         """The value as a table shows it: ``21.06``, or for a repeated run ``21.06 ±0.58`` (half its interval)."""
@@ -141,6 +145,18 @@ def _config(folder: Path, manifest: Manifest) -> str:
     return manifest.label or _config_label(folder, manifest.backend.name)
 
 
+def _names(folder: Path, summary: _Summary, experiments: _Experiments) -> list[str]:
+    """What ``--workload`` may name in this result: its workloads, its experiment point, or its BFCL categories."""
+    if isinstance(summary, EquivalenceSummary):
+        return []
+    if isinstance(summary, BFCLSummary):
+        return [str(r["category"]) for r in summary.tables.get(summary.primary, []) if r.get("category")]
+    found = experiments.point_of(folder)
+    if found is not None:
+        return [found[1]]
+    return [str(r["workload"]) for r in summary.rows if r.get("workload")]
+
+
 def history(root: Path, metric: str, workload: str) -> tuple[list[HistoryPoint], int]:
     """Points in start-time order, and how many published reference folders were left out.
 
@@ -153,26 +169,47 @@ def history(root: Path, metric: str, workload: str) -> tuple[list[HistoryPoint],
     if not root.is_dir():
         raise GlmbenchError(f"no folder at {root}", "pass the folder your runs write to, e.g. results/")
     points, skipped = [], 0
+    settings: dict[int, Asked] = {}
     experiments = _Experiments()
+    names: dict[str, None] = {}
     for folder, manifest, summary in _results(root):
         if manifest.dataset.get("published"):
             skipped += 1
             continue
+        names.update(dict.fromkeys(_names(folder, summary, experiments)))
         found = _point(folder, manifest, summary, workload, experiments)
         value = found[2].get(metric) if found else None
         if found is None or not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         config, point, row = found
-        points.append(HistoryPoint(str(folder.relative_to(root)) if folder != root else folder.name,
-                                   manifest.started_at, manifest.backend.name, config, point, float(value),
-                                   int(row.get(REPEATS) or 1), interval(row, metric)))
+        made = HistoryPoint(str(folder.relative_to(root)) if folder != root else folder.name,
+                            manifest.started_at, manifest.backend.name, config, point, float(value),
+                            int(row.get(REPEATS) or 1), interval(row, metric))
+        points.append(made)
+        settings[id(made)] = asked(folder, manifest, row)
     if not points:
         from glmbench.compare.metrics import known_metrics
 
         known = known_metrics("bfcl")  # accuracy and every load metric
+        if names and workload not in names:
+            shown = ", ".join(list(names)[:12]) + (", ..." if len(names) > 12 else "")
+            raise GlmbenchError(f"no run under {root} has the workload {workload!r}{did_you_mean(workload, names)}",
+                                f"pass -w one of those found: {shown}")
         raise GlmbenchError(f"no run under {root} has {metric} for {workload}"
                             + ("" if metric in known else did_you_mean(metric, known)),
                             "check the metric (a summary key such as ttft_ms_p99) and the workload name "
                             "(or an experiment's point: c8, r20)")
     points.sort(key=lambda p: (p.started_at, p.run_id))
-    return points, skipped
+    return _marked(points, settings), skipped
+
+
+def _marked(points: list[HistoryPoint], settings: dict[int, Asked]) -> list[HistoryPoint]:
+    """``points`` (in time order), each whose workload differs from its series' first run's saying how."""
+    first: dict[tuple[str, str], Asked] = {}
+    out = []
+    for p in points:
+        mine = settings[id(p)]
+        found = differences(first.setdefault(p.series, mine), mine)
+        out.append(replace(p, differs="; ".join(f"{d.name} {d.candidate}, first run {d.baseline}" for d in found))
+                   if found else p)
+    return out

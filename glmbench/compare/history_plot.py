@@ -4,7 +4,8 @@ A results folder of a few months holds dozens of series; a legend of all of
 them would cover the plot. The plot names the :data:`MAX_SERIES` - 1 series with
 the most runs (the latest first among equals) in a legend beside the axes, draws
 the others thin and grey, and says how many those are. A repeated run's point
-carries its 95% interval as an error bar.
+carries its 95% interval as an error bar; a run whose workload differs from its
+series' first run's is ringed.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def plot_history(points: list[HistoryPoint], metric: str, workload: str, out: Pa
     import matplotlib.pyplot as plt
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    # Tight: the legend outside the axes is part of the image, never cut at its edge.
+    fig.savefig(out, dpi=120, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     return out
 
@@ -107,6 +109,12 @@ def history_figure(points: list[HistoryPoint], metric: str, workload: str) -> An
     if others:
         handles += ax.plot([], [], color="0.75", marker=".")
         names.append(f"{others} more series (fewer runs), grey")
+    differ = [p for p in points if p.differs]
+    if differ:  # ringed: a value not like for like with its series' start
+        xs: Any = [datetime.fromisoformat(p.started_at) for p in differ]
+        handles.append(ax.scatter(xs, [p.value for p in differ], s=160, facecolors="none", edgecolors="crimson",
+                                  linewidths=1.5, zorder=3))
+        names.append("workload differs from the series' first run")
     repeated = any(p.ci for p in points)
     ax.set_title(f"{metric}, {workload}: {len(points)} runs" + (" (repeated runs: mean, 95% CI)" if repeated else ""))
     # The registry's name and unit (``TTFT p99 (ms)``); the title keeps the key the user asked for.
@@ -114,8 +122,12 @@ def history_figure(points: list[HistoryPoint], metric: str, workload: str) -> An
     ax.set_xlabel("run started (UTC)")
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # Concise, but a tick between minutes reads 13:36:30, not a bare "30"; the date is in the offset.
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+        locator, formats=["%Y", "%b", "%d", "%H:%M", "%H:%M", "%H:%M:%S"],
+        zero_formats=["", "%Y", "%b", "%b-%d", "%H:%M", "%H:%M:%S"]))
     ax.grid(True, alpha=0.3)
     ax.set_ylim(bottom=0)
-    fig.legend(handles, names, loc="outside right upper", fontsize="small")
+    # Beside the axes, with room between it and the image's edge (the default pad left it flush there).
+    fig.legend(handles, names, loc="outside right upper", fontsize="small", borderaxespad=1.5)
     return fig

@@ -40,7 +40,7 @@ from glmbench.util.proportion import wilson_interval
 
 __all__ = ["Verdict", "repeats_needed", "worse_change", "threshold_verdict", "repeats_verdict", "interval_verdict",
            "proportion_verdict", "paired_proportion_verdict", "mcnemar_p_value", "wilson_interval", "PAIRED_RULE",
-           "gate_verdict"]
+           "gate_verdict", "SPREAD_ALLOWANCE", "MAX_REPEATS"]
 
 Status = Literal["regression", "improvement", "within noise", "ok"]
 Better = Literal["higher", "lower"]
@@ -82,6 +82,15 @@ def worse_change(baseline: float, candidate: float, better: Better) -> float:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _span(best: float, worst: float) -> str:
+    """An interval of worse-direction changes in words: ``5.7% .. 19.1% better``, ``2.0% better .. 3.1% worse``."""
+    if best >= 0:
+        return f"{_pct(best)} .. {_pct(worst)} worse"
+    if worst <= 0:
+        return f"{_pct(-worst)} .. {_pct(-best)} better"
+    return f"{_pct(-best)} better .. {_pct(worst)} worse"
 
 
 def _classify(worse: float, margin: float, threshold: float) -> Status:
@@ -151,7 +160,7 @@ def interval_verdict(ratio_low: float, ratio_high: float, better: Better, thresh
         status = "within noise" if abs(point) > threshold else "ok"
     # The interval is about the measured change +- half its width: it clears the threshold from
     # a change of the threshold plus that half width.
-    return Verdict(status, what, f"95% interval of the change {_pct(best)} .. {_pct(worst)} worse "
+    return Verdict(status, what, f"95% interval of the change: {_span(best, worst)} "
                    f"(threshold {_pct(threshold)}; regression only if all of it is past the threshold)",
                    threshold + (worst - best) / 2, (worst - best) / 2 / (1.959964 * math.sqrt(2)))
 
@@ -249,8 +258,8 @@ def paired_proportion_verdict(both: int, base_only: int, cand_only: int, neither
 
 # How far the advice allows the measured spread to be low: a spread measured from about a dozen runs is
 # uncertain by about 1 / sqrt(2 (runs - 1)), some 20%.
-_SPREAD_ALLOWANCE = 1.2
-_MAX_REPEATS = 20
+SPREAD_ALLOWANCE = 1.2
+MAX_REPEATS = 20
 
 
 def _repeats_rule_rate(n: int, spread: float, threshold: float, change: float, seed: int,
@@ -277,10 +286,10 @@ def repeats_needed(spread: float, threshold: float, effect: float = 0.10) -> int
     """
     if spread <= 0:
         return 2
-    spread *= _SPREAD_ALLOWANCE
+    spread *= SPREAD_ALLOWANCE
     if max(threshold, 2 * spread) >= effect:
         return None  # the rule's own margin is as large as the change: repeats cannot help
-    for n in range(2, _MAX_REPEATS + 1):
+    for n in range(2, MAX_REPEATS + 1):
         if (_repeats_rule_rate(n, spread, threshold, 0.0, seed=1) <= 0.01
                 and _repeats_rule_rate(n, spread, threshold, effect, seed=2) >= 0.90):
             return n

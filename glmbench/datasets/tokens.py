@@ -12,7 +12,20 @@ from typing import Protocol
 
 from glmbench.errors import GlmbenchError
 
-__all__ = ["TokenCounter", "ApproxCounter", "HFTokenizerCounter", "make_counter"]
+__all__ = ["TokenCounter", "ApproxCounter", "HFTokenizerCounter", "make_counter", "approximate_effect"]
+
+# Datasets of recorded conversations: a length filter picks their prompts and each request's max_tokens is its
+# reference reply's length, both counted in tokens. The others build each prompt to a token count.
+_FILTERED = ("sharegpt", "sessions")
+
+
+def approximate_effect(dataset: str | None) -> str:
+    """What an approximate token count changes in a run of ``dataset`` (None: not recorded), in words for a note."""
+    if dataset in _FILTERED:
+        return "which prompts the ShareGPT length filter keeps and each request's max_tokens differ"
+    if dataset is None:
+        return "prompt lengths (and for ShareGPT its length filter and max_tokens) differ"
+    return "the prompts' lengths in the model's tokens differ from those asked"
 
 # Roughly one token per short word piece or punctuation mark: close to BPE
 # counts on English prose (within ~15% on ShareGPT for GLM's tokenizer family).

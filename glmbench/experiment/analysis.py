@@ -30,6 +30,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.experiment.file import suite_label
 from glmbench.experiment.index import CellEntry, ExperimentIndex, PointEntry, read_index
 from glmbench.experiment.searches import registered
+from glmbench.metrics.client import client_overloaded
 from glmbench.metrics.registry import ACCURACY, Metric, lookup
 from glmbench.metrics.repeats import CI_SUFFIX, REPEATS
 from glmbench.results.schema import EquivalenceSummary
@@ -303,8 +304,10 @@ def not_ranked(point: dict[str, Any]) -> str | None:
         return "no throughput"
     if point.get("below_floor"):
         return f"its server's BFCL accuracy is under the floor ({'; '.join(point['below_floor'])})"
-    if point.get("client_saturated"):
+    if client_overloaded(point):
         return "client saturated: latencies overstated"
+    if point.get("client_saturated"):
+        return "concurrency cap not held: its figures are for the load that arrived"
     tpot = point.get("tpot_ms_mean")
     if not tpot or tpot < MIN_TPOT_MS:
         shown = f"{tpot:.2g}" if isinstance(tpot, (int, float)) and not isinstance(tpot, bool) else "-"

@@ -13,7 +13,6 @@ from glmbench.experiment.file import (
     Cell,
     Experiment,
     Point,
-    SuitePoints,
     cell_label,
     count_cells,
     folder_name,
@@ -21,7 +20,6 @@ from glmbench.experiment.file import (
     suite_label,
 )
 from glmbench.experiment.searches import registered
-from glmbench.util.config_file import validate
 from glmbench.util.text import one_line
 
 __all__ = ["cells", "points"]
@@ -35,10 +33,7 @@ def points(experiment: Experiment) -> list[Point]:
     Each point's folder name is checked here, before anything starts.
     """
     out: list[Point] = [p for search in registered() for p in search.plan(experiment)]
-    for i, spec in enumerate(experiment.suites):
-        # A name alone is an entry with the suite file's own settings, validated as one (its path in errors).
-        entry = spec if isinstance(spec, SuitePoints) else validate(SuitePoints, {"suite": spec}, f"suites.{i}",
-                                                                    "fix the suite entry or its file")
+    for i, entry in enumerate(experiment.suites):
         kind = entry.kind
         base = suite_label(entry.suite, kind)
         for suffix, pace in entry.loads():
@@ -56,7 +51,7 @@ def points(experiment: Experiment) -> list[Point]:
 def _references(experiment: Experiment, planned: list[Point], labels: list[str]) -> None:
     """Check that each equivalence point's reference names a server of the experiment; none names the first."""
     for i, spec in enumerate(experiment.suites):
-        reference = spec.reference if isinstance(spec, SuitePoints) else None
+        reference = spec.reference
         if reference is not None and reference not in labels:
             shown = ", ".join(repr(label) for label in labels[:8]) + (" ..." if len(labels) > 8 else "")
             raise GlmbenchError(f"suites.{i}.reference: {reference[:80]!r} is no server of the experiment",
@@ -89,10 +84,12 @@ def cells(experiment: Experiment) -> list[Cell]:
             combo = dict(zip(keys, values))
             overrides = {**spec.set, **combo}
             sets = [f"{k}={set_value(v)}" for k, v in overrides.items()]
-            launch = Launch(backend=spec.backend, config=spec.config, sets=sets, model=spec.model)
+            origins = {k: f"servers.{i}.{'grid' if k in combo else 'set'}" for k in overrides}
+            launch = Launch(backend=spec.backend, config=spec.config, sets=sets, model=spec.model,
+                            set_origins=origins)
             label = cell_label(spec, combo)
             folder_name(label, f"servers.{i}")
-            out.append(Cell(label, launch, overrides, list(planned)))
+            out.append(Cell(label, launch, overrides, list(planned), server=i))
     labels = [c.label for c in out]
     if len(set(labels)) != len(labels):
         raise GlmbenchError("two servers of the experiment have the same label",

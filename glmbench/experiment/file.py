@@ -38,16 +38,17 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from glmbench.backends.choice import Launch
+from glmbench.bfcl.suite import BFCLSuite
 from glmbench.equivalence.suite import EquivalenceSuite
-from glmbench.errors import GlmbenchError, did_you_mean
+from glmbench.errors import GlmbenchError, closest, did_you_mean
 from glmbench.load.options import RunOptions
 from glmbench.load.workload import load_suite, suite_path
-from glmbench.util.config_file import load_model, read_yaml, validate
+from glmbench.util.config_file import FieldError, load_model, read_yaml, validate
 from glmbench.util.paths import NAME_RULE, is_safe_name, shipped_file, shipped_names
 
 __all__ = ["MAX_CELLS", "BFCLPoints", "CapacitySpec", "Cell", "Experiment", "LoadSpec", "Point", "ServerSpec", "SuitePoints",
@@ -61,6 +62,21 @@ MAX_CELLS = 10_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _unknown(path: str, what: str, given: set[str], known: set[str]) -> FieldError | None:
+    """The error of keys of ``given`` not in ``known``, each at ``path.KEY``, with the likely one (or a few of
+    the known, when none is likely); None when every key is known."""
+    shown = sorted(known)
+
+    def why(key: str) -> str:
+        meant = closest(key, shown)
+        if meant is not None:
+            return f"unknown {what}; did you mean {meant}?"
+        return f"unknown {what} (known: {', '.join(shown[:8])}{', ...' if len(shown) > 8 else ''})"
+
+    unknown = sorted(set(given) - known)
+    return FieldError(*((f"{path}.{key}", why(key)) for key in unknown)) if unknown else None
 
 
 class ServerSpec(_Strict):
@@ -132,14 +148,13 @@ class LoadSpec(_Strict):
             raise ValueError("load needs workloads, a concurrency or rate ladder, a sweep or a capacity search")
         if any(c < 1 for c in self.concurrency) or any(r <= 0 for r in self.rate):
             raise ValueError("concurrency values must be >= 1 and rates > 0")
-        unknown = set(self.options) - set(RunOptions.model_fields)
-        if unknown:
-            raise ValueError(f"unknown run option {', '.join(sorted(unknown))} in options; "
-                             f"known: {', '.join(sorted(RunOptions.model_fields))}")
         bad = {"workload", "max_concurrency", "request_rate", "repeat", "results_dir", "run_id", "label", "goodput"}
         if bad & set(self.options):
             raise ValueError(f"options may not set {', '.join(sorted(bad & set(self.options)))}: "
                              "the experiment sets them per point")
+        unknown = _unknown("options", "run option", set(self.options), set(RunOptions.model_fields) - bad)
+        if unknown:
+            raise unknown
         ramped = {"ramp", "ramp_to"} & set(self.options)
         unpaced = [name for name, given in (("concurrency", self.concurrency), ("sweep", self.sweep),
                                             ("capacity", self.capacity)) if given]
@@ -213,26 +228,36 @@ class SuitePoints(_Strict):
         paced = {"concurrency", "request_rate", "stream"} & set(self.options)
         if paced:
             raise ValueError(f"options may not set {', '.join(sorted(paced))}: the ladder sets them per point")
+        self._check_options(BFCLSuite, "BFCL option", {"concurrency", "request_rate", "stream", "kind",
+                                                       "schema_version"})
         return self
+
+    def _check_options(self, model: type[BaseModel], what: str, taken: set[str]) -> None:
+        """``options`` over the suite file, validated as ``model``: a field the entry sets is named at its
+        ``options.FIELD``. The file's own mistakes are named in the file when its point is checked, as is a
+        file that cannot be read; both before anything starts."""
+        unknown = _unknown("options", what, set(self.options), set(model.model_fields) - taken)
+        if unknown:
+            raise unknown
+        try:
+            data = read_yaml(suite_path(self.suite), "suite file") or {}
+        except GlmbenchError:
+            return
+        if not isinstance(data, dict):
+            return
+        try:
+            model.model_validate({**data, **self.options})
+        except ValidationError as exc:
+            ours = [(f"options.{'.'.join(str(p) for p in err['loc'])}", err["msg"].removeprefix("Value error, "))
+                    for err in exc.errors() if err["loc"] and err["loc"][0] in self.options]
+            if ours:
+                raise FieldError(*ours) from None
 
     def _valid_equivalence(self) -> SuitePoints:
         if self.concurrency or self.rate:
             raise ValueError("an equivalence suite is one point, asked alone and then among options.loaded others: "
                              "concurrency and rate are for BFCL ladders")
-        known = set(EquivalenceSuite.model_fields) - {"kind", "schema_version"}
-        unknown = set(self.options) - known
-        if unknown:
-            raise ValueError(f"unknown equivalence option {', '.join(sorted(unknown))} in options; known: "
-                             f"{', '.join(sorted(known))}")
-        path = suite_path(self.suite)
-        data = read_yaml(path, "suite file") or {}
-        try:
-            EquivalenceSuite.model_validate({**data, **self.options})
-        except ValidationError as exc:
-            # A field the entry sets is named as the entry's option; one it leaves to the file, in the file.
-            raise ValueError("; ".join(
-                f"{'options' if err['loc'] and err['loc'][0] in self.options else path}."
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())) from None
+        self._check_options(EquivalenceSuite, "equivalence option", {"kind", "schema_version"})
         return self
 
     def loads(self) -> list[tuple[str, dict[str, Any]]]:
@@ -244,11 +269,6 @@ class SuitePoints(_Strict):
 
 BFCLPoints = SuitePoints
 """The name of :class:`SuitePoints` from when suites were only BFCL's."""
-
-
-# A suite entry: a name, or a mapping (its errors named ``suites.N.entry.FIELD``, not once per member of the union).
-_SuiteEntry = Annotated[Union[Annotated[str, Tag("name")], Annotated[SuitePoints, Tag("entry")]],
-                        Discriminator(lambda v: "name" if isinstance(v, str) else "entry")]
 
 
 def _slo_key(key: str) -> bool:
@@ -263,12 +283,18 @@ class Experiment(_Strict):
     description: str = ""
     servers: list[ServerSpec] = Field(min_length=1)
     load: LoadSpec | None = None
-    suites: list[_SuiteEntry] = Field(default_factory=list, description="suites run against every server: "
-                                            "a name (a BFCL suite at its own pace, or an equivalence suite), a "
-                                            "BFCL ladder of loads, or an equivalence suite with its reference")
+    suites: list[SuitePoints] = Field(default_factory=list, description="suites run against every server: "
+                                      "a name (a BFCL suite at its own pace, or an equivalence suite), a "
+                                      "BFCL ladder of loads, or an equivalence suite with its reference")
     repeats: int = Field(1, ge=1)
     slo: dict[str, float] = Field(default_factory=dict, description="ttft, tpot, e2e: ms, for goodput; accuracy, "
                                   "accuracy.CATEGORY: the least BFCL accuracy (%) a point may have")
+
+    @field_validator("suites", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        # A name alone is an entry with the suite file's own settings: validated as one, its errors at suites.N.
+        return [{"suite": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
 
     @field_validator("slo")
     @classmethod
@@ -309,7 +335,13 @@ class Experiment(_Strict):
 
     def options(self, data: dict[str, Any]) -> RunOptions:
         """Run options from ``data``, validated (a user error names the field)."""
-        return validate(RunOptions, data, "load options", "fix load.options in the experiment file")
+        return validate(RunOptions, data, "load options", "fix load.options in the experiment file",
+                        given=lambda loc: self.option_field(str(loc[0])) if loc else None)
+
+    def option_field(self, name: str) -> str:
+        """Where the file sets the run option ``name``: ``load.options.num_prompts``, a ladder's ``load.rate``."""
+        return {"max_concurrency": "load.concurrency", "request_rate": "load.rate", "suite": "load.suite",
+                "workload": "load.workloads"}.get(name, f"load.options.{name}")
 
     def probe_options(self, by: str, value: float) -> RunOptions:
         """The run options of one load probe (a closed loop at ``value`` in flight, or Poisson at ``value`` req/s)."""
@@ -350,6 +382,8 @@ class Cell:
     launch: Launch
     overrides: dict[str, Any]
     points: list[Point] = field(default_factory=list)
+    server: int = 0
+    """The index of the experiment's server entry it comes from: errors about it name ``servers.N``."""
 
     @property
     def folder(self) -> str:

@@ -40,10 +40,18 @@ def checked_cells(experiment: Experiment, lab: Lab) -> tuple[list[Cell], list[Ba
     planned = cells(experiment)
     configs = []
     for cell in planned:
-        cfg = lab.resolve_config(cell.launch)
-        get_backend(cfg.backend).check(cfg)  # the values; the installation and port are checked at start
+        try:
+            cfg = lab.resolve_config(cell.launch)
+            get_backend(cfg.backend).check(cfg)  # the values; the installation and port are checked at start
+        except GlmbenchError as exc:
+            where = f"servers.{cell.server}"
+            if exc.message.startswith((f"{where}.", f"{where}:")):  # its set or grid, named already
+                raise
+            raise GlmbenchError(f"{where}: {exc.message}", exc.hint, exc.exit_code) from None
         configs.append(cfg)
     for point in planned[0].points if planned else []:  # every cell runs the same points
+        if point.options is not None:  # a bad load option is named where the file sets it, before the lab's check
+            point.options.suite_and_workloads(named=experiment.option_field)
         lab.check_point(point)
     return planned, configs
 

@@ -214,7 +214,8 @@ async def run_plan(plan: Plan, target: Target, store: RunStore, progress: Progre
                 if after:
                     _try(store.append_server_metrics, _entry(name, "end", after))
                 extra: dict = {"description": workload.describe(plan.dataset.arrivals), "num_prompts": len(samples),
-                               "approximate_tokens": plan.dataset.approximate_tokens, "interrupted": interrupted,
+                               "approximate_tokens": plan.dataset.approximate_tokens, "dataset": plan.dataset.name,
+                               "interrupted": interrupted,
                                "client_workers": workers}
                 if before and after:
                     extra.update(watch.scraper.server_figures(before, after) or {})

@@ -13,6 +13,7 @@ instant).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,23 +38,27 @@ _REQUEST = {"api": "api", "timeout_s": "timeout_s", "stall_timeout_s": "stall_ti
 _WORKLOAD = ("request_rate", "max_concurrency", "burstiness", "ramp", "ramp_to")
 
 
-def _option_of(loc: tuple[Any, ...]) -> str | None:
-    """The option that set the suite field at ``loc`` (``dataset.num_prompts``: ``--num-prompts``), if one did."""
+def _option_of(loc: tuple[Any, ...], named: Callable[[str], str] | None = None) -> str | None:
+    """The option that set the suite field at ``loc`` (``dataset.num_prompts``: ``--num-prompts``), if one did;
+    ``named`` names an option field as its caller shows it (an experiment's ``load.options.num_prompts``)."""
     section, key = (str(loc[0]), str(loc[-1])) if loc else ("", "")
     fields = {"dataset": _DATASET, "request": _REQUEST, "workloads": {k: k for k in _WORKLOAD}}.get(section, {})
     field = next((option for option, name in fields.items() if name == key), None)
     if field is None:
         return None
+    if named is not None:
+        return named(field)
     flag = flag_of(RunOptions.model_fields[field])
     return flag.spelling(field) if flag else None
 
 
-def _validated_suite(data: dict[str, Any]) -> Suite:
+def _validated_suite(data: dict[str, Any], named: Callable[[str], str] | None = None) -> Suite:
     """The suite with the options applied; a bad value names the option it came from, as typed."""
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        raise GlmbenchError(validation_message(exc, "run settings", _option_of), "fix the option named above") from None
+        raise GlmbenchError(validation_message(exc, "run settings", lambda loc: _option_of(loc, named)),
+                            "fix the option named above") from None
 
 
 class RunOptions(BaseModel):
@@ -68,7 +73,7 @@ class RunOptions(BaseModel):
     workload: Annotated[str, Flag("Workload of the suite, a comma list, or 'all'.", short="-w")] = "burst"
     suite: Annotated[str, Flag("Suite name or YAML path.")] = "sharegpt"
     # The suite's own model validates these once applied, naming the field it sets.
-    num_prompts: Annotated[int | None, Flag("Prompts per workload.")] = None
+    num_prompts: Annotated[int | None, Flag("Prompts per workload (default: the suite's; sharegpt: 2000).")] = None
     seed: Annotated[int | None, Flag("Seed of the dataset shuffle and arrival times.")] = None
     request_rate: Annotated[float | None, Flag("Override the arrival rate (req/s) of every workload.")] = None
     max_concurrency: Annotated[int | None, Flag("Override the in-flight cap of every workload.", name="--concurrency",
@@ -146,13 +151,15 @@ class RunOptions(BaseModel):
                                  '\'{"chat_template_kwargs": {"enable_thinking": false}}\'')
         return value
 
-    def suite_and_workloads(self, point: str | None = None) -> tuple[Suite, list[tuple[str, Workload]]]:
+    def suite_and_workloads(self, point: str | None = None,
+                            named: Callable[[str], str] | None = None) -> tuple[Suite, list[tuple[str, Workload]]]:
         """The suite with these overrides applied, validated, and the workloads chosen.
 
         A workload whose load an option overrides is titled by the load that runs (``burst (closed loop, cap
         8)``). ``point`` names the one workload chosen after a load point (an experiment's ``c8``, ``r20``,
         ``sweep-3``, ``cap-c16``): its summary row, progress line and table say that name, not the suite's, so
-        history and compare tell the points apart.
+        history and compare tell the points apart. ``named`` names a bad option's field as the caller's user
+        wrote it (default: its command-line option, ``--num-prompts``).
         """
         suite = load_suite(self.suite)
         data = suite.model_dump()
@@ -175,7 +182,7 @@ class RunOptions(BaseModel):
             for key in _WORKLOAD:
                 if getattr(self, key) is not None:
                     wl[key] = getattr(self, key)
-        suite = _validated_suite(data)
+        suite = _validated_suite(data, named)
         if any(getattr(self, key) is not None for key in _WORKLOAD):
             # The suite's title names its own rate or cap; say what actually runs.
             suite = suite.model_copy(update={"workloads": {

@@ -20,6 +20,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The fields that shape each dataset's requests (DatasetSpec.shape): ShareGPT's come from its file.
+_SHAPE: dict[str, tuple[str, ...]] = {
+    "sharegpt": (), "random": ("random_",), "sessions": ("session_turns", "think_time_ms"),
+    "trace": ("time_scale", "trace_start_s", "trace_end_s"), "shared-prefix": ("gsp_",),
+}
+
+
 class DatasetSpec(_Strict):
     """Which prompts to send.
 
@@ -57,6 +64,12 @@ class DatasetSpec(_Strict):
     prefix_block_tokens: int | None = Field(
         default=None, ge=1, description="the predicted prefix hit rate's block; None: 512 for a Mooncake trace "
                                         "(its hash ids' block), 16 for shared-prefix (vLLM's block)")
+
+    def shape(self) -> dict[str, Any]:
+        """The settings of this dataset that shape its requests (lengths, turns, the replayed window), by field
+        name: two runs that differ in one did not ask the same work of the server. The prompt count, the file
+        and the seed are not among them."""
+        return {key: value for key, value in self.model_dump().items() if key.startswith(_SHAPE[self.name])}
 
     @model_validator(mode="after")
     def _trace_has_a_file(self) -> DatasetSpec:

@@ -16,13 +16,15 @@ were right.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from glmbench.results.records import RequestRecord
 
-__all__ = ["client_health", "issue_lags", "read_delays", "concurrency_held", "HELD_LIMIT_PCT",
+__all__ = ["client_health", "issue_lags", "read_delays", "concurrency_held", "client_overloaded", "load_not_held",
+           "CLIENT_SATURATED", "CAP_NOT_HELD", "HELD_LIMIT_PCT",
            "LOOP_LAG_MEAN_LIMIT_MS", "LOOP_LAG_LIMIT_MS", "ISSUE_LAG_MEAN_LIMIT_MS",
            "ISSUE_LAG_LIMIT_MS", "CPU_LIMIT_PCT"]
 
@@ -35,6 +37,28 @@ LOOP_LAG_LIMIT_MS = 10.0
 ISSUE_LAG_MEAN_LIMIT_MS = 1.0
 ISSUE_LAG_LIMIT_MS = 10.0
 CPU_LIMIT_PCT = 90.0
+
+
+# How a row's client_warning starts when the client itself was past a limit (its latencies overstated); a
+# warning that a concurrency cap was not held starts CAP_NOT_HELD. Rows that are saturated either way are
+# told apart by these (client_overloaded, load_not_held).
+CLIENT_SATURATED = "client saturated, latencies overstated"
+CAP_NOT_HELD = "concurrency {cap} not held"
+
+
+def client_overloaded(row: Mapping[str, Any]) -> bool:
+    """Whether a summary row's client was itself past a limit of :func:`client_health` (its latencies
+    overstated), rather than only its load's cap not held."""
+    warning = row.get("client_warning") or ""
+    return bool(row.get("client_saturated")) and (warning.startswith(CLIENT_SATURATED) or not warning)
+
+
+def load_not_held(row: Mapping[str, Any]) -> bool:
+    """Whether a summary row's concurrency cap was not held (:func:`concurrency_held`): its figures are for the
+    load that arrived, not the one asked."""
+    prefix = CAP_NOT_HELD.split("{cap}")
+    return bool(row.get("client_saturated")) and any(
+        part.startswith(prefix[0]) and prefix[1] in part for part in (row.get("client_warning") or "").split("; "))
 
 
 def issue_lags(records: Sequence[RequestRecord]) -> list[int]:
@@ -79,7 +103,7 @@ def client_health(loop_lag_ns: Sequence[int], client_cpu_s: float, duration_s: f
         "issue_lag_ms_p99": issue_p99,
         "client_cpu_pct": cpu_pct,
         "client_saturated": bool(reasons),
-        "client_warning": ("client saturated, latencies overstated: " + "; ".join(reasons)
+        "client_warning": (f"{CLIENT_SATURATED}: " + "; ".join(reasons)
                            + " (rerun with --client-workers N, one per free core)") if reasons else None,
     }
 
@@ -131,7 +155,7 @@ def concurrency_held(sessions: Sequence[tuple[int, int]], cap: int) -> dict[str,
     out: dict[str, object] = {"in_flight_p50": median, "in_flight_min": min(counts), "cap_held_pct": held,
                               "cap_warning": None}
     if held < HELD_LIMIT_PCT or median < cap - 1:
-        out["cap_warning"] = (f"concurrency {cap} not held: {held:.0f}% of arrivals found at least {cap - 1} others "
+        out["cap_warning"] = (f"{CAP_NOT_HELD.format(cap=cap)}: {held:.0f}% of arrivals found at least {cap - 1} others "
                               f"in flight (median {median:g}, least {min(counts)}); the figures are for the load "
                               f"that arrived")
     return out

@@ -32,6 +32,7 @@ class _RowFields(BaseModel):
     description: str | None = None
     num_prompts: int | None = None
     approximate_tokens: bool | None = None
+    dataset: str | None = None
     interrupted: bool | None = None
 
 

@@ -19,6 +19,7 @@ from glmbench.experiment.analysis import (
     not_ranked,
     outputs_changed,
 )
+from glmbench.metrics.client import client_overloaded, load_not_held
 from glmbench.metrics.registry import ACCURACY, column
 from glmbench.metrics.repeats import interval
 from glmbench.report.equivalence_run import FIGURE_HEADERS, figure_cells
@@ -30,7 +31,8 @@ from glmbench.report.experiment_figures import (
     pareto_figure,
 )
 
-__all__ = ["ExperimentReport", "experiment_report", "frontier", "not_ranked", "notes", "server_table", "point_table",
+__all__ = ["ExperimentReport", "experiment_report", "frontier", "not_ranked", "notes", "mark", "server_table",
+           "point_table",
            "outputs_table", "best_server", "SERVER_COLUMNS", "POINT_COLUMNS", "MIN_TPOT_MS", "pareto_figure", "curves_figure",
            "experiment_plots"]
 
@@ -88,16 +90,28 @@ POINT_COLUMNS = (
 )
 
 
+def mark(point: dict[str, Any]) -> str:
+    """How the point table marks a point whose figures the client cannot vouch for: ``*`` its client was
+    saturated (latencies overstated), ``~`` its load's concurrency cap was not held (figures for the load that
+    arrived); none otherwise."""
+    if client_overloaded(point):
+        return SATURATED_MARK
+    return CAP_MARK if load_not_held(point) else ""
+
+
+SATURATED_MARK, CAP_MARK = "*", "~"
+
+
 def _point_cell(point: dict[str, Any], key: str, spec: str) -> str:
-    """A point-table cell; a point whose client was saturated is marked * (as the single-run tables mark it), a
-    BFCL accuracy has its 95% Wilson interval beside it where it has one."""
+    """A point-table cell; a point the client cannot vouch for is marked (:func:`mark`), a BFCL accuracy has its
+    95% Wilson interval beside it where it has one."""
     text = _fmt(point.get(key), spec)
     found = interval(point, key)  # a repeated point: the mean ± half its 95% interval
     if found is not None and found[1] > found[0]:
         text += f" ±{_fmt((found[1] - found[0]) / 2, spec)}"
     if key == "bfcl_overall" and point.get("bfcl_low") is not None and point.get("bfcl_high") is not None:
         return f"{text} ({point['bfcl_low']:.1f}-{point['bfcl_high']:.1f})"
-    return f"{text} *" if key == "point" and point.get("client_saturated") else text
+    return f"{text} {mark(point)}" if key == "point" and mark(point) else text
 
 
 def notes(report: ExperimentReport) -> list[str]:
@@ -107,9 +121,14 @@ def notes(report: ExperimentReport) -> list[str]:
     if repeats:
         out.append(f"a load point's figures are means of {' or '.join(map(str, repeats))} repeats; ± is half the 95% "
                    "confidence interval of a mean (Student t, between repeats)")
-    if any(p.get("client_saturated") for p in report.points):
-        out.append("a point marked * had a saturated client: its latencies are overstated and it is not ranked "
-                   "on the Pareto frontier; the reason follows")
+    marks = {mark(p) for p in report.points}
+    if SATURATED_MARK in marks:
+        out.append(f"a point marked {SATURATED_MARK} had a saturated client: its latencies are overstated and it is "
+                   "not ranked on the Pareto frontier; the reason follows")
+    if CAP_MARK in marks:
+        out.append(f"a point marked {CAP_MARK} did not hold its concurrency cap: fewer requests were in flight than "
+                   "asked, so its figures are for the load that arrived; it is not ranked on the Pareto frontier; "
+                   "the reason follows")
     for p in report.points:
         if p.get("client_saturated"):
             out.append(f"{p['cell']} {p['point']}: {p.get('client_warning') or 'client saturated'}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from glmbench.experiment.analysis import ExperimentReport
+from glmbench.metrics.client import client_overloaded, load_not_held
 from glmbench.metrics.registry import axis_label, metric
 from glmbench.metrics.repeats import interval
 from glmbench.report.axes import PointLabels, error_bars, pyplot, quiet, scale, slo_line
@@ -193,10 +194,14 @@ def curves_figure(report: ExperimentReport) -> Any:
                 if xerr or yerr:
                     ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="none", ecolor=color, capsize=3, gid="ci")
                 labels.add(ax, xs, ys, [p["point"] for p in pts], color)
-            saturated = [p for p in loads if p.get("client_saturated") and p.get(key) is not None]
+            saturated = [p for p in loads if client_overloaded(p) and p.get(key) is not None]
             if saturated:  # latencies the client cannot vouch for
                 ax.scatter([p["output_tok_s"] for p in saturated], [p[key] for p in saturated], s=90, marker="x",
                            color="k", zorder=3, gid="saturated")
+            capped = [p for p in loads if _cap_only(p) and p.get(key) is not None]
+            if capped:  # the figures of a load other than the one asked
+                ax.scatter([p["output_tok_s"] for p in capped], [p[key] for p in capped], s=90, marker="s",
+                           facecolors="none", edgecolors="k", zorder=3, gid="cap-not-held")
             if tag in report.slo:
                 slo_line(ax, report.slo[tag], f"SLO {spec.title} {report.slo[tag]:g} {spec.unit}")
             ax.set_title(f"{spec.title} {stat}")
@@ -213,13 +218,33 @@ def curves_figure(report: ExperimentReport) -> Any:
                        ls=_LADDERS.get(k or "", _ALONE)[1] or "", label=_series_name(k)) for k in kinds]
     if report.slo:
         handles.append(Line2D([], [], color="crimson", ls="--", label="SLO"))
-    if any(p.get("client_saturated") for p in loads):
+    if any(client_overloaded(p) for p in loads):
         handles.append(Line2D([], [], color="k", marker="x", ls="", label="client saturated (latency overstated)"))
+    if any(_cap_only(p) for p in loads):
+        handles.append(Line2D([], [], color="k", marker="s", mfc="none", ls="",
+                              label="concurrency cap not held (the load that arrived)"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
     fig.suptitle(f"{report.name}: throughput vs latency per server, each ladder in load order")
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     labels.place(fig)
     return fig
+
+
+def _cap_only(point: dict[str, Any]) -> bool:
+    """A point whose concurrency cap was not held and whose client was not saturated (marked apart from those)."""
+    return load_not_held(point) and not client_overloaded(point)
+
+
+def _load_axis(ax: Any, loads: list[float], whole: bool) -> None:
+    """A load axis: whole-number ticks for entries in flight, and around a single load a range from half of it to
+    half as much again, not matplotlib's +-5% of it (7.6 to 8.4 entries in flight)."""
+    from matplotlib.ticker import MaxNLocator
+
+    if whole:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(set(loads)) == 1:
+        only = loads[0]
+        ax.set_xlim(only / 2 if only else -1, only * 1.5 if only else 1)
 
 
 def bfcl_figure(report: ExperimentReport) -> Any:
@@ -248,6 +273,8 @@ def bfcl_figure(report: ExperimentReport) -> Any:
     if least is not None:
         left.axhline(least, color="k", ls="--", lw=1, label=f"accuracy floor {least:g}%")
     xlabel = "entries in flight (closed loop)" if by == "in_flight" else "entries arriving per second (Poisson)"
+    for ax in (left, right):
+        _load_axis(ax, [p[by] for p in placed], whole=by == "in_flight")
     _finish(fig, left, xlabel, "BFCL overall accuracy (%), 95% interval", "accuracy vs load")
     right.set_ylabel(axis_label("tool_call_ms_mean") + " (E2E where no call)")
     _finish(fig, right, xlabel, right.get_ylabel(), "tool-calling latency vs load")

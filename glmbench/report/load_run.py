@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from glmbench.datasets.tokens import approximate_effect
 from glmbench.metrics.base import STATS
 from glmbench.metrics.registry import (
     PUBLISHED_FORMAT,
@@ -20,6 +21,7 @@ from glmbench.metrics.registry import (
     published,
 )
 from glmbench.metrics.repeats import REPEATS, interval, total
+from glmbench.results.records import INTERRUPTED
 
 __all__ = ["PUBLISHED_COLUMNS", "COUNT_COLUMNS", "DETAIL_METRICS", "CLIENT_COLUMNS", "PREFIX_COLUMNS", "client_columns",
            "Column", "cell", "flagged",
@@ -96,8 +98,8 @@ def flag(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Warnings a reader must see beside the numbers."""
+def notes(rows: Sequence[dict[str, Any]], dataset: str | None = None) -> list[str]:
+    """Warnings a reader must see beside the numbers; ``dataset``: the run's, for rows that do not name it."""
     out = []
     repeats = sorted({int(r[REPEATS]) for r in rows if isinstance(r.get(REPEATS), int) and r[REPEATS] > 1})
     if repeats:
@@ -106,17 +108,22 @@ def notes(rows: Sequence[dict[str, Any]]) -> list[str]:
                    "folder")
     if any(flagged(r) for r in rows):
         out.append("a workload marked * has figures the client cannot vouch for; the reason follows")
-    if any(r.get("approximate_tokens") for r in rows):
-        out.append("token lengths are approximate (no tokenizer): max_tokens and the ShareGPT filter differ from a "
-                   "run with the model's tokenizer; pass --tokenizer PATH")
+    approximate = [r for r in rows if r.get("approximate_tokens")]
+    if approximate:
+        effect = approximate_effect(approximate[0].get("dataset") or dataset)
+        out.append(f"token lengths are approximate (no tokenizer): {effect} from a run with the model's tokenizer; "
+                   "for exact lengths run it again with --tokenizer PATH (the model's folder or its tokenizer.json)")
     for r in rows:
         if r.get("client_warning"):
             out.append(f"{r['workload']}: {r['client_warning']}")
         # Counts of a row that combines repeats are means per repeat: the notes count them in all.
         over = f" over {r[REPEATS]} repeats" if isinstance(r.get(REPEATS), int) and r[REPEATS] > 1 else ""
         if r.get("interrupted"):
-            ended = (total(r, "completed") or 0) + (total(r, "failed") or 0)
-            out.append(f"{r['workload']}: interrupted, figures cover the {ended:.0f} requests that ended{over}")
+            # Requests cut short by the interruption are counted as failed: they did not end on their own.
+            cut = (r.get("errors") or {}).get(INTERRUPTED, 0)
+            ended = (total(r, "completed") or 0) + (total(r, "failed") or 0) - cut
+            out.append(f"{r['workload']}: interrupted, figures cover the {ended:.0f} requests that ended before it"
+                       + (f" ({cut} more cut short)" if cut else "") + over)
         if r.get("failed"):
             reasons = "; ".join(f"{k} (x{v})" for k, v in (r.get("errors") or {}).items())
             out.append(f"{r['workload']}: {total(r, 'failed') or 0:.0f} failed{over}: {reasons}")

@@ -77,7 +77,7 @@ class LoadRunReport:
     @cached_property
     def notes(self) -> list[str]:
         """Warnings beside the numbers (saturated client, failures, approximate token counts...)."""
-        return load_run.notes(self.rows)
+        return load_run.notes(self.rows, _dataset(self.folder))
 
     @cached_property
     def detail_rows(self) -> list[tuple[str, str, list[str]]]:
@@ -88,6 +88,18 @@ class LoadRunReport:
     def as_runs(self) -> RunsReport:
         """The same run as a side-by-side report of one (how HTML and plots show it)."""
         return RunsReport(list(self.sources)) if self.sources else _runs_of(self.folder)
+
+
+def _dataset(folder: Path | None) -> str | None:
+    """The dataset a stored run's manifest names (None without one): notes of rows written before rows named it."""
+    from glmbench.results.store import load_manifest
+
+    if folder is None or not (folder / "manifest.json").is_file():
+        return None
+    try:
+        return load_manifest(folder).dataset.get("name")
+    except GlmbenchError:
+        return None
 
 
 @dataclass(eq=False)

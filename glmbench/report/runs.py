@@ -124,8 +124,30 @@ def _one(path: Path) -> Result:
     repeats = [r for r in repeat_folders(path) if (r / "summary.json").is_file()]
     if repeats and not (path / "summary.json").is_file():
         return _combined(path, repeats)
+    if not (path / "summary.json").is_file():
+        _not_a_folder_of_runs(path)
     manifest = load_manifest(path) if (path / "manifest.json").is_file() else None
     return Result(path, load_any_summary(path), manifest, repeats)
+
+
+# How many of the runs in a folder of runs the error names.
+_NAMED = 3
+
+
+def _not_a_folder_of_runs(path: Path) -> None:
+    """Raise, naming its newest runs and experiments, when ``path`` is a folder that holds runs rather than one."""
+    from glmbench.experiment.index import is_experiment
+
+    held = [p for p in path.iterdir() if p.is_dir() and ((p / "summary.json").is_file() or is_experiment(p))]
+    if not held:
+        return
+    held.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    shown = ", ".join(p.name for p in held[:_NAMED]) + (f" and {len(held) - _NAMED} more" if len(held) > _NAMED
+                                                        else "")
+    runs = [p for p in held if not is_experiment(p)]
+    two = f"; two side by side: glmbench report {runs[1]} {runs[0]}" if len(runs) > 1 else ""
+    raise GlmbenchError(f"{path} holds runs, it is not one: {len(held)} of them, newest first: {shown}",
+                        f"pass one of them, e.g. glmbench report {held[0]}{two}")
 
 
 def one_result(paths: Sequence[Path]) -> bool:

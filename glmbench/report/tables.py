@@ -140,7 +140,8 @@ class ReportTables:
         """Warnings beside the numbers, each naming its run (text from the server kept as is: escape to show)."""
         out: list[str] = []
         for run in self.runs:
-            out.extend(f"{run.label}: {n}" for n in load_notes(run.rows))
+            dataset = run.manifest.dataset.get("name") if run.manifest is not None else None
+            out.extend(f"{run.label}: {n}" for n in load_notes(run.rows, dataset))
             if isinstance(run.summary, LoadSummary) and run.summary.aborted:
                 out.append(f"{run.label}: stopped early: {run.summary.aborted}")
             if isinstance(run.summary, BFCLSummary):

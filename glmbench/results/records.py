@@ -15,7 +15,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["RequestRecord", "RecordWriter", "read_records"]
+__all__ = ["RequestRecord", "RecordWriter", "read_records", "INTERRUPTED"]
+
+INTERRUPTED = "interrupted before the stream ended"
+"""The error of a request cut short by Ctrl-C (or the run stopping): it ended because the run did, not the server."""
 
 
 @dataclass(slots=True)

@@ -76,12 +76,12 @@ class SimBackend(BaseBackend):
         """The simulator's own TTFT and ITL settings (the defaults of ``configs/sim.yaml`` when unset)."""
         return float(cfg.options.get("ttft_ms", 100)) / 1000, float(cfg.options.get("itl_ms", 20)) / 1000
 
-    def answer_book_sets(self, cfg: BackendConfig, book: Path) -> list[str]:
-        """The book as ``options.answers`` and a short ITL (:data:`ANSWER_BOOK_ITL_MS`), unless the config has a
-        book of its own; the user's ``--set`` come after these, so theirs win."""
+    def answer_book_sets(self, cfg: BackendConfig, book: Path, quick: bool = True) -> list[str]:
+        """The book as ``options.answers`` and, when ``quick``, a short ITL (:data:`ANSWER_BOOK_ITL_MS`), unless the
+        config has a book of its own; the user's ``--set`` come after these, so theirs win."""
         if cfg.options.get("answers"):
             return []
-        return [f"options.answers={json.dumps(str(book))}", f"options.itl_ms={ANSWER_BOOK_ITL_MS:g}"]
+        return [f"options.answers={json.dumps(str(book))}", *([f"options.itl_ms={ANSWER_BOOK_ITL_MS:g}"] * quick)]
 
     def with_settings_file(self, cfg: BackendConfig, path: Path, sets: Sequence[str]) -> BackendConfig:
         """``--sim-config FILE``: its settings over the config's options; ``--set`` wins over both."""

@@ -50,6 +50,11 @@ class Lab(Protocol):
         """The launch resolved and checked, before anything starts."""
         ...
 
+    def answering(self, prepared: Any, cell: Cell, folder: Path, progress: Any) -> Any:
+        """``prepared`` answering the cell's BFCL points from BFCL's ground truth, a book written into the cell's
+        ``folder``, where its server is a simulator without answers of its own (said in a note); else as it is."""
+        ...
+
     def serve(self, prepared: Any, log: Path, api_key: str | None, progress: Any) -> AbstractContextManager[Server]:
         """Start the prepared server for the block's length."""
         ...

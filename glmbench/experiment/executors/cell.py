@@ -49,7 +49,7 @@ def run_cell(experiment: Experiment, cell: Cell, entry: CellEntry, folder: Path,
     entry.status, entry.reason, entry.started_at = "running", None, now_iso()
     write_index(folder, index)
     try:
-        prepared = lab.prepare(cell.launch)
+        prepared = lab.answering(lab.prepare(cell.launch), cell, cell_dir, progress)
         log = cell_dir / "server.log"
         with lab.serve(prepared, log, api_key, progress) as server:
             entry.command = server.command

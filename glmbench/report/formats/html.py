@@ -92,19 +92,26 @@ def _runs_page(report: RunsReport) -> str:
 
     tables = report.tables
     parts: list[str] = []
-    if len(tables.runs) > 1:
+    several = len(tables.runs) > 1
+    if several:
         parts.append(f"<p>Baseline: <b>{escape(tables.baseline or '')}</b>. Other runs show "
                      "(difference, percent) against it; BFCL differences are percentage points.</p>")
+
+    def by_run(frame: Any, cls: str) -> str:
+        # One run needs no column naming it on every row: its name is the page's title.
+        return _table(frame, cls=cls) if several else _table(frame.drop(columns=["Run"]), left=1, cls=cls)
+
     if not tables.speed.empty:
-        parts += ["<h2>Speed</h2>", _table(tables.display_speed(), cls="speed"),
-                  "<h2>Detail</h2>", _table(tables.display_detail(), cls="detail")]
+        parts += ["<h2>Speed</h2>", by_run(tables.display_speed(), "speed"),
+                  "<h2>Detail</h2>", by_run(tables.display_detail(), "detail")]
     if not tables.bfcl.empty:
         parts += ["<h2>BFCL accuracy per category</h2>", _table(tables.display_bfcl(), cls="bfcl")]
-        bfcl_notes = tables.bfcl[tables.bfcl["note"] != ""][["run", "rules", "category", "note"]]
+        columns = ["run", "rules", "category", "note"][0 if several else 1:]
+        bfcl_notes = tables.bfcl[tables.bfcl["note"] != ""][columns]
         if not bfcl_notes.empty:
-            parts += ["<h3>BFCL notes</h3>", _table(bfcl_notes, left=4)]
+            parts += ["<h3>BFCL notes</h3>", _table(bfcl_notes, left=len(columns))]
     if not tables.bfcl_load.empty:
-        parts += [f"<h2>{escape(tables.bfcl_load_title())}</h2>", _table(tables.display_bfcl_load(), cls="detail")]
+        parts += [f"<h2>{escape(tables.bfcl_load_title())}</h2>", by_run(tables.display_bfcl_load(), "detail")]
     notes = tables.notes()
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{escape(n)}</li>' for n in notes) + "</ul>")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from glmbench.report.formats.base import Format, Output
+from glmbench.util.fitted_table import Column as FitColumn
+from glmbench.util.fitted_table import FittedTable
 from glmbench.util.text import rich_text
 
 # What a report holds is imported where it is drawn: --help lists the formats without numpy or pydantic.
@@ -28,8 +30,6 @@ __all__ = ["Terminal", "FORMAT", "speed_tables"]
 
 def speed_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
     """The published-shape table, then counts, latency detail and client/schedule facts of one load run."""
-    from rich.table import Table
-
     from glmbench.metrics.base import STATS
     from glmbench.report.load_run import (
         COUNT_COLUMNS,
@@ -40,33 +40,26 @@ def speed_tables(rows: Sequence[dict[str, Any]], title: str = "") -> list[Any]:
         flag,
     )
 
-    def simple(name: str, columns: Sequence[Column]) -> Table:
-        table = Table(title=rich_text(name), title_justify="left")
-        for i, (_, header, _) in enumerate(columns):
-            table.add_column(header, justify="left" if i == 0 else "right")
-        for r in rows:
-            table.add_row(*(rich_text(cell(flag(r), k, f)) for k, _, f in columns))
-        return table
+    def simple(name: str, columns: Sequence[Column]) -> FittedTable:
+        # The schedule is words ("closed loop, cap 512"); the rest names and figures, never broken inside.
+        shown = [FitColumn(header, "left" if i == 0 or key == "description" else "right", words=key == "description")
+                 for i, (key, header, _) in enumerate(columns)]
+        return FittedTable(rich_text(name), shown, [[rich_text(cell(flag(r), k, f)) for k, _, f in columns]
+                                                    for r in rows])
 
-    detail = Table(title="Latency (ms)", title_justify="left")
-    for header in ("workload", "metric", *STATS):
-        detail.add_column(header, justify="left" if header in ("workload", "metric") else "right")
-    for workload, label, cells in detail_rows(rows):
-        detail.add_row(rich_text(workload), label, *cells)
+    detail = FittedTable("Latency (ms)", [FitColumn("workload"), FitColumn("metric"),
+                                          *(FitColumn(stat, "right") for stat in STATS)],
+                         [[rich_text(workload), label, *cells] for workload, label, cells in detail_rows(rows)], keys=2)
     return [simple(title or "Speed", PUBLISHED_COLUMNS), simple("Requests and throughput", COUNT_COLUMNS), detail,
             simple("Schedule and client", client_columns(rows))]
 
 
 def _frame_table(title: str, frame: Any) -> Any:
-    """A display frame as a table: the first two columns (names) left, figures right."""
-    from rich.table import Table
-
-    t = Table(title=rich_text(title), title_justify="left")
-    for i, col in enumerate(frame.columns):
-        t.add_column(rich_text(col), justify="left" if i < 2 else "right", overflow="fold", no_wrap=i < 2)
-    for row in frame.itertuples(index=False):
-        t.add_row(*(rich_text(v) for v in row))
-    return t
+    """A display frame as a table: the first two columns (names, repeated when the table is split) left, figures
+    right."""
+    columns = [FitColumn(str(col), "left" if i < 2 else "right") for i, col in enumerate(frame.columns)]
+    return FittedTable(rich_text(title), columns, [[rich_text(v) for v in row] for row in frame.itertuples(index=False)],
+                       keys=2)
 
 
 # Headers of words, not figures, past an experiment table's first three columns.
@@ -74,17 +67,11 @@ _WORDS = ("why", "Pareto", "pass", "gate", "outputs vs reference")
 
 
 def _cells_table(title: str, headers: list[str], rows: list[list[str]], names: int = 3) -> Any:
-    """An experiment table: names (the first ``names`` columns) and words left, figures right."""
-    from rich.table import Table
-
-    table = Table(title=rich_text(title), title_justify="left")
-    for i, header in enumerate(headers):
-        numbers = i >= names and header not in _WORDS
-        # A gate's verdict is read whole ("FAILED (100% required)"): the headers wrap instead.
-        table.add_column(header, overflow="fold", justify="right" if numbers else "left", no_wrap=header == "gate")
-    for row in rows:
-        table.add_row(*(rich_text(c) for c in row))
-    return table
+    """An experiment table: names (the first ``names`` columns) and words left, figures right; split, it repeats
+    its first two columns (server and point)."""
+    columns = [FitColumn(h, "right" if i >= names and h not in _WORDS else "left", words=h in _WORDS and h != "gate")
+               for i, h in enumerate(headers)]
+    return FittedTable(rich_text(title), columns, [[rich_text(c) for c in row] for row in rows], keys=min(names, 2))
 
 
 class Terminal(Format):
@@ -107,32 +94,26 @@ class Terminal(Format):
     def bfcl_run(self, report: BFCLRunReport) -> Output:
         """One table per rule set, the primary first; categories in upper case (OVERALL) in bold; then, for a
         run asked as traffic, the latency table and its notes (wider: it has a dozen columns)."""
-        from rich.table import Table
-
         from glmbench.bfcl.registry import rule_set_title
         from glmbench.report.bfcl_run import interrupted_note, latency_cells, latency_title, score_cells
 
         out: list[Any] = []
+        columns = [FitColumn("Category"), FitColumn("Accuracy", "right"), FitColumn("Correct", "right"),
+                   FitColumn("Note", words=True)]
         for rules in report.rule_order:
-            table = Table(title=rich_text(f"{report.title}: {rule_set_title(rules)}"), title_justify="left")
-            table.add_column("Category", justify="left", overflow="fold")
-            table.add_column("Accuracy", justify="right", overflow="fold")
-            table.add_column("Correct", justify="right", overflow="fold")
-            table.add_column("Note", justify="left", overflow="fold")
+            rows = []
             for row in report.summary.tables.get(rules, []):
                 acc, frac = score_cells(row)
                 name = row["category"]
-                table.add_row(rich_text(name, style="bold" if name.isupper() else ""), acc, frac,
-                              rich_text(row.get("note") or ""))
-            out.append(table)
+                rows.append([rich_text(name, style="bold" if name.isupper() else ""), acc, frac,
+                             rich_text(row.get("note") or "")])
+            out.append(FittedTable(rich_text(f"{report.title}: {rule_set_title(rules)}"), columns, rows))
         if report.load_rows:
             shown = report.latency_columns
-            table = Table(title=rich_text(f"{report.title}: {latency_title(report.summary)}"), title_justify="left")
-            for i, (_, header, _) in enumerate(shown):
-                table.add_column(header, justify="left" if i == 0 else "right", overflow="fold", no_wrap=i == 0)
-            for row in report.load_rows:
-                table.add_row(*(rich_text(c) for c in latency_cells(row, shown)))
-            out.append(table)
+            out.append(FittedTable(rich_text(f"{report.title}: {latency_title(report.summary)}"),
+                                   [FitColumn(header, "left" if i == 0 else "right")
+                                    for i, (_, header, _) in enumerate(shown)],
+                                   [[rich_text(c) for c in latency_cells(row, shown)] for row in report.load_rows]))
             out += [rich_text(f"* {n}") for n in report.latency_notes]
         if report.summary.interrupted:
             out.append(f"* {interrupted_note(report.folder)}")
