@@ -43,7 +43,7 @@ from glmbench.load.reply import Reply
 from glmbench.load.sender import WorkloadRun, connections_needed, keep_schedule, sleep_until
 from glmbench.load.sessions import session_spans
 from glmbench.load.workload import RequestSpec, Workload
-from glmbench.results.records import RecordWriter, RequestRecord
+from glmbench.results.records import INTERRUPTED, RecordWriter, RequestRecord
 
 if TYPE_CHECKING:
     from glmbench.bfcl.data import LoadedEntry
@@ -128,7 +128,7 @@ async def run_traffic(entries: Sequence[BFCLEntry], suite: BFCLSuite, target: Ta
                     last = record.ok or attempt > suite.retries or not _retryable(record)
                 finally:
                     if not record.ok and not record.error:
-                        record.error = "interrupted before the stream ended"
+                        record.error = INTERRUPTED
                     if last and free is not None:
                         free(record.end_ns or perf_counter_ns())  # the next arrival goes now
                     if not last:

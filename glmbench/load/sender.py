@@ -21,7 +21,7 @@ from typing import Protocol
 from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient
 from glmbench.load.workload import Workload
-from glmbench.results.records import RequestRecord
+from glmbench.results.records import INTERRUPTED, RequestRecord
 from glmbench.util.collector import collector_paused
 
 __all__ = ["RecordSink", "WorkloadRun", "Job", "keep_schedule", "send_workload", "sleep_until", "LoopMonitor",
@@ -259,7 +259,7 @@ async def send_workload(
             await client.send(record, bodies[index])
         finally:
             if not record.ok and not record.error:
-                record.error = "interrupted before the stream ended"
+                record.error = INTERRUPTED
             # The slot first: nothing after it may keep a capped loop from going on.
             free(record.end_ns or perf_counter_ns())
             writer.write(record)

@@ -26,7 +26,7 @@ from glmbench.load.client import StreamClient
 from glmbench.load.reply import Reply
 from glmbench.load.sender import RecordSink, WorkloadRun, connections_needed, keep_schedule, sleep_until
 from glmbench.load.workload import Workload
-from glmbench.results.records import RequestRecord
+from glmbench.results.records import INTERRUPTED, RequestRecord
 
 __all__ = ["send_sessions", "session_spans", "turn_ttfts"]
 
@@ -59,7 +59,7 @@ async def send_sessions(client: StreamClient, name: str, workload: Workload, ses
                     await client.send(record, client.streamed(payload), reply)
                 finally:
                     if not record.ok and not record.error:
-                        record.error = "interrupted before the stream ended"
+                        record.error = INTERRUPTED
                     end = record.end_ns or perf_counter_ns()
                     writer.write(record)
                     if on_done is not None:
