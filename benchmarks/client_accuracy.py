@@ -38,7 +38,7 @@ from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient, Target
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
-from glmbench.metrics.client import client_health
+from glmbench.metrics.client import client_health, issue_lags
 from glmbench.results.records import RecordWriter, read_records
 from glmbench.sim.truth import compare_with_truth, read_truth
 from glmbench.util.loop import run_async
@@ -103,7 +103,7 @@ def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rat
     result = compare_with_truth(records, take_truth(truth_path))
     duration = (run.end_ns - run.t0_ns) / 1e9
     chunks = sum(len(r.chunk_ns) for r in records)
-    result.update(client_health(run.loop_lag_ns, cpu, duration))
+    result.update(client_health(run.loop_lag_ns, cpu, duration, issue_lags(records)))
     result["chunks_per_s"] = chunks / duration
     result["failed"] = sum(1 for r in records if not r.ok)
     # The client's own delay: how much later it read each chunk than the kernel received it.
@@ -146,7 +146,7 @@ def main() -> None:
           f"{args.decode} decode, {args.http_client} client. All in ms.\n")
     head = ("load", "procs", "chunks/s", "TTFT meas", "TTFT true", "intake", "1st deliv", "1st deliv p99",
             "p99 meas", "p99 true", "ITL meas", "ITL true", "ITL err", "ITL p99 err", "E2E err", "E2E p99 err",
-            "deliv p99", "read delay p99", "loop p99", "CPU%", "self-check", "failed")
+            "deliv p99", "read delay p99", "loop p99", "issue lag p99", "CPU%", "self-check", "failed")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head), flush=True)
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
@@ -174,7 +174,7 @@ def main() -> None:
                            f"{res['e2e_mean'] - res['e2e_true_mean'] - res['intake_mean']:+.2f}",
                            f"{res['e2e_p99'] - res['e2e_true_p99']:+.2f}",
                            f"{res['delivery_p99']:.2f}", f"{res['client_delay_p99']:.2f}", f"{res['loop_lag_ms_p99']:.2f}",
-                           f"{res['client_cpu_pct']:.0f}", check, str(res["failed"]))
+                           f"{res['issue_lag_ms_p99']:.2f}", f"{res['client_cpu_pct']:.0f}", check, str(res["failed"]))
                     print("| " + " | ".join(row) + " |", flush=True)
                     if rate:
                         notes.append(f"{label} x{workers}: schedule {res['scheduled_rate']:.3f} req/s, sent "

@@ -90,6 +90,12 @@ class FakeClient:
     async def warm_up(self, connections: int = 1) -> None:
         return None
 
+    def prepare(self, body: bytes) -> bytes:
+        return body
+
+    def start(self, record: RequestRecord, request: bytes, reply=None, on_end=None):
+        return self.send(record, request)
+
     async def send(self, record: RequestRecord, body: bytes) -> None:
         record.send_ns = record.wire_ns = perf_counter_ns()
         self.running += 1
@@ -208,3 +214,58 @@ def test_a_ramp_needs_both_ends_and_a_start_rate():
             Workload(title="t", **bad)
     assert Workload(title="t", request_rate=2, ramp="linear", ramp_to=8).describe() == \
         "Poisson 2 req/s ramping (linear) to 8 req/s"
+
+
+def test_a_slot_freed_inside_a_read_sends_the_next_request_right_there():
+    """A closed loop's replacement leaves inside the callback that freed its slot (the read that ended the last
+    reply), not a loop turn later: a wave of ends is a wave of sends before the loop reads anything else."""
+    from glmbench.load.sender import keep_schedule
+
+    started: list[int] = []
+    inside: list[tuple[int, list[int]]] = []  # (request freed, requests started when its callback returned)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        def job(index, due, free):
+            started.append(index)
+            done = loop.create_future()
+
+            def end():  # as the wire client's read callback does: free the slot, then the awaiter resumes
+                free(perf_counter_ns())
+                inside.append((index, list(started)))
+                done.set_result(None)
+
+            loop.call_later(0.001 * (1 + index % 3), end)
+            return done
+
+        return await keep_schedule(12, Workload(title="t", max_concurrency=3), 0, job, name="t")
+
+    run = run_async(main())
+    assert not run.interrupted and sorted(started) == list(range(12))
+    # Each of the first nine ends started the next arrival before its callback returned; the last three had none.
+    for n, (_index, seen) in enumerate(inside[:9]):
+        assert len(seen) == 3 + n + 1, inside
+    assert all(len(seen) == 12 for _index, seen in inside[9:])
+
+
+def test_a_job_that_raises_from_a_read_callback_stops_the_schedule_with_its_error():
+    from glmbench.load.sender import keep_schedule
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        calls = 0
+
+        def job(index, due, free):
+            nonlocal calls
+            calls += 1
+            if calls > 4:
+                raise RuntimeError("cannot keep the record")
+            done = loop.create_future()
+            loop.call_later(0.001, lambda: (free(perf_counter_ns()), done.set_result(None)))
+            return done
+
+        return await keep_schedule(10, Workload(title="t", max_concurrency=2), 0, job, name="t")
+
+    with pytest.raises(RuntimeError, match="cannot keep the record"):
+        run_async(main())

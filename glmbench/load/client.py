@@ -11,9 +11,9 @@ before the send timestamp is taken.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -27,6 +27,10 @@ from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.load.workload import RequestSpec
 from glmbench.results.records import RequestRecord
 from glmbench.util.text import one_line
+
+if TYPE_CHECKING:
+    from aiohttp.client_proto import ResponseHandler
+    from aiohttp.client_reqrep import ConnectionKey
 
 __all__ = ["StreamClient", "Target", "probe_target", "served_model"]
 
@@ -55,6 +59,21 @@ class Target:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, but a connection goes back to the pool a moment after its reply ended, once the read
+    that ended it has been parsed to its end.
+
+    aiohttp releases a connection the moment a reply's body ends, half-way through parsing the read that held
+    that end; bytes after it (a second, unasked-for response) are parsed only then. A request issued in between
+    would be sent on that connection and read the stray response as its own. A tick later the connection's
+    ``should_close`` knows of those bytes, and aiohttp closes it instead of pooling it.
+    """
+
+    def _release(self, key: ConnectionKey, protocol: ResponseHandler, *, should_close: bool = False) -> None:
+        release = super()._release
+        self._loop.call_soon(lambda: release(key, protocol, should_close=should_close))
 
 
 async def _on_body_sent(_session: object, ctx: object, _params: object) -> None:
@@ -92,7 +111,7 @@ class StreamClient:
         return self._pool is not None and self._pool.stamps
 
     async def __aenter__(self) -> StreamClient:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, force_close=False)
+        connector = _Connector(limit=0, ttl_dns_cache=None, force_close=False)
         trace = aiohttp.TraceConfig()
         trace.on_request_chunk_sent.append(_on_body_sent)
         self._session = aiohttp.ClientSession(
@@ -155,13 +174,42 @@ class StreamClient:
         payload.update(self.spec.extra_body)
         return orjson.dumps(payload)
 
+    def prepare(self, body: bytes) -> bytes:
+        """What :meth:`start` sends for ``body``: on the wire path the whole HTTP request, framed once, before
+        timing starts; else the body itself."""
+        if self._pool is None:
+            return body
+        return self._head + b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+
     async def send(self, record: RequestRecord, body: bytes, reply: Reply | None = None) -> None:
         """Send one request and fill ``record`` (and ``reply``, with what was said); a failure is recorded,
         never raised."""
+        await self.start(record, self.prepare(body), reply)
+
+    def start(self, record: RequestRecord, request: bytes, reply: Reply | None = None,
+              on_end: Callable[[int], None] | None = None) -> Awaitable[None]:
+        """Send ``request`` (from :meth:`prepare`) and return what to await for ``record`` to be filled.
+
+        On the wire path the bytes are on the wire before this returns when
+        the pool has an idle connection (else once the awaitable has connected
+        one), and ``on_end(end_ns)`` is called the moment the reply ends,
+        inside the read that ended it and before the awaitable resumes: a
+        closed loop's next request leaves from there. aiohttp sends once the
+        awaitable runs and never calls ``on_end``: the caller frees its slot
+        when the awaitable returns. The awaitable must be awaited (or closed):
+        a request already sent is only released and recorded by it.
+        """
         assert self._session is not None, "use StreamClient as 'async with'"
-        if self._pool is not None:
-            await self._send_wire(record, body, reply)
-            return
+        if self._pool is None:
+            return self._send_aiohttp(record, request, reply)
+        spec = self.spec
+        decoder = StreamDecoder(record, spec.api, reply)
+        record.send_ns = perf_counter_ns()
+        started = wire.begin(self._pool, request, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end)
+        return self._send_wire(record, request, decoder, started, on_end)
+
+    async def _send_aiohttp(self, record: RequestRecord, body: bytes, reply: Reply | None) -> None:
+        assert self._session is not None
         decoder = StreamDecoder(record, self.spec.api, reply)
         feed = decoder.feed
         record.send_ns = perf_counter_ns()
@@ -231,14 +279,13 @@ class StreamClient:
             record.ok = True
 
 
-    async def _send_wire(self, record: RequestRecord, body: bytes, reply: Reply | None) -> None:
+    async def _send_wire(self, record: RequestRecord, data: bytes, decoder: StreamDecoder,
+                         started: wire.WireRequest | None, on_end: Callable[[int], None] | None) -> None:
         pool, spec = self._pool, self.spec
         assert pool is not None
-        decoder = StreamDecoder(record, spec.api, reply)
-        data = self._head + b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
-        record.send_ns = perf_counter_ns()
         try:
-            req = await wire.exchange(pool, data, record, decoder, spec.timeout_s, spec.stall_timeout_s)
+            req = await wire.exchange(pool, data, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end,
+                                      started)
         except (asyncio.TimeoutError, TimeoutError):
             record.end_ns = perf_counter_ns()
             record.error = f"timeout after {spec.timeout_s:g} s (--timeout)"
@@ -250,7 +297,7 @@ class StreamClient:
         if req.stamps:
             record.stamps = "kernel"
             record.chunk_delay_ns = req.delays or []
-        record.end_ns = req.ts if req.complete and req.ts else perf_counter_ns()
+        record.end_ns = req.end_ns
         status = req.status
         if status and status != 200:
             record.error = f"HTTP {status}: {one_line(req.body_text())}"

@@ -10,6 +10,7 @@ loop is measured too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import time
@@ -124,8 +125,10 @@ async def sleep_until(due_ns: int) -> None:
 
 
 Job = Callable[[int, int, Callable[[int], None]], Awaitable[None]]
-"""What one arrival does: ``job(index, due_ns, free)`` sends its request(s) and calls ``free(end_ns)`` the moment
-its concurrency slot may go to the next arrival (the schedule calls it if the job did not)."""
+"""What one arrival does: ``job(index, due_ns, free)`` returns the awaitable that sends its request(s) and calls
+``free(end_ns)`` the moment its concurrency slot may go to the next arrival (the schedule calls it if the job did
+not). A job may send before it returns (the load client's requests do), and may call ``free`` from a read
+callback: the next arrival then leaves from inside it."""
 
 
 async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, name: str,
@@ -156,32 +159,71 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
         next_index = itertools.count().__next__
     cap = workload.max_concurrency if cap is None else cap
     offsets = workload.offsets_ns(count, seed) if offsets is None else offsets
+    loop = asyncio.get_running_loop()
     monitor = LoopMonitor()
     cpu0 = time.process_time()
     run = WorkloadRun(name=name, t0_ns=t0_ns or perf_counter_ns())
-    slots: asyncio.Queue[int] | None = None
+    t0 = run.t0_ns
+    # A freed slot the schedule itself must fill: when it was freed, and the arrival already drawn for it.
+    slots: asyncio.Queue[tuple[int, int | None]] | None = None
     if cap:
         slots = asyncio.Queue()
         for _ in range(cap):
-            slots.put_nowait(run.t0_ns)
+            slots.put_nowait((t0, None))
     tasks: set[asyncio.Task] = set()
-    failed: list[Exception] = []  # a job that raised (it could not keep its result): the schedule stops
+    failed: list[BaseException] = []  # a job that raised (it could not keep its result): the schedule stops
+    state = {"launching": False, "closing": False}
 
-    async def one(index: int, due: int) -> None:
+    def launch(index: int, due: int) -> None:
         freed = False
 
         def free(end_ns: int) -> None:
             nonlocal freed
-            if slots is not None and not freed:
-                slots.put_nowait(end_ns)
+            if freed:
+                return
             freed = True
+            if slots is not None:
+                refill(end_ns)
 
         try:
-            await job(index, due, free)
-        except Exception as exc:  # noqa: BLE001 - raised once every job has ended, below
+            pending = job(index, due, free)
+        except Exception as exc:  # noqa: BLE001 - raised once every job has ended
+            failed.append(exc)
+            free(perf_counter_ns())
+            return
+        task = loop.create_task(_ended(pending, free))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _ended(pending: Awaitable[None], free: Callable[[int], None]) -> None:
+        try:
+            await pending
+        except Exception as exc:  # noqa: BLE001 - raised once every job has ended
             failed.append(exc)
         finally:
             free(perf_counter_ns())
+
+    def refill(freed_at: int) -> None:
+        # A slot freed: the next arrival leaves from right here when it is already due (a closed loop, a
+        # burst), inside the read that ended the last one, so a wave of them is on the wire before the loop
+        # turns. Anything else (not due yet, a job starting from here, the end) goes to the schedule's loop.
+        assert slots is not None
+        if state["launching"] or state["closing"] or failed or stopped():
+            slots.put_nowait((freed_at, None))
+            return
+        try:
+            index = next_index()
+            if index < count and t0 + offsets[index] <= perf_counter_ns():
+                state["launching"] = True
+                try:
+                    launch(index, max(t0 + offsets[index], freed_at))
+                finally:
+                    state["launching"] = False
+                return
+            slots.put_nowait((freed_at, index))
+        except Exception as exc:  # noqa: BLE001 - called from a read callback: never lost there
+            failed.append(exc)
+            slots.put_nowait((freed_at, None))
 
     dispatched = 0
     monitor.start()
@@ -189,28 +231,34 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
         while True:
             # A slot first, then the next index: with several workers, the index
             # goes to whichever worker has room for it.
-            freed_at = await slots.get() if slots is not None else 0
-            index = next_index()
-            if index >= count or stopped() or failed:
+            freed_at, drawn = await slots.get() if slots is not None else (0, None)
+            if failed or stopped():
                 break
-            due = run.t0_ns + offsets[index]
+            index = next_index() if drawn is None else drawn
+            if index >= count:
+                break
+            due = t0 + offsets[index]
             if due > perf_counter_ns():
                 await sleep_until(due)
-            task = asyncio.get_running_loop().create_task(one(index, max(due, freed_at)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            launch(index, max(due, freed_at))
             dispatched += 1
             if dispatched % _DISPATCH_SLICE == 0:
-                # A wave of requests (a burst, or a closed loop refilling as a batch ends) goes out
-                # in slices, with the streams' reads in between: no stream waits for the whole wave.
+                # A wave of requests (a burst, the first of a closed loop) goes out in slices, with the
+                # streams' reads in between: no stream waits for the whole wave.
                 await asyncio.sleep(0)
-        if tasks:
-            await asyncio.gather(*tasks)
+        while tasks:
+            # asyncio.wait, not gather: cancelling this wait leaves the jobs to the clean-up below.
+            await asyncio.wait(set(tasks))
         if failed:
             raise failed[0]
     except asyncio.CancelledError:
         run.interrupted = True
-        for task in tasks:
+        state["closing"] = True
+        # Every job started reaches its first wait before it is cancelled, so that its own clean-up runs
+        # (a request already on the wire is ended and recorded as interrupted, not dropped).
+        with contextlib.suppress(asyncio.CancelledError):  # a second Ctrl-C: cancelled below all the same
+            await asyncio.sleep(0)
+        for task in list(tasks):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
@@ -233,6 +281,7 @@ async def send_workload(
     t0_ns: int | None = None,
     next_index: Callable[[], int] | None = None,
     bodies: Sequence[bytes] | None = None,
+    requests: Sequence[bytes] | None = None,
     cap: int | None = None,
     worker: int = 0,
 ) -> WorkloadRun:
@@ -240,23 +289,27 @@ async def send_workload(
 
     A client worker process (:mod:`glmbench.load.workers`) runs this with the
     shared start ``t0_ns``, a shared ``next_index`` that hands out request
-    indices, the serialised ``bodies``, its share ``cap`` of the concurrency
+    indices, the ``requests`` it prepared from the serialised bodies before the clock started
+    (:meth:`StreamClient.prepare`), its share ``cap`` of the concurrency
     cap and its number ``worker``. Samples with their own due times (a
     replayed trace, :attr:`Sample.offset_ns`) keep those instead of the rate.
     """
-    if bodies is None:
-        bodies = [client.body(s) for s in samples]
+    if requests is None:
+        requests = [client.prepare(body) for body in (bodies or [client.body(s) for s in samples])]
     cap = workload.max_concurrency if cap is None else cap
     if t0_ns is None:
         # A caller that fixes the start has warmed its client up already.
         await client.warm_up(connections_needed(len(samples), cap, offered_rate(workload, samples)))
 
-    async def one(index: int, due: int, free: Callable[[int], None]) -> None:
+    def one(index: int, due: int, free: Callable[[int], None]) -> Awaitable[None]:
         sample = samples[index]
         record = RequestRecord(workload=name, index=index, prompt_tokens=sample.prompt_tokens,
                                max_tokens=sample.output_tokens, due_ns=due, worker=worker)
+        return ended(record, client.start(record, requests[index], on_end=free), free)
+
+    async def ended(record: RequestRecord, pending: Awaitable[None], free: Callable[[int], None]) -> None:
         try:
-            await client.send(record, bodies[index])
+            await pending
         finally:
             if not record.ok and not record.error:
                 record.error = INTERRUPTED

@@ -22,6 +22,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from time import perf_counter_ns
 
 import httptools
@@ -30,7 +31,7 @@ from glmbench.load.sse import StreamDecoder, StreamError
 from glmbench.results.records import RequestRecord
 from glmbench.util.text import one_line
 
-__all__ = ["ConnectionPool", "WireRequest", "exchange", "kernel_stamps"]
+__all__ = ["ConnectionPool", "WireRequest", "begin", "exchange", "kernel_stamps"]
 
 # SO_TIMESTAMPNS (the "old" value, a struct timespec of two longs) is 35 on
 # every Linux architecture but a few with their own socket.h; the control
@@ -153,7 +154,12 @@ class ConnectionPool:
 class WireRequest:
     """One streamed request on one connection, driven by readiness callbacks; its outcome goes into the record.
 
-    ``await run()`` resolves when the response ended, failed or timed out; the
+    ``future`` resolves when the response ended, failed or timed out (``end_ns``
+    says when: the last read's stamp after a whole reply); ``on_end(end_ns)``,
+    when given, is called right then, inside the read that ended it, before
+    anything awaiting the future runs: a closed loop sends its next request from
+    there. A reused connection the server had closed before answering is not an
+    end (``retry``: the exchange tries once more on a new one). The
     connection goes back to the pool only after a whole, keep-alive response
     and only when nothing followed it. An interim ``1xx`` response (``100
     Continue``) is skipped; the final one is the reply. Bytes after the reply's
@@ -162,12 +168,13 @@ class WireRequest:
     """
 
     __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
-                 "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "stall_timer",
+                 "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "timer", "deadline_ns",
                  "stamps", "total_s", "sender", "framed", "streaming", "keep_alive", "interim", "trailing",
-                 "encoding", "raw")
+                 "encoding", "raw", "end_ns", "on_end", "reused")
 
     def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
-                 total_s: float, stall_s: float | None) -> None:
+                 total_s: float, stall_s: float | None, on_end: Callable[[int], None] | None = None,
+                 reused: bool = False) -> None:
         self.loop = asyncio.get_running_loop()
         self.pool, self.sock, self.record, self.decoder = pool, sock, record, decoder
         self.parser = httptools.HttpResponseParser(self)
@@ -191,8 +198,12 @@ class WireRequest:
         self.delays: list[int] | None = [] if pool.stamps else None
         self.last_ns = perf_counter_ns()
         self.stall_ns = int(stall_s * 1e9) if stall_s else 0
-        self.stall_timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None  # one timer per request: the stall check or the deadline
+        self.deadline_ns = 0
         self.total_s = total_s
+        self.end_ns = 0
+        self.on_end = on_end
+        self.reused = reused
 
     # -- httptools callbacks (after the reply is complete, whatever follows is ignored)
     def on_message_begin(self) -> None:
@@ -277,11 +288,8 @@ class WireRequest:
             self.sender.add_done_callback(self._sent)
         self.loop.add_reader(self.sock.fileno(), self._readable)
         # The whole-request limit runs from when the call was issued, connecting included.
-        left_s = self.total_s - (perf_counter_ns() - (record.send_ns or record.wire_ns)) / 1e9
-        handle = self.loop.call_later(max(left_s, 0.0), self._timeout)
-        self.future.add_done_callback(lambda _f: handle.cancel())
-        if self.stall_ns:
-            self.stall_timer = self.loop.call_later(self.stall_ns / 1e9, self._stall_check)
+        self.deadline_ns = (record.send_ns or record.wire_ns) + int(self.total_s * 1e9)
+        self._arm(perf_counter_ns())
 
     async def _send_rest(self, rest: bytes) -> None:
         await self.loop.sock_sendall(self.sock, rest)
@@ -354,24 +362,36 @@ class WireRequest:
         else:
             self._finish(f"{type(exc).__name__}: {one_line(str(exc), 120)}")
 
-    def _timeout(self) -> None:
-        self._finish(f"timeout after {self.total_s:g} s (--timeout)")
+    def _arm(self, now: int) -> None:
+        wake = min(self.deadline_ns, self.last_ns + self.stall_ns) if self.stall_ns else self.deadline_ns
+        self.timer = self.loop.call_later(max(wake - now, 0) / 1e9, self._check)
 
-    def _stall_check(self) -> None:
+    def _check(self) -> None:
         if self.future.done():
             return
-        quiet = perf_counter_ns() - self.last_ns
-        if quiet >= self.stall_ns:
+        now = perf_counter_ns()
+        if now >= self.deadline_ns:
+            self._finish(f"timeout after {self.total_s:g} s (--timeout)")
+        elif self.stall_ns and now - self.last_ns >= self.stall_ns:
             self._finish(f"stalled: no data for {self.stall_ns / 1e9:g} s (--stall-timeout)")
         else:
-            self.stall_timer = self.loop.call_later((self.stall_ns - quiet) / 1e9, self._stall_check)
+            self._arm(now)
+
+    @property
+    def retry(self) -> bool:
+        """A reused connection cut before a byte of the reply came: the server's keep-alive ran out as the
+        request left, so the exchange sends it again on a new connection."""
+        return self.reused and self.raw == 0 and (self.failure or "").startswith("stream cut")
 
     def _finish(self, failure: str | None, keep: bool = True) -> None:
         if self.future.done():
             return
         self.failure = failure
+        self.end_ns = self.ts if self.complete and self.ts else perf_counter_ns()
         self.release(keep=keep and failure is None and self.complete and self.keep_alive)
         self.future.set_result(None)
+        if self.on_end is not None and not self.retry:
+            self.on_end(self.end_ns)
 
     def release(self, keep: bool = False) -> None:
         """Stop watching the socket; back to the pool if ``keep``, else closed."""
@@ -379,8 +399,8 @@ class WireRequest:
         if sock is None:
             return
         self.sock = None  # type: ignore[assignment]
-        if self.stall_timer is not None:
-            self.stall_timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         if self.sender is not None and not self.sender.done():
             self.sender.cancel()
         try:
@@ -399,27 +419,41 @@ class WireRequest:
         return None if self.ctype is None else self.ctype.decode("latin-1", "replace")
 
 
+def begin(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: StreamDecoder, timeout_s: float,
+          stall_s: float | None, on_end: Callable[[int], None] | None = None) -> WireRequest | None:
+    """Send ``data`` now on an idle pooled connection, before returning; None when the pool has none."""
+    sock = pool.take()
+    if sock is None:
+        return None
+    req = WireRequest(pool, sock, record, decoder, timeout_s, stall_s, on_end, reused=True)
+    req.start(data)
+    return req
+
+
 async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: StreamDecoder,
-                   timeout_s: float, stall_s: float | None) -> WireRequest:
-    """Send ``data`` on a pooled (else new) connection and read the whole reply into ``record``.
+                   timeout_s: float, stall_s: float | None, on_end: Callable[[int], None] | None = None,
+                   started: WireRequest | None = None) -> WireRequest:
+    """Read the whole reply to ``data`` into ``record``: sent on a pooled connection (``started`` by
+    :func:`begin`, or begun here), else on a new one.
 
     A reused connection that the server closed before saying anything (its
     keep-alive ran out as the request left) is replaced by a new one once.
     Connection failures raise OSError; everything after is in the result.
     """
-    for attempt in (0, 1):
-        sock = pool.take() if attempt == 0 else None
-        reused = sock is not None
-        if sock is None:
-            sock = await asyncio.wait_for(pool.connect(), timeout_s)
-        req = WireRequest(pool, sock, record, decoder, timeout_s, stall_s)
+    req = started if started is not None else begin(pool, data, record, decoder, timeout_s, stall_s, on_end)
+    if req is not None:
         try:
-            req.start(data)
             await req.future
         finally:
             req.release()
-        if reused and req.raw == 0 and (req.failure or "").startswith("stream cut"):
-            record.http_status = None
-            continue
-        return req
-    raise AssertionError("unreachable")
+        if not req.retry:
+            return req
+        record.http_status = None
+    sock = await asyncio.wait_for(pool.connect(), timeout_s)
+    req = WireRequest(pool, sock, record, decoder, timeout_s, stall_s, on_end)
+    try:
+        req.start(data)
+        await req.future
+    finally:
+        req.release()
+    return req

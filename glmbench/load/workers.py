@@ -128,6 +128,7 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
         target = Target(job.base_url, job.model, job.api_key, warmup_path=job.warmup_path)
         async with StreamClient(target, job.spec) as client:
             await client.warm_up(connections_needed(len(job.samples), job.cap, offered_rate(job.workload, job.samples)))
+            requests = [client.prepare(body) for body in job.bodies]
             gc.collect()  # now, not inside the run: send_workload then only freezes what is left
             out.send_bytes(_READY)
             try:
@@ -137,7 +138,7 @@ def _worker(job: _Job, out: Any, start: Any, counter: Any) -> None:
             try:
                 run = await send_workload(client, job.name, job.workload, job.samples, job.seed,
                                           _PipeWriter(out), t0_ns=t0_ns, next_index=next_index,
-                                          bodies=job.bodies, cap=job.cap, worker=job.worker)
+                                          requests=requests, cap=job.cap, worker=job.worker)
             except asyncio.CancelledError:
                 return  # stopped by the parent: the cut-short records are sent, the pipe's end says the rest
             facts = {"end_ns": run.end_ns, "client_cpu_s": run.client_cpu_s, "loop_lag_ns": run.loop_lag_ns}
