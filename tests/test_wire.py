@@ -180,3 +180,87 @@ def test_connections_opened_ahead_follow_what_can_be_in_flight():
     assert connections_needed(150, None, 5.0) == 50  # an open loop: its first 10 s of arrivals
     assert connections_needed(150, None, 0.1) == 8
     assert connections_needed(3, None, 100.0) == 3
+
+
+def _idle_server(behaviour):
+    """An asyncio server on 127.0.0.1 that hands each accepted connection, by order, to ``behaviour(n, writer)``."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await behaviour(len(accepted), writer)
+
+    return asyncio.start_server(handle, "127.0.0.1", 0), accepted
+
+
+@pytest.mark.parametrize("stamps", [True, False], ids=["no-peek", "peek"])
+def test_an_idle_connection_that_speaks_or_closes_leaves_the_pool(stamps):
+    """Each pooled connection is watched while idle: closed by the server, or sent bytes nobody asked for, it is
+    closed and never handed to a request (with or without the peek at take)."""
+
+    async def behaviour(n: int, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.05)
+        if n == 1:
+            writer.close()
+        elif n == 2:
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+
+    async def main():
+        starting, _accepted = _idle_server(behaviour)
+        server = await starting
+        pool = wire.ConnectionPool("127.0.0.1", server.sockets[0].getsockname()[1], stamps=stamps)
+        await pool.open(3)
+        await asyncio.sleep(0.3)
+        left = [pool.take() for _ in range(3)]
+        pool.close()
+        server.close()
+        return left
+
+    left = run_async(main())
+    assert sum(s is not None for s in left) == 1  # the third: it said nothing
+
+
+def test_bytes_a_reused_connection_held_before_the_request_are_nobodys_reply(tmp_path):
+    """With kernel stamps the pool does not peek: a reply stamped before its request left (bytes the idle
+    connection's watcher had not yet been called for) fails that request by name instead of being read as its."""
+    if not wire.kernel_stamps():
+        pytest.skip("this platform gives no SO_TIMESTAMPNS receive stamps on loopback TCP")
+    import socket
+    import threading
+    import time
+
+    from glmbench.load.sse import StreamDecoder
+    from glmbench.results.records import RequestRecord
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:  # in its own thread: it speaks while the client's loop is blocked
+        conn, _ = listener.accept()
+        held.append(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%b"
+                     % (len(_EVENTS), _EVENTS))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def main():
+        pool = wire.ConnectionPool("127.0.0.1", listener.getsockname()[1], stamps=True)
+        await pool.open(1)
+        time.sleep(0.2)  # the stray reply arrives while the loop cannot run the watcher
+        record = RequestRecord(workload="w", index=0, prompt_tokens=1, max_tokens=2, due_ns=0)
+        req = wire.begin(pool, b"POST /v1/completions HTTP/1.1\r\nContent-Length: 0\r\n\r\n", record,
+                         StreamDecoder(record, "completions"), 5.0, None)
+        assert req is not None
+        await req.future
+        pool.close()
+        return req, record
+
+    try:
+        req, record = run_async(main())
+    finally:
+        thread.join(5)
+        for sock in (*held, listener):
+            sock.close()
+    assert req.failure and "bytes from before the request was sent" in req.failure
+    assert not record.chunk_ns

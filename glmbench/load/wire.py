@@ -89,13 +89,24 @@ def kernel_stamps() -> bool:
 
 
 class ConnectionPool:
-    """Keep-alive connections to one ``host:port``, opened ahead of time when asked."""
+    """Keep-alive connections to one ``host:port``, opened ahead of time when asked.
+
+    Each connection is watched by one readiness callback for its whole life
+    (registering a reader per request cost more than the request's own
+    ``send``): while a request owns the connection its reads go to that
+    request; while it is idle, anything it says (the server closing it, bytes
+    nobody asked for) gets it closed and out of the pool.
+    """
 
     def __init__(self, host: str, port: int, stamps: bool | None = None) -> None:
         self.host, self.port = host, port
         self.stamps = kernel_stamps() if stamps is None else stamps
         self._idle: list[socket.socket] = []
         self._addr: tuple[int, tuple] | None = None
+        # Every open connection by descriptor: the request reading it, or None while it is idle.
+        self._owner: dict[int, WireRequest | None] = {}
+        self._socks: dict[int, socket.socket] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _address(self) -> tuple[int, tuple]:
         if self._addr is None:
@@ -105,7 +116,7 @@ class ConnectionPool:
         return self._addr
 
     async def connect(self) -> socket.socket:
-        """A new connection (OSError when the server cannot be reached)."""
+        """A new connection, watched and not yet idle (OSError when the server cannot be reached)."""
         family, addr = await self._address()
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -117,7 +128,24 @@ class ConnectionPool:
         except BaseException:
             sock.close()
             raise
+        self._loop = loop = asyncio.get_running_loop()
+        fd = sock.fileno()
+        self._owner[fd] = None
+        self._socks[fd] = sock
+        loop.add_reader(fd, self._readable, fd)
         return sock
+
+    def _readable(self, fd: int) -> None:
+        owner = self._owner.get(fd)
+        if owner is not None:
+            owner._readable()
+            return
+        # Idle: the server closed it, or sent bytes nobody asked for. Either way it is not to be used again.
+        sock = self._socks.get(fd)
+        if sock is not None:
+            if sock in self._idle:
+                self._idle.remove(sock)
+            self.discard(sock)
 
     async def open(self, n: int) -> None:
         """Have ``n`` idle connections ready, so that connecting stays out of the timed run."""
@@ -128,10 +156,17 @@ class ConnectionPool:
         self._idle.extend(s for s in done if isinstance(s, socket.socket))
 
     def take(self) -> socket.socket | None:
-        """An idle connection the server has not closed meanwhile, or None."""
+        """An idle connection the server has not closed meanwhile, or None.
+
+        Without kernel stamps an idle connection is also peeked at, for bytes
+        its watcher has not been called for yet; with them, a reply stamped
+        before its request left says so (:meth:`WireRequest._read`).
+        """
         idle = self._idle
         while idle:
             sock = idle.pop()
+            if self.stamps:
+                return sock
             try:
                 sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
             except BlockingIOError:
@@ -139,15 +174,33 @@ class ConnectionPool:
             except OSError:
                 pass
             # The server closed it while idle, sent bytes nobody asked for, or it broke.
-            sock.close()
+            self.discard(sock)
         return None
 
+    def claim(self, sock: socket.socket, req: WireRequest) -> None:
+        """Reads of ``sock`` go to ``req`` from now on."""
+        self._owner[sock.fileno()] = req
+
     def give(self, sock: socket.socket) -> None:
+        """Back to the pool, idle."""
+        self._owner[sock.fileno()] = None
         self._idle.append(sock)
 
+    def discard(self, sock: socket.socket) -> None:
+        """Stop watching ``sock`` and close it."""
+        fd = sock.fileno()
+        if fd >= 0 and self._socks.get(fd) is sock:
+            del self._owner[fd], self._socks[fd]
+            if self._loop is not None and not self._loop.is_closed():
+                try:
+                    self._loop.remove_reader(fd)
+                except (ValueError, OSError):
+                    pass
+        sock.close()
+
     def close(self) -> None:
-        for sock in self._idle:
-            sock.close()
+        for sock in list(self._socks.values()):
+            self.discard(sock)
         self._idle.clear()
 
 
@@ -286,7 +339,7 @@ class WireRequest:
         if sent < len(data):
             self.sender = self.loop.create_task(self._send_rest(data[sent:]))
             self.sender.add_done_callback(self._sent)
-        self.loop.add_reader(self.sock.fileno(), self._readable)
+        self.pool.claim(self.sock, self)
         # The whole-request limit runs from when the call was issued, connecting included.
         self.deadline_ns = (record.send_ns or record.wire_ns) + int(self.total_s * 1e9)
         self._arm(perf_counter_ns())
@@ -325,6 +378,12 @@ class WireRequest:
             self.ts = ts = user
         if not data:
             self._eof()
+            return
+        if not self.raw and self.reused and ts < self.record.wire_ns:
+            # Stamped before the request left: bytes an idle connection held that its watcher had not yet
+            # been called for (the pool does not peek when reads are stamped). Nobody's reply, never this one's.
+            self._finish("the kept-alive connection held bytes from before the request was sent (a reply nobody "
+                         "asked for): the server or a proxy in between sent more than it was asked", keep=False)
             return
         self.raw += len(data)
         chunks = self.record.chunk_ns
@@ -403,14 +462,10 @@ class WireRequest:
             self.timer.cancel()
         if self.sender is not None and not self.sender.done():
             self.sender.cancel()
-        try:
-            self.loop.remove_reader(sock.fileno())
-        except (ValueError, OSError):
-            pass
         if keep:
             self.pool.give(sock)
         else:
-            sock.close()
+            self.pool.discard(sock)
 
     def body_text(self) -> str:
         return bytes(self.shown).decode("utf-8", "replace")
