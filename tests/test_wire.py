@@ -264,3 +264,33 @@ def test_bytes_a_reused_connection_held_before_the_request_are_nobodys_reply(tmp
             sock.close()
     assert req.failure and "bytes from before the request was sent" in req.failure
     assert not record.chunk_ns
+
+
+@pytest.mark.e2e
+def test_a_run_cancelled_mid_stream_keeps_every_request_it_sent(start_sim, tmp_path):
+    """Requests sent from a read callback are futures, not tasks: cancelling the run still ends each one on the
+    wire, records it as interrupted with the chunks it had, and leaves no connection watched."""
+    sim = start_sim("--ttft-ms", "5", "--itl-ms", "20")
+    path = tmp_path / "records.jsonl"
+    pools = []
+
+    async def main():
+        async with StreamClient(Target(sim.url, "glm-4.7-flash-sim"), RequestSpec()) as client:
+            pools.append(client._pool)
+            with RecordWriter(path) as writer:
+                task = asyncio.ensure_future(run_workload(
+                    client, "w", Workload(title="t", max_concurrency=4), [Sample("hi", 1, 4)] * 8
+                    + [Sample("hi", 1, 500)] * 8, 0, writer))
+                await asyncio.sleep(1.0)  # the 4-token requests are done; four long ones are streaming
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            return sum(owner is not None for owner in client._pool._owner.values())
+
+    busy = run_async(main())
+    records = list(read_records(path))
+    assert busy == 0 and not pools[0]._owner  # nothing left reading, and closing the client closed everything
+    short, long = [r for r in records if r.max_tokens == 4], [r for r in records if r.max_tokens == 500]
+    assert len(short) == 8 and all(r.ok for r in short)
+    assert len(long) == 4 and all(not r.ok and r.error == "interrupted before the stream ended" and r.chunk_ns
+                                  for r in long), [(r.ok, r.error, len(r.chunk_ns)) for r in long]

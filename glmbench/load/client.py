@@ -196,8 +196,13 @@ class StreamClient:
         inside the read that ended it and before the awaitable resumes: a
         closed loop's next request leaves from there. aiohttp sends once the
         awaitable runs and never calls ``on_end``: the caller frees its slot
-        when the awaitable returns. The awaitable must be awaited (or closed):
-        a request already sent is only released and recorded by it.
+        when the awaitable returns.
+
+        A request sent here comes back as a future that the reply's own
+        callbacks settle (no task, nothing to wake when it is sent: a wave of
+        them costs little more than its sends); cancelling it ends the request
+        and leaves ``record`` unfinished (not ok, no error) for the caller to
+        mark. Otherwise it is a coroutine, which must be awaited.
         """
         assert self._session is not None, "use StreamClient as 'async with'"
         if self._pool is None:
@@ -206,7 +211,40 @@ class StreamClient:
         decoder = StreamDecoder(record, spec.api, reply)
         record.send_ns = perf_counter_ns()
         started = wire.begin(self._pool, request, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end)
-        return self._send_wire(record, request, decoder, started, on_end)
+        if started is None:
+            return self._send_wire(record, request, decoder, on_end)
+        return self._follow(record, request, decoder, started, on_end)
+
+    def _follow(self, record: RequestRecord, request: bytes, decoder: StreamDecoder, started: wire.WireRequest,
+                on_end: Callable[[int], None] | None) -> asyncio.Future[None]:
+        loop = started.loop
+        done: asyncio.Future[None] = loop.create_future()
+        again: list[asyncio.Task] = []
+
+        def replied(_future: asyncio.Future[None]) -> None:
+            started.release()
+            if done.done():
+                return
+            if started.retry:  # the pooled connection was closed under it: once more, on a new one
+                record.http_status = None
+                task = loop.create_task(self._send_wire(record, request, decoder, on_end))
+                again.append(task)
+                task.add_done_callback(lambda t: _settle(done, t))
+                return
+            self._fill(record, started, decoder)
+            done.set_result(None)
+
+        def ended(_done: asyncio.Future[None]) -> None:
+            if done.cancelled():  # the run stopped: the request goes with it
+                started.abort()
+                for task in again:
+                    task.cancel()
+                if not record.end_ns:
+                    record.end_ns = perf_counter_ns()
+
+        started.future.add_done_callback(replied)
+        done.add_done_callback(ended)
+        return done
 
     async def _send_aiohttp(self, record: RequestRecord, body: bytes, reply: Reply | None) -> None:
         assert self._session is not None
@@ -280,12 +318,11 @@ class StreamClient:
 
 
     async def _send_wire(self, record: RequestRecord, data: bytes, decoder: StreamDecoder,
-                         started: wire.WireRequest | None, on_end: Callable[[int], None] | None) -> None:
+                         on_end: Callable[[int], None] | None) -> None:
         pool, spec = self._pool, self.spec
         assert pool is not None
         try:
-            req = await wire.exchange(pool, data, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end,
-                                      started)
+            req = await wire.exchange(pool, data, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end)
         except (asyncio.TimeoutError, TimeoutError):
             record.end_ns = perf_counter_ns()
             record.error = f"timeout after {spec.timeout_s:g} s (--timeout)"
@@ -294,6 +331,11 @@ class StreamClient:
             record.end_ns = perf_counter_ns()
             record.error = f"cannot connect: {one_line(exc.strerror or str(exc), 120)}"
             return
+        self._fill(record, req, decoder)
+
+    @staticmethod
+    def _fill(record: RequestRecord, req: wire.WireRequest, decoder: StreamDecoder) -> None:
+        """The record of a reply the wire has read to its end (or failed on)."""
         if req.stamps:
             record.stamps = "kernel"
             record.chunk_delay_ns = req.delays or []
@@ -323,6 +365,18 @@ class StreamClient:
             record.error = "stream carried no tokens"
         else:
             record.ok = True
+
+
+def _settle(done: asyncio.Future[None], task: asyncio.Task) -> None:
+    """``done`` as ``task`` ended, unless it was settled already."""
+    if done.done():
+        return
+    if task.cancelled():
+        done.cancel()
+    elif (exc := task.exception()) is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(None)
 
 
 async def probe_target(target: Target, timeout_s: float = 10.0) -> None:

@@ -170,7 +170,7 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
         slots = asyncio.Queue()
         for _ in range(cap):
             slots.put_nowait((t0, None))
-    tasks: set[asyncio.Task] = set()
+    tasks: set[asyncio.Future] = set()
     failed: list[BaseException] = []  # a job that raised (it could not keep its result): the schedule stops
     state = {"launching": False, "closing": False}
 
@@ -191,9 +191,20 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
             failed.append(exc)
             free(perf_counter_ns())
             return
+        if isinstance(pending, asyncio.Future):
+            # A task the job made ready before it was due: watched, not wrapped in another.
+            tasks.add(pending)
+            pending.add_done_callback(lambda done: _settled(done, free))
+            return
         task = loop.create_task(_ended(pending, free))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    def _settled(done: asyncio.Future, free: Callable[[int], None]) -> None:
+        tasks.discard(done)
+        if not done.cancelled() and isinstance(done.exception(), Exception):
+            failed.append(done.exception())  # type: ignore[arg-type]
+        free(perf_counter_ns())
 
     async def _ended(pending: Awaitable[None], free: Callable[[int], None]) -> None:
         try:
@@ -301,23 +312,40 @@ async def send_workload(
         # A caller that fixes the start has warmed its client up already.
         await client.warm_up(connections_needed(len(samples), cap, offered_rate(workload, samples)))
 
+    problems: list[Exception] = []
+
     def one(index: int, due: int, free: Callable[[int], None]) -> Awaitable[None]:
         sample = samples[index]
         record = RequestRecord(workload=name, index=index, prompt_tokens=sample.prompt_tokens,
                                max_tokens=sample.output_tokens, due_ns=due, worker=worker)
-        return ended(record, client.start(record, requests[index], on_end=free), free)
+        pending = client.start(record, requests[index], on_end=free)
+        if isinstance(pending, asyncio.Future):
+            # Settled by the reply's own callbacks, or cancelled with the run: kept either way.
+            pending.add_done_callback(lambda _done: kept(record, free))
+            return pending
+        return ended(record, pending, free)
 
     async def ended(record: RequestRecord, pending: Awaitable[None], free: Callable[[int], None]) -> None:
         try:
             await pending
         finally:
-            if not record.ok and not record.error:
-                record.error = INTERRUPTED
-            # The slot first: nothing after it may keep a capped loop from going on.
-            free(record.end_ns or perf_counter_ns())
+            kept(record, free)
+
+    def kept(record: RequestRecord, free: Callable[[int], None]) -> None:
+        if not record.ok and not record.error:
+            record.error = INTERRUPTED
+        # The slot first: nothing after it may keep a capped loop from going on.
+        free(record.end_ns or perf_counter_ns())
+        try:
             writer.write(record)
             if on_done is not None:
                 on_done(record)
+        except Exception as exc:  # noqa: BLE001 - often inside a reply's callback: raised when the schedule ends
+            problems.append(exc)
 
-    return await keep_schedule(len(samples), workload, seed, one, name=name, t0_ns=t0_ns, next_index=next_index,
-                               cap=cap, stopped=lambda: writer.error is not None, offsets=own_offsets(samples))
+    run = await keep_schedule(len(samples), workload, seed, one, name=name, t0_ns=t0_ns, next_index=next_index,
+                              cap=cap, stopped=lambda: writer.error is not None or bool(problems),
+                              offsets=own_offsets(samples))
+    if problems:
+        raise problems[0]
+    return run

@@ -452,6 +452,10 @@ class WireRequest:
         if self.on_end is not None and not self.retry:
             self.on_end(self.end_ns)
 
+    def abort(self) -> None:
+        """End the request now (the run stopped): the connection is closed, the reply left unread."""
+        self._finish(None, keep=False)
+
     def release(self, keep: bool = False) -> None:
         """Stop watching the socket; back to the pool if ``keep``, else closed."""
         sock = self.sock
@@ -486,16 +490,14 @@ def begin(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: Str
 
 
 async def exchange(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: StreamDecoder,
-                   timeout_s: float, stall_s: float | None, on_end: Callable[[int], None] | None = None,
-                   started: WireRequest | None = None) -> WireRequest:
-    """Read the whole reply to ``data`` into ``record``: sent on a pooled connection (``started`` by
-    :func:`begin`, or begun here), else on a new one.
+                   timeout_s: float, stall_s: float | None, on_end: Callable[[int], None] | None = None) -> WireRequest:
+    """Send ``data`` on a pooled connection, else a new one, and read the whole reply into ``record``.
 
     A reused connection that the server closed before saying anything (its
     keep-alive ran out as the request left) is replaced by a new one once.
     Connection failures raise OSError; everything after is in the result.
     """
-    req = started if started is not None else begin(pool, data, record, decoder, timeout_s, stall_s, on_end)
+    req = begin(pool, data, record, decoder, timeout_s, stall_s, on_end)
     if req is not None:
         try:
             await req.future
