@@ -115,6 +115,9 @@ def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rat
         result["achieved_rate"] = span_rate([r.start_ns for r in records])
     lags = [(r.start_ns - r.due_ns) / 1e6 for r in records]
     result["dispatch_lag_mean"] = sum(lags) / len(lags)
+    # The first wave (every request due at the start: a burst, a closed loop's first N): its last on the wire.
+    first = [r.wire_ns for r in records if r.due_ns == run.t0_ns and r.wire_ns]
+    result["first_wave_ms"] = (max(first) - run.t0_ns) / 1e6 if first else float("nan")
     return result
 
 
@@ -123,6 +126,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="*", default=[8, 64, 128, 256, 384, 512])
     ap.add_argument("--rates", type=float, nargs="*", default=[5, 10, 50])
     ap.add_argument("--requests", type=int, default=0, help="requests per point (default 2 x concurrency, 30 s of arrivals)")
+    ap.add_argument("--bursts", type=int, nargs="*", default=[],
+                    help="burst points: N requests all due at once (the first wave's spread is the figure)")
+    ap.add_argument("--runs", type=int, default=1, help="runs of each point; every run is listed, then the median")
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--ttft-ms", type=float, default=100)
     ap.add_argument("--itl-ms", type=float, default=20)
@@ -142,11 +148,12 @@ def main() -> None:
     if len(cores) > 1:
         os.sched_setaffinity(0, set(cores[:-1]))
     print(f"client on cores {sorted(os.sched_getaffinity(0))}, simulator on core {sim_cpu}; "
-          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, {args.events_per_write} token(s) per write, one event each, "
+          f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, "
+          f"{args.events_per_write} token(s) per write, one event each, "
           f"{args.decode} decode, {args.http_client} client. All in ms.\n")
-    head = ("load", "procs", "chunks/s", "TTFT meas", "TTFT true", "intake", "1st deliv", "1st deliv p99",
+    head = ("load", "run", "procs", "chunks/s", "TTFT meas", "TTFT true", "intake", "1st deliv", "1st deliv p99",
             "p99 meas", "p99 true", "ITL meas", "ITL true", "ITL err", "ITL p99 err", "E2E err", "E2E p99 err",
-            "deliv p99", "read delay p99", "loop p99", "issue lag p99", "CPU%", "self-check", "failed")
+            "deliv p99", "read delay p99", "loop p99", "issue lag p99", "1st wave", "CPU%", "self-check", "failed")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head), flush=True)
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
@@ -156,16 +163,20 @@ def main() -> None:
         try:
             points = [(f"{c} streams", c, None, args.requests or 2 * c) for c in args.concurrency]
             points += [(f"{r:g} req/s", None, r, args.requests or int(30 * r)) for r in args.rates]
+            points += [(f"burst {n}", None, None, n) for n in args.bursts]
+            medians: list[str] = []
             capacity: dict[int, float] = {}
             verdicts, notes = [], []
+            runs_of_point: dict[tuple[str, int], list[dict]] = {}
             for label, conc, rate, n in points:
-                for workers in args.workers:
+                for workers, run_no in ((w, i) for w in args.workers for i in range(1, args.runs + 1)):
                     res = measure(port, truth, tmp, conc, rate, n, args.tokens, workers=workers,
                                   http_client=args.http_client)
+                    runs_of_point.setdefault((label, workers), []).append(res)
                     if res["delivery_mean"] < 1.0 and res["first_delivery_mean"] < 1.0:
                         capacity[workers] = max(capacity.get(workers, 0.0), res["chunks_per_s"])
                     check = "**saturated**" if res["client_saturated"] else "ok"
-                    row = (label, str(workers), f"{res['chunks_per_s']:.0f}", f"{res['ttft_mean']:.2f}",
+                    row = (label, str(run_no), str(workers), f"{res['chunks_per_s']:.0f}", f"{res['ttft_mean']:.2f}",
                            f"{res['ttft_true_mean']:.2f}", f"{res['intake_mean']:.2f}",
                            f"{res['first_delivery_mean']:.2f}", f"{res['first_delivery_p99']:.2f}",
                            f"{res['ttft_p99']:.2f}", f"{res['ttft_true_p99']:.2f}", f"{res['itl_mean']:.3f}",
@@ -174,7 +185,8 @@ def main() -> None:
                            f"{res['e2e_mean'] - res['e2e_true_mean'] - res['intake_mean']:+.2f}",
                            f"{res['e2e_p99'] - res['e2e_true_p99']:+.2f}",
                            f"{res['delivery_p99']:.2f}", f"{res['client_delay_p99']:.2f}", f"{res['loop_lag_ms_p99']:.2f}",
-                           f"{res['issue_lag_ms_p99']:.2f}", f"{res['client_cpu_pct']:.0f}", check, str(res["failed"]))
+                           f"{res['issue_lag_ms_p99']:.2f}", f"{res['first_wave_ms']:.2f}",
+                           f"{res['client_cpu_pct']:.0f}", check, str(res["failed"]))
                     print("| " + " | ".join(row) + " |", flush=True)
                     if rate:
                         notes.append(f"{label} x{workers}: schedule {res['scheduled_rate']:.3f} req/s, sent "
@@ -188,6 +200,18 @@ def main() -> None:
                     ok = abs(mean_err) <= 1.0 and abs(p99_err) <= 5.0 and abs(itl_err) <= 0.2
                     verdicts.append(f"{label} x{workers}: TTFT error mean {mean_err:+.2f} ms, p99 {p99_err:+.2f} ms; "
                                     f"ITL error {itl_err:+.3f} ms -> {'met' if ok else 'NOT met'}")
+            if args.runs > 1:
+                for (label, workers), results in runs_of_point.items():
+                    med = {key: float(np.median([r[key] for r in results]))
+                           for key in ("first_delivery_mean", "first_delivery_p99", "issue_lag_ms_p99",
+                                       "first_wave_ms", "chunks_per_s")}
+                    clean = sum(not r["client_saturated"] for r in results)
+                    medians.append(f"  {label} x{workers}, median of {len(results)}: TTFT error mean "
+                                   f"{med['first_delivery_mean']:+.2f} ms, p99 {med['first_delivery_p99']:+.2f} ms; "
+                                   f"issue lag p99 {med['issue_lag_ms_p99']:.2f} ms; first wave on the wire "
+                                   f"{med['first_wave_ms']:.2f} ms; {med['chunks_per_s']:.0f} chunks/s; "
+                                   f"self-check clean in {clean} of {len(results)}")
+                print("\nmedians:\n" + "\n".join(medians))
             print("\n" + "\n".join(notes))
             print("\nthe client's own error (targets: TTFT mean <= 1 ms, p99 <= 5 ms; ITL mean <= 0.2 ms):")
             print("\n".join(f"  {v}" for v in verdicts))
