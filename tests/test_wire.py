@@ -235,9 +235,12 @@ def test_bytes_a_reused_connection_held_before_the_request_are_nobodys_reply(tmp
     listener = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
 
+    opened = threading.Event()
+
     def serve() -> None:  # in its own thread: it speaks while the client's loop is blocked
         conn, _ = listener.accept()
         held.append(conn)
+        opened.wait(10)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%b"
                      % (len(_EVENTS), _EVENTS))
 
@@ -247,6 +250,7 @@ def test_bytes_a_reused_connection_held_before_the_request_are_nobodys_reply(tmp
     async def main():
         pool = wire.ConnectionPool("127.0.0.1", listener.getsockname()[1], stamps=True)
         await pool.open(1)
+        opened.set()
         time.sleep(0.2)  # the stray reply arrives while the loop cannot run the watcher
         record = RequestRecord(workload="w", index=0, prompt_tokens=1, max_tokens=2, due_ns=0)
         req = wire.begin(pool, b"POST /v1/completions HTTP/1.1\r\nContent-Length: 0\r\n\r\n", record,

@@ -153,7 +153,8 @@ class ConnectionPool:
         if missing <= 0:
             return
         done = await asyncio.gather(*(self.connect() for _ in range(missing)), return_exceptions=True)
-        self._idle.extend(s for s in done if isinstance(s, socket.socket))
+        # Those the server has not already closed, or spoken on, while the others were connecting.
+        self._idle.extend(s for s in done if isinstance(s, socket.socket) and s.fileno() >= 0)
 
     def take(self) -> socket.socket | None:
         """An idle connection the server has not closed meanwhile, or None.
@@ -223,7 +224,7 @@ class WireRequest:
     __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
                  "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "timer", "deadline_ns",
                  "stamps", "total_s", "sender", "framed", "streaming", "keep_alive", "interim", "trailing",
-                 "encoding", "raw", "end_ns", "on_end", "reused")
+                 "encoding", "raw", "end_ns", "on_end", "reused", "held", "read_ns")
 
     def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
                  total_s: float, stall_s: float | None, on_end: Callable[[int], None] | None = None,
@@ -257,6 +258,8 @@ class WireRequest:
         self.end_ns = 0
         self.on_end = on_end
         self.reused = reused
+        self.held: list[bytes] = []  # the current read's body pieces, decoded once the read is parsed
+        self.read_ns = 0  # when the current read was made (user space)
 
     # -- httptools callbacks (after the reply is complete, whatever follows is ignored)
     def on_message_begin(self) -> None:
@@ -304,10 +307,7 @@ class WireRequest:
         self.received += len(body)
         if self.streaming:
             if self.failure is None:
-                try:
-                    self.decoder.feed(self.ts, body)
-                except StreamError as exc:
-                    self.failure = str(exc)
+                self.held.append(body)
         elif len(self.shown) < _SHOWN_BODY:
             self.shown += body[: _SHOWN_BODY - len(self.shown)]
 
@@ -367,7 +367,7 @@ class WireRequest:
             self._fail_os(exc)
             return
         user = perf_counter_ns()
-        self.last_ns = user
+        self.last_ns = self.read_ns = user
         if anc and self.stamps:
             # The kernel's CLOCK_REALTIME stamp, moved onto the monotonic clock as it stands now
             # (a read without one, as when stamping is just being switched on, keeps the read's time).
@@ -386,8 +386,6 @@ class WireRequest:
                          "asked for): the server or a proxy in between sent more than it was asked", keep=False)
             return
         self.raw += len(data)
-        chunks = self.record.chunk_ns
-        before = len(chunks)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -399,8 +397,8 @@ class WireRequest:
             else:
                 self._finish(self.failure or f"malformed HTTP response: {one_line(str(exc), 120)}")
             return
-        if self.delays is not None and len(chunks) != before:
-            self.delays.extend([user - ts] * (len(chunks) - before))
+        if self.held and not self.complete:
+            self._decode_held()
         if self.failure is not None:
             self._finish(self.failure)
         elif self.complete:
@@ -442,15 +440,38 @@ class WireRequest:
         request left, so the exchange sends it again on a new connection."""
         return self.reused and self.raw == 0 and (self.failure or "").startswith("stream cut")
 
+    def _decode_held(self) -> None:
+        """Hand the current read's body to the SSE decoder, stamped with the read's time."""
+        chunks = self.record.chunk_ns
+        before = len(chunks)
+        for body in self.held:
+            if self.failure is None:
+                try:
+                    self.decoder.feed(self.ts, body)
+                except StreamError as exc:
+                    self.failure = str(exc)
+        self.held.clear()
+        if self.delays is not None and len(chunks) != before:
+            self.delays.extend([self.read_ns - self.ts] * (len(chunks) - before))
+
     def _finish(self, failure: str | None, keep: bool = True) -> None:
         if self.future.done():
             return
+        whole = failure is None and self.complete
+        if self.held and not whole:
+            self._decode_held()  # a reply cut short or refused: all it said first
+            failure = failure or self.failure
         self.failure = failure
         self.end_ns = self.ts if self.complete and self.ts else perf_counter_ns()
-        self.release(keep=keep and failure is None and self.complete and self.keep_alive)
-        self.future.set_result(None)
-        if self.on_end is not None and not self.retry:
-            self.on_end(self.end_ns)
+        self.release(keep=keep and whole and self.keep_alive)
+        try:
+            if self.on_end is not None and not self.retry:
+                self.on_end(self.end_ns)  # the next request leaves now, before this reply's last read is decoded
+        finally:
+            if self.held:
+                # A protocol error in the last events fails the record; the connection, whole on the wire, stays.
+                self._decode_held()
+            self.future.set_result(None)
 
     def abort(self) -> None:
         """End the request now (the run stopped): the connection is closed, the reply left unread."""
