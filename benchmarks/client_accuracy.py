@@ -38,7 +38,7 @@ from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient, Target
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
-from glmbench.metrics.client import client_health, issue_lags
+from glmbench.metrics.client import self_check
 from glmbench.results.records import RecordWriter, read_records
 from glmbench.sim.truth import compare_with_truth, read_truth
 from glmbench.util.loop import run_async
@@ -67,6 +67,15 @@ def take_truth(path: Path) -> dict[str, dict]:
     truth = read_truth(path)
     path.write_bytes(b"")
     return truth
+
+
+def pin_client() -> int | None:
+    """Keep this process off the last core, which the simulator gets; that core (None on a one-core machine)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    os.sched_setaffinity(0, set(cores[:-1]))
+    return cores[-1]
 
 
 def span_rate(times_ns) -> float:
@@ -103,7 +112,7 @@ def measure(port: int, truth_path: Path, tmp: Path, concurrency: int | None, rat
     result = compare_with_truth(records, take_truth(truth_path))
     duration = (run.end_ns - run.t0_ns) / 1e9
     chunks = sum(len(r.chunk_ns) for r in records)
-    result.update(client_health(run.loop_lag_ns, cpu, duration, issue_lags(records)))
+    result.update(self_check(records, run.loop_lag_ns, cpu, duration, cap=concurrency))
     result["chunks_per_s"] = chunks / duration
     result["failed"] = sum(1 for r in records if not r.ok)
     # The client's own delay: how much later it read each chunk than the kernel received it.
@@ -143,10 +152,7 @@ def main() -> None:
                     help="client processes to try at each point (glmbench run --client-workers)")
     args = ap.parse_args()
 
-    cores = sorted(os.sched_getaffinity(0))
-    sim_cpu = cores[-1] if len(cores) > 1 else None
-    if len(cores) > 1:
-        os.sched_setaffinity(0, set(cores[:-1]))
+    sim_cpu = pin_client()
     print(f"client on cores {sorted(os.sched_getaffinity(0))}, simulator on core {sim_cpu}; "
           f"TTFT {args.ttft_ms:g} ms, ITL {args.itl_ms:g} ms, {args.tokens} tokens, "
           f"{args.events_per_write} token(s) per write, one event each, "

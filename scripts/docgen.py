@@ -106,7 +106,8 @@ def _better(better: str | None) -> str:
 def metrics_reference() -> str:
     """Every registered metric: tag, summary-row keys, title, unit, direction and description, as markdown."""
     from glmbench.metrics.base import ALL_STATS
-    from glmbench.metrics.registry import ACCURACY, METRICS
+    from glmbench.metrics.registry import ACCURACY, METRICS, lookup
+    from glmbench.metrics.row import SummaryRow
 
     out = [
         "# Metric reference",
@@ -132,6 +133,11 @@ def metrics_reference() -> str:
             description = "; ".join(filter(None, [description, f"the published table's \"{m.published}\""]))
         out.append(f"| `{m.tag}` | {keys} | {_cell(m.title)} | {_cell(m.unit) or '-'} | {_better(m.better)} | "
                    f"{'yes' if m.compared else 'no'} | {'yes' if m.always else 'no'} | {_cell(description) or '-'} |")
+    out += ["", "## The row's other fields", "",
+            "Fields of the summary row that are no metric, described in its model (`glmbench/metrics/row.py`):",
+            "", "| field | description |", "|---|---|"]
+    out += [f"| `{name}` | {_cell(field.description)} |" for name, field in SummaryRow.model_fields.items()
+            if field.description and lookup(name) is None]
     out.append("")
     return "\n".join(out)
 

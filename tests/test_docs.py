@@ -83,6 +83,8 @@ def test_the_metric_reference_lists_every_metric(docgen: ModuleType) -> None:
         if m.calc is not None:
             assert " ".join(m.calc.description.split())[:40] in rows[m.tag]
     assert "lower is better" in rows["ttft"] and "higher is better" in rows["output_tok_s"]
+    # The row's described fields beside the metrics: the client's self-check among them.
+    assert "client_flags" in rows and "offered_load" in rows["client_flags"] and "client_warning" in rows
 
 
 def test_each_generated_page_has_its_note_in_the_repository(docgen: ModuleType) -> None:

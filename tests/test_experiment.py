@@ -581,7 +581,7 @@ def test_frontier_ranks_only_points_whose_figures_can_be_trusted() -> None:
     ]
     assert frontier(points) == [0, 1]
     assert [not_ranked(p) is None for p in points] == [True, True, True, False, False, False]
-    assert "tokens arrived together" in not_ranked(points[3]) and "client saturated" in not_ranked(points[4])
+    assert "tokens arrived together" in not_ranked(points[3]) and "client read late" in not_ranked(points[4])
 
 
 def test_the_report_marks_saturated_points_and_leaves_untrustworthy_ones_off_the_frontier(finished: Path,
@@ -602,7 +602,7 @@ def test_the_report_marks_saturated_points_and_leaves_untrustworthy_ones_off_the
     assert servers["a"]["dominated"] is False and servers["b"]["dominated"] is True
     md = run_cli("report", str(folder), "--format", "md").stdout
     assert "| a | r50 \\* | complete |" in md and "| a | c2 | complete |" in md
-    assert "a point marked \\* had a saturated client" in md and "a r50: client saturated" in md
+    assert "a point marked \\* had a client that read late" in md and "a r50: client saturated" in md
     assert "b c2: not ranked on the Pareto frontier: mean TPOT 0.0012 ms" in md
     table = run_cli("report", str(folder)).stdout
     assert "r50 *" in table and "note: a r50: client saturated" in table

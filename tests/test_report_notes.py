@@ -33,14 +33,29 @@ def test_the_marks_say_which_points_had_a_saturated_client_and_which_a_cap_not_h
     assert [load_not_held(p) for p in points] == [True, True, False]
     assert [client_overloaded(p) for p in points] == [False, True, False]
     said = notes(ExperimentReport("e", Path("."), "complete", points=points))
-    assert any(n.startswith("a point marked * had a saturated client: its latencies are overstated") for n in said)
-    assert any(n.startswith("a point marked ~ did not hold its concurrency cap") for n in said)
+    assert any(n.startswith("a point marked * had a client that read late: the latencies its note names") for n in said)
+    assert any(n.startswith("a point marked ~ did not hold the load asked (a concurrency cap") for n in said)
     _, rows = point_table(ExperimentReport("e", Path("."), "complete", points=points))
     assert [r[1] for r in rows] == ["c8 ~", "c32 *", "c1"]
-    # Only caps not held: no word of a saturated client.
+    # Only caps not held: no word of a client that read late.
     only = notes(ExperimentReport("e", Path("."), "complete", points=[_point("c8", _CAP)]))
-    assert not any("saturated client" in n for n in only)
+    assert not any("read late" in n for n in only)
     assert not_ranked({**_point("c8", _CAP), "output_tok_s_per_gpu": 1.0}).startswith("concurrency cap not held")
+    assert not_ranked({**points[1], "output_tok_s_per_gpu": 1.0}) == "the client read late: TTFT, ITL and E2E off by " \
+                                                                        "its own delay"
+
+
+def test_a_point_whose_client_only_sent_late_is_marked_for_its_load_not_its_latencies() -> None:
+    from glmbench.experiment.analysis import not_ranked
+    from glmbench.metrics.client import client_health
+    from glmbench.report.experiment import mark
+
+    # Requests left 20 ms late, reads on time (kernel stamps): TTFT, ITL and E2E hold; the load asked did not.
+    late_sends = client_health([100_000] * 100, 0.5, 10, issue_lag_ns=[20_000_000] * 100)
+    point = {**_point("r50", late_sends["client_warning"]), "client_flags": late_sends["client_flags"],
+             "output_tok_s_per_gpu": 1.0}
+    assert mark(point) == "~"
+    assert not_ranked(point) == "requests left late: its figures are for the load that arrived"
 
 
 def test_the_cap_warning_is_the_one_the_marks_read() -> None:

@@ -37,6 +37,7 @@ from glmbench.compare.verdict import (
     worse_change,
 )
 from glmbench.errors import GlmbenchError, did_you_mean
+from glmbench.metrics.client import flagged, in_words
 
 __all__ = ["Row", "Comparison", "compare_results", "parse_threshold"]
 
@@ -231,6 +232,14 @@ def _note_unlike(base_rows: _RunRows, cand_rows: _RunRows, common: list[str], re
                         "a verdict to trust")
 
 
+def _untrusted(row: dict[str, Any]) -> str:
+    """Which of a load row's verdicts its client's self-check says not to trust, in words."""
+    names = [f for f in flagged(row) if f != "offered_load"]
+    if not names:
+        return "its figures are for the load that arrived, not the one asked"
+    return f"its {in_words(names)} verdicts are not to be trusted"
+
+
 def _judge_load_rows(base_rows: _RunRows, cand_rows: _RunRows, common: list[str], result: Comparison,
                      metrics: list[str]) -> None:
     """The rows of ``metrics`` for each load row in ``common``, with notes on failures and saturated clients."""
@@ -241,8 +250,8 @@ def _judge_load_rows(base_rows: _RunRows, cand_rows: _RunRows, common: list[str]
         for side, rows in (("baseline", base_rows[workload]), ("candidate", cand_rows[workload])):
             saturated = [row for _, row in rows if row.get("client_saturated")]
             if saturated:
-                result.notes.append(f"{side} {workload}: its latency verdicts are not to be trusted: "
-                                    f"{saturated[0].get('client_warning') or 'client saturated'}")
+                result.notes.append(f"{side} {workload}: {_untrusted(saturated[0])}: "
+                                    f"{saturated[0].get('client_warning') or 'the client read late'}")
         for name in metrics:
             spec = metric_spec(name, "load")
             assert spec is not None

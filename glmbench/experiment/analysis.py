@@ -12,8 +12,9 @@ default), pass by pass, and judged by the suite's gates (``require_alone``,
 ``require_loaded``); its own batch invariance (alone against loaded) is read from
 its summary. A gate that fails leaves the point complete (it ran) and is noted.
 
-Only points whose figures can be trusted are ranked: a point whose client was
-saturated (its latencies overstated, its chunks stamped late and together), or
+Only points whose figures can be trusted are ranked: a point whose client read
+late (a latency counted from the send moved by the client's own delay), whose
+load was not the one asked (a cap not held, requests that left late), or
 whose mean TPOT is missing or below :data:`MIN_TPOT_MS` (its tokens arrived
 together, so 1000 / TPOT is no decode speed), is drawn as "not ranked" and
 decides nothing; a server none of whose points is ranked is neither on the
@@ -30,7 +31,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.experiment.file import suite_label
 from glmbench.experiment.index import CellEntry, ExperimentIndex, PointEntry, read_index
 from glmbench.experiment.searches import registered
-from glmbench.metrics.client import client_overloaded
+from glmbench.metrics.client import LATE_SENDS, LATENCIES, client_overloaded, flagged, in_words
 from glmbench.metrics.registry import ACCURACY, Metric, lookup
 from glmbench.metrics.repeats import CI_SUFFIX, REPEATS
 from glmbench.results.schema import EquivalenceSummary
@@ -305,9 +306,11 @@ def not_ranked(point: dict[str, Any]) -> str | None:
     if point.get("below_floor"):
         return f"its server's BFCL accuracy is under the floor ({'; '.join(point['below_floor'])})"
     if client_overloaded(point):
-        return "client saturated: latencies overstated"
+        return f"the client read late: {in_words([f for f in flagged(point) if f in LATENCIES])} off by its own delay"
     if point.get("client_saturated"):
-        return "concurrency cap not held: its figures are for the load that arrived"
+        warning = point.get("client_warning") or ""
+        why = "concurrency cap not held" if not warning.startswith(LATE_SENDS) else "requests left late"
+        return f"{why}: its figures are for the load that arrived"
     tpot = point.get("tpot_ms_mean")
     if not tpot or tpot < MIN_TPOT_MS:
         shown = f"{tpot:.2g}" if isinstance(tpot, (int, float)) and not isinstance(tpot, bool) else "-"

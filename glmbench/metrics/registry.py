@@ -158,12 +158,32 @@ METRICS: tuple[Metric, ...] = (
     Metric("loop_lag", "loop lag", "ms", "lower", stats=("mean", "p99", "max"),
            description="how late the client's event loop woke a 5 ms timer: a late loop takes timestamps late"),
     Metric("issue_lag", "issue lag", "ms", "lower", stats=("mean", "p99"),
-           description="request issued minus its scheduled time, for requests the schedule spread out"),
+           description="request on the wire (else issued) minus its scheduled time, for requests the schedule spread "
+                       "out: the client's own delay in the figures from schedule"),
     Metric("client_cpu_pct", "client CPU", "%", "lower", short="client CPU %", fmt="{:.0f}",
            description="the client's CPU time / duration (with several client processes, the busiest one's)"),
     # With kernel receive stamps: how long after its arrival the client read a chunk (not part of any figure).
     Metric("read_delay", "client read delay", "ms", "lower", stats=("mean", "p99"), always=False,
            description="with kernel receive stamps: a chunk's read by the client minus its arrival at the socket"),
+    # With kernel receive stamps: reads that took chunks written apart under one stamp (the client read late).
+    Metric("merged_reads", "late merged reads", "count", "lower", short="merged reads", fmt="{:.0f}", kind=int,
+           always=False,
+           description="with kernel receive stamps: reads the client made late enough to hold chunks the server wrote "
+                       "apart, every chunk in them stamped at the last one's arrival (they move ITL and, on a first "
+                       "read, TTFT)"),
+    Metric("merged_chunks", "chunks stamped late", "count", "lower", short="merged chunks", fmt="{:.0f}", kind=int,
+           always=False,
+           description="with kernel receive stamps: the chunks in late merged reads stamped at a later chunk's arrival"),
+    Metric("merged_reads_server", "reads of chunks written together", "count", short="server merged",
+           fmt="{:.0f}", kind=int, always=False,
+           description="with kernel receive stamps: the other reads of more than one chunk, chunks the server wrote "
+                       "together (MTP's one event per token, a flush): no figure is moved by them"),
+    Metric("ttft_merge_error", "TTFT error from merged reads", "ms", "lower", stats=("mean", "p99"), always=False,
+           description="with kernel receive stamps: TTFT as measured minus TTFT with each late merged first read's "
+                       "chunks put back the stream's usual gap apart, per request: the client's estimated TTFT error"),
+    Metric("itl_merge_error", "ITL error from merged reads", "ms", "lower", stats=("mean", "p99"), always=False,
+           description="with kernel receive stamps: pooled ITL (mean, p99) as measured minus with each late merged "
+                       "read's chunks spread back over the gap before it: the client's estimated ITL error"),
     Metric("client_workers", "client processes", "count", short="client procs", fmt="{:.0f}", kind=int,
            always=False,
            description="the client processes that sent the workload"),

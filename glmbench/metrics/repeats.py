@@ -12,7 +12,8 @@ every table, report and plot reads it as it reads one run's, and adds:
 
 Counts (``completed``, ``failed``) are means per repeat too; ``errors`` adds the
 repeats' reasons up (how often each happened in all). A flag (``client_saturated``,
-``interrupted``) holds if it held in any repeat; texts that differ are joined.
+``interrupted``) holds if it held in any repeat; texts that differ are joined, and lists of names
+(``client_flags``) are merged.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def _combine(key: str, values: list[Any]) -> Any:
         return out
     if all(isinstance(v, str) for v in given):
         return "; ".join(dict.fromkeys(given))
+    if all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in given):
+        return list(dict.fromkeys(x for v in given for x in v))  # names (client_flags): any repeat's
     return given[0]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from glmbench.metrics.registry import METRICS, published
 
@@ -24,10 +24,17 @@ class _RowFields(BaseModel):
     workload: str
     title: str
     goodput_slos: dict[str, float] | None = None
-    client_saturated: bool
-    client_warning: str | None
-    # What stamped the chunks: "kernel" (the socket's receive time), "user" (the client's read) or "mixed".
-    receive_stamps: str | None = None
+    # The client's self-check (glmbench.metrics.client). Rows written before client_flags existed lack it.
+    client_flags: list[str] | None = Field(None, description=(
+        "the figures the client's own lateness moved past their bars (the self-check): ttft, itl, e2e (late reads), "
+        "ttft_due, e2e_due and offered_load (late sends; offered_load also for a concurrency cap not held)"))
+    client_saturated: bool = Field(description="whether client_flags names any figure: the row's figures are not all "
+                                               "ones the client can vouch for (marked * in tables)")
+    client_warning: str | None = Field(description=(
+        "one line: which figures are off, why (the loop delay, the merged reads, the issue lag, the cap) and what to "
+        "do; None when nothing is flagged"))
+    receive_stamps: str | None = Field(None, description=(
+        "what stamped the chunks: kernel (the socket's receive time), user (the client's read) or mixed"))
     errors: dict[str, int]
     description: str | None = None
     num_prompts: int | None = None

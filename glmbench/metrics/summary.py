@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glmbench.metrics.base import DistributionMetric
-from glmbench.metrics.client import client_health, concurrency_held, issue_lags, read_delays
+from glmbench.metrics.client import concurrency_held, read_delays, self_check
 from glmbench.metrics.goodput import goodput
 from glmbench.metrics.registry import distributions, published
 from glmbench.metrics.row import validated_row
@@ -34,9 +34,10 @@ def summarize_workload(
     """The summary row of one workload, checked against ``SummaryRow``; the published table's columns are
     ``output_tok_s``, ``ttft_ms``, ``e2e_ms``.
 
-    Under a concurrency ``cap`` the row also says whether it was held (:func:`concurrency_held`), over
-    ``sessions`` (start, end) when the cap holds more than one request each (a conversation), else over
-    the requests; a cap not held marks the client's verdict as a saturated client does.
+    The client's self-check (:func:`self_check`) says which figures the client's own lateness moved. Under a
+    concurrency ``cap`` the row also says whether it was held (:func:`concurrency_held`), over ``sessions``
+    (start, end) when the cap holds more than one request each (a conversation), else over the requests; a
+    cap not held flags the load asked (``client_flags``).
     """
     row: dict[str, Any] = {"workload": workload, "title": title}
     row.update(throughput(records, t0_ns))
@@ -49,16 +50,15 @@ def summarize_workload(
     if slos:
         row.update(goodput(records, slos, row["duration_s"]))
         row["goodput_slos"] = dict(slos)
-    row.update(client_health(loop_lag_ns, client_cpu_s, row["duration_s"], issue_lags(records)))
+    held: dict[str, object] = {}
     if cap:
         if sessions is None:
             sessions = [(r.start_ns, r.end_ns) for r in records if r.start_ns and r.end_ns]
         held = concurrency_held(sessions, cap)
-        warning = held.pop("cap_warning")
-        row.update(held)
-        if warning:
-            row["client_saturated"] = True
-            row["client_warning"] = f"{row['client_warning']}; {warning}" if row["client_warning"] else warning
+    warning = held.pop("cap_warning", None)
+    row.update(self_check(records, loop_lag_ns, client_cpu_s, row["duration_s"], cap=cap,
+                          cap_warning=warning if isinstance(warning, str) else None))
+    row.update(held)
     row.update(read_delays(records))
     row["errors"] = error_reasons(records)
     if extra:

@@ -91,9 +91,9 @@ POINT_COLUMNS = (
 
 
 def mark(point: dict[str, Any]) -> str:
-    """How the point table marks a point whose figures the client cannot vouch for: ``*`` its client was
-    saturated (latencies overstated), ``~`` its load's concurrency cap was not held (figures for the load that
-    arrived); none otherwise."""
+    """How the point table marks a point whose figures the client cannot vouch for: ``*`` its client read late
+    (a latency counted from the send is off: the note names which), ``~`` the load asked was not held (a
+    concurrency cap, or requests that left late: figures for the load that arrived); none otherwise."""
     if client_overloaded(point):
         return SATURATED_MARK
     return CAP_MARK if load_not_held(point) else ""
@@ -123,15 +123,15 @@ def notes(report: ExperimentReport) -> list[str]:
                    "confidence interval of a mean (Student t, between repeats)")
     marks = {mark(p) for p in report.points}
     if SATURATED_MARK in marks:
-        out.append(f"a point marked {SATURATED_MARK} had a saturated client: its latencies are overstated and it is "
-                   "not ranked on the Pareto frontier; the reason follows")
+        out.append(f"a point marked {SATURATED_MARK} had a client that read late: the latencies its note names are "
+                   "off by the client's own delay, and it is not ranked on the Pareto frontier; the reason follows")
     if CAP_MARK in marks:
-        out.append(f"a point marked {CAP_MARK} did not hold its concurrency cap: fewer requests were in flight than "
-                   "asked, so its figures are for the load that arrived; it is not ranked on the Pareto frontier; "
-                   "the reason follows")
+        out.append(f"a point marked {CAP_MARK} did not hold the load asked (a concurrency cap with fewer requests in "
+                   "flight than asked, or requests that left late), so its figures are for the load that arrived; it "
+                   "is not ranked on the Pareto frontier; the reason follows")
     for p in report.points:
         if p.get("client_saturated"):
-            out.append(f"{p['cell']} {p['point']}: {p.get('client_warning') or 'client saturated'}")
+            out.append(f"{p['cell']} {p['point']}: {p.get('client_warning') or 'the client read late'}")
         elif p.get("not_ranked"):
             out.append(f"{p['cell']} {p['point']}: not ranked on the Pareto frontier: {p['not_ranked']}")
     for p in report.points:

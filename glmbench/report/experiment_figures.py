@@ -219,10 +219,10 @@ def curves_figure(report: ExperimentReport) -> Any:
     if report.slo:
         handles.append(Line2D([], [], color="crimson", ls="--", label="SLO"))
     if any(client_overloaded(p) for p in loads):
-        handles.append(Line2D([], [], color="k", marker="x", ls="", label="client saturated (latency overstated)"))
+        handles.append(Line2D([], [], color="k", marker="x", ls="", label="client read late (a latency off)"))
     if any(_cap_only(p) for p in loads):
         handles.append(Line2D([], [], color="k", marker="s", mfc="none", ls="",
-                              label="concurrency cap not held (the load that arrived)"))
+                              label="load asked not held (the load that arrived)"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
     fig.suptitle(f"{report.name}: throughput vs latency per server, each ladder in load order")
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
@@ -231,7 +231,7 @@ def curves_figure(report: ExperimentReport) -> Any:
 
 
 def _cap_only(point: dict[str, Any]) -> bool:
-    """A point whose concurrency cap was not held and whose client was not saturated (marked apart from those)."""
+    """A point whose load asked was not held and whose client did not read late (marked apart from those)."""
     return load_not_held(point) and not client_overloaded(point)
 
 
