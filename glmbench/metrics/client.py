@@ -203,8 +203,11 @@ def _late_sends(issue: np.ndarray, cap: int | None) -> str | None:
                if r]
     if not reasons:
         return None
-    load = f"the concurrency {cap}" if cap else "the request rate"
-    return f"{LATE_SENDS}: TTFT from schedule, E2E from schedule and {load} off ({', '.join(reasons)})"
+    if cap:
+        # A closed loop's load is the concurrency it held, which concurrency_held judges on its own: a wave
+        # refilled a few ms late leaves it held when requests last seconds, and not held when they do not.
+        return f"{LATE_SENDS}: TTFT from schedule and E2E from schedule off ({', '.join(reasons)})"
+    return f"{LATE_SENDS}: TTFT from schedule, E2E from schedule and the request rate off ({', '.join(reasons)})"
 
 
 def _verdict(loop: np.ndarray, issue: np.ndarray, cpu_pct: float, loop_stamps: str | None, merges: MergedReads | None,
@@ -234,7 +237,7 @@ def _verdict(loop: np.ndarray, issue: np.ndarray, cpu_pct: float, loop_stamps: s
             parts.append(said)
     late = bool(parts)
     if said := _late_sends(issue, cap):
-        flags.update(dict.fromkeys(FROM_SCHEDULE))
+        flags.update(dict.fromkeys(FROM_SCHEDULE[:2] if cap else FROM_SCHEDULE))
         parts.append(said if late else f"{said}, TTFT, ITL and E2E run from the send and are not moved")
         late = True
     if late and cpu_pct > CPU_LIMIT_PCT:
