@@ -140,15 +140,16 @@ class ConnectionPool:
         if owner is not None:
             owner._readable()
             return
-        # Idle: the server closed it, or sent bytes nobody asked for. Either way it is not to be used again.
+        # Idle: the server closed it, or sent bytes nobody asked for. Either way it is not to be used again
+        # (closed, it stays in the idle list until take() passes it over: a server closing thousands of idle
+        # connections at once costs one look each).
         sock = self._socks.get(fd)
         if sock is not None:
-            if sock in self._idle:
-                self._idle.remove(sock)
             self.discard(sock)
 
     async def open(self, n: int) -> None:
         """Have ``n`` idle connections ready, so that connecting stays out of the timed run."""
+        self._idle = [s for s in self._idle if s.fileno() >= 0]
         missing = n - len(self._idle)
         if missing <= 0:
             return
@@ -166,6 +167,8 @@ class ConnectionPool:
         idle = self._idle
         while idle:
             sock = idle.pop()
+            if sock.fileno() < 0:
+                continue  # closed by its watcher while idle
             if self.stamps:
                 return sock
             try:
