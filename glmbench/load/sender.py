@@ -192,7 +192,7 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
             free(perf_counter_ns())
             return
         if isinstance(pending, asyncio.Future):
-            # A task the job made ready before it was due: watched, not wrapped in another.
+            # A future the job's reply settles (a request already on the wire): watched, not wrapped in a task.
             tasks.add(pending)
             pending.add_done_callback(lambda done: _settled(done, free))
             return
