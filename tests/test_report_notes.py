@@ -56,6 +56,10 @@ def test_a_point_whose_client_only_sent_late_is_marked_for_its_load_not_its_late
              "output_tok_s_per_gpu": 1.0}
     assert mark(point) == "~"
     assert not_ranked(point) == "requests left late: its figures are for the load that arrived"
+    # A closed loop refilled late moves only its figures from schedule (its cap has its own check): ranked, unmarked.
+    closed = {**_point("c8", "client sent late: TTFT from schedule and E2E from schedule off (issue lag mean 2 ms > 1 ms)"),
+              "client_flags": ["ttft_due", "e2e_due"], "output_tok_s_per_gpu": 1.0, "tpot_ms_mean": 20.0}
+    assert mark(closed) == "" and not_ranked(closed) is None
 
 
 def test_the_cap_warning_is_the_one_the_marks_read() -> None:

@@ -31,7 +31,7 @@ from glmbench.errors import GlmbenchError
 from glmbench.experiment.file import suite_label
 from glmbench.experiment.index import CellEntry, ExperimentIndex, PointEntry, read_index
 from glmbench.experiment.searches import registered
-from glmbench.metrics.client import LATE_SENDS, LATENCIES, client_overloaded, flagged, in_words
+from glmbench.metrics.client import LATE_SENDS, LATENCIES, client_overloaded, flagged, in_words, load_not_held
 from glmbench.metrics.registry import ACCURACY, Metric, lookup
 from glmbench.metrics.repeats import CI_SUFFIX, REPEATS
 from glmbench.results.schema import EquivalenceSummary
@@ -307,7 +307,8 @@ def not_ranked(point: dict[str, Any]) -> str | None:
         return f"its server's BFCL accuracy is under the floor ({'; '.join(point['below_floor'])})"
     if client_overloaded(point):
         return f"the client read late: {in_words([f for f in flagged(point) if f in LATENCIES])} off by its own delay"
-    if point.get("client_saturated"):
+    if load_not_held(point):
+        # (Late sends alone move only the figures from schedule, which are not ranked on.)
         warning = point.get("client_warning") or ""
         why = "concurrency cap not held" if not warning.startswith(LATE_SENDS) else "requests left late"
         return f"{why}: its figures are for the load that arrived"
