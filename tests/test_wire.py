@@ -9,6 +9,8 @@ kept beside it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 
 import pytest
 
@@ -298,3 +300,56 @@ def test_a_run_cancelled_mid_stream_keeps_every_request_it_sent(start_sim, tmp_p
     assert len(short) == 8 and all(r.ok for r in short)
     assert len(long) == 4 and all(not r.ok and r.error == "interrupted before the stream ended" and r.chunk_ns
                                   for r in long), [(r.ok, r.error, len(r.chunk_ns)) for r in long]
+
+
+def test_an_error_event_ends_the_request_when_decoded_without_waiting_for_the_stream(tmp_path):
+    """Reads only parse the framing and events are decoded a moment later: an error event found then still ends
+    the request at once (the server then says nothing for seconds), and nothing after it is read into it."""
+    async def handler(reader, writer):
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for event in (_EVENTS.split(b"\n\n")[0] + b"\n\n", b'data: {"error": {"message": "overloaded"}}\n\n'):
+            writer.write(b"%x\r\n%b\r\n" % (len(event), event))
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(5)  # says nothing more for seconds: only the decode can end the request
+        with contextlib.suppress(ConnectionError):
+            writer.write(b"%x\r\n%b\r\n" % (len(_EVENTS), _EVENTS))
+            await writer.drain()
+        writer.close()
+
+    records = _records_against(handler, tmp_path, 1)
+    (record,) = records
+    assert record.error and "server error in stream: overloaded" in record.error
+    assert len(record.chunk_ns) == 1  # the event before the error, none of those after
+    assert (record.end_ns - record.send_ns) / 1e9 < 3  # not the 5 s the stream would have run
+
+
+def test_work_left_for_later_runs_after_the_reads_and_one_fault_strands_no_other():
+    """ConnectionPool.later: after the I/O polled in the same loop turn; a failing item is reported, the rest run."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        pool = wire.ConnectionPool("127.0.0.1", 1, stamps=False)
+        ran: list[str] = []
+        reported: list[BaseException] = []
+        loop.set_exception_handler(lambda _loop, context: reported.append(context["exception"]))
+        left, right = socket.socketpair()
+        loop.add_reader(left.fileno(), lambda: ran.append("read"))
+        right.send(b"x")  # readable before the turn that runs the later work polls
+
+        def fails() -> None:
+            raise RuntimeError("one reply's fault")
+
+        pool.later(lambda: ran.append("first"))
+        pool.later(fails)
+        pool.later(lambda: ran.append("last"))
+        await asyncio.sleep(0.05)
+        loop.remove_reader(left.fileno())
+        left.close()
+        right.close()
+        return ran, reported
+
+    ran, reported = run_async(main())
+    assert ran[0] == "read" and ran.count("first") == 1 and ran.count("last") == 1
+    assert ran.index("first") < ran.index("last")
+    assert len(reported) == 1 and str(reported[0]) == "one reply's fault"

@@ -107,6 +107,9 @@ class ConnectionPool:
         self._owner: dict[int, WireRequest | None] = {}
         self._socks: dict[int, socket.socket] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Work the reads leave for later (decoding, settling a reply), run once the reads polled with it are
+        # served: a timer, unlike a soon callback, runs after the I/O callbacks polled in its loop turn.
+        self._later: list[Callable[[], None]] = []
 
     async def _address(self) -> tuple[int, tuple]:
         if self._addr is None:
@@ -181,6 +184,21 @@ class ConnectionPool:
             self.discard(sock)
         return None
 
+    def later(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after the reads that are ready now (one timer for all that is left this way)."""
+        if not self._later:
+            asyncio.get_running_loop().call_later(0, self._run_later)
+        self._later.append(work)
+
+    def _run_later(self) -> None:
+        work, self._later = self._later, []
+        for item in work:
+            try:
+                item()
+            except Exception as exc:  # noqa: BLE001 - one request's fault never strands the others' replies
+                asyncio.get_running_loop().call_exception_handler(
+                    {"message": "glmbench: a reply's deferred work failed", "exception": exc})
+
     def claim(self, sock: socket.socket, req: WireRequest) -> None:
         """Reads of ``sock`` go to ``req`` from now on."""
         self._owner[sock.fileno()] = req
@@ -215,7 +233,11 @@ class WireRequest:
     says when: the last read's stamp after a whole reply); ``on_end(end_ns)``,
     when given, is called right then, inside the read that ended it, before
     anything awaiting the future runs: a closed loop sends its next request from
-    there. A reused connection the server had closed before answering is not an
+    there. A read only parses the HTTP framing: its SSE events are decoded, and
+    the future set, once the other reads polled with it are served
+    (:meth:`ConnectionPool.later`), each event with its own read's stamp, so
+    that a step of hundreds of streams is read, and the ends' next requests
+    sent, before any of it is decoded. A reused connection the server had closed before answering is not an
     end (``retry``: the exchange tries once more on a new one). The
     connection goes back to the pool only after a whole, keep-alive response
     and only when nothing followed it. An interim ``1xx`` response (``100
@@ -227,7 +249,7 @@ class WireRequest:
     __slots__ = ("loop", "pool", "sock", "record", "decoder", "parser", "future", "status", "ctype", "shown",
                  "received", "complete", "failure", "ts", "delays", "last_ns", "stall_ns", "timer", "deadline_ns",
                  "stamps", "total_s", "sender", "framed", "streaming", "keep_alive", "interim", "trailing",
-                 "encoding", "raw", "end_ns", "on_end", "reused", "held", "read_ns")
+                 "encoding", "raw", "end_ns", "on_end", "reused", "held", "read_ns", "ended", "decoding", "reads")
 
     def __init__(self, pool: ConnectionPool, sock: socket.socket, record: RequestRecord, decoder: StreamDecoder,
                  total_s: float, stall_s: float | None, on_end: Callable[[int], None] | None = None,
@@ -261,8 +283,14 @@ class WireRequest:
         self.end_ns = 0
         self.on_end = on_end
         self.reused = reused
-        self.held: list[bytes] = []  # the current read's body pieces, decoded once the read is parsed
+        # Body pieces read and not yet decoded, and per read (end of its pieces in held, stamp, time of the
+        # read): decoded once the reads polled with them are served (_decode_soon), so that a read costs its
+        # parse and no more.
+        self.held: list[bytes] = []
+        self.reads: list[tuple[int, int, int]] = []
+        self.decoding = False  # a decode of what is held is due
         self.read_ns = 0  # when the current read was made (user space)
+        self.ended = False  # the reply has ended (the future is set a moment later, see _finish)
 
     # -- httptools callbacks (after the reply is complete, whatever follows is ignored)
     def on_message_begin(self) -> None:
@@ -330,20 +358,19 @@ class WireRequest:
 
     def start(self, data: bytes) -> None:
         """Send ``data`` (one write when it fits, the rest as the socket drains) and watch for the reply."""
-        record = self.record
-        record.wire_ns = perf_counter_ns()
-        try:
-            sent = self.sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._fail_os(exc)
+        self.started(data, *send_now(self.sock, self.record, data))
+
+    def started(self, data: bytes, sent: int, error: OSError | None) -> None:
+        """Watch for the reply to ``data``, of which :func:`send_now` wrote ``sent`` bytes (or failed)."""
+        if error is not None:
+            self._fail_os(error)
             return
         if sent < len(data):
             self.sender = self.loop.create_task(self._send_rest(data[sent:]))
             self.sender.add_done_callback(self._sent)
         self.pool.claim(self.sock, self)
         # The whole-request limit runs from when the call was issued, connecting included.
+        record = self.record
         self.deadline_ns = (record.send_ns or record.wire_ns) + int(self.total_s * 1e9)
         self._arm(perf_counter_ns())
 
@@ -351,7 +378,7 @@ class WireRequest:
         await self.loop.sock_sendall(self.sock, rest)
 
     def _sent(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None and not self.future.done():
+        if not task.cancelled() and task.exception() is not None and not self.ended:
             exc = task.exception()
             self._fail_os(exc if isinstance(exc, OSError) else OSError(str(exc)))
 
@@ -400,8 +427,12 @@ class WireRequest:
             else:
                 self._finish(self.failure or f"malformed HTTP response: {one_line(str(exc), 120)}")
             return
-        if self.held and not self.complete:
-            self._decode_held()
+        held = self.held
+        if held and (not self.reads or self.reads[-1][0] < len(held)):
+            self.reads.append((len(held), ts, user))
+            if not self.complete and not self.decoding:
+                self.decoding = True
+                self.pool.later(self._decode_soon)
         if self.failure is not None:
             self._finish(self.failure)
         elif self.complete:
@@ -427,7 +458,7 @@ class WireRequest:
         self.timer = self.loop.call_later(max(wake - now, 0) / 1e9, self._check)
 
     def _check(self) -> None:
-        if self.future.done():
+        if self.ended:
             return
         now = perf_counter_ns()
         if now >= self.deadline_ns:
@@ -443,23 +474,42 @@ class WireRequest:
         request left, so the exchange sends it again on a new connection."""
         return self.reused and self.raw == 0 and (self.failure or "").startswith("stream cut")
 
+    def _decode_soon(self) -> None:
+        self.decoding = False
+        if self.ended:
+            return  # decoded as it settles
+        self._decode_held()
+        if self.failure is not None:
+            self._finish(self.failure)
+
     def _decode_held(self) -> None:
-        """Hand the current read's body to the SSE decoder, stamped with the read's time."""
+        """Hand the held body pieces to the SSE decoder, each stamped with its read's time."""
+        held, reads = self.held, self.reads
+        if not reads or reads[-1][0] < len(held):
+            reads.append((len(held), self.ts, self.read_ns))  # a read whose parse failed part-way
         chunks = self.record.chunk_ns
-        before = len(chunks)
-        for body in self.held:
-            if self.failure is None:
-                try:
-                    self.decoder.feed(self.ts, body)
-                except StreamError as exc:
-                    self.failure = str(exc)
-        self.held.clear()
-        if self.delays is not None and len(chunks) != before:
-            self.delays.extend([self.read_ns - self.ts] * (len(chunks) - before))
+        delays = self.delays
+        feed = self.decoder.feed
+        start = 0
+        for end, ts, read_ns in reads:
+            if self.failure is not None:
+                break
+            before = len(chunks)
+            try:
+                for body in held[start:end]:
+                    feed(ts, body)
+            except StreamError as exc:
+                self.failure = str(exc)
+            if delays is not None and len(chunks) != before:
+                delays.extend([read_ns - ts] * (len(chunks) - before))
+            start = end
+        held.clear()
+        reads.clear()
 
     def _finish(self, failure: str | None, keep: bool = True) -> None:
-        if self.future.done():
+        if self.ended:
             return
+        self.ended = True
         whole = failure is None and self.complete
         if self.held and not whole:
             self._decode_held()  # a reply cut short or refused: all it said first
@@ -471,9 +521,15 @@ class WireRequest:
             if self.on_end is not None and not self.retry:
                 self.on_end(self.end_ns)  # the next request leaves now, before this reply's last read is decoded
         finally:
-            if self.held:
-                # A protocol error in the last events fails the record; the connection, whole on the wire, stays.
-                self._decode_held()
+            # The rest waits for the reads already waiting: in a wave of ends, every next request leaves before
+            # any ended one is decoded and kept.
+            self.pool.later(self._settle)
+
+    def _settle(self) -> None:
+        if self.held:
+            # A protocol error in the last events fails the record; the connection, whole on the wire, stays.
+            self._decode_held()
+        if not self.future.done():
             self.future.set_result(None)
 
     def abort(self) -> None:
@@ -502,14 +558,31 @@ class WireRequest:
         return None if self.ctype is None else self.ctype.decode("latin-1", "replace")
 
 
+def send_now(sock: socket.socket, record: RequestRecord, data: bytes) -> tuple[int, OSError | None]:
+    """Write what of ``data`` the socket takes now, stamping ``record.wire_ns`` first: (bytes sent, error)."""
+    record.wire_ns = perf_counter_ns()
+    try:
+        return sock.send(data), None
+    except BlockingIOError:
+        return 0, None
+    except OSError as exc:
+        return 0, exc
+
+
 def begin(pool: ConnectionPool, data: bytes, record: RequestRecord, decoder: StreamDecoder, timeout_s: float,
           stall_s: float | None, on_end: Callable[[int], None] | None = None) -> WireRequest | None:
-    """Send ``data`` now on an idle pooled connection, before returning; None when the pool has none."""
+    """Send ``data`` now on an idle pooled connection, before returning; None when the pool has none.
+
+    The bytes leave first and the request that reads the reply is made after:
+    nothing but the send stands between a freed slot and its next request
+    (the connection's watcher does not run before this returns).
+    """
     sock = pool.take()
     if sock is None:
         return None
+    sent, error = send_now(sock, record, data)
     req = WireRequest(pool, sock, record, decoder, timeout_s, stall_s, on_end, reused=True)
-    req.start(data)
+    req.started(data, sent, error)
     return req
 
 
