@@ -8,6 +8,7 @@ checked exactly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import statistics
 from time import perf_counter_ns
@@ -95,6 +96,9 @@ class FakeClient:
 
     def start(self, record: RequestRecord, request: bytes, reply=None, on_end=None):
         return self.send(record, request)
+
+    def wave(self):
+        return contextlib.nullcontext()
 
     async def send(self, record: RequestRecord, body: bytes) -> None:
         record.send_ns = record.wire_ns = perf_counter_ns()

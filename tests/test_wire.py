@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 
 import pytest
 
@@ -20,7 +21,7 @@ from glmbench.load.client import StreamClient, Target
 from glmbench.load.runner import run_workload
 from glmbench.load.workers import CHUNKS_PER_WORKER, auto_workers, expected_streams
 from glmbench.load.workload import RequestSpec, Workload
-from glmbench.results.records import RecordWriter, read_records
+from glmbench.results.records import RecordWriter, RequestRecord, read_records
 from glmbench.sim.truth import compare_with_truth, read_truth
 from glmbench.util.loop import run_async
 
@@ -353,3 +354,33 @@ def test_work_left_for_later_runs_after_the_reads_and_one_fault_strands_no_other
     assert ran[0] == "read" and ran.count("first") == 1 and ran.count("last") == 1
     assert ran.index("first") < ran.index("last")
     assert len(reported) == 1 and str(reported[0]) == "one reply's fault"
+
+
+@pytest.mark.e2e
+def test_a_wave_sends_first_and_reads_replies_that_came_before_their_readers(start_sim, tmp_path):
+    """StreamClient.wave(): the requests' bytes leave back to back and their readers are built as the block ends.
+    Replies that arrived meanwhile (the block held the loop for 300 ms, the simulator answers in 5) are read whole
+    and, with kernel stamps, timed when they came, not when they were read (against the simulator's truth)."""
+    sim = start_sim("--ttft-ms", "5", "--itl-ms", "1")
+
+    async def main():
+        async with StreamClient(Target(sim.url, "sim"), RequestSpec(timeout_s=10)) as client:
+            await client.warm_up(8)
+            records = [RequestRecord(workload="w", index=i, prompt_tokens=1, max_tokens=4, due_ns=0)
+                       for i in range(8)]
+            request = client.prepare(client.body(Sample("hi", 1, 4)))
+            with client.wave():
+                pending = [client.start(record, request) for record in records]
+                sent = [record.wire_ns for record in records]
+                time.sleep(0.3)  # the replies come now, before anything could read them
+                held_until = time.perf_counter_ns()
+            await asyncio.gather(*pending)
+            return records, sent, held_until
+
+    records, sent, held_until = run_async(main())
+    assert all(r.ok and len(r.chunk_ns) == 4 for r in records), [r.error for r in records]
+    assert all(s > 0 for s in sent)  # on the wire before start() returned
+    if wire.kernel_stamps():
+        assert all(r.chunk_ns[-1] < held_until for r in records)  # stamped on arrival, not at the late read
+        truth = compare_with_truth(records, read_truth(sim.truth))
+        assert truth["matched"] == 8 and abs(truth["first_delivery_mean"]) < 5

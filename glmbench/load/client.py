@@ -11,7 +11,8 @@ before the send timestamp is taken.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -96,6 +97,8 @@ class StreamClient:
         self.url = f"{target.base_url}/{'chat/completions' if spec.api == 'chat' else 'completions'}"
         self._session: aiohttp.ClientSession | None = None
         self._pool: wire.ConnectionPool | None = None
+        # Inside wave(): requests whose bytes have left and whose readers are built when the wave ends.
+        self._wave: list[tuple[Any, ...]] | None = None
         parts = urlsplit(self.url)
         if spec.http_client == "wire" and parts.scheme == "http" and parts.hostname:
             port = parts.port or 80
@@ -186,6 +189,27 @@ class StreamClient:
         never raised."""
         await self.start(record, self.prepare(body), reply)
 
+    @contextlib.contextmanager
+    def wave(self) -> Iterator[None]:
+        """Requests started inside go on the wire one after the other, with nothing else between their sends;
+        what reads their replies is built as the block ends (nothing can read them before: no read runs
+        inside one callback). A burst of 512 leaves in about the time of its 512 ``send`` calls."""
+        if self._pool is None or self._wave is not None:
+            yield
+            return
+        wave: list[tuple[Any, ...]] = []
+        self._wave = wave
+        try:
+            yield
+        finally:
+            self._wave = None
+            spec = self.spec
+            for sock, sent, error, record, request, decoder, on_end, done in wave:
+                started = wire.WireRequest(self._pool, sock, record, decoder, spec.timeout_s,
+                                           spec.stall_timeout_s, on_end, reused=True)
+                started.started(request, sent, error)
+                self._follow(record, request, decoder, started, on_end, done)
+
     def start(self, record: RequestRecord, request: bytes, reply: Reply | None = None,
               on_end: Callable[[int], None] | None = None) -> Awaitable[None]:
         """Send ``request`` (from :meth:`prepare`) and return what to await for ``record`` to be filled.
@@ -210,15 +234,23 @@ class StreamClient:
         spec = self.spec
         decoder = StreamDecoder(record, spec.api, reply)
         record.send_ns = perf_counter_ns()
+        if self._wave is not None:
+            sock = self._pool.take()
+            if sock is not None:
+                sent, error = wire.send_now(sock, record, request)
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._wave.append((sock, sent, error, record, request, decoder, on_end, done))
+                return done
         started = wire.begin(self._pool, request, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end)
         if started is None:
             return self._send_wire(record, request, decoder, on_end)
         return self._follow(record, request, decoder, started, on_end)
 
     def _follow(self, record: RequestRecord, request: bytes, decoder: StreamDecoder, started: wire.WireRequest,
-                on_end: Callable[[int], None] | None) -> asyncio.Future[None]:
+                on_end: Callable[[int], None] | None,
+                into: asyncio.Future[None] | None = None) -> asyncio.Future[None]:
         loop = started.loop
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future() if into is None else into
         again: list[asyncio.Task] = []
 
         def replied(_future: asyncio.Future[None]) -> None:

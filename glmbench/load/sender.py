@@ -15,6 +15,7 @@ import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import Protocol
@@ -134,7 +135,8 @@ callback: the next arrival then leaves from inside it."""
 async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, name: str,
                         t0_ns: int | None = None, next_index: Callable[[], int] | None = None,
                         cap: int | None = None, stopped: Callable[[], bool] = lambda: False,
-                        offsets: Sequence[int] | None = None) -> WorkloadRun:
+                        offsets: Sequence[int] | None = None,
+                        wave: Callable[[], AbstractContextManager] | None = None) -> WorkloadRun:
     """Start ``job`` for each of ``count`` arrivals on ``workload``'s schedule; return when every job has ended.
 
     An open loop starts arrival ``i`` at ``t0 + offset[i]`` whatever happened to
@@ -143,18 +145,23 @@ async def keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, 
     client workers); ``stopped`` ends the schedule early (the records can no
     longer be stored). A job is one request for a load run, a whole
     conversation for a multi-turn BFCL entry. ``offsets``, when given (a
-    replayed trace's own times), replace the workload's rate.
+    replayed trace's own times), replace the workload's rate. ``wave``, when
+    given, is entered around the first wave (every arrival due at the start that
+    has a slot: a burst, a closed loop's first requests), which is launched in
+    one go: the load client's :meth:`~glmbench.load.client.StreamClient.wave`
+    puts their bytes on the wire back to back.
     """
     # No garbage collection inside the window (a full one took 35 ms: every stream waited); what exists now is
     # frozen first. A caller that fixed the start collected before it was told the start.
     with collector_paused(collect=t0_ns is None):
         return await _keep_schedule(count, workload, seed, job, name=name, t0_ns=t0_ns, next_index=next_index,
-                                    cap=cap, stopped=stopped, offsets=offsets)
+                                    cap=cap, stopped=stopped, offsets=offsets, wave=wave)
 
 
 async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *, name: str, t0_ns: int | None,
                          next_index: Callable[[], int] | None, cap: int | None, stopped: Callable[[], bool],
-                         offsets: Sequence[int] | None) -> WorkloadRun:
+                         offsets: Sequence[int] | None,
+                         wave: Callable[[], AbstractContextManager] | None = None) -> WorkloadRun:
     if next_index is None:
         next_index = itertools.count().__next__
     cap = workload.max_concurrency if cap is None else cap
@@ -237,14 +244,29 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
             slots.put_nowait((freed_at, None))
 
     dispatched = 0
+    carried: int | None = None  # an arrival the first wave drew and found not yet due
     monitor.start()
     try:
+        if wave is not None and not stopped():
+            # The first wave in one go: every arrival due now that has a slot (no read can run in between).
+            with wave():
+                while not failed and (slots is None or not slots.empty()):
+                    index = next_index()
+                    if index >= count or t0 + offsets[index] > perf_counter_ns():
+                        carried = index
+                        break
+                    if slots is not None:
+                        slots.get_nowait()
+                    launch(index, t0 + offsets[index])
+                    dispatched += 1
         while True:
             # A slot first, then the next index: with several workers, the index
             # goes to whichever worker has room for it.
             freed_at, drawn = await slots.get() if slots is not None else (0, None)
             if failed or stopped():
                 break
+            if drawn is None and carried is not None:
+                drawn, carried = carried, None
             index = next_index() if drawn is None else drawn
             if index >= count:
                 break
@@ -345,7 +367,7 @@ async def send_workload(
 
     run = await keep_schedule(len(samples), workload, seed, one, name=name, t0_ns=t0_ns, next_index=next_index,
                               cap=cap, stopped=lambda: writer.error is not None or bool(problems),
-                              offsets=own_offsets(samples))
+                              offsets=own_offsets(samples), wave=client.wave)
     if problems:
         raise problems[0]
     return run
