@@ -204,7 +204,8 @@ class StreamClient:
         finally:
             self._wave = None
             spec = self.spec
-            for sock, sent, error, record, request, decoder, on_end, done in wave:
+            for sock, sent, error, record, request, reply, on_end, done in wave:
+                decoder = StreamDecoder(record, spec.api, reply)
                 started = wire.WireRequest(self._pool, sock, record, decoder, spec.timeout_s,
                                            spec.stall_timeout_s, on_end, reused=True)
                 started.started(request, sent, error)
@@ -231,16 +232,17 @@ class StreamClient:
         assert self._session is not None, "use StreamClient as 'async with'"
         if self._pool is None:
             return self._send_aiohttp(record, request, reply)
-        spec = self.spec
-        decoder = StreamDecoder(record, spec.api, reply)
-        record.send_ns = perf_counter_ns()
         if self._wave is not None:
             sock = self._pool.take()
             if sock is not None:
                 sent, error = wire.send_now(sock, record, request)
+                record.send_ns = record.wire_ns
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._wave.append((sock, sent, error, record, request, decoder, on_end, done))
+                self._wave.append((sock, sent, error, record, request, reply, on_end, done))
                 return done
+        spec = self.spec
+        decoder = StreamDecoder(record, spec.api, reply)
+        record.send_ns = perf_counter_ns()
         started = wire.begin(self._pool, request, record, decoder, spec.timeout_s, spec.stall_timeout_s, on_end)
         if started is None:
             return self._send_wire(record, request, decoder, on_end)

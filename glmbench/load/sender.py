@@ -173,10 +173,10 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
     t0 = run.t0_ns
     # A freed slot the schedule itself must fill: when it was freed, and the arrival already drawn for it.
     slots: asyncio.Queue[tuple[int, int | None]] | None = None
+    unused = 0  # slots never used yet: the queue gets them after the first wave
     if cap:
         slots = asyncio.Queue()
-        for _ in range(cap):
-            slots.put_nowait((t0, None))
+        unused = cap
     tasks: set[asyncio.Future] = set()
     failed: list[BaseException] = []  # a job that raised (it could not keep its result): the schedule stops
     state = {"launching": False, "closing": False}
@@ -248,17 +248,20 @@ async def _keep_schedule(count: int, workload: Workload, seed: int, job: Job, *,
     monitor.start()
     try:
         if wave is not None and not stopped():
-            # The first wave in one go: every arrival due now that has a slot (no read can run in between).
+            # The first wave in one go: every arrival due now that has a slot (no read can run in between), as
+            # many as connections are opened ahead; the rest of a larger burst goes out in slices below.
             with wave():
-                while not failed and (slots is None or not slots.empty()):
+                while not failed and (slots is None or unused) and dispatched < _MAX_OPENED:
                     index = next_index()
                     if index >= count or t0 + offsets[index] > perf_counter_ns():
                         carried = index
                         break
-                    if slots is not None:
-                        slots.get_nowait()
+                    unused -= slots is not None
                     launch(index, t0 + offsets[index])
                     dispatched += 1
+        if slots is not None:
+            for _ in range(unused):
+                slots.put_nowait((t0, None))
         while True:
             # A slot first, then the next index: with several workers, the index
             # goes to whichever worker has room for it.
