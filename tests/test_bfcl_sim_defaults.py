@@ -152,12 +152,12 @@ def test_run_on_a_bfcl_suite_refuses_num_prompts_naming_limit(tmp_path: Path) ->
     assert "--num-prompts" in res.stderr and not results.exists()
 
 
-@pytest.mark.parametrize("suite", ["bfcl-v4", "bfcl"])
-def test_an_unknown_suite_is_said_first_with_limit_too(tmp_path: Path, suite: str) -> None:
+@pytest.mark.parametrize("suite, meant", [("bfcl-v5", "bfcl-v4"), ("bfcl-v3-ful", "bfcl-v3-full")])
+def test_an_unknown_suite_is_said_first_with_limit_too(tmp_path: Path, suite: str, meant: str) -> None:
     results = tmp_path / "results"
     res = run_cli("run", "--backend", "sim", "--suite", suite, "--limit", "2", "--results-dir", str(results))
     assert res.returncode == 2, res.stderr
-    assert f"error: unknown suite '{suite}'; did you mean bfcl-v3?" in res.stderr, res.stderr
+    assert f"error: unknown suite '{suite}'; did you mean {meant}?" in res.stderr, res.stderr
     assert "is a load suite" not in res.stderr and not results.exists()
 
 

@@ -140,7 +140,9 @@ def test_under_a_load_law_verdicts_are_the_servers_intent_and_accuracy_follows_t
     for entry_id, verdict in verdicts.items():
         intent = truth[requests[entry_id].response_id]
         intents[entry_id] = intent
-        assert verdict == {"lightllm": intent["right"], "bfcl": intent["right"]}, entry_id
+        # BFCL v4's rules do not judge these made-up v3 entries (v4 has no twin of them).
+        assert {r: ok for r, ok in verdict.items() if r != "bfcl-v4"} == {"lightllm": intent["right"],
+                                                                         "bfcl": intent["right"]}, entry_id
     # The law, applied to the load each request met, against the accuracy measured: within a wide (z = 3.3,
     # 99.9%) interval, so the test fails on a wrong figure and not one run in a thousand by chance.
     expected = sum(_law(i["in_flight"]) for i in intents.values()) / len(intents)

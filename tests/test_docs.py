@@ -325,7 +325,7 @@ def test_the_example_rule_set_registers_judges_and_is_a_choice_of_the_cli(capped
     from glmbench.bfcl.suite import BFCLSuite
     from glmbench.bfcl.types import Verdict
 
-    assert rule_set_names() == ("lightllm", "bfcl", "capped")
+    assert rule_set_names() == ("lightllm", "bfcl", "bfcl-v4", "capped")
     assert isinstance(get_rule_set("capped"), RuleSet)
     assert rule_set_title("capped") == "BFCL v3 AST checker rules, at most 4 calls a reply"
     five = ["Paris", "Rome", "Oslo", "Lima", "Kyiv"]
@@ -345,7 +345,7 @@ def test_the_example_rule_set_registers_judges_and_is_a_choice_of_the_cli(capped
     runner = typer.testing.CliRunner()
     shown = runner.invoke(app, ["rescore", "--help"], env={"COLUMNS": "250"})
     assert shown.exit_code == 0, shown.output
-    assert "<lightllm|bfcl|capped>" in shown.output
+    assert "<lightllm|bfcl|bfcl-v4|capped>" in shown.output
     assert "capped (BFCL's checker, at most 4 calls a reply)." in shown.output
     refused = runner.invoke(app, ["rescore", "--scoring", "vibes", "."], env={"COLUMNS": "250"})
     assert refused.exit_code == 2 and "capped" in refused.output

@@ -233,7 +233,7 @@ suites:
             if point["kind"] != "bfcl":
                 continue
             records = [json.loads(line) for line in (run_dir / "bfcl_records.jsonl").read_text().splitlines()]
-            assert len(records) == 7 and all(set(r["verdicts"]) == {"lightllm", "bfcl"} for r in records)
+            assert len(records) == 7 and all(set(r["verdicts"]) == {"lightllm", "bfcl", "bfcl-v4"} for r in records)
             assert all(r["error"] is None for r in records)
             answers[cell["label"], point["label"]] = {r["id"]: json.dumps(_said(r), sort_keys=True) for r in records}
         port = cell["command"][cell["command"].index("--port") + 1]

@@ -244,7 +244,8 @@ def test_a_run_with_hostile_calls_keeps_every_record_with_reasons(start_sim, tmp
     assert set(records) == set(entries)
     simple = records["simple_0"]
     assert simple["calls"][0]["refused"] == f"arguments: {DEEP}"
-    assert all(not v["ok"] and DEEP in v["reason"] for v in simple["verdicts"].values())
+    # Every rule set that judges it fails it on its arguments (BFCL v4's has no twin of this made-up entry).
+    assert all(not v["ok"] and (DEEP in v["reason"] or v.get("scored") is False) for v in simple["verdicts"].values())
     [step] = records["multi_turn_base_0"]["turns"][0]["steps"]
     assert step["decoded"] is False and step["calls"][0]["refused"] == f"arguments: {DEEP}"
     step = records["multi_turn_base_1"]["turns"][0]["steps"][0]

@@ -29,6 +29,7 @@ from glmbench.api.progress import Progress
 from glmbench.api.serving import open_endpoint, serve
 from glmbench.backends.base import Server
 from glmbench.bfcl.categories import not_run_reason
+from glmbench.bfcl.counterparts import read_twins
 from glmbench.bfcl.data import BFCLDataInfo, load_bfcl
 from glmbench.bfcl.results import summarize_run
 from glmbench.bfcl.runner import RECORDS, read_records, rescore, run_entries
@@ -139,8 +140,9 @@ def _first_per_category(entries: list, limit: int) -> list:
     return kept
 
 
-def _without_environment(categories: list[str]) -> dict[str, str]:
-    """Multi-turn categories, each with the reason, when BFCL's simulated APIs (the cached wheel) are not there."""
+def _without_environment(categories: list[str], version: str) -> dict[str, str]:
+    """Multi-turn categories, each with the reason, when BFCL's simulated APIs (the release's cached wheel) are not
+    there."""
     from glmbench.bfcl.categories import traits
     from glmbench.bfcl.multi_turn.environment import environment_code
 
@@ -148,7 +150,7 @@ def _without_environment(categories: list[str]) -> dict[str, str]:
     if not multi_turn:
         return {}
     try:
-        environment_code()
+        environment_code(version=version)
     except GlmbenchError as exc:
         return {c: f"{exc.message} ({exc.hint})" for c in multi_turn}
     return {}
@@ -157,11 +159,12 @@ def _without_environment(categories: list[str]) -> dict[str, str]:
 def suite_entries(suite: BFCLSuite) -> tuple[list[BFCLEntry], BFCLDataInfo, dict[str, str]]:
     """The entries a run of ``suite`` asks (at most ``limit`` per category), where they came from, and the
     categories it cannot run here, each with the reason."""
-    not_run = {c: why for c in suite.categories if (why := not_run_reason(c))}
+    not_run = {c: why for c in suite.categories if (why := not_run_reason(c, suite.bfcl_version))}
     wanted = [c for c in suite.categories if c not in not_run]
-    not_run.update(_without_environment(wanted))
+    not_run.update(_without_environment(wanted, suite.bfcl_version))
     wanted = [c for c in wanted if c not in not_run]
-    entries, info = load_bfcl(wanted, suite.source, suite.data_dir)
+    entries, info = load_bfcl(wanted, suite.source, suite.data_dir, suite.bfcl_version)
+    read_twins(suite.bfcl_version)  # the other release's rules judge twins: read them before the run, not in it
     not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
     if suite.limit:
         entries = _first_per_category(entries, suite.limit)
@@ -334,10 +337,10 @@ def rescore_run(run_dir: Path, scoring: str | None = None, data_dir: str | None 
     if not stored:
         raise GlmbenchError(f"no BFCL records in {run_dir}", "pass a folder written by glmbench bfcl")
     categories = sorted({r["category"] for r in stored.values()})
-    entries, _ = load_bfcl(categories, suite.source, suite.data_dir)
+    entries, _ = load_bfcl(categories, suite.source, suite.data_dir, suite.bfcl_version)
     by_id = {e.id: e for e in entries}
     records = {r["id"]: r for r in rescore(stored.values(), by_id, suite.enable_thinking)}
-    not_run = {c: not_run_reason(c) or "not run" for c in suite.categories if c not in categories}
+    not_run = {c: not_run_reason(c, suite.bfcl_version) or "not run" for c in suite.categories if c not in categories}
     summary = summarize_run(Path(run_dir).name, suite, [e for e in entries if e.id in records], records, not_run)
     RunStore.reopen(Path(run_dir)).write_summary(summary)
     return summary

@@ -1,20 +1,34 @@
-"""BFCL v3 data: where it comes from, how it is read, and what was found.
+"""BFCL data, v3 and v4: where it comes from, how it is read, and what was found.
+
+Public functions, with the BFCL release as ``version`` (:mod:`glmbench.bfcl.versions`:
+``2025.6.8`` = v3, the default; ``2026.3.23`` = v4):
+
+- ``load_bfcl(categories, source, data_dir, version=...)``: the entries of one release
+  (v4 categories by v4's names: ``simple_python``, ...), each with ``entry.version``;
+- ``cached_wheel(version)``, ``fetch_bfcl(force, version)``: that release's wheel in the cache;
+- ``wheel_name(version)``, ``cache_dir()``, ``extract_bfcl(wheel, dest)``.
+
+The v4 categories with a loader of their own (memory, web search, format sensitivity:
+``Category.own_loader``) are not read here; asked for by name they come back in
+``info.missing`` with the reason.
 
 Sources, in the order ``source="auto"`` tries them:
 
 1. ``data_dir``: a folder in BFCL's own layout (the ``data/`` folder of BFCL's
    repository, an unpacked ``bfcl_eval/data/``, or a copy of the hub dataset).
-2. The cache: the ``bfcl-eval==2025.6.8`` wheel from PyPI (Apache-2.0) in
+2. The cache: the release's ``bfcl-eval`` wheel from PyPI (Apache-2.0; v3
+   ``bfcl-eval==2025.6.8``, v4 ``bfcl-eval==2026.3.23``) in
    ``${XDG_CACHE_HOME:-~/.cache}/glmbench/bfcl/``, checked against its sha256 and
    read with :mod:`zipfile`; the package is never installed or imported (it pins
-   dozens of provider SDKs). ``glmbench data fetch bfcl`` puts it there.
+   dozens of provider SDKs). ``glmbench data fetch bfcl [--version V]`` puts it there.
 3. The hub dataset ``gorilla-llm/Berkeley-Function-Calling-Leaderboard``, from the
    Hugging Face cache only (``source="hub"`` downloads it).
 
 Loading never touches the network; :func:`fetch_bfcl` does, on request.
 
-Layout (paths under the wheel's ``bfcl_eval/data/``; the file names are already
-glmbench's category names, ``BFCL_v3_simple.json`` is ``simple``, so no mapping):
+Layout (paths under the wheel's ``bfcl_eval/data/``; v3's file names are
+glmbench's category names, ``BFCL_v3_simple.json`` is ``simple``; v4's are v4's,
+``BFCL_v4_simple_python.json`` is ``simple_python``):
 
 - ``BFCL_v3_<category>.json``: JSON Lines ``{"id", "question", "function"}``;
   ``sql`` and ``rest`` sit in ``unused_datasets/question/``.
@@ -30,6 +44,8 @@ glmbench's category names, ``BFCL_v3_simple.json`` is ``simple``, so no mapping)
   of call strings. ``initial_config``, ``involved_classes``, ``path`` and
   ``missed_function`` stay in ``extra``.
 - sql questions are one turn not wrapped in a list of turns; they are wrapped.
+- v4's multi-turn entries also carry ``excluded_function``, which BFCL 2026.3.23's
+  own harness never reads; it stays in ``extra``, unused, as there.
 """
 
 from __future__ import annotations
@@ -50,31 +66,54 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from glmbench.bfcl.categories import COUNTS, NAMES, traits
+from glmbench.bfcl.categories import counts, names, table, traits
 from glmbench.bfcl.types import BFCLEntry
+from glmbench.bfcl.versions import DEFAULT_VERSION, V3, check_version, version_info
 from glmbench.errors import GlmbenchError
 
 __all__ = [
     "BFCLDataInfo", "LoadedEntry", "load_bfcl", "fetch_bfcl", "cached_wheel", "cache_dir", "extract_bfcl",
-    "hub_snapshot", "WHEEL_REQUIREMENT", "WHEEL_NAME", "WHEEL_SHA256", "HUB_REPO",
+    "hub_snapshot", "wheel_name", "WHEEL_REQUIREMENT", "WHEEL_NAME", "WHEEL_SHA256", "HUB_REPO",
 ]
 
+# BFCL v3's wheel (the default release). Read at call time, so a test can stand a small wheel in for it.
 WHEEL_REQUIREMENT = "bfcl-eval==2025.6.8"
 WHEEL_NAME = "bfcl_eval-2025.6.8-py3-none-any.whl"
 WHEEL_SHA256 = "f93fee3a66d33f8ea09e5174b4ba72aa80732b31506be1043da8ffb23c299cc3"
 HUB_REPO = "gorilla-llm/Berkeley-Function-Calling-Leaderboard"
 _WHEEL_DATA = "bfcl_eval/data/"
 _PYPI_SIMPLE = "https://pypi.org/simple/bfcl-eval/"  # PEP 691 JSON, the index API pip itself reads
-_NEXT = "run glmbench data fetch bfcl, or pass --data-dir DIR"
-_REFETCH = "run glmbench data fetch bfcl --force, or fix the file"
 
-# BFCL's class -> function-doc file for multi-turn entries.
+# BFCL's class -> function-doc file for multi-turn (and v4's agentic) entries.
 _FUNC_DOC_FILES = {
     "GorillaFileSystem": "gorilla_file_system.json", "MathAPI": "math_api.json",
     "MessageAPI": "message_api.json", "TwitterAPI": "posting_api.json", "TicketAPI": "ticket_api.json",
     "TradingBot": "trading_bot.json", "TravelAPI": "travel_booking.json",
-    "VehicleControlAPI": "vehicle_control.json",
+    "VehicleControlAPI": "vehicle_control.json", "WebSearchAPI": "web_search.json",
+    "MemoryAPI_kv": "memory_kv.json", "MemoryAPI_vector": "memory_vector.json",
+    "MemoryAPI_rec_sum": "memory_rec_sum.json",
 }
+
+
+def _wheel(version: str) -> tuple[str, str, str]:
+    """The release's (requirement, wheel file name, sha256); v3's from this module's constants."""
+    if check_version(version) == V3:
+        return WHEEL_REQUIREMENT, WHEEL_NAME, WHEEL_SHA256
+    info = version_info(version)
+    return info.requirement, info.wheel_name, info.sha256
+
+
+def wheel_name(version: str = DEFAULT_VERSION) -> str:
+    """The file name of release ``version``'s wheel (``bfcl_eval-2025.6.8-py3-none-any.whl``)."""
+    return _wheel(version)[1]
+
+
+def _next(version: str) -> str:
+    return f"run {version_info(version).fetch_command}, or pass --data-dir DIR"
+
+
+def _refetch(version: str) -> str:
+    return f"run {version_info(version).fetch_command} --force, or fix the file"
 
 
 @dataclass(frozen=True)
@@ -92,7 +131,8 @@ class BFCLDataInfo:
     contents of the files read. ``missing`` maps a category asked for but not
     loaded to the reason; ``unanswered`` maps a category to the ids whose possible
     answer was expected and not found; ``duplicates`` to the ids found on more than
-    one line (BFCL's own live_relevance has one), which are kept as they are.
+    one line (BFCL v3's own live_relevance has one), which are kept as they are.
+    ``version``: the BFCL release read.
     """
 
     source: str
@@ -101,10 +141,12 @@ class BFCLDataInfo:
     missing: dict[str, str] = field(default_factory=dict)
     unanswered: dict[str, list[str]] = field(default_factory=dict)
     duplicates: dict[str, list[str]] = field(default_factory=dict)
+    version: str = DEFAULT_VERSION
 
     def count_mismatches(self) -> dict[str, tuple[int, int]]:
-        """Loaded categories whose count differs from BFCL v3's: ``{category: (found, expected)}``."""
-        return {c: (n, COUNTS[c]) for c, n in self.counts.items() if n != COUNTS[c]}
+        """Loaded categories whose count differs from their release's: ``{category: (found, expected)}``."""
+        expected = counts(self.version)
+        return {c: (n, expected[c]) for c, n in self.counts.items() if n != expected[c]}
 
 
 # -- where the files are ------------------------------------------------------
@@ -113,6 +155,7 @@ class _Tree(Protocol):
     """A BFCL data folder, on disk or inside the wheel; remembers the hash of each file read."""
 
     hashes: dict[str, str]
+    version: str
 
     def read(self, rel: str) -> bytes | None: ...
     def where(self, rel: str) -> str: ...
@@ -120,8 +163,9 @@ class _Tree(Protocol):
 
 
 class _DirTree:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, version: str = DEFAULT_VERSION) -> None:
         self.root = root
+        self.version = version
         self.hashes: dict[str, str] = {}
 
     def read(self, rel: str) -> bytes | None:
@@ -140,8 +184,9 @@ class _DirTree:
 
 
 class _ZipTree:
-    def __init__(self, wheel: Path) -> None:
+    def __init__(self, wheel: Path, version: str = DEFAULT_VERSION) -> None:
         self.wheel = wheel
+        self.version = version
         self.hashes: dict[str, str] = {}
         self._zip = zipfile.ZipFile(wheel)
 
@@ -169,12 +214,12 @@ def _first(tree: _Tree, names: list[str]) -> tuple[str, bytes] | None:
 
 
 def _question_file(tree: _Tree, category: str) -> tuple[str, bytes] | None:
-    name = traits(category).file_name
+    name = traits(category, tree.version).file_name
     return _first(tree, [name, f"unused_datasets/question/{name}"])
 
 
 def _answer_file(tree: _Tree, category: str) -> tuple[str, bytes] | None:
-    name = traits(category).file_name
+    name = traits(category, tree.version).file_name
     return _first(tree, [f"possible_answer/{name}", f"unused_datasets/possible_answer/{name}"])
 
 
@@ -187,10 +232,11 @@ def _json_lines(tree: _Tree, rel: str, data: bytes, need_id: bool = True) -> lis
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise GlmbenchError(f"{tree.where(rel)} line {number}: not valid JSON ({exc.msg})", _REFETCH) from None
+            raise GlmbenchError(f"{tree.where(rel)} line {number}: not valid JSON ({exc.msg})",
+                                _refetch(tree.version)) from None
         if not isinstance(row, dict) or (need_id and not isinstance(row.get("id"), str)):
             what = "an object with a string 'id'" if need_id else "an object"
-            raise GlmbenchError(f"{tree.where(rel)} line {number}: not {what}", _REFETCH)
+            raise GlmbenchError(f"{tree.where(rel)} line {number}: not {what}", _refetch(tree.version))
         rows.append(row)
     return rows
 
@@ -207,22 +253,26 @@ class _Found:
 
 
 def _read_category(tree: _Tree, category: str, found: _Found) -> None:
+    traits_ = traits(category, tree.version)
+    if traits_.own_loader:
+        found.missing[category] = traits_.not_run or "its entries are built by a loader of their own"
+        return
     questions = _question_file(tree, category)
     if questions is None:
-        found.missing[category] = f"{traits(category).file_name} not found"
+        found.missing[category] = f"{traits_.file_name} not found"
         return
     rows = _json_lines(tree, *questions)
     answer_file = _answer_file(tree, category)
     answers = {a["id"]: a.get("ground_truth") for a in _json_lines(tree, *answer_file)} if answer_file else {}
     docs: dict[str, list[dict[str, Any]]] = {}
-    if traits(category).multi_turn:
+    if traits_.multi_turn:
         classes = sorted({c for row in rows for c in row.get("involved_classes", [])})
         try:
             docs = _function_docs(tree, classes)
         except LookupError as exc:
             found.missing[category] = str(exc)
             return
-    entries = [_entry(category, row, answers, docs, found) for row in rows]
+    entries = [_entry(category, row, answers, docs, found, tree.version) for row in rows]
     repeated = sorted(i for i, n in Counter(e.id for e in entries).items() if n > 1)
     if repeated:
         found.duplicates[category] = repeated
@@ -239,7 +289,7 @@ def _read_category(tree: _Tree, category: str, found: _Found) -> None:
 
 
 def _entry(category: str, row: dict[str, Any], answers: dict[str, Any],
-           docs: dict[str, list[dict[str, Any]]], found: _Found) -> LoadedEntry:
+           docs: dict[str, list[dict[str, Any]]], found: _Found, version: str) -> LoadedEntry:
     """One question line joined with its possible answer; an expected answer that is absent is noted."""
     entry_id = row["id"]
     extra = {k: v for k, v in row.items() if k not in ("id", "question", "function")}
@@ -257,7 +307,7 @@ def _entry(category: str, row: dict[str, Any], answers: dict[str, Any],
     if function is None and docs:
         function = _multi_turn_functions(row, docs, extra)
     return LoadedEntry(id=entry_id, category=category, question=_turns(row.get("question")),
-                       function=function or [], ground_truth=ground_truth, extra=extra)
+                       function=function or [], ground_truth=ground_truth, version=version, extra=extra)
 
 
 def _turns(question: Any) -> list[list[dict[str, Any]]]:
@@ -295,16 +345,17 @@ def _multi_turn_functions(row: dict[str, Any], docs: dict[str, list[dict[str, An
 
 # -- the public loader --------------------------------------------------------
 
-def load_bfcl(categories: list[str] | None = None, source: str = "auto",
-              data_dir: str | Path | None = None) -> tuple[list[BFCLEntry], BFCLDataInfo]:
-    """The entries of ``categories`` (all of BFCL v3's when None), in file order, and where they came from.
+def load_bfcl(categories: list[str] | None = None, source: str = "auto", data_dir: str | Path | None = None,
+              version: str = DEFAULT_VERSION) -> tuple[list[BFCLEntry], BFCLDataInfo]:
+    """The entries of ``categories`` of BFCL release ``version`` (all that this loader reads when None), in file
+    order, and where they came from.
 
     ``source`` is ``auto``, ``dir`` (needs ``data_dir``), ``cache`` or ``hub``.
     A category whose file is absent is reported in ``info.missing``, not raised;
     nothing found at all is an error.
     """
-    wanted = _check_categories(categories)
-    tree, origin, wheel_sha = _open(source, data_dir)
+    wanted = _check_categories(categories, version)
+    tree, origin, wheel_sha = _open(source, data_dir, version)
     found = _Found()
     try:
         for category in wanted:
@@ -312,23 +363,28 @@ def load_bfcl(categories: list[str] | None = None, source: str = "auto",
     finally:
         tree.close()
     if not found.entries:
-        raise GlmbenchError(f"no BFCL data in {origin}: " + "; ".join(found.missing.values()), _NEXT)
+        raise GlmbenchError(f"no BFCL data in {origin}: " + "; ".join(found.missing.values()), _next(version))
     digest = wheel_sha or _files_digest(tree.hashes)
-    info = BFCLDataInfo(origin, digest, found.counts, found.missing, found.unanswered, found.duplicates)
+    info = BFCLDataInfo(origin, digest, found.counts, found.missing, found.unanswered, found.duplicates, version)
     return list(found.entries), info
 
 
-def _check_categories(categories: list[str] | None) -> list[str]:
+def _check_categories(categories: list[str] | None, version: str) -> list[str]:
+    try:
+        known = table(version)
+    except ValueError as exc:
+        raise GlmbenchError(str(exc), "use bfcl_version 2025.6.8 (v3) or 2026.3.23 (v4)") from None
     if categories is None:
-        return list(NAMES)
-    unknown = [c for c in categories if c not in COUNTS]
+        return [c.name for c in known.values() if not c.own_loader]
+    unknown = [c for c in categories if c not in known]
     if unknown:
-        raise GlmbenchError(f"unknown BFCL categor{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}",
-                            f"use some of: {', '.join(NAMES)}")
+        label = version_info(version).label
+        raise GlmbenchError(f"unknown BFCL {label} categor{'y' if len(unknown) == 1 else 'ies'}: "
+                            f"{', '.join(unknown)}", f"use some of: {', '.join(names(version))}")
     return list(dict.fromkeys(categories))
 
 
-def _open(source: str, data_dir: str | Path | None) -> tuple[_Tree, str, str | None]:
+def _open(source: str, data_dir: str | Path | None, version: str) -> tuple[_Tree, str, str | None]:
     """The tree to read, a description of it, and the wheel's sha256 when it is the wheel."""
     if source not in ("auto", "dir", "cache", "hub"):
         raise GlmbenchError(f"unknown BFCL data source {source!r}", "use one of auto, dir, cache, hub")
@@ -338,21 +394,23 @@ def _open(source: str, data_dir: str | Path | None) -> tuple[_Tree, str, str | N
         root = Path(data_dir).expanduser()
         if not root.is_dir():
             raise GlmbenchError(f"BFCL data folder not found: {root}",
-                                "check --data-dir, or fill it with: glmbench data fetch bfcl --data-dir DIR")
-        return _DirTree(root), f"dir:{root}", None
+                                f"check --data-dir, or fill it with: {version_info(version).fetch_command} "
+                                "--data-dir DIR")
+        return _DirTree(root, version), f"dir:{root}", None
     if source == "dir":
         raise GlmbenchError("BFCL source 'dir' needs a folder", "pass --data-dir DIR")
+    requirement, name, sha256 = _wheel(version)
     if source in ("auto", "cache"):
-        wheel = cached_wheel()
+        wheel = cached_wheel(version)
         if wheel is not None:
-            return _ZipTree(wheel), f"pypi:{WHEEL_REQUIREMENT} ({wheel})", WHEEL_SHA256
+            return _ZipTree(wheel, version), f"pypi:{requirement} ({wheel})", sha256
     if source in ("auto", "hub"):
         snapshot = hub_snapshot(download=source == "hub")
         if snapshot is not None:
-            return _DirTree(snapshot), f"hub:{HUB_REPO}@{snapshot.name} ({snapshot})", None
+            return _DirTree(snapshot, version), f"hub:{HUB_REPO}@{snapshot.name} ({snapshot})", None
     raise GlmbenchError(
-        f"no BFCL data: no --data-dir, no {WHEEL_NAME} in {cache_dir()}, no {HUB_REPO} in the Hugging Face cache",
-        _NEXT,
+        f"no BFCL data: no --data-dir, no {name} in {cache_dir()}, no {HUB_REPO} in the Hugging Face cache",
+        _next(version),
     )
 
 
@@ -379,22 +437,26 @@ def _sha256_file(path: Path) -> str:
     return sha.hexdigest()
 
 
-def cached_wheel() -> Path | None:
-    """The cached wheel when present; a cached file that fails its sha256 is an error."""
-    path = cache_dir() / WHEEL_NAME
+def cached_wheel(version: str = DEFAULT_VERSION) -> Path | None:
+    """Release ``version``'s cached wheel when present; a cached file that fails its sha256 is an error."""
+    _, name, sha256 = _wheel(version)
+    path = cache_dir() / name
     if not path.is_file():
         return None
     digest = _sha256_file(path)
-    if digest != WHEEL_SHA256:
-        raise GlmbenchError(f"{path} has sha256 {digest}, not {WHEEL_SHA256}", "run glmbench data fetch bfcl --force")
+    if digest != sha256:
+        raise GlmbenchError(f"{path} has sha256 {digest}, not {sha256}",
+                            f"run {version_info(version).fetch_command} --force")
     return path
 
 
-def fetch_bfcl(force: bool = False) -> Path:
-    """The cached wheel, downloaded first when absent, damaged or ``force``; verified before it is kept."""
+def fetch_bfcl(force: bool = False, version: str = DEFAULT_VERSION) -> Path:
+    """Release ``version``'s cached wheel, downloaded first when absent, damaged or ``force``; verified before it
+    is kept."""
+    _, name, sha256 = _wheel(version)
     if not force:
         try:
-            wheel = cached_wheel()
+            wheel = cached_wheel(version)
         except GlmbenchError:
             wheel = None
         if wheel is not None:
@@ -402,41 +464,43 @@ def fetch_bfcl(force: bool = False) -> Path:
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix=".fetch-") as tmp:
-        file = _download(Path(tmp))
+        file = _download(Path(tmp), version)
         digest = _sha256_file(file)
-        if digest != WHEEL_SHA256:
-            raise GlmbenchError(f"downloaded {file.name} has sha256 {digest}, not {WHEEL_SHA256}; refused",
+        if digest != sha256:
+            raise GlmbenchError(f"downloaded {file.name} has sha256 {digest}, not {sha256}; refused",
                                 "check which package index pip uses (pip config list), or pass --data-dir DIR")
-        os.replace(file, target / WHEEL_NAME)  # same folder, so the wheel appears whole or not at all
-    return target / WHEEL_NAME
+        os.replace(file, target / name)  # same folder, so the wheel appears whole or not at all
+    return target / name
 
 
-def _download(folder: Path) -> Path:
+def _download(folder: Path, version: str = DEFAULT_VERSION) -> Path:
     """The wheel downloaded into ``folder``: by pip (the machine's index settings), else from PyPI's index API."""
+    requirement, name, _ = _wheel(version)
     if importlib.util.find_spec("pip") is None:
-        return _download_from_pypi(folder)
-    cmd = [sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "--only-binary=:all:",
+        return _download_from_pypi(folder, version)
+    cmd = [sys.executable, "-m", "pip", "download", requirement, "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "-d", str(folder)]
     done = subprocess.run(cmd, capture_output=True, text=True)
-    file = folder / WHEEL_NAME
+    file = folder / name
     if done.returncode != 0 or not file.is_file():
         tail = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise GlmbenchError(f"pip could not download {WHEEL_REQUIREMENT}: {tail}",
+        raise GlmbenchError(f"pip could not download {requirement}: {tail}",
                             "check the network and pip's index (pip config list), or pass --data-dir DIR")
     return file
 
 
-def _download_from_pypi(folder: Path) -> Path:
+def _download_from_pypi(folder: Path, version: str = DEFAULT_VERSION) -> Path:
+    _, name, _ = _wheel(version)
     request = urllib.request.Request(_PYPI_SIMPLE, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
             index = json.load(resp)
-        url = next(f["url"] for f in index["files"] if f["filename"] == WHEEL_NAME)
-        file = folder / WHEEL_NAME
+        url = next(f["url"] for f in index["files"] if f["filename"] == name)
+        file = folder / name
         with urllib.request.urlopen(url, timeout=120) as resp, file.open("wb") as out:
             shutil.copyfileobj(resp, out)
     except (OSError, ValueError, KeyError, StopIteration) as exc:
-        raise GlmbenchError(f"cannot download {WHEEL_NAME} from PyPI: {type(exc).__name__}: {exc}",
+        raise GlmbenchError(f"cannot download {name} from PyPI: {type(exc).__name__}: {exc}",
                             "check the network, or pass --data-dir DIR") from None
     return file
 

@@ -1,17 +1,31 @@
-"""A BFCL run's summary from its stored records, under every rule set."""
+"""A BFCL run's summary from its stored records, under every rule set.
+
+Each table is in its rule set's BFCL release's categories: an entry is counted
+under the category its stored verdict names (a v3 ``simple`` entry under v4's
+``simple_python``), and one its rules did not judge (``"scored": false``) in no
+total. The entries and the categories not run of a category that release does
+not have (v3's sql in a v4 table, v4's memory in a v3 one) are left out of its
+table; the others are listed under that release's name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from glmbench.bfcl.registry import rule_set_names
+from glmbench.bfcl.categories import same_category, table
+from glmbench.bfcl.registry import get_rule_set, rule_set_names
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry, Verdict
 from glmbench.results.schema import BFCLSummary
 from glmbench.util.proportion import wilson_interval
 
 __all__ = ["summarize_run"]
+
+# The verdict of a record stored before its rule set existed (a run resumed after glmbench gained rules).
+_NOT_YET: dict[str, Any] = {"ok": False, "scored": False,
+                            "reason": "not scored: stored before these rules existed (glmbench rescore RUN_DIR "
+                                      "scores it)"}
 
 
 def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],
@@ -27,16 +41,25 @@ def summarize_run(run_id: str, suite: BFCLSuite, entries: Iterable[BFCLEntry],
 
     tables: dict[str, list[dict[str, Any]]] = {}
     for rules in rule_set_names():  # every rule set gets a table, in the registry's order
+        version = get_rule_set(rules).bfcl_version
         verdicts: dict[str, list[Verdict]] = {}
         for entry in entries:
             record = records.get(entry.id)
             if record is None:
                 continue
-            v = record["verdicts"][rules]
-            verdicts.setdefault(entry.category, []).append(Verdict(bool(v["ok"]), v.get("reason", ""), rules))
+            v = (record.get("verdicts") or {}).get(rules) or _NOT_YET
+            shown = same_category(entry.category, entry.version, version)
+            if shown is None and entry.category in table(entry.version):
+                continue  # a category this release does not have (v3's sql under v4's rules): no row of its table
+            category = v.get("category") or shown or entry.category
+            verdicts.setdefault(category, []).append(
+                Verdict(bool(v["ok"]), v.get("reason", ""), rules, scored=v.get("scored", True) is not False))
         rows = summarize(verdicts, rules)
         for category, why in not_run.items():
-            rows.append({"category": category, "accuracy": None, "correct": None, "total": None,
+            shown = same_category(category, suite.bfcl_version, version)
+            if shown is None:
+                continue  # a category this release does not have
+            rows.append({"category": shown, "accuracy": None, "correct": None, "total": None,
                          "scored": False, "note": f"not run: {why}", "rules": rules})
         tables[rules] = [_with_interval(row) for row in rows]
     return BFCLSummary(run_id=run_id, primary=suite.scoring, mode=suite.mode, style=suite.style, tables=tables,

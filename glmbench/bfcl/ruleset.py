@@ -1,7 +1,7 @@
 """The contract of a BFCL rule set, and the small pieces every rule set's summary is made of.
 
-A rule set is one way of asking BFCL entries and judging the replies: BFCL's
-own checker, LightLLM's ``eval_bfcl.py`` (the published table), later BFCL v4.
+A rule set is one way of asking BFCL entries and judging the replies: BFCL v3's
+own checker, LightLLM's ``eval_bfcl.py`` (the published table), BFCL v4's.
 Each is one module of :mod:`glmbench.bfcl.rulesets` defining ``RULE_SET``, an
 object that meets :class:`RuleSet`; :mod:`glmbench.bfcl.registry` finds them.
 The rest of glmbench (the suite, requests, runner, scoring, reports, the CLI)
@@ -9,7 +9,11 @@ reaches rule sets only through the registry and never spells a rule set's name.
 
 Every rule set scores every stored reply (a run is rescored under all of them);
 a suite's ``style`` picks whose requests are sent and ``scoring`` whose table is
-shown first.
+shown first. A rule set judges the entries of one BFCL release (its
+``bfcl_version``): given an entry of the other release, the registry hands it
+that entry's twin in its own release (the same question and functions; its own
+ground truth), or, where its release has none (the entry changed), a verdict
+that is not scored, with why (:mod:`glmbench.bfcl.counterparts`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from glmbench.bfcl.types import BFCLEntry, Verdict
 
-__all__ = ["RuleSet", "Tally", "summary_row", "percent", "sums", "request_failed"]
+__all__ = ["RuleSet", "Tally", "summary_row", "percent", "sums", "request_failed", "stored_verdict"]
 
 Tally = Mapping[str, tuple[int, int]]
 """Category -> (entries passed, entries), over the categories a rule set scores that have entries."""
@@ -32,8 +36,10 @@ class RuleSet(Protocol):
     ``name`` is how users pick it (``--style``, ``--scoring``) and the key of its
     verdict in every record and of its table in ``summary.json``. ``title`` heads
     its table. ``position`` orders rule sets wherever all of them appear (verdicts,
-    tables, reports); the lowest is the default style and scoring of a suite.
-    ``style_help`` and ``scoring_help`` finish the CLI's help for those options.
+    tables, reports); the lowest of a release is the default style and scoring of
+    that release's suites. ``style_help`` and ``scoring_help`` finish the CLI's
+    help for those options. ``bfcl_version``: the BFCL release whose entries,
+    ground truth and category names it scores (:mod:`glmbench.bfcl.versions`).
     """
 
     name: str
@@ -41,6 +47,7 @@ class RuleSet(Protocol):
     position: int
     style_help: str
     scoring_help: str
+    bfcl_version: str
 
     @property
     def unscored(self) -> Mapping[str, str]:
@@ -87,6 +94,18 @@ def summary_row(category: str, accuracy: float | None, correct: int | None, tota
     """One row of a rule set's table, as ``summary.json`` stores it."""
     return {"category": category, "accuracy": accuracy, "correct": correct, "total": total,
             "scored": scored, "note": note, "rules": rules}
+
+
+def stored_verdict(verdict: Verdict, rules: str) -> dict[str, Any]:
+    """A verdict as a record stores it: ``{"ok", "reason", "rules"}``, plus ``"scored": False`` for one the rules did
+    not judge and ``"category"`` where they counted it under another category than the entry's (each only then,
+    so the verdicts of an entry judged as it is are stored as they always were)."""
+    stored: dict[str, Any] = {"ok": verdict.ok, "reason": verdict.reason, "rules": rules}
+    if not verdict.scored:
+        stored["scored"] = False
+    if verdict.category:
+        stored["category"] = verdict.category
+    return stored
 
 
 def request_failed(record: Mapping[str, Any]) -> str | None:

@@ -24,28 +24,44 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
+from glmbench.bfcl.agentic.data import is_agentic
 from glmbench.bfcl.categories import traits
 from glmbench.bfcl.registry import get_rule_set, rule_set_names, rule_sets
 from glmbench.bfcl.requests import decode, prepare
+from glmbench.bfcl.ruleset import stored_verdict
 from glmbench.bfcl.suite import BFCLSuite
 from glmbench.bfcl.types import BFCLEntry
 from glmbench.util.jsonl import json_objects
 from glmbench.util.text import one_line
 
 if TYPE_CHECKING:
+    from glmbench.bfcl.agentic.backends import AgenticOptions
     from glmbench.bfcl.data import LoadedEntry
 
-__all__ = ["run_entries", "score_record", "score_into", "read_records", "EntryLog", "executor", "RECORDS"]
+__all__ = ["run_entries", "score_record", "score_into", "read_records", "EntryLog", "executor", "RECORDS",
+           "PREREQUISITES"]
 
 RECORDS = "bfcl_records.jsonl"
+PREREQUISITES = "bfcl_memory_prerequisites.jsonl"
+"""BFCL v4's memory prerequisite conversations of a run, beside its records: not scored, never read back."""
 
 
 def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
-    """Every rule set's verdict on a stored record, by rule set name (no server involved)."""
+    """Every rule set's verdict on a stored record, by rule set name (no server involved).
+
+    A BFCL v4 agentic entry (memory, web search) has one checker, BFCL's agentic one: every rule set that
+    scores its category gets that verdict."""
     verdicts = {}
+    if is_agentic(entry.category):
+        from glmbench.bfcl.agentic.checker import check_agentic_entry
+
+        verdict = check_agentic_entry(entry, record)
+        for rule_set in rule_sets():
+            if entry.category not in rule_set.unscored:
+                verdicts[rule_set.name] = stored_verdict(verdict, rule_set.name)
+        return verdicts
     for rule_set in rule_sets():
-        verdict = rule_set.check(entry, record)
-        verdicts[rule_set.name] = {"ok": verdict.ok, "reason": verdict.reason, "rules": rule_set.name}
+        verdicts[rule_set.name] = stored_verdict(rule_set.check(entry, record), rule_set.name)
     return verdicts
 
 
@@ -125,7 +141,8 @@ def executor(entry: BFCLEntry) -> Callable[[list[tuple[str, dict[str, Any]]]], l
     from glmbench.bfcl.multi_turn.environment import BFCLModules, Scenario, new_environment
     from glmbench.bfcl.multi_turn.execute import execute_calls
 
-    env = new_environment(Scenario.of(entry), BFCLModules())
+    scenario = Scenario.of(entry)
+    env = new_environment(scenario, BFCLModules(version=scenario.version))
 
     def execute(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
         return [e.result for e in execute_calls(env, calls)]
@@ -184,12 +201,25 @@ async def run_entries(
     records_path: Path,
     api_key: str | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
+    agentic: AgenticOptions | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Ask every entry not yet answered in ``records_path``; return all records by id."""
+    """Ask every entry not yet answered in ``records_path``; return all records by id.
+
+    BFCL v4's agentic entries run with ``agentic`` (what the user provided: an embedding model, a search service);
+    those of a category that cannot run here (:func:`~glmbench.bfcl.agentic.backends.not_run_reason`) are not
+    asked and get no record. The memory prerequisite conversations are kept in :data:`PREREQUISITES` beside
+    the records."""
     import openai
 
     log = EntryLog(records_path, on_done)
     todo = log.todo(entries)
+    run = None
+    if any(is_agentic(e.category) for e in todo):
+        from glmbench.bfcl.agentic.backends import not_run_reason
+        from glmbench.bfcl.agentic.play import AgenticRun
+
+        run = AgenticRun(agentic)
+        todo = [e for e in todo if not is_agentic(e.category) or not_run_reason(e.category, run.options) is None]
     client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "EMPTY", max_retries=0,
                                 timeout=suite.timeout_s)
     gate = asyncio.Semaphore(suite.concurrency or len(todo) or 1)
@@ -213,7 +243,29 @@ async def run_entries(
             record["first_error"] = first_errors[0]  # a step of the conversation needed a retry
         return record
 
+    async def agentic_conversation(entry: BFCLEntry) -> dict[str, Any]:
+        from glmbench.bfcl.agentic.play import play_agentic
+        from glmbench.bfcl.multi_turn.conversation import STYLE
+
+        first_errors: list[str] = []
+
+        async def ask(endpoint: str, body: dict[str, Any]):
+            return await _ask(client, endpoint, body, suite.retries, first_errors)
+
+        assert run is not None
+        fields = await play_agentic(cast("LoadedEntry", entry), suite, model, ask, run, gate)
+        record = {"id": entry.id, "category": entry.category, "mode": suite.mode, "style": STYLE, "names": {},
+                  "attempts": sum(s["attempts"] for t in fields["turns"] for s in t["steps"]), **fields}
+        if first_errors:
+            record["first_error"] = first_errors[0]
+        return record
+
     async def one(entry: BFCLEntry) -> None:
+        if is_agentic(entry.category):
+            record = await agentic_conversation(entry)
+            score_into(record, entry)
+            log.keep(record)
+            return
         if traits(entry.category).multi_turn:
             record = await conversation(entry)
             score_into(record, entry)
@@ -250,7 +302,21 @@ async def run_entries(
                 raise
     finally:
         await client.close()
+        if run is not None and run.prerequisite_records:
+            _keep_prerequisites(records_path.with_name(PREREQUISITES), run.prerequisite_records)
     return log.done
+
+
+def _keep_prerequisites(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append the memory prerequisite conversations of a run (not scored; kept to read what the model stored)."""
+    try:
+        with path.open("ab") as sink:
+            for record in records:
+                sink.write(_storable(record) + b"\n")
+    except OSError as exc:
+        from glmbench.results.store import write_error
+
+        raise write_error(path, exc) from None
 
 
 def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], thinking: bool = True) -> list[dict[str, Any]]:
@@ -260,7 +326,7 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
         entry = entries.get(record["id"])
         if entry is None:
             continue
-        if traits(entry.category).multi_turn:
+        if is_agentic(entry.category) or traits(entry.category).multi_turn:
             # The conversation went as the model's replies decoded then (the results it saw depend on
             # them), so its calls are scored again as stored, by the checker of now.
             record = dict(record)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from glmbench.bfcl.categories import NAMES
+from glmbench.bfcl.categories import NAMES, names, same_category
 from glmbench.bfcl.registry import default_rule_set, get_rule_set
+from glmbench.bfcl.versions import DEFAULT_VERSION, VERSIONS, check_version, version_info
 from glmbench.errors import did_you_mean
 from glmbench.load.workload import Workload
 
@@ -23,7 +24,13 @@ class BFCLSuite(BaseModel):
     GLM-4.7 prompt itself, sends a text completion and parses the raw output with
     glmbench's own glm47 parser. Every rule set always scores the stored
     responses; ``scoring`` names the one shown first. Both default to the first
-    rule set (the published table's).
+    rule set of the suite's release (v3: the published table's, v4: BFCL v4's).
+
+    ``bfcl_version`` is the BFCL release asked (:mod:`glmbench.bfcl.versions`):
+    ``2025.6.8`` (v3, the default: every suite and run written before v4) or
+    ``2026.3.23`` (v4, today's leaderboard). ``categories`` are that release's
+    names (v4: ``simple_python``, ``simple_java``, ``simple_javascript``, ...); all
+    of its categories when not given.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -32,6 +39,7 @@ class BFCLSuite(BaseModel):
     kind: Literal["bfcl"] = "bfcl"
     name: str = "bfcl-v3"
     description: str = ""
+    bfcl_version: str = Field(DEFAULT_VERSION, description="the BFCL release asked: 2025.6.8 (v3) or 2026.3.23 (v4)")
     categories: list[str] = Field(default_factory=lambda: list(NAMES))
     style: str = Field(default_factory=lambda: default_rule_set().name)
     mode: Literal["native", "prompt"] = "native"
@@ -57,13 +65,44 @@ class BFCLSuite(BaseModel):
     source: Literal["auto", "dir", "cache", "hub"] = "auto"
     data_dir: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _release_defaults(cls, data: Any) -> Any:
+        """A v4 suite that names no categories, style or scoring gets v4's: its categories, its first rule set."""
+        if not isinstance(data, dict) or data.get("bfcl_version", DEFAULT_VERSION) == DEFAULT_VERSION:
+            return data
+        version = data["bfcl_version"]
+        if version not in VERSIONS:
+            return data  # refused by the field's own validator, which names the known versions
+        data = dict(data)
+        data.setdefault("categories", list(names(version)))
+        for key in ("style", "scoring"):
+            data.setdefault(key, default_rule_set(version).name)
+        return data
+
+    @field_validator("bfcl_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        return check_version(value)  # an unknown version is a ValueError naming the known ones
+
     @field_validator("categories")
     @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in NAMES]
+    def _known(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # bfcl_version is validated first (it comes first): its release's names are the known ones.
+        version = info.data.get("bfcl_version") or DEFAULT_VERSION
+        known = names(version)
+        unknown = [c for c in value if c not in known]
         if unknown:
+            # A name of the other release (v3's simple in a v4 suite) is told its name in this one.
+            renamed = next((r for other in VERSIONS if other != version
+                            if (r := same_category(unknown[0], other, version)) and r != unknown[0]), None)
+            hint = f"; did you mean {renamed}?" if renamed else did_you_mean(unknown[0], known)
+            elsewhere = next((v for v in VERSIONS if v != version and unknown[0] in names(v)), None)
+            if elsewhere:
+                hint += (f" ({unknown[0]} is BFCL {version_info(elsewhere).label}'s: a suite with bfcl_version "
+                         f"{elsewhere}, such as bfcl-{version_info(elsewhere).label})")
             raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}"
-                             f"{did_you_mean(unknown[0], NAMES)} (known: {', '.join(NAMES)})")
+                             f"{hint} (known: {', '.join(known)})")
         return value
 
     @model_validator(mode="after")

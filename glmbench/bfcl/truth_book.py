@@ -31,6 +31,11 @@ the simulator keys it (:func:`~glmbench.sim.answers.request_key`):
 Two entries whose requests have the same key (the same words and tools) and
 want different calls get the later one's answer (the simulator keeps the last
 line of a key): the earlier one is counted as one the book cannot pass.
+
+The book answers from the ground truth of the entries' own BFCL release (a v4
+suite's from v4's). A rule set of the other release scores only the entries that
+have a twin there (:mod:`glmbench.bfcl.counterparts`), and cannot pass the few
+whose twin's ground truth differs: both are counted in :meth:`TruthBook.expected`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,27 @@ __all__ = ["TruthBook", "truth_book", "write_truth_book"]
 
 # BFCL's checker reads Java and JavaScript values as text (its requests declare them strings, with a type hint).
 _TEXT_ARGUMENTS = ("java", "javascript")
+
+
+def _scoring(entry: BFCLEntry) -> list[Any]:
+    """The rule sets that score ``entry``: those whose release has its twin, in a category they score."""
+    from glmbench.bfcl.counterparts import counterpart
+    from glmbench.bfcl.registry import rule_sets
+
+    out = []
+    for rule_set in rule_sets():
+        twin = counterpart(entry, rule_set.bfcl_version)
+        if not isinstance(twin, str) and twin.category not in rule_set.unscored:
+            out.append(rule_set)
+    return out
+
+
+def _other_truth(entry: BFCLEntry, rule_set: Any) -> bool:
+    """Whether ``rule_set`` judges ``entry`` against another ground truth (its release's twin has its own)."""
+    from glmbench.bfcl.counterparts import counterpart
+
+    twin = counterpart(entry, rule_set.bfcl_version)
+    return not isinstance(twin, str) and twin.ground_truth != entry.ground_truth
 
 
 @dataclass(frozen=True)
@@ -85,6 +111,7 @@ _NO_READING = "where no answer to the request as sent passes its rules"
 _RENAMED = "where the request sent a tool it calls under another name (its '.' as '_')"
 _SAME_QUESTION = "with the question and tools of another entry that wants other calls"
 _CALL_OR_NONE = "where its rules want a call or none, as the other rules do not"
+_OTHER_TRUTH = "where its BFCL release's ground truth differs from the one answered"
 
 
 def _readings(text_first: bool) -> list[_Reading]:
@@ -176,7 +203,8 @@ def _calls(entry: BFCLEntry, prepared: Any, reading: _Reading) -> list[dict[str,
     """The ground truth's calls as the server would send them (sent names), read one way."""
     assert entry.ground_truth  # entries without one get no line
     sent_as = {original: sent for sent, original in prepared.names.items()}
-    language = entry.category if entry.category in _TEXT_ARGUMENTS and reading.text else None
+    language = traits(entry.category).language if reading.text else None
+    language = language if language in _TEXT_ARGUMENTS else None
     declared = {f.get("name"): _property_types(f) for f in entry.function}
     calls = []
     for call in entry.ground_truth:
@@ -210,13 +238,13 @@ def _single_turn(entry: BFCLEntry, suite: BFCLSuite) -> _Answered:
     ``scoring``, the table shown first; where they do not score the category, the first rules that do), else
     the first. Without a ground truth: no call (plain text), or a call of the first tool offered (relevance:
     any call does), chosen the same way."""
-    from glmbench.bfcl.registry import get_rule_set, rule_sets
+    from glmbench.bfcl.registry import get_rule_set
     from glmbench.bfcl.requests import decode, prepare
     from glmbench.sim.answers import request_key
 
     prepared = prepare(entry, suite, "")
     key = request_key(prepared.body, prepared.endpoint == "chat")
-    scoring = [r for r in rule_sets() if entry.category not in r.unscored]
+    scoring = _scoring(entry)
     if key is None:
         return _Answered([], [r.name for r in scoring])
     first = get_rule_set(suite.scoring)
@@ -238,6 +266,9 @@ def _single_turn(entry: BFCLEntry, suite: BFCLSuite) -> _Answered:
     chosen, calls = candidates[index]
     short = {}
     for name in sorted(names - passed[index]):
+        if _other_truth(entry, get_rule_set(name)):
+            short[name] = _OTHER_TRUTH
+            continue
         others = [r for (r, _), p in zip(candidates, passed) if name in p]
         readings = [r for r in others if r is not None]
         if not others:
@@ -278,7 +309,8 @@ def _candidates(entry: BFCLEntry, prepared: Any) -> list[tuple[_Reading | None, 
 
 
 def _multi_turn(entry: Any, modules: Any) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Each turn's first request with ground-truth calls: its key and those calls."""
+    """Each turn's first request: its key and the turn's ground-truth calls (none for a turn that wants none: the
+    simulator's plain text answers it, unless another entry's line has the same key)."""
     from glmbench.bfcl.convert import bfcl_tools
     from glmbench.bfcl.multi_turn.conversation import turn_functions, turn_messages
     from glmbench.bfcl.multi_turn.environment import Scenario, new_environment
@@ -289,19 +321,20 @@ def _multi_turn(entry: Any, modules: Any) -> list[tuple[str, list[dict[str, Any]
     # A few miss_func ground truths call a held-out function before its turn (BFCL's data): sent anyway.
     documents = {f["name"]: f for f in turn_functions(entry, len(entry.question))}
     parts: list[str] = []
-    lines = []
+    lines: list[tuple[str, list[dict[str, Any]]]] = []
     for turn, truth in enumerate(entry.ground_truth or []):
         parts += [m["content"] for m in turn_messages(entry, turn) if m["role"] == "user"]
+        offered = [t["function"]["name"] for t in bfcl_tools(turn_functions(entry, turn), entry.category).tools]
+        key = question_key(conversation_text(parts, turn > 0), offered)
         if not truth:
-            continue  # a turn that wants no call: the simulator's plain text is its answer
+            lines.append((key, []))  # a turn that wants no call: no line of its own
+            continue
         calls: list[tuple[str, dict[str, Any]]] = []
         for text in truth:
             parsed = parse_call(text)
             names = list((documents.get(parsed.name, {}).get("parameters") or {}).get("properties") or {})
             calls.append((parsed.name, {**dict(zip(names, parsed.args)), **(parsed.kwargs or {})}))
-        offered = [t["function"]["name"] for t in bfcl_tools(turn_functions(entry, turn), entry.category).tools]
-        lines.append((question_key(conversation_text(parts, turn > 0), offered),
-                      [{"name": name, "arguments": arguments} for name, arguments in calls]))
+        lines.append((key, [{"name": name, "arguments": arguments} for name, arguments in calls]))
         parts += [e.result for e in execute_calls(env, list(calls))]
     return lines
 
@@ -346,18 +379,16 @@ def truth_book(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> TruthBook:
     """The answer book (lines ``{"key", "tool_calls"}``) that answers ``entries``, asked under ``suite``, with
     their ground truth, and what each table scores on it. Multi-turn entries need BFCL's simulated APIs (the
     cached wheel), as their run does."""
-    from glmbench.bfcl.registry import rule_sets
-
     answered: list[_Answered] = []
-    modules = None
+    modules: dict[str, Any] = {}  # one copy of BFCL's classes per release
     for entry in entries:
         if traits(entry.category).multi_turn:
-            if modules is None:
+            if entry.version not in modules:
                 from glmbench.bfcl.multi_turn.environment import BFCLModules
 
-                modules = BFCLModules()
-            scoring = [r.name for r in rule_sets() if entry.category not in r.unscored]
-            answered.append(_Answered(_multi_turn(entry, modules), scoring))
+                modules[entry.version] = BFCLModules(version=entry.version)
+            scoring = [r.name for r in _scoring(entry)]
+            answered.append(_Answered(_multi_turn(entry, modules[entry.version]), scoring))
         else:
             answered.append(_single_turn(entry, suite))
     lines = [{"key": key, "tool_calls": calls} for a in answered for key, calls in a.answers if calls]

@@ -1,11 +1,14 @@
 """The nouns every BFCL part shares: an entry, a decoded call, a verdict.
 
-An entry is one line of ``BFCL_v3_<category>.json`` joined with its line of
-``possible_answer/BFCL_v3_<category>.json`` (categories without answers, such as
-irrelevance and rest, have ``ground_truth`` None). A call is what a model asked
-for, decoded: a function name and its arguments as a dict (or, when its
-arguments were over glmbench's bounds, why they were not decoded). A verdict is
-one checker's judgement of one entry, with the reason when it failed.
+An entry is one line of ``BFCL_v3_<category>.json`` (``BFCL_v4_...`` for BFCL v4)
+joined with its line of ``possible_answer/BFCL_v3_<category>.json`` (categories
+without answers, such as irrelevance and rest, have ``ground_truth`` None), and
+the BFCL release it was read from. A call is what a model asked for, decoded: a
+function name and its arguments as a dict (or, when its arguments were over
+glmbench's bounds, why they were not decoded). A verdict is one checker's
+judgement of one entry, with the reason when it failed, or why it was not
+judged at all (a rule set of one release, given an entry the other release
+changed).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glmbench.bfcl.categories import COUNTS, PUBLISHED_ORDER
+from glmbench.bfcl.versions import DEFAULT_VERSION
 from glmbench.glm.limits import value_problem
 
 __all__ = ["CATEGORIES", "PUBLISHED_CATEGORIES", "BFCLEntry", "Call", "Verdict", "short_repr", "undecoded"]
@@ -32,6 +36,8 @@ class BFCLEntry:
     messages; ``function`` the BFCL function documents offered; ``ground_truth``
     the list of acceptable calls ``[{func_name: {param: [acceptable values]}}]``
     (``""`` among the values marks a parameter that may be omitted), or None.
+    ``version`` is the BFCL release it comes from (:mod:`glmbench.bfcl.versions`),
+    whose category names ``category`` uses.
     """
 
     id: str
@@ -39,6 +45,7 @@ class BFCLEntry:
     question: list[list[dict[str, Any]]]
     function: list[dict[str, Any]]
     ground_truth: list[dict[str, Any]] | None = None
+    version: str = DEFAULT_VERSION
 
 
 @dataclass(frozen=True)
@@ -75,11 +82,19 @@ def undecoded(calls: Sequence[Call]) -> str | None:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One checker's judgement of one entry."""
+    """One checker's judgement of one entry.
+
+    ``scored`` False: the rules did not judge the entry (``reason`` says why; their
+    release has no such entry, or changed it), so it counts in no total.
+    ``category``: the category the rules counted it under, where that is not the
+    entry's own (a v3 ``simple`` entry is a ``simple_python`` one under v4's rules).
+    """
 
     ok: bool
     reason: str = ""
     rules: str = ""
+    scored: bool = True
+    category: str = ""
 
 
 def short_repr(value: Any, limit: int = 80) -> str:

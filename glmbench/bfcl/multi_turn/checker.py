@@ -120,7 +120,7 @@ def check_trajectory(trajectory: Trajectory | None, ground_truth: Sequence[Seque
         return _fail(FORCE_TERMINATED, f"the model's trajectory has {len(trajectory)} turns, "
                                        f"the ground truth {len(ground_truth)}: inference stopped early")
     turns = drop_empty_steps(trajectory)
-    modules = modules or BFCLModules()
+    modules = modules or BFCLModules(version=scenario.version)
     model, truth = new_environment(scenario, modules), new_environment(scenario, modules)
     model_results: list[str] = []  # every turn so far
     for index, (steps, expected_calls) in enumerate(zip(turns, ground_truth, strict=True)):

@@ -131,8 +131,12 @@ def _assistant(endpoint: str, response: dict[str, Any], step: dict[str, Any], se
     return message
 
 
-async def play(entry: LoadedEntry, suite: BFCLSuite, model: str, ask: Ask, execute: Executor) -> dict[str, Any]:
-    """The conversation of ``entry``: its record fields (``turns``, ``force_terminated``, ``error``, ...)."""
+async def play(entry: LoadedEntry, suite: BFCLSuite, model: str, ask: Ask, execute: Executor, *,
+               tools_category: str | None = None) -> dict[str, Any]:
+    """The conversation of ``entry``: its record fields (``turns``, ``force_terminated``, ``error``, ...).
+
+    ``tools_category``: the category whose tool conversion the functions get (the entry's own when None; BFCL
+    v4's agentic entries take multi-turn's)."""
     from glmbench.bfcl.convert import bfcl_tools
     from glmbench.bfcl.decoding import decode_reply
 
@@ -144,7 +148,7 @@ async def play(entry: LoadedEntry, suite: BFCLSuite, model: str, ask: Ask, execu
     force_terminated = False
     elapsed_ms = 0.0
     for turn in range(len(entry.question)):
-        toolset = bfcl_tools(turn_functions(entry, turn), entry.category)
+        toolset = bfcl_tools(turn_functions(entry, turn), tools_category or entry.category)
         opened = turn_messages(entry, turn)
         messages.extend(opened)
         steps: list[dict[str, Any]] = []

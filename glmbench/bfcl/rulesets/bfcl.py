@@ -26,6 +26,7 @@ from glmbench.bfcl.categories import in_group, traits
 from glmbench.bfcl.decoding import as_calls
 from glmbench.bfcl.ruleset import Tally, request_failed, summary_row, sums
 from glmbench.bfcl.types import BFCLEntry, Verdict
+from glmbench.bfcl.versions import V3
 
 __all__ = ["NON_LIVE", "LIVE", "MULTI_TURN", "BFCLRules", "RULE_SET"]
 
@@ -47,6 +48,7 @@ class BFCLRules:
     position = 1
     style_help = "BFCL's handler"
     scoring_help = "BFCL's own checker"
+    bfcl_version = V3  # its entries, ground truth and category names are BFCL v3's
 
     @property
     def unscored(self) -> Mapping[str, str]:

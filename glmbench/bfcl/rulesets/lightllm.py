@@ -23,6 +23,7 @@ from glmbench.bfcl.decoding import as_calls, call_dict
 from glmbench.bfcl.ruleset import Tally, percent, request_failed, summary_row, sums
 from glmbench.bfcl.text_calls import calls_from_text
 from glmbench.bfcl.types import BFCLEntry, Verdict
+from glmbench.bfcl.versions import V3
 
 __all__ = ["SYSTEM_PROMPT", "LightLLMRules", "RULE_SET"]
 
@@ -41,6 +42,7 @@ class LightLLMRules:
     position = 0  # the published table's rules: a suite's default, shown first
     style_help = "LightLLM's script"
     scoring_help = "the published table"
+    bfcl_version = V3  # its entries, ground truth and category names are BFCL v3's
 
     @property
     def unscored(self) -> Mapping[str, str]:
