@@ -28,6 +28,7 @@ from glmbench.api.manifest import build_manifest, finish_manifest
 from glmbench.api.progress import Progress
 from glmbench.api.serving import open_endpoint, serve
 from glmbench.backends.base import Server
+from glmbench.bfcl.agentic.data import is_agentic
 from glmbench.bfcl.categories import not_run_reason
 from glmbench.bfcl.counterparts import read_twins
 from glmbench.bfcl.data import BFCLDataInfo, load_bfcl
@@ -156,18 +157,74 @@ def _without_environment(categories: list[str], version: str) -> dict[str, str]:
     return {}
 
 
+def agentic_options(suite: BFCLSuite) -> Any:
+    """What the user provided for BFCL v4's agentic categories (:class:`~glmbench.bfcl.agentic.backends.AgenticOptions`)."""
+    from glmbench.bfcl.agentic.backends import AgenticOptions
+
+    return AgenticOptions(embedding_model=Path(suite.embedding_model) if suite.embedding_model else None)
+
+
+def _agentic_not_run(categories: list[str], suite: BFCLSuite) -> dict[str, str]:
+    """BFCL v4's agentic categories that cannot run here (an embedding model, a search service not provided)."""
+    agentic = [c for c in categories if is_agentic(c)]
+    if not agentic:
+        return {}
+    from glmbench.bfcl.agentic.backends import not_run_reason as agentic_not_run
+
+    options = agentic_options(suite)
+    return {c: why for c in agentic if (why := agentic_not_run(c, options))}
+
+
+def _load_entries(categories: list[str], suite: BFCLSuite) -> tuple[list[BFCLEntry], BFCLDataInfo]:
+    """The entries of ``categories``: BFCL v4's agentic ones from their own loader (the cached v4 wheel), the rest
+    from ``suite``'s source."""
+    from glmbench.bfcl.agentic.data import is_agentic
+    from glmbench.bfcl.agentic.format_sensitivity import CATEGORY as FORMAT_SENSITIVITY
+
+    agentic = [c for c in categories if is_agentic(c)]
+    own = [*agentic, FORMAT_SENSITIVITY]
+    others = [c for c in categories if c not in own]
+    if others or not agentic:
+        entries, info = load_bfcl(others, suite.source, suite.data_dir, suite.bfcl_version)
+    else:  # agentic categories alone: what is read is the v4 wheel, by their own loader
+        from glmbench.bfcl.agentic.wheel import v4_wheel
+
+        entries, info = [], BFCLDataInfo(f"cache:{v4_wheel().name}", "", {}, version=suite.bfcl_version)
+    if FORMAT_SENSITIVITY in categories:
+        from glmbench.bfcl.agentic.format_sensitivity import load_entries
+
+        # Its limit is per variant: the first ``limit`` of its 200 entries, each under all 26 prompt formats.
+        variants = load_entries(suite.limit, suite.source, suite.data_dir)
+        entries = [*entries, *variants]
+        info.counts[FORMAT_SENSITIVITY] = len(variants)
+    if agentic:
+        from glmbench.bfcl.agentic.data import load_agentic
+
+        loaded = load_agentic(agentic).entries
+        entries = [*entries, *loaded]
+        for entry in loaded:
+            info.counts[entry.category] = info.counts.get(entry.category, 0) + 1
+    return entries, info
+
+
 def suite_entries(suite: BFCLSuite) -> tuple[list[BFCLEntry], BFCLDataInfo, dict[str, str]]:
     """The entries a run of ``suite`` asks (at most ``limit`` per category), where they came from, and the
     categories it cannot run here, each with the reason."""
     not_run = {c: why for c in suite.categories if (why := not_run_reason(c, suite.bfcl_version))}
     wanted = [c for c in suite.categories if c not in not_run]
     not_run.update(_without_environment(wanted, suite.bfcl_version))
+    not_run.update(_agentic_not_run(wanted, suite))
+    if "format_sensitivity" in wanted and suite.mode != "prompt":
+        from glmbench.bfcl.agentic.format_sensitivity import NATIVE_NOT_RUN
+
+        not_run["format_sensitivity"] = NATIVE_NOT_RUN
     wanted = [c for c in wanted if c not in not_run]
-    entries, info = load_bfcl(wanted, suite.source, suite.data_dir, suite.bfcl_version)
+    entries, info = _load_entries(wanted, suite)
     read_twins(suite.bfcl_version)  # the other release's rules judge twins: read them before the run, not in it
     not_run.update({c: f"no data ({why})" for c, why in info.missing.items()})
-    if suite.limit:
-        entries = _first_per_category(entries, suite.limit)
+    if suite.limit:  # format_sensitivity's limit is applied per variant as it loads
+        entries = [*_first_per_category([e for e in entries if e.category != "format_sensitivity"], suite.limit),
+                   *[e for e in entries if e.category == "format_sensitivity"]]
     return entries, info, not_run
 
 
@@ -244,12 +301,19 @@ def run_bfcl(launch: Launch | PreparedLaunch, suite: BFCLSuite, api_key: str | N
             progress.run_started(f"bfcl: {len(entries)} entries ({suite.mode} mode, {suite.style} requests)",
                                  server.base_url, server.model, store.path)
             progress.workload_started("bfcl", "bfcl", len(entries))
-            if suite.stream:
-                result.records, load = run_async(_as_traffic(entries, suite, prepared, server, store, api_key,
+            # BFCL v4's agentic entries (memory, web search) are asked unstreamed, after their prerequisite
+            # conversations, as BFCL's harness asks them; the rest as the suite says.
+            agentic = [e for e in entries if is_agentic(e.category)]
+            rest = [e for e in entries if not is_agentic(e.category)]
+            result.records = {}
+            if suite.stream and rest:
+                result.records, load = run_async(_as_traffic(rest, suite, prepared, server, store, api_key,
                                                              progress.request_done))
-            else:
-                result.records = run_async(run_entries(entries, suite, server.base_url, server.model,
-                                                       store.path / RECORDS, api_key, progress.request_done))
+            if agentic or not suite.stream:
+                asked = agentic if suite.stream else entries
+                result.records.update(run_async(run_entries(
+                    asked, suite, server.base_url, server.model, store.path / RECORDS, api_key,
+                    progress.request_done, agentic=agentic_options(suite) if agentic else None)))
             answered = result.records.values()
             result.status = "all-failed" if answered and all(r.get("error") for r in answered) else "complete"
     except KeyboardInterrupt:
@@ -337,7 +401,7 @@ def rescore_run(run_dir: Path, scoring: str | None = None, data_dir: str | None 
     if not stored:
         raise GlmbenchError(f"no BFCL records in {run_dir}", "pass a folder written by glmbench bfcl")
     categories = sorted({r["category"] for r in stored.values()})
-    entries, _ = load_bfcl(categories, suite.source, suite.data_dir, suite.bfcl_version)
+    entries, _ = _load_entries(categories, suite)
     by_id = {e.id: e for e in entries}
     records = {r["id"]: r for r in rescore(stored.values(), by_id, suite.enable_thinking)}
     not_run = {c: not_run_reason(c, suite.bfcl_version) or "not run" for c in suite.categories if c not in categories}

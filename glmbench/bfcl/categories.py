@@ -168,11 +168,6 @@ _ROWS: tuple[Category, ...] = (
     _multi_turn("multi_turn_long_context"),
 )
 
-# What the agentic and format-sensitivity categories need before glmbench can ask them: BFCL v4's agentic
-# runner (prerequisite conversations, memory backends, a search service) and its prompt-format variants.
-_NEEDS_AGENTIC = "glmbench's BFCL v4 agentic runner (glmbench.bfcl.agentic, not wired in yet)"
-
-
 def _v4(name: str, entries: int, language: Language, live: bool, expects: Expects, group: Group,
         formerly: str | None = None, not_run: str | None = None, file_stem: str | None = None) -> Category:
     return Category(name, entries, language, live, expects, group, None, not_run, V4, formerly, file_stem)
@@ -180,14 +175,14 @@ def _v4(name: str, entries: int, language: Language, live: bool, expects: Expect
 
 def _web_search(name: str) -> Category:
     # Both read BFCL_v4_web_search.json (100 questions), the second showing search results without snippets.
-    return _v4(name, 100, "python", False, "agentic_answer", "web_search", None,
-               f"needs a search service (SerpAPI: SERPAPI_API_KEY) and {_NEEDS_AGENTIC}", "web_search")
+    # What a run needs for it (a search service) is said by glmbench.bfcl.agentic.backends.not_run_reason.
+    return _v4(name, 100, "python", False, "agentic_answer", "web_search", None, None, "web_search")
 
 
-def _memory(backend: str, need: str = "") -> Category:
-    # All three read BFCL_v4_memory.json (155 questions), each after its scenario's prerequisite conversations.
-    return _v4(f"memory_{backend}", 155, "python", False, "agentic_answer", "memory", None,
-               f"needs {need}{_NEEDS_AGENTIC}", "memory")
+def _memory(backend: str) -> Category:
+    # All three read BFCL_v4_memory.json (155 questions), each after its scenario's prerequisite conversations;
+    # what a backend needs (rank_bm25, an embedding model) is said by glmbench.bfcl.agentic.backends.not_run_reason.
+    return _v4(f"memory_{backend}", 155, "python", False, "agentic_answer", "memory", None, None, "memory")
 
 
 _V4_ROWS: tuple[Category, ...] = (
@@ -211,11 +206,11 @@ _V4_ROWS: tuple[Category, ...] = (
     _web_search("web_search_base"),
     _web_search("web_search_no_snippet"),
     _memory("kv"),
-    _memory("vector", "an embedding model (sentence-transformers, faiss) and "),
+    _memory("vector"),
     _memory("rec_sum"),
     # 200 single-turn entries (BFCL_v4_format_sensitivity.json names them) under 26 prompt formats each.
-    _v4("format_sensitivity", 5200, "python", False, "format_variants", "format_sensitivity", None,
-        "needs BFCL v4's 26 prompt formats (prompt mode), which glmbench does not send yet"),
+    # Asked in prompt mode only (glmbench.bfcl.agentic.format_sensitivity says so in native mode).
+    _v4("format_sensitivity", 5200, "python", False, "format_variants", "format_sensitivity"),
 )
 
 TABLE: dict[str, Category] = {c.name: c for c in _ROWS}

@@ -49,17 +49,9 @@ PREREQUISITES = "bfcl_memory_prerequisites.jsonl"
 def score_record(record: dict[str, Any], entry: BFCLEntry) -> dict[str, Any]:
     """Every rule set's verdict on a stored record, by rule set name (no server involved).
 
-    A BFCL v4 agentic entry (memory, web search) has one checker, BFCL's agentic one: every rule set that
-    scores its category gets that verdict."""
+    A BFCL v4 agentic entry (memory, web search) is judged by the v4 rules (BFCL's agentic checker); the v3 rule
+    sets, whose release has no such entry, store it as not scored."""
     verdicts = {}
-    if is_agentic(entry.category):
-        from glmbench.bfcl.agentic.checker import check_agentic_entry
-
-        verdict = check_agentic_entry(entry, record)
-        for rule_set in rule_sets():
-            if entry.category not in rule_set.unscored:
-                verdicts[rule_set.name] = stored_verdict(verdict, rule_set.name)
-        return verdicts
     for rule_set in rule_sets():
         verdicts[rule_set.name] = stored_verdict(rule_set.check(entry, record), rule_set.name)
     return verdicts
@@ -285,7 +277,9 @@ async def run_entries(
         }
         if first_errors:
             record["first_error"] = first_errors[0]
-        record.update(decode(prepared.endpoint, response, prepared.tools, thinking))
+        if prepared.variant:
+            record["variant"] = prepared.variant  # format_sensitivity: rescoring decodes in its format
+        record.update(decode(prepared.endpoint, response, prepared.tools, thinking, prepared.variant))
         score_into(record, entry)
         log.keep(record)
 
@@ -339,7 +333,8 @@ def rescore(records: Iterable[dict[str, Any]], entries: dict[str, BFCLEntry], th
             # A prompt carries its tools as text: the ones its request style sent, to parse the reply by.
             tools = get_rule_set(record["style"]).tools(entry)[0]
         if isinstance(record.get("response"), dict) and record["response"]:
-            record = {**record, **decode(record.get("endpoint", "chat"), record["response"], tools, thinking)}
+            record = {**record, **decode(record.get("endpoint", "chat"), record["response"], tools, thinking,
+                                         record.get("variant"))}
         record = dict(record)
         score_into(record, entry)
         out.append(record)

@@ -64,6 +64,9 @@ class BFCLSuite(BaseModel):
     limit: int | None = Field(None, ge=1, description="at most this many entries per category (a quick run)")
     source: Literal["auto", "dir", "cache", "hub"] = "auto"
     data_dir: str | None = None
+    embedding_model: str | None = Field(None, description="a local sentence-transformers model folder for BFCL v4's "
+                                        "memory_vector (BFCL uses all-MiniLM-L6-v2); without it memory_vector is not "
+                                        "run")
 
     @model_validator(mode="before")
     @classmethod

@@ -157,7 +157,9 @@ async def run_traffic(entries: Sequence[BFCLEntry], suite: BFCLSuite, target: Ta
             }
             if first_errors:
                 record["first_error"] = first_errors[0]
-            record.update(decode(prepared.endpoint, response, prepared.tools, suite.enable_thinking))
+            if prepared.variant:
+                record["variant"] = prepared.variant  # format_sensitivity: rescoring decodes in its format
+            record.update(decode(prepared.endpoint, response, prepared.tools, suite.enable_thinking, prepared.variant))
             return record, [request]
 
         async def conversation(entry: BFCLEntry, due: int, free: Callable[[int], None]) -> tuple[dict[str, Any], list]:

@@ -375,13 +375,35 @@ class TruthBook:
         return "by construction " + ", ".join(parts)
 
 
+def _format_variant_lines(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> list[dict[str, Any]]:
+    """format_sensitivity's entries (prompt mode only): each answered with its ground truth written in its
+    variant's return format, keyed on its whole prompt (which names the variant)."""
+    asked = [e for e in entries if traits(e.category, e.version).expects == "format_variants"]
+    if not asked or suite.mode != "prompt":
+        return []
+    from glmbench.bfcl.agentic.format_decoding import truth_reply
+    from glmbench.bfcl.requests import prepare
+    from glmbench.sim.answers import request_key
+
+    return [{"key": request_key(prepare(e, suite, "").body, False), "tool_calls": [], "content": truth_reply(e)}
+            for e in asked]
+
+
 def truth_book(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> TruthBook:
     """The answer book (lines ``{"key", "tool_calls"}``) that answers ``entries``, asked under ``suite``, with
     their ground truth, and what each table scores on it. Multi-turn entries need BFCL's simulated APIs (the
     cached wheel), as their run does."""
     answered: list[_Answered] = []
     modules: dict[str, Any] = {}  # one copy of BFCL's classes per release
+    agentic = [e for e in entries if traits(e.category, e.version).expects == "agentic_answer"]
     for entry in entries:
+        if traits(entry.category, entry.version).expects == "agentic_answer":
+            # Answered in words (the lines below), which its checker passes; scored by the v4 rules alone.
+            answered.append(_Answered([], [r.name for r in _scoring(entry)]))
+            continue
+        if traits(entry.category, entry.version).expects == "format_variants":
+            answered.append(_Answered([], []))  # answered in its variant's format (below); reported apart
+            continue
         if traits(entry.category).multi_turn:
             if entry.version not in modules:
                 from glmbench.bfcl.multi_turn.environment import BFCLModules
@@ -392,6 +414,11 @@ def truth_book(entries: Sequence[BFCLEntry], suite: BFCLSuite) -> TruthBook:
         else:
             answered.append(_single_turn(entry, suite))
     lines = [{"key": key, "tool_calls": calls} for a in answered for key, calls in a.answers if calls]
+    if agentic:
+        from glmbench.bfcl.agentic.book import agentic_book_lines
+
+        lines += agentic_book_lines(agentic, suite.mode)
+    lines += _format_variant_lines(entries, suite)
     # The simulator keeps the last line of a key: an entry whose own answer another entry's replaces (the same
     # words and tools, other calls) gets that one, which passes it only by chance.
     last = {line["key"]: line["tool_calls"] for line in lines}

@@ -134,6 +134,10 @@ def bfcl(
     data_dir: Annotated[Optional[str], typer.Option(help="A folder in BFCL's layout (BFCL_v3_*.json, "
                                                     "possible_answer/).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Per-request timeout in seconds.")] = None,
+    embedding_model: Annotated[Optional[Path], typer.Option(help="BFCL v4's memory_vector: a local "
+                                                            "sentence-transformers model folder (BFCL uses "
+                                                            "all-MiniLM-L6-v2); without it memory_vector is not "
+                                                            "run.")] = None,
     api_key: ApiKey = None,
     results_dir: Annotated[Path, typer.Option(help="Where result folders go.")] = Path("results"),
     resume: Annotated[Optional[Path], typer.Option(help="A BFCL result folder to finish (entries answered are "
@@ -146,7 +150,8 @@ def bfcl(
     format: FormatOption = "table",
     quiet: QuietOption = False,
 ) -> None:
-    """Run BFCL v3 function-calling categories against a server and score them by both rule sets."""
+    """Run BFCL function-calling categories (v3, or v4 with --suite bfcl-v4) against a server and score them by
+    every rule set."""
     from glmbench.api import Launch, load_bfcl_suite, resumed_suite
 
     overrides: dict[str, Any] = {
@@ -157,6 +162,8 @@ def bfcl(
     }
     if data_dir:
         overrides.update(data_dir=data_dir, source="dir")
+    if embedding_model is not None:
+        overrides["embedding_model"] = str(embedding_model)
     suite_obj = resumed_suite(resume, overrides) if resume else load_bfcl_suite(suite, overrides)
     if request_rate is not None and concurrency is None:
         suite_obj = suite_obj.model_copy(update={"concurrency": None})  # a rate alone is an open loop

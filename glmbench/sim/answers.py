@@ -85,8 +85,11 @@ def request_key(body: dict[str, Any], chat: bool) -> str | None:
                  if m.get("role", "user") == "user" or (history and m.get("role") == "tool")]
         return question_key(conversation_text(parts, history), _tool_names(body["tools"]))
     prompt = body.get("prompt")
-    if not isinstance(prompt, str) or (tools := _TOOLS.search(prompt)) is None:
+    if not isinstance(prompt, str):
         return None
+    if (tools := _TOOLS.search(prompt)) is None:
+        # Tools shown in the system prompt's own words (BFCL v4's format_sensitivity variants): the whole prompt.
+        return question_key(prompt, []) if "<|user|>" in prompt else None
     decoded = []
     for line in tools.group(1).splitlines():
         try:

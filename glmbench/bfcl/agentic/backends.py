@@ -113,7 +113,7 @@ def not_run_reason(category: str, options: AgenticOptions | None = None) -> str 
         return "needs rank_bm25 (pip install 'glmbench[bfcl-v4]')"
     if backend == "vector":
         if options.embedding_model is None:
-            return "needs an embedding model (--bfcl-embedding-model DIR)"
+            return "needs an embedding model (--embedding-model DIR)"
         if not Path(options.embedding_model).is_dir():
             return f"needs an embedding model: {options.embedding_model} is not a folder"
         missing = _missing(_VECTOR_PACKAGES)

@@ -3,9 +3,10 @@
 A scored agentic question's first request (after its memory system prompt, which
 the key does not read) is answered with text in BFCL's answer format,
 ``{'answer': <the first acceptable answer>, 'context': ...}``, and no call, which
-BFCL's agentic checker passes; the prerequisite conversations are off the book
-(the simulator's plain text answers each turn, storing nothing), which the scored
-questions do not need since the book knows the answers.
+BFCL's agentic checker passes. Each turn of the prerequisite conversations is
+answered with a short acknowledgement and no call (storing nothing, which the scored
+questions do not need since the book knows their answers): without a line the
+simulator would stream a placeholder of ``max_tokens`` tokens at every turn.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from glmbench.bfcl.agentic.backends import backend_of
+from glmbench.bfcl.agentic.data import load_agentic
 from glmbench.bfcl.agentic.play import TOOLS_CATEGORY
 from glmbench.bfcl.types import BFCLEntry
 
-__all__ = ["agentic_book_lines", "answer_text"]
+__all__ = ["agentic_book_lines", "answer_text", "ACKNOWLEDGED"]
+
+ACKNOWLEDGED = "Noted."
+"""The simulator's reply to each turn of a prerequisite conversation."""
 
 
 def answer_text(answer: str) -> str:
@@ -39,4 +45,16 @@ def agentic_book_lines(entries: Sequence[BFCLEntry], mode: str = "native") -> li
         names = [t["function"]["name"] for t in bfcl_tools(entry.function, TOOLS_CATEGORY).tools]
         lines.append({"key": question_key(conversation_text(users, False), names), "tool_calls": [],
                       "content": answer_text(answers[0])})
+    scenarios = {(e.category, str(getattr(e, "extra", {}).get("scenario"))) for e in entries
+                 if backend_of(e.category) is not None}
+    if scenarios:
+        prerequisites = load_agentic(sorted({c for c, _ in scenarios})).prerequisites
+        for key in sorted(scenarios):
+            for conversation in prerequisites.get(key, []):
+                names = [t["function"]["name"] for t in bfcl_tools(conversation.function, TOOLS_CATEGORY).tools]
+                said: list[str] = []
+                for turn, messages in enumerate(conversation.question):
+                    said += [m["content"] for m in messages if m.get("role") == "user"]
+                    lines.append({"key": question_key(conversation_text(said, turn > 0), names), "tool_calls": [],
+                                  "content": ACKNOWLEDGED})
     return lines

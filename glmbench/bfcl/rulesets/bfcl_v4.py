@@ -63,7 +63,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glmbench.bfcl.categories import counts, in_group, not_run_reason, traits
-from glmbench.bfcl.ruleset import Tally, summary_row, sums
+from glmbench.bfcl.ruleset import Tally, request_failed, summary_row, sums
 from glmbench.bfcl.rulesets.bfcl import BFCLRules
 from glmbench.bfcl.types import BFCLEntry, Verdict
 from glmbench.bfcl.versions import V4
@@ -115,16 +115,16 @@ class BFCLV4Rules(BFCLRules):
     def check(self, entry: BFCLEntry, record: Mapping[str, Any]) -> Verdict:
         """BFCL v4's verdict: v3's checkers (unchanged in v4) on v4's entry, multi-turn on v4's classes.
 
-        An agentic entry (memory, web search) is judged by BFCL's agentic checker (glmbench.bfcl.agentic), a
-        format-sensitivity one is reported apart: neither is scored by these rules here.
+        An agentic entry (memory, web search) is judged by BFCL's agentic checker (glmbench.bfcl.agentic); a
+        format-sensitivity one is reported apart, not scored.
         """
         expects = traits(entry.category).expects
         if expects == "agentic_answer":
-            # The hook for the agentic checker: return its verdict on (entry, record) here, named self.name.
-            return Verdict(False, f"not scored: {entry.category} is judged by BFCL v4's agentic checker "
-                                  "(glmbench.bfcl.agentic)", self.name, scored=False)
+            from glmbench.bfcl.agentic.checker import check_agentic_entry
+
+            return dataclasses.replace(check_agentic_entry(entry, dict(record)), rules=self.name)
         if expects == "format_variants":
-            return Verdict(False, f"not scored: {_FORMAT_SENSITIVITY}", self.name, scored=False)
+            return self._format_variant(entry, record)
         return dataclasses.replace(super().check(entry, record), rules=self.name)
 
     def summary(self, tally: Tally) -> list[dict[str, Any]]:
@@ -148,14 +148,43 @@ class BFCLV4Rules(BFCLRules):
             ("NON_LIVE", non_live), ("NON_LIVE_SIMPLE", simple), ("LIVE", live), ("MULTI_TURN", multi_turn),
             ("WEB_SEARCH", web_search), ("MEMORY", memory), ("AGENTIC", agentic), ("RELEVANCE", relevance),
             ("IRRELEVANCE", irrelevance))]
-        rows.append(summary_row("FORMAT_SENSITIVITY", None, None, None, self.name,
-                                "Format Sensitivity Max Delta and Standard Deviation: "
-                                + (f"not run: {why}" if (why := not_run_reason("format_sensitivity", V4))
-                                   else _FORMAT_SENSITIVITY), scored=False))
+        rows.append(self._format_sensitivity(tally))
         sections = {"non-live": non_live, "live": live, "irrelevance": irrelevance, "multi-turn": multi_turn,
                     "agentic": agentic}
         rows.append(self._overall(sections, tally))
         return rows
+
+    def _format_variant(self, entry: BFCLEntry, record: Mapping[str, Any]) -> Verdict:
+        """A format_sensitivity entry: BFCL's AST checker on its source entry (a reply that did not decode in its
+        variant's format fails), counted under ``format_sensitivity:<variant>``, a category of no score."""
+        from glmbench.bfcl.agentic.format_sensitivity import VARIANT_PREFIX, source_entry, variant_of
+
+        shown = VARIANT_PREFIX + variant_of(entry)
+        failed = request_failed(record)
+        if failed or record.get("decode_error"):
+            return Verdict(False, failed or str(record["decode_error"]), self.name, category=shown)
+        verdict = super().check(source_entry(entry), record)
+        return dataclasses.replace(verdict, rules=self.name, category=shown)
+
+    def _format_sensitivity(self, tally: Tally) -> dict[str, Any]:
+        """BFCL's format-sensitivity figures over the variants scored (their rows precede the summary rows):
+        max delta, standard deviation and variance of their accuracies, in points; in no score."""
+        from glmbench.bfcl.agentic.format_sensitivity import VARIANT_PREFIX, spread
+
+        column = "Format Sensitivity Max Delta and Standard Deviation: "
+        variants = {c[len(VARIANT_PREFIX):]: n for c, n in tally.items() if c.startswith(VARIANT_PREFIX)}
+        if not variants:
+            why = not_run_reason("format_sensitivity", V4)
+            return summary_row("FORMAT_SENSITIVITY", None, None, None, self.name,
+                               column + (f"not run: {why}" if why else _FORMAT_SENSITIVITY), scored=False)
+        figures = spread(variants)
+        correct, total = sums(tally, [VARIANT_PREFIX + c for c in variants])
+        row = summary_row("FORMAT_SENSITIVITY", None, correct, total, self.name,
+                          f"{column}max delta {figures.max_delta:.2f}, standard deviation {figures.std:.2f} points "
+                          f"over {len(variants)} prompt formats (their rows above); {_FORMAT_SENSITIVITY}",
+                          scored=False)
+        return {**row, "max_delta": figures.max_delta, "std": figures.std, "variance": figures.variance,
+                "variants": len(variants)}
 
     def _row(self, name: str, part: _Part, tally: Tally) -> dict[str, Any]:
         if part.accuracy is None:
@@ -176,6 +205,11 @@ class BFCLV4Rules(BFCLRules):
             why = ", ".join(f"{name} ({WEIGHTS[name]}%, {_why_absent(sections[name].categories)})" for name in missing)
             note += (f"; PARTIAL, without {why}: the weights are renormalised over the {weight}% scored, so this is "
                      "not the leaderboard's Overall Acc (which counts a missing part as 0)")
+        absent = [c for part in scored.values() for c in part.categories if c not in tally]
+        if absent:
+            # A part scored without some of its categories (web search not run, say): so is the overall.
+            note += (f"; PARTIAL, its parts scored without {', '.join(absent)} (their rows say why; the leaderboard "
+                     "counts a missing category as 0)")
         included = tuple(c for part in scored.values() for c in part.categories if c in tally)
         partial = _partial(tally, included)
         if partial:
