@@ -43,6 +43,7 @@ from glmbench.datasets.base import Sample
 from glmbench.load.client import StreamClient, Target
 from glmbench.load.runner import run_workload
 from glmbench.load.workload import RequestSpec, Workload
+from glmbench.metrics.client import self_check
 from glmbench.results.records import RecordWriter, read_records
 from glmbench.util.loop import run_async
 
@@ -136,7 +137,9 @@ def run_glmbench(port: int, tmp: Path, streams: int, requests: int, tokens: int,
             "ttft_ms_p99": float(np.percentile(ttft, 99)),
             "e2e_ms_mean": float(np.mean([(r.end_ns - r.start_ns) / 1e6 for r in records])),
             "cpu_pct": 100 * run.client_cpu_s / duration, "sys_share": sys_s / max(run.client_cpu_s, 1e-9),
-            "kernel_stamps": all(r.stamps == "kernel" for r in records)}
+            "kernel_stamps": all(r.stamps == "kernel" for r in records),
+            # What glmbench's own self-check says of the run (the figures it flags, if any).
+            "flags": self_check(records, run.loop_lag_ns, run.client_cpu_s, duration, cap=streams)["client_flags"]}
 
 
 def tokens_per_s(records) -> tuple[float, float]:
@@ -174,7 +177,8 @@ def main() -> None:
     print(f"server on core {server_core} ({mode}), clients on core {client_core}; {args.tokens} tokens per reply; "
           f"glmbench workers {args.workers}\n", flush=True)
     head = ("point", "run", "requests", "C tokens/s", "glmbench tokens/s", "ratio", "C TTFT p99 (ms)",
-            "glmbench TTFT p99 (ms)", "C CPU% (sys)", "glmbench CPU% (sys)", "C tokens/read", "load before")
+            "glmbench TTFT p99 (ms)", "C CPU% (sys)", "glmbench CPU% (sys)", "C tokens/read", "glmbench self-check",
+            "load before")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head), flush=True)
     summary = []
     with tempfile.TemporaryDirectory() as tmpname:
@@ -209,7 +213,7 @@ def main() -> None:
                            f"{c['ttft_ms_p99']:.2f}", f"{g['ttft_ms_p99']:.2f}",
                            f"{c['cpu_pct']:.0f} ({100 * c['sys_share']:.0f}%)",
                            f"{g['cpu_pct']:.0f} ({100 * g['sys_share']:.0f}%)", f"{c['tokens'] / c['reads']:.1f}",
-                           before)
+                           ", ".join(g["flags"]) or "clean", before)
                     print("| " + " | ".join(row) + " |", flush=True)
                 c_med = float(np.median([c["tokens_per_s"] for c, _ in runs]))
                 g_med = float(np.median([g["tokens_per_s"] for _, g in runs]))

@@ -119,3 +119,15 @@ def test_dry_run_lists_each_load_of_a_bfcl_ladder(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     for label in ("bfcl-v3-c1", "bfcl-v3-c32", "bfcl-v3-r2.5"):
         assert label in res.stdout
+
+
+def test_a_floor_may_name_a_v4_category() -> None:
+    """BFCL v4's names (simple_python, memory_kv, ...) are floors as v3's are; a name of neither is refused."""
+    from glmbench.experiment.file import Experiment
+
+    base = {"schema_version": 1, "name": "floors", "servers": [{"backend": "sim"}], "suites": ["bfcl-v4"]}
+    floors = Experiment.model_validate({**base, "slo": {"accuracy.simple_python": 60, "accuracy.memory_kv": 20,
+                                                            "accuracy.simple": 60}}).accuracy_floor
+    assert floors == {"simple_python": 60, "memory_kv": 20, "simple": 60}
+    with pytest.raises(ValueError, match="unknown BFCL category simple_pyton"):
+        Experiment.model_validate({**base, "slo": {"accuracy.simple_pyton": 60}})

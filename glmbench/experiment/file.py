@@ -303,10 +303,12 @@ class Experiment(_Strict):
         if unknown:
             raise ValueError(f"unknown SLO {', '.join(unknown)}; known: ttft, tpot, e2e (ms), accuracy and "
                              "accuracy.CATEGORY (%)")
-        from glmbench.bfcl.categories import NAMES
+        from glmbench.bfcl.categories import names
+        from glmbench.bfcl.versions import VERSIONS
 
+        known = {c for version in VERSIONS for c in names(version)} | {"OVERALL"}  # v3's names and v4's
         categories = [k.split(".", 1)[1] for k in value if k.startswith("accuracy.")]
-        wrong = [c for c in categories if c not in (*NAMES, "OVERALL")]
+        wrong = [c for c in categories if c not in known]
         if wrong:
             raise ValueError(f"unknown BFCL category {', '.join(wrong)} in an accuracy floor")
         return value
