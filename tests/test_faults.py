@@ -741,22 +741,26 @@ def test_bfcl_an_entry_a_retry_answered_counts_by_its_first_attempt(fault, tmp_p
     records = [json.loads(line) for line in (folder / "bfcl_records.jsonl").read_text().splitlines()]
     [retried] = [r for r in records if r.get("first_error")]
     assert retried["attempts"] == 2 and retried["first_error"].startswith("HTTP 500") and not retried["error"]
-    assert all(not v["ok"] and v["reason"].startswith("request failed on its first attempt")
-               for v in retried["verdicts"].values()), retried["verdicts"]
+    # The made-up entries of MINI are v3's alone: the v4 rules store them as not scored (no v4 twin).
+    v3 = ("lightllm", "bfcl")
+    assert all(v.get("scored") is False for r in records for k, v in r["verdicts"].items() if k not in v3)
+    assert all(not retried["verdicts"][k]["ok"]
+               and retried["verdicts"][k]["reason"].startswith("request failed on its first attempt")
+               for k in v3), retried["verdicts"]
     # Irrelevance passes on an answer without calls, as the retried one is: it would have passed.
-    assert all(v["ok"] for v in retried["retried_verdicts"].values())
+    assert all(retried["retried_verdicts"][k]["ok"] for k in v3)
     others = [r for r in records if not r.get("first_error")]
-    assert others and all(v["ok"] for r in others for v in r["verdicts"].values())
+    assert others and all(r["verdicts"][k]["ok"] for r in others for k in v3)
     assert "1 entries failed on their first attempt" in proc.stderr
     summary = json.loads((folder / "summary.json").read_text())
-    for table in summary["tables"].values():
+    for table in (summary["tables"][k] for k in v3):
         [row] = [r for r in table if r["category"] == "irrelevance"]
         assert row["correct"] == len(records) - 1, row
     # Scored again from the stored records, the entry still counts by its first attempt.
     rescored = glmbench("rescore", str(folder), "--data-dir", str(MINI))
     assert_outcome(rescored, 0)
     summary = json.loads((folder / "summary.json").read_text())
-    for table in summary["tables"].values():
+    for table in (summary["tables"][k] for k in v3):
         [row] = [r for r in table if r["category"] == "irrelevance"]
         assert row["correct"] == len(records) - 1, row
 

@@ -150,8 +150,7 @@ def bfcl(
     format: FormatOption = "table",
     quiet: QuietOption = False,
 ) -> None:
-    """Run BFCL function-calling categories (v3, or v4 with --suite bfcl-v4) against a server and score them by
-    every rule set."""
+    """Run BFCL function calling (v3, or v4 with --suite bfcl-v4) against a server; score by every rule set."""
     from glmbench.api import Launch, load_bfcl_suite, resumed_suite
 
     overrides: dict[str, Any] = {
